@@ -1,0 +1,33 @@
+// Package testenv gives tests the real servers scripts/test starts
+// (PostgreSQL, an OCI registry, Prometheus). Outside CI a missing server skips
+// the test with a note on how to get it; with CI=true it fails the test.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+func lookup(t testing.TB, env, what string) string {
+	t.Helper()
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	msg := what + " not available: " + env + " is not set; run ./scripts/test, which installs and starts it"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Postgres returns the URL of a PostgreSQL database the test may use.
+func Postgres(t testing.TB) string { return lookup(t, "BELAY_TEST_POSTGRES", "PostgreSQL") }
+
+// Registry returns host:port of a plain-HTTP OCI registry.
+func Registry(t testing.TB) string { return lookup(t, "BELAY_TEST_REGISTRY", "OCI registry") }
+
+// PrometheusBin returns the path of a prometheus binary to start.
+func PrometheusBin(t testing.TB) string {
+	return lookup(t, "BELAY_TEST_PROMETHEUS_BIN", "Prometheus")
+}
