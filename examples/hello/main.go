@@ -1,0 +1,119 @@
+// Command hello is the small HTTP service belay's demo and tests deploy.
+// Bad releases are made on purpose through the environment (or flags):
+//
+//	ERROR_RATE=0.05        answer 5 % of requests with 500
+//	LATENCY=5ms            add this delay to every request
+//	SLOW_RATE=0.05         … and to this fraction of requests
+//	SLOW_LATENCY=200ms     … add this much more
+//	HEALTH=fail            start with /healthz failing
+//
+// POST /admin/health?status=fail|ok flips the health endpoint at run time.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	addr        string
+	version     string
+	errorRate   float64
+	latency     time.Duration
+	slowRate    float64
+	slowLatency time.Duration
+}
+
+func main() {
+	c := config{}
+	flag.StringVar(&c.addr, "addr", "127.0.0.1:"+env("PORT", "8080"), "listen address")
+	flag.StringVar(&c.version, "version", env("VERSION", "dev"), "version reported in answers")
+	flag.Float64Var(&c.errorRate, "error-rate", envFloat("ERROR_RATE"), "fraction of requests answered 500")
+	flag.DurationVar(&c.latency, "latency", envDuration("LATENCY"), "delay added to every request")
+	flag.Float64Var(&c.slowRate, "slow-rate", envFloat("SLOW_RATE"), "fraction of requests delayed by -slow-latency")
+	flag.DurationVar(&c.slowLatency, "slow-latency", envDuration("SLOW_LATENCY"), "extra delay for slow requests")
+	flag.Parse()
+
+	var healthy atomic.Bool
+	healthy.Store(os.Getenv("HEALTH") != "fail")
+	srv := &http.Server{Addr: c.addr, Handler: handler(c, &healthy), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Printf("hello %s listening on %s", c.version, c.addr)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+	log.Printf("hello %s stopped", c.version)
+}
+
+func handler(c config, healthy *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("POST /admin/health", func(w http.ResponseWriter, r *http.Request) {
+		healthy.Store(r.URL.Query().Get("status") != "fail")
+		fmt.Fprintln(w, "health set to", r.URL.Query().Get("status"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		d := c.latency
+		if c.slowRate > 0 && rand.Float64() < c.slowRate {
+			d += c.slowLatency
+		}
+		if d > 0 {
+			time.Sleep(d)
+		}
+		if c.errorRate > 0 && rand.Float64() < c.errorRate {
+			http.Error(w, "injected error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"service": "hello", "version": c.version, "path": r.URL.Path})
+	})
+	return mux
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envFloat(k string) float64 {
+	v, err := strconv.ParseFloat(os.Getenv(k), 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+func envDuration(k string) time.Duration {
+	d, err := time.ParseDuration(os.Getenv(k))
+	if err != nil {
+		return 0
+	}
+	return d
+}

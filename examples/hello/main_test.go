@@ -1,0 +1,25 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+func TestErrorRateAndHealth(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(handler(config{version: "v1", errorRate: 1}, &healthy))
+	defer srv.Close()
+	if r, _ := http.Get(srv.URL + "/"); r.StatusCode != 500 {
+		t.Fatalf("error rate 1: got %d", r.StatusCode)
+	}
+	if r, _ := http.Get(srv.URL + "/healthz"); r.StatusCode != 200 {
+		t.Fatalf("healthz: got %d", r.StatusCode)
+	}
+	_, _ = http.Post(srv.URL+"/admin/health?status=fail", "", nil)
+	if r, _ := http.Get(srv.URL + "/healthz"); r.StatusCode != 503 {
+		t.Fatalf("healthz after fail: got %d", r.StatusCode)
+	}
+}

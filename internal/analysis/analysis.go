@@ -1,0 +1,59 @@
+// Package analysis judges a canary while it runs: rollback triggers with
+// Prometheus `for` semantics plus an anytime-valid sequential comparison of
+// canary against stable, giving verdicts that carry their evidence. Metric
+// sources live in subpackages (builtin, prometheus).
+package analysis
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// ErrNoData marks a source that could not answer (down, slow, or no series).
+var ErrNoData = errors.New("metrics unavailable")
+
+// Source gives cumulative per-version counters for a service in an environment.
+type Source interface {
+	Counters(ctx context.Context, q Query) ([]target.Counters, error)
+}
+
+// Query names what a Source is asked about.
+type Query struct {
+	Environment string
+	Service     string
+	Versions    []string
+}
+
+// Decision is what a verdict tells the engine to do.
+type Decision string
+
+// Decisions, from the engine's point of view.
+const (
+	Continue     Decision = "continue"     // keep watching; nothing proven yet
+	Pass         Decision = "pass"         // the step has enough evidence and its minimum duration: advance
+	Fail         Decision = "fail"         // roll back
+	Inconclusive Decision = "inconclusive" // cannot judge (no data, too little traffic); the policy decides
+)
+
+// Verdict is one judgement with the numbers it rests on.
+type Verdict struct {
+	Decision Decision   `json:"decision"`
+	Reason   string     `json:"reason"`
+	At       time.Time  `json:"at"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is one check's numbers at the time of a verdict.
+type Evidence struct {
+	Check     string  `json:"check"` // trigger text, or "sequential:errors", "sequential:latency>0.25s", "srm"
+	State     string  `json:"state"` // ok, pending, firing, no_data, passed
+	Canary    float64 `json:"canary"`
+	Baseline  float64 `json:"baseline,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
+	Statistic float64 `json:"statistic,omitempty"` // e-value for sequential checks
+	CanaryN   int64   `json:"canary_n,omitempty"`  // canary requests (or events) seen
+	StableN   int64   `json:"stable_n,omitempty"`
+}

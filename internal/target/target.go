@@ -1,0 +1,116 @@
+// Package target defines where services run: a Target starts versions of a
+// service in an environment and splits traffic between them. Implementations
+// live in subpackages (local: the belay agent on this host); targettest holds
+// the suite every implementation passes.
+package target
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Target reports; wrap them with fmt.Errorf("%w: …").
+var (
+	ErrNotFound  = errors.New("not found")             // no such service, environment or version
+	ErrArtifact  = errors.New("artifact unusable")     // missing, or fails verification
+	ErrUnhealthy = errors.New("version never healthy") // instances did not pass health checks within HealthTimeout
+	ErrInvalid   = errors.New("invalid desired state") // weights do not add up, unknown fields, …
+)
+
+// Target runs versions of services in an environment and splits traffic between them.
+type Target interface {
+	// Apply makes the service in want.Environment match want; it is
+	// idempotent, and returns once new versions are healthy and weights are
+	// in force (or with an error, leaving versions that were serving as they were).
+	Apply(ctx context.Context, want Desired) error
+	// Observe reports instances, readiness and weights in force.
+	Observe(ctx context.Context, env, service string) (Observed, error)
+}
+
+// Metrics is an optional ability: cumulative per-version counters that the
+// analysis differences between two observations.
+type Metrics interface {
+	Counters(ctx context.Context, env, service string) ([]Counters, error)
+}
+
+// Desired is the state wanted for one service in one environment.
+type Desired struct {
+	Environment string    `json:"environment"`
+	Service     string    `json:"service"`
+	Listen      string    `json:"listen,omitempty"` // proxy address, e.g. 127.0.0.1:8080
+	Versions    []Version `json:"versions"`         // versions absent here are drained and stopped
+	Sticky      *Sticky   `json:"sticky,omitempty"`
+	// VersionHeader, when set, names the response header carrying the version that served.
+	VersionHeader string        `json:"version_header,omitempty"`
+	DrainTimeout  time.Duration `json:"drain_timeout,omitempty"`
+}
+
+// Version is one version of the service and its share of traffic.
+type Version struct {
+	Version   string  `json:"version"`   // e.g. api-2026.05.12-8f3a91c
+	Artifact  string  `json:"artifact"`  // artifact reference (digest) the target opens and verifies
+	Instances int     `json:"instances"` // processes or pods
+	Weight    float64 `json:"weight"`    // percent of traffic, 0–100, weights of a Desired sum to 100
+	Run       Run     `json:"run"`
+	Health    Health  `json:"health"`
+}
+
+// Run says how to start one instance.
+type Run struct {
+	Command string            `json:"command"` // a file inside the artifact, or a command on PATH
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]string `json:"env,omitempty"` // includes decrypted secrets; never logged
+	// GracePeriod is how long an instance has between SIGTERM and SIGKILL.
+	GracePeriod time.Duration `json:"grace_period,omitempty"`
+}
+
+// Health is a version's health check.
+type Health struct {
+	HTTPPath           string        `json:"http_path,omitempty"` // HTTP check when set, else TCP
+	ExpectStatus       int           `json:"expect_status,omitempty"`
+	Interval           time.Duration `json:"interval,omitempty"`
+	Timeout            time.Duration `json:"timeout,omitempty"`
+	UnhealthyThreshold int           `json:"unhealthy_threshold,omitempty"`
+	// HealthTimeout bounds how long Apply waits for new instances to become healthy.
+	HealthTimeout time.Duration `json:"health_timeout,omitempty"`
+}
+
+// Sticky keeps a client on one version by hashing a header or cookie.
+type Sticky struct {
+	Header string `json:"header,omitempty"`
+	Cookie string `json:"cookie,omitempty"` // set by the proxy when absent
+}
+
+// Observed is what runs for one service in one environment.
+type Observed struct {
+	Environment string            `json:"environment"`
+	Service     string            `json:"service"`
+	Listen      string            `json:"listen,omitempty"`
+	Versions    []ObservedVersion `json:"versions"`
+}
+
+// ObservedVersion is the state of one version.
+type ObservedVersion struct {
+	Version        string  `json:"version"`
+	Weight         float64 `json:"weight"` // percent in force
+	Instances      int     `json:"instances"`
+	Ready          int     `json:"ready"`
+	HealthFailures int64   `json:"health_failures"` // cumulative failed checks
+	Restarts       int64   `json:"restarts"`        // cumulative restarts
+}
+
+// Counters are cumulative request measurements of one version.
+type Counters struct {
+	Version  string `json:"version"`
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"` // 5xx answers and proxy errors
+	InFlight int64  `json:"in_flight"`
+	// Latency is a cumulative histogram: Counts[i] requests took at most
+	// Bounds[i] seconds (not cumulative across buckets); the last bucket is +Inf.
+	LatencyBounds  []float64 `json:"latency_bounds"`
+	LatencyCounts  []int64   `json:"latency_counts"`
+	HealthFailures int64     `json:"health_failures"`
+	Restarts       int64     `json:"restarts"`
+	At             time.Time `json:"at"`
+}
