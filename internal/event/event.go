@@ -3,8 +3,8 @@
 package event
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,7 +36,7 @@ type Event struct {
 	Version        string    `json:"version,omitempty"`
 	Environment    string    `json:"environment,omitempty"`
 	HealthStatus   string    `json:"health_status,omitempty"` // passing, failing, unknown
-	ErrorRate      *float64  `json:"error_rate,omitempty"`     // percent, as in the seed (0.02 is 0.02 %)
+	ErrorRate      *float64  `json:"error_rate,omitempty"`    // percent, as in the seed (0.02 is 0.02 %)
 	P95LatencyMS   *float64  `json:"p95_latency_ms,omitempty"`
 	Release        string    `json:"release,omitempty"`
 	Rollout        string    `json:"rollout,omitempty"`
