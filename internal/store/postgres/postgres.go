@@ -66,7 +66,7 @@ func open(ctx context.Context, url string, log *slog.Logger, ms []sqlstore.Migra
 			return nil, errors.Join(err, db.Close())
 		}
 	}
-	if err := sqlstore.Migrate(ctx, db, Dialect, ms, time.Now); err != nil {
+	if err := sqlstore.Migrate(ctx, db, Dialect, ms, time.Now, log); err != nil {
 		return nil, errors.Join(fmt.Errorf("%s: %w", redact(cfg), err), db.Close())
 	}
 	return sqlstore.New(db, db, Dialect, log), nil

@@ -35,7 +35,7 @@ func TestMigrations(t *testing.T) {
 // TestTwoServers: two control planes on one database write concurrently.
 func TestTwoServers(t *testing.T) {
 	u := storetest.PostgresURL(t)
-	storetest.SharedFile(t, func(t *testing.T) store.Store {
+	storetest.SharedDatabase(t, func(t *testing.T) store.Store {
 		s, err := Open(t.Context(), u, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -70,7 +70,7 @@ func open(ctx context.Context, path string, log *slog.Logger, ms []sqlstore.Migr
 			return nil, errors.Join(err, w.Close())
 		}
 	}
-	if err := sqlstore.Migrate(ctx, w, Dialect, ms, time.Now); err != nil {
+	if err := sqlstore.Migrate(ctx, w, Dialect, ms, time.Now, log); err != nil {
 		return nil, errors.Join(fmt.Errorf("%s: %w", path, err), w.Close())
 	}
 	r, err := pool(path, "&_pragma=query_only(1)", 4)

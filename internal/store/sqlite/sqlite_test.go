@@ -56,7 +56,7 @@ func TestMigrations(t *testing.T) {
 // server) both write without SQLITE_BUSY errors.
 func TestTwoProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	storetest.SharedFile(t, func(t *testing.T) store.Store {
+	storetest.SharedDatabase(t, func(t *testing.T) store.Store {
 		s, err := Open(t.Context(), path, nil)
 		if err != nil {
 			t.Fatal(err)

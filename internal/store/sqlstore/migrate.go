@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
@@ -56,17 +57,18 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 // Migrate brings the schema up to the last of ms, one transaction per step,
 // and refuses a database whose schema is newer than ms. Several processes
 // may migrate at once: each step re-reads the version under a lock.
-func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now func() time.Time) error {
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now func() time.Time, log *slog.Logger) error {
+	s := New(db, db, d, log)
 	for {
-		done, err := migrateStep(ctx, db, d, ms, now)
+		done, err := s.migrateStep(ctx, ms, now)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now func() time.Time) (done bool, err error) {
-	s := New(db, db, d, nil)
+func (s *DB) migrateStep(ctx context.Context, ms []Migration, now func() time.Time) (done bool, err error) {
+	d := s.d
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lock(ctx, tx, LockMigrations); err != nil {
 			return fmt.Errorf("store: migrations lock: %w", err)
@@ -92,6 +94,9 @@ func migrateStep(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now
 		}
 		_, err := tx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
 			m.Version, m.Name, now().UTC().Format(time.RFC3339Nano))
+		if err == nil {
+			s.log.Info("store: migrated", "backend", d.Name, "version", m.Version, "name", m.Name)
+		}
 		return err
 	})
 	return done, err

@@ -31,6 +31,7 @@ func (db *DB) Transition(ctx context.Context, id, expectedSeq int64, next store.
 			return err
 		}
 		if err := stale(cur, expectedSeq); err != nil {
+			db.log.Debug("store: stale transition refused", "rollout", id, "seq", cur.Seq, "expected", expectedSeq)
 			return err
 		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE rollouts SET phase = ?, state = ?, terminal = ?, seq = ?, updated_at = ?

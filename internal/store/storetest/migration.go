@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/store"
@@ -62,12 +63,18 @@ func Migrations(t *testing.T, ms []sqlstore.Migration, fresh func(t *testing.T) 
 	}
 }
 
-// SharedFile checks two stores on one database (two processes) can write
-// concurrently without errors.
-func SharedFile(t *testing.T, open Opener) {
+// SharedDatabase checks that two stores on one database (two processes,
+// or two control planes) write concurrently without errors, and that their
+// racing transitions still apply exactly once per seq.
+func SharedDatabase(t *testing.T, open Opener) {
+	defer fatalOnFailure(t)
 	a, b := open(t), open(t)
+	rel := release(t, a, "api", "api-2026.05.12-8f3a91c")
+	r := rollout(t, a, rel, "staging")
+	const seqs = 10
+	var wins [seqs]atomic.Int32
 	var wg sync.WaitGroup
-	for _, s := range []store.Store{a, b, a, b} {
+	for w, s := range []store.Store{a, b, a, b} {
 		wg.Go(func() {
 			for i := range 25 {
 				if _, err := s.AppendEvent(t.Context(), []byte(fmt.Sprintf(`{"i":%d}`, i)), at); err != nil {
@@ -75,11 +82,38 @@ func SharedFile(t *testing.T, open Opener) {
 					return
 				}
 			}
+			for seq := range int64(seqs) {
+				// Wait for the rollout to reach seq, then race for it.
+				for cur := int64(-1); cur < seq; {
+					got, err := s.GetRollout(t.Context(), r.ID)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					cur = got.Seq
+				}
+				_, err := s.Transition(t.Context(), r.ID, seq, state(fmt.Sprintf("Canary-%d", seq+1), false),
+					store.Step{At: at, Reason: fmt.Sprintf("worker %d", w)})
+				switch {
+				case err == nil:
+					wins[seq].Add(1)
+				case !errors.Is(err, store.ErrConflict):
+					t.Errorf("worker %d seq %d: %v", w, seq, err)
+					return
+				}
+			}
 		})
 	}
 	wg.Wait()
-	evs, err := a.EventsSince(t.Context(), 0, 1000)
-	if err != nil || len(evs) != 100 {
-		t.Fatalf("events: %d, %v; want 100", len(evs), err)
+	if evs := must(a.EventsSince(t.Context(), 0, 1000)); len(evs) != 100 {
+		t.Errorf("%d events, want 100", len(evs))
+	}
+	for i := range wins {
+		if n := wins[i].Load(); n != 1 {
+			t.Errorf("seq %d won %d times, want once", i, n)
+		}
+	}
+	if trs := must(b.Transitions(t.Context(), r.ID)); len(trs) != seqs {
+		t.Errorf("%d transitions, want %d", len(trs), seqs)
 	}
 }
