@@ -10,7 +10,7 @@ import (
 	"github.com/belay-dev/belay/internal/store/storetest"
 )
 
-func openFresh(t *testing.T) store.Store {
+func openFresh(t testing.TB) store.Store {
 	s, err := Open(t.Context(), storetest.PostgresURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func TestMigrations(t *testing.T) {
 // TestTwoServers: two control planes on one database write concurrently.
 func TestTwoServers(t *testing.T) {
 	u := storetest.PostgresURL(t)
-	storetest.SharedDatabase(t, func(t *testing.T) store.Store {
+	storetest.SharedDatabase(t, func(t testing.TB) store.Store {
 		s, err := Open(t.Context(), u, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -58,3 +58,5 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("error = %v, want one naming the server without the password", err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) { storetest.Bench(b, openFresh) }

@@ -11,7 +11,7 @@ import (
 	"github.com/belay-dev/belay/internal/store/storetest"
 )
 
-func openTemp(t *testing.T) store.Store {
+func openTemp(t testing.TB) store.Store {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "state.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestMigrations(t *testing.T) {
 // server) both write without SQLITE_BUSY errors.
 func TestTwoProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	storetest.SharedDatabase(t, func(t *testing.T) store.Store {
+	storetest.SharedDatabase(t, func(t testing.TB) store.Store {
 		s, err := Open(t.Context(), path, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -65,3 +65,5 @@ func TestTwoProcesses(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkStore(b *testing.B) { storetest.Bench(b, openTemp) }

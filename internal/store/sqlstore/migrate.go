@@ -67,10 +67,10 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration, now fun
 	}
 }
 
-func (s *DB) migrateStep(ctx context.Context, ms []Migration, now func() time.Time) (done bool, err error) {
-	d := s.d
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.lock(ctx, tx, LockMigrations); err != nil {
+func (db *DB) migrateStep(ctx context.Context, ms []Migration, now func() time.Time) (done bool, err error) {
+	d := db.d
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lock(ctx, tx, LockMigrations); err != nil {
 			return fmt.Errorf("store: migrations lock: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, schemaMigrations); err != nil {
@@ -92,10 +92,10 @@ func (s *DB) migrateStep(ctx context.Context, ms []Migration, now func() time.Ti
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("store: migration %d (%s): %w", m.Version, m.Name, err)
 		}
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+		_, err := tx.ExecContext(ctx, db.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
 			m.Version, m.Name, now().UTC().Format(time.RFC3339Nano))
 		if err == nil {
-			s.log.Info("store: migrated", "backend", d.Name, "version", m.Version, "name", m.Name)
+			db.log.Info("store: migrated", "backend", d.Name, "version", m.Version, "name", m.Name)
 		}
 		return err
 	})

@@ -10,7 +10,7 @@ import (
 // plan has odd spacing and key order: the engine's JSON must come back as written.
 var plan = json.RawMessage(`{"version": "api-2026.05.12-8f3a91c",  "previous_stable":"api-2026.05.10-1111111", "a": [1, 2]}`)
 
-func release(t *testing.T, s store.Store, service, version string) store.Release {
+func release(t testing.TB, s store.Store, service, version string) store.Release {
 	t.Helper()
 	return must(s.CreateRelease(ctx(t), store.Release{Service: service, Version: version,
 		Owner: "alice", Plan: plan, CreatedAt: at}))

@@ -9,7 +9,7 @@ import (
 	"github.com/belay-dev/belay/internal/store"
 )
 
-func rollout(t *testing.T, s store.Store, rel store.Release, env string) store.Rollout {
+func rollout(t testing.TB, s store.Store, rel store.Release, env string) store.Rollout {
 	t.Helper()
 	return must(s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, Environment: env,
 		RolloutState: store.RolloutState{Phase: "Pending", State: json.RawMessage(`{"step": 0}`)}, CreatedAt: at}))

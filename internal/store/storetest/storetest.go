@@ -21,7 +21,7 @@ import (
 )
 
 // Opener returns a fresh store for one test.
-type Opener func(t *testing.T) store.Store
+type Opener func(t testing.TB) store.Store
 
 // Run runs the whole suite; subtests run in parallel, each on its own store.
 func Run(t *testing.T, open Opener) {
@@ -64,7 +64,7 @@ var at = time.Date(2026, 5, 12, 10, 30, 0, 123456789, time.FixedZone("CEST", 2*3
 
 func norm(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-func ctx(t *testing.T) context.Context { return t.Context() }
+func ctx(t testing.TB) context.Context { return t.Context() }
 
 // failure is what must panics with; Run turns it into t.Fatal. (Go cannot
 // pass a multi-value call beside t, hence the panic.)
@@ -84,7 +84,7 @@ func must[T any](v T, err error) T {
 
 // fatalOnFailure turns a must failure into a test failure; call it deferred
 // in the test's goroutine.
-func fatalOnFailure(t *testing.T) {
+func fatalOnFailure(t testing.TB) {
 	if r := recover(); r != nil {
 		f, ok := r.(failure)
 		if !ok {
