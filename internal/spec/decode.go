@@ -22,10 +22,14 @@ type decoder struct {
 	errs  Errors
 	pos   map[string]Pos // field path → where it is written
 	nodes int
+	// misspelt holds field paths whose key was written wrongly (and
+	// reported with a suggestion), so checks do not also call them missing.
+	misspelt map[string]bool
+	merged   map[*yaml.Node]bool // mappings holding a refused merge key
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]Pos{}}
+	return &decoder{file: file, pos: map[string]Pos{}, misspelt: map[string]bool{}, merged: map[*yaml.Node]bool{}}
 }
 
 // nodeDecoder is implemented by types whose YAML form is not their Go shape
@@ -49,7 +53,15 @@ func (d *decoder) addErr(p Pos, path string, cause error, msg string) {
 
 // errAt reports a problem found after decoding, at the recorded position of
 // path or of its nearest recorded parent.
+//
+// A field that already has a problem gets no second one: a value that did not
+// decode would otherwise also fail every check that reads it.
 func (d *decoder) errAt(path, format string, args ...any) {
+	for _, e := range d.errs {
+		if e.Path == path {
+			return
+		}
+	}
 	d.addErr(d.where(path), path, nil, fmt.Sprintf(format, args...))
 }
 
@@ -181,11 +193,16 @@ func (d *decoder) pairs(n *yaml.Node, path, what string, f func(k, val *yaml.Nod
 			continue
 		}
 		if k.Tag == "!!merge" {
+			d.merged[n] = true
 			d.errorf(k, path, "YAML merge keys (<<) are not supported: write the keys out")
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, join(path, k.Value), "duplicate key %q (first defined on line %d)", k.Value, line)
+			what := "key"
+			if path == "services" {
+				what = "service"
+			}
+			d.errorf(k, join(path, k.Value), "duplicate %s %q (first defined on line %d): names must be unique", what, k.Value, line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -216,8 +233,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 	ok := d.pairs(n, path, "a mapping", func(k, val *yaml.Node) {
 		f, known := fs.byName[k.Value]
 		if !known {
-			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s",
-				suggest(k.Value, fs.names), strings.Join(fs.names, ", "))
+			hint := suggest(k.Value, fs.names)
+			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s", hint, strings.Join(fs.names, ", "))
+			if best := closest(k.Value, fs.names); hint != "" {
+				d.misspelt[join(path, best)] = true
+				set[best] = true // reported as misspelt, not also as missing
+			}
 			return
 		}
 		set[k.Value] = true
@@ -231,9 +252,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 	if !ok {
 		return
 	}
+	if d.merged[n] {
+		return // the merge key's error says it all
+	}
 	for _, name := range fs.names {
 		if f := fs.byName[name]; f.required && !set[name] {
-			d.errAt(path, "missing required field %q", name)
+			d.errAt(join(path, name), "required field is missing")
 		}
 	}
 }

@@ -171,24 +171,35 @@ func parseYAML(name string, data []byte) (*yaml.Node, error) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError turns a yaml.v3 parse error into file:line:column form, with a
-// hint for the commonest cause, tabs.
+// parserProblems are yaml.v3 parser (not scanner) errors; for these it
+// reports a 0-based line, so one is added.
+var parserProblems = []string{
+	"did not find expected <document start>", "did not find expected node content",
+	"did not find expected key", "did not find expected '-' indicator",
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"found duplicate %YAML directive", "found incompatible YAML document", "found duplicate %TAG directive",
+}
+
+// syntaxError turns a yaml.v3 parse error into file:line form, with a hint
+// for the commonest cause, tabs. yaml.v3 does not say the column, so none is
+// given rather than a wrong one.
 func syntaxError(name string, data []byte, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col := 1, 1
+	line := 0
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if contains(parserProblems, msg) {
+			line++
+		}
 	}
 	lines := strings.Split(string(data), "\n")
-	// yaml.v3 sometimes reports the line after the offending one; look for a
-	// tab on the reported line and the one before.
-	for _, l := range []int{line, line - 1} {
+	for _, l := range []int{line, line - 1, line + 1} {
 		if l >= 1 && l <= len(lines) {
 			if i := strings.IndexByte(lines[l-1], '\t'); i >= 0 && strings.TrimSpace(lines[l-1][:i]) == "" {
 				return Errors{{File: name, Pos: Pos{l, i + 1}, Msg: "YAML syntax error: tab character in indentation; indent with spaces"}}
 			}
 		}
 	}
-	return Errors{{File: name, Pos: Pos{line, col}, Msg: "YAML syntax error: " + msg}}
+	return Errors{{File: name, Pos: Pos{Line: line}, Msg: "YAML syntax error: " + msg}}
 }

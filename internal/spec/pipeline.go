@@ -60,7 +60,7 @@ func (d *decoder) checkPipeline(p *Project) {
 			d.errAt(path, "step %q is defined but not listed in pull_request, main_branch or deploy", name)
 		}
 		n := btoi(s.Run != "") + btoi(s.Gate != "") + btoi(s.Deploy != "")
-		if n != 1 {
+		if n != 1 && !d.hasErrUnder(path) {
 			d.errAt(path, "a step needs exactly one of run:, gate: or deploy:, found %d", n)
 		}
 		if s.Deploy != "" && p.Environment(s.Deploy) == nil {

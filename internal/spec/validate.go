@@ -61,7 +61,7 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	if err := checkName("service", s.Name); err != nil {
 		d.errAt(path, "%v", err)
 	}
-	if s.HealthCheck == nil {
+	if s.HealthCheck == nil && !d.misspelt[path+".health_check"] {
 		d.errAt(path, "service %q has no health_check: add e.g. health_check: {http: {path: /healthz}}; belay never promotes what it cannot check", s.Name)
 	}
 	d.checkHealth(path+".health_check", s.HealthCheck)
@@ -90,7 +90,7 @@ func (d *decoder) checkRun(path string, r *Run) {
 // checkRollback enforces rollback-first: anything that reaches production has
 // triggers that say when to leave and an action that says how.
 func (d *decoder) checkRollback(p *Project, s *Service, path string) {
-	if len(s.RollbackTrigger) == 0 && !d.hasErrUnder(path+".rollback_trigger") {
+	if len(s.RollbackTrigger) == 0 && !d.hasErrUnder(path+".rollback_trigger") && !d.misspelt[path+".rollback_trigger"] {
 		var prod []string
 		for _, e := range p.Environments {
 			if e != nil && e.Name != "" && p.Production(e) {
@@ -101,7 +101,7 @@ func (d *decoder) checkRollback(p *Project, s *Service, path string) {
 			d.errAt(path, "service %q has no rollback_trigger, but reaches production environment %s: add e.g. rollback_trigger: [\"error_rate > 1%% for 5m\"]", s.Name, strings.Join(prod, ", "))
 		}
 	}
-	if len(s.RollbackTrigger) > 0 && len(s.RollbackAction) == 0 && !d.hasErrUnder(path+".rollback_action") {
+	if len(s.RollbackTrigger) > 0 && len(s.RollbackAction) == 0 && !d.hasErrUnder(path+".rollback_action") && !d.misspelt[path+".rollback_action"] {
 		d.errAt(path, "service %q has rollback triggers but no rollback_action: add rollback_action: deploy previous_stable", s.Name)
 	}
 }
