@@ -19,7 +19,7 @@ type Environment struct {
 	// AutoRollback lets triggers roll back without a human; default true.
 	AutoRollback *bool `yaml:"auto_rollback" json:"auto_rollback"`
 	// Stack sizes the project's service_stack for this environment.
-	Stack StackParams `yaml:"stack" json:"stack,omitempty"`
+	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
 }
 
 // Protection guards an environment with approvals.

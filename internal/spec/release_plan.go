@@ -33,8 +33,6 @@ func (d *decoder) checkReleasePlan(path string, r *ReleasePlan) {
 			d.errAt(path+".previous_stable", "previous_stable is the version being released (%s): it must name the artifact to roll back to", v)
 		case v.Service != prev.Service:
 			d.errAt(path+".previous_stable", "previous_stable %s is of service %q, but the release is of %q", prev, prev.Service, v.Service)
-		case prev.Date.After(v.Date):
-			d.errAt(path+".previous_stable", "previous_stable %s is newer than the release %s", prev, v)
 		}
 	}
 	if _, set := d.pos[path+".rollback_trigger"]; set && len(r.RollbackTrigger) == 0 && !d.hasErrUnder(path+".rollback_trigger") {

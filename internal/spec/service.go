@@ -32,7 +32,7 @@ type Run struct {
 	Command string            `yaml:"command" json:"command" belay:"required"`
 	Args    []string          `yaml:"args" json:"args,omitempty"`
 	Port    int               `yaml:"port" json:"port,omitempty"`
-	Env     map[string]string `yaml:"env" json:"env,omitempty"`
+	Env     map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`
 }
 
 // Migration is the service's database migration step.
@@ -82,5 +82,5 @@ type Override struct {
 	// Rollout replaces the service's rollout here (staging: all_at_once).
 	Rollout *Rollout `yaml:"rollout" json:"rollout,omitempty"`
 	// Env adds to or replaces the service's run.env here.
-	Env map[string]string `yaml:"env" json:"env,omitempty"`
+	Env map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`
 }

@@ -24,7 +24,7 @@ type SmokeHTTP struct {
 // JSONField checks one field of a JSON answer; Path is dotted (a.b.c).
 type JSONField struct {
 	Path   string `yaml:"path" json:"path" belay:"required"`
-	Equals string `yaml:"equals" json:"equals" belay:"required"`
+	Equals string `yaml:"equals" json:"equals" belay:"required" schema:"scalar"`
 }
 
 // DefaultSmokeTimeout bounds one smoke test.
