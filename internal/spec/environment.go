@@ -92,3 +92,7 @@ func (d *decoder) checkEnvironments(p *Project) {
 		}
 	}
 }
+
+// ValidName reports whether s can name a service or an environment (a DNS
+// label), with a message saying what is allowed.
+func ValidName(s string) error { return checkName("service or environment", s) }
