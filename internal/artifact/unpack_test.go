@@ -15,7 +15,6 @@ type entry struct {
 	name, link string
 	typ        byte
 	body       string
-	size       int64 // when not len(body): a header that lies
 }
 
 func tarball(t *testing.T, entries ...entry) []byte {
