@@ -30,7 +30,8 @@ type Report struct {
 // it recomputes the digest of the manifest, config, every layer and every
 // attachment, checks that the provenance is signed by a trusted key and that
 // its subject is this manifest. Errors wrap ErrTampered (naming what
-// changed), ErrUnsigned, ErrUntrusted or ErrNotFound.
+// changed), ErrUnsigned, ErrUntrusted or ErrNotFound. Once the manifest is
+// read, the report comes back with the error, for showing what was found.
 func Verify(ctx context.Context, s Store, ref string, trusted []PublicKey) (*Report, error) {
 	desc, err := resolveRef(ctx, s, ref)
 	if err != nil {
@@ -46,27 +47,27 @@ func Verify(ctx context.Context, s Store, ref string, trusted []PublicKey) (*Rep
 	}
 	r.Meta = MetadataFrom(r.manifest.Annotations)
 	if !strings.HasPrefix(ref, "sha256:") && r.Meta.Version != ref {
-		return nil, fmt.Errorf("%w: tag %s names the manifest of %s (%s)", ErrTampered, ref, r.Meta.Version, desc.Digest)
+		return r, fmt.Errorf("%w: tag %s names the manifest of %s (%s)", ErrTampered, ref, r.Meta.Version, desc.Digest)
 	}
 	r.Version = r.Meta.Version
 	cfg, err := fetchVerified(ctx, s, r.manifest.Config, "config of "+ref)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	var cf v1.ConfigFile
 	if err := json.Unmarshal(cfg, &cf); err != nil {
-		return nil, fmt.Errorf("%w: config of %s: %v", ErrTampered, ref, err)
+		return r, fmt.Errorf("%w: config of %s: %v", ErrTampered, ref, err)
 	}
 	r.Config = cf.Config
 	r.Blobs = 2
 	for i, l := range r.manifest.Layers {
 		if err := verifyBlob(ctx, s, l, fmt.Sprintf("layer %d of %s", i+1, ref)); err != nil {
-			return nil, err
+			return r, err
 		}
 		r.Blobs++
 	}
 	if err := verifyAttachments(ctx, s, r, desc.Digest, trusted); err != nil {
-		return nil, err
+		return r, err
 	}
 	return r, nil
 }
