@@ -157,7 +157,8 @@ func verifyArtifact(cmd *cobra.Command, g *Globals, f *artifactFlags, ref string
 		return nil, "", err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "verifying %s in %v (trusting %s)\n", ref, s, from)
-	return artifact.Verify(cmd.Context(), s, ref, keys)
+	r, err := artifact.Verify(cmd.Context(), s, ref, keys)
+	return r, from, err
 }
 
 func shortDigest(d string) string { return short(d, len("sha256:")+12) }
