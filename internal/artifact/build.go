@@ -3,6 +3,8 @@ package artifact
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +110,14 @@ func Build(ctx context.Context, req BuildRequest) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dirty {
+		// Uncommitted changes must not take the commit's version name.
+		sum, err := contentHash(files)
+		if err != nil {
+			return nil, err
+		}
+		b.Meta.Version += "-dirty." + sum[:7]
+	}
 	fmt.Fprintf(req.Progress, "build %s: packing %d files\n", req.Service, len(files))
 	if b.SBOM, err = MakeSBOM(b.Meta, files, svcDir); err != nil {
 		return nil, err
@@ -175,4 +185,22 @@ func tail(b []byte, n int) string {
 		lines = append([]string{fmt.Sprintf("… (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// contentHash digests the names and contents of files.
+func contentHash(files []File) (string, error) {
+	h := sha256.New()
+	for _, f := range files {
+		fh, err := os.Open(f.Source)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00", f.Name)
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

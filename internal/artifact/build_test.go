@@ -179,7 +179,7 @@ func TestBuildDirtyTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := b.Image.Manifest()
-	if !b.Meta.Dirty || m.Annotations[AnnotationDirty] != "true" {
+	if !b.Meta.Dirty || m.Annotations[AnnotationDirty] != "true" || !strings.HasPrefix(b.Meta.Version, VersionName("hello", b.Meta.Created, b.Meta.Commit)+"-dirty.") {
 		t.Fatalf("dirty build not marked: %+v %v", b.Meta, m.Annotations)
 	}
 	// --commit builds the commit in a clean worktree, dirty tree or not.
