@@ -213,3 +213,36 @@ func TestSourceDateEpoch(t *testing.T) {
 		t.Fatalf("SOURCE_DATE_EPOCH seen by the build: %q", got)
 	}
 }
+
+func TestBuildProjectInSubdirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "services", "web")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "page.txt"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "git", "init", "-q", "-b", "main")
+	commit(t, dir, "first", "2026-05-12T10:00:00Z")
+	req := BuildRequest{Dir: sub, Service: "web", Command: "mkdir -p out && cp page.txt out/ && pwd > out/where", Outputs: []string{"out"}}
+	b, err := Build(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := b.Image.Layers()
+	rc, _ := layers[0].Uncompressed()
+	defer rc.Close()
+	dest := t.TempDir()
+	if err := untarPlain(rc, dest); err != nil {
+		t.Fatal(err)
+	}
+	where, _ := os.ReadFile(filepath.Join(dest, "app", "out", "where"))
+	if !strings.HasSuffix(strings.TrimSpace(string(where)), "/src/services/web") {
+		t.Fatalf("build ran in %q, want the worktree's services/web", where)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dest, "app", "out", "page.txt")); string(got) != "hi" {
+		t.Fatalf("page.txt = %q", got)
+	}
+}
