@@ -51,8 +51,10 @@ func Publish(ctx context.Context, s Store, b *Built, opts PublishOptions) (*Publ
 	old, err := s.Resolve(ctx, b.Meta.Version)
 	switch {
 	case err == nil && old.Digest == b.Digest:
+		// Record again (idempotent there) in case an earlier run published
+		// but could not record; the event was emitted then.
 		p.Existing = true
-		return p, nil
+		return p, record(ctx, b, p, PublishOptions{Recorder: opts.Recorder})
 	case err == nil:
 		return nil, fmt.Errorf("%w: %s is %s in %v, the new build is %s: a version can never be re-pointed; commit the change to get a new version", ErrExists, b.Meta.Version, old.Digest, s, b.Digest)
 	case !errors.Is(err, ErrNotFound):

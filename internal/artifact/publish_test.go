@@ -32,14 +32,14 @@ func TestPublishRecordsAndEmits(t *testing.T) {
 	var recs records
 	sink := event.NewFile(filepath.Join(dir, "events.jsonl"))
 	opts := artifact.PublishOptions{Signer: signer, Recorder: &recs, Events: sink}
-	for range 2 { // the second publish is a no-op: recorded and emitted once
+	for range 2 { // the second publish stores nothing and emits nothing; recording is idempotent
 		if _, err := artifact.Publish(ctx, s, b, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := artifact.Record{Digest: b.Digest.String(), Version: b.Meta.Version, Service: "hello", Commit: b.Meta.Commit, BuiltAt: b.Finished, Signer: signer.ID}
-	if len(recs) != 1 || recs[0] != want {
-		t.Fatalf("records %+v, want [%+v]", recs, want)
+	if len(recs) != 2 || recs[0] != want || recs[1] != want {
+		t.Fatalf("records %+v, want %+v twice", recs, want)
 	}
 	evs, err := event.ReadFile(sink.Path())
 	if err != nil {
