@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/artifact/storeurl"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
 )
 
 // artifactFlags are the flags the artifact verbs share.
@@ -113,4 +115,19 @@ func runConfig(r *spec.Run) artifact.RunConfig {
 		rc.Env = append(rc.Env, "PORT="+strconv.Itoa(r.Port))
 	}
 	return rc
+}
+
+// stateRecorder records published artifacts in the state store.
+type stateRecorder struct {
+	s     store.Artifacts
+	where string // the artifact store holding the bytes
+}
+
+var _ artifact.Recorder = stateRecorder{}
+
+func (r stateRecorder) RecordArtifact(ctx context.Context, a artifact.Record) error {
+	return r.s.RecordArtifact(ctx, store.Artifact{
+		Digest: a.Digest, Version: a.Version, Service: a.Service, Commit: a.Commit,
+		BuiltAt: a.BuiltAt, SignerKeyID: a.Signer, Dirty: a.Dirty, StoreRef: r.where,
+	})
 }

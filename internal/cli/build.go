@@ -47,12 +47,18 @@ func newBuildCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			state, err := g.OpenStore(cmd.Context(), f.file, nil)
+			if err != nil {
+				return err
+			}
+			defer state.Close()
 			b, err := artifact.Build(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
 			pub, err := artifact.Publish(cmd.Context(), store, b, artifact.PublishOptions{
-				Signer: signer, Events: event.NewFile(filepath.Join(home, "events.jsonl")), Progress: cmd.ErrOrStderr(),
+				Signer: signer, Recorder: stateRecorder{s: state, where: fmt.Sprint(store)},
+				Events: event.NewFile(filepath.Join(home, "events.jsonl")), Progress: cmd.ErrOrStderr(),
 			})
 			if err != nil {
 				return err
