@@ -146,6 +146,15 @@ func testPublishVerify(t *testing.T, s artifact.Store) {
 	if !errors.Is(err, artifact.ErrExists) || !strings.Contains(err.Error(), b.Digest.String()) || !strings.Contains(err.Error(), other.Digest.String()) {
 		t.Fatalf("re-pointing a version: %v; want ErrExists naming both digests", err)
 	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	t.Cleanup(func() { artifact.RemoveTree(cache) })
+	o, err := artifact.Open(ctx, s, b.Meta.Version, artifact.OpenOptions{Trusted: []artifact.PublicKey{signer.Public()}, CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(o.Dir, "app", "hello")); err != nil || string(got) != "hello world" {
+		t.Fatalf("opened tree: %q, %v", got, err)
+	}
 	list, err := artifact.List(ctx, s)
 	if err != nil || len(list) != 1 || list[0].Version != b.Meta.Version || list[0].Signer != signer.ID {
 		t.Fatalf("List = %+v, %v", list, err)
