@@ -1,12 +1,15 @@
 package layout
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/artifact/storetest"
+	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 func TestStore(t *testing.T) {
@@ -31,4 +34,40 @@ func TestNewWritesLayoutFiles(t *testing.T) {
 	if _, err := New(dir); err != nil { // reopening keeps it
 		t.Fatal(err)
 	}
+}
+
+// The layout is a standard OCI image layout: go-containerregistry's own
+// reader finds the version by its ref.name and validates the image.
+func TestReadableByOCITools(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "artifacts")
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := storetest.Built(t, "hello", "0123456789abcdef0123456789abcdef01234567", "hi")
+	if _, err := artifact.Publish(context.Background(), s, b, artifact.PublishOptions{Signer: storetest.Key(t)}); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ggcrlayout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations[refName] != b.Meta.Version {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Image(img); err != nil {
+			t.Fatalf("image in the layout is not valid: %v", err)
+		}
+		return
+	}
+	t.Fatalf("version %s not in index.json: %+v", b.Meta.Version, im.Manifests)
 }
