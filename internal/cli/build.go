@@ -3,7 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
@@ -52,7 +55,10 @@ func newBuildCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			defer state.Close()
-			b, err := artifact.Build(cmd.Context(), req)
+			// Interrupted, the build command is stopped and its worktree removed.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			b, err := artifact.Build(ctx, req)
 			if err != nil {
 				return err
 			}
