@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -165,9 +166,16 @@ func runBuild(ctx context.Context, dir, command string, commitTime time.Time) er
 		env = append(env, "CGO_ENABLED=0")
 	}
 	cmd.Env = env
+	// Cancelled, the whole process group goes: sh's children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: `%s` stopped: %v", ErrBuildFailed, command, context.Cause(ctx))
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return &BuildError{Command: command, ExitCode: ee.ExitCode(), Output: out.Bytes()}

@@ -246,3 +246,22 @@ func TestBuildProjectInSubdirectory(t *testing.T) {
 		t.Fatalf("page.txt = %q", got)
 	}
 }
+
+func TestBuildCancelled(t *testing.T) {
+	dir := gitRepo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req := helloRequest(dir)
+	req.Command = "sleep 30 & sleep 30; wait"
+	start := time.Now()
+	_, err := Build(ctx, req)
+	if !errors.Is(err, ErrBuildFailed) || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("cancelled build: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("cancelled build took %v", d)
+	}
+	if out := run(t, dir, "git", "worktree", "list"); strings.Count(out, "\n") != 0 {
+		t.Fatalf("cancelled build left worktrees behind:\n%s", out)
+	}
+}
