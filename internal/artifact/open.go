@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -128,4 +129,29 @@ func RemoveTree(root string) error {
 		return nil
 	})
 	return os.RemoveAll(root)
+}
+
+// DirOpener opens artifacts of a store for a target that runs them from a
+// directory (the local agent): Open returns the image's working directory
+// inside the verified tree, where run.command's relative paths resolve.
+type DirOpener struct {
+	Store   Store
+	Options OpenOptions
+}
+
+// Open verifies and unpacks ref (a version or "sha256:…" digest).
+func (d DirOpener) Open(ctx context.Context, ref string) (string, error) {
+	o, err := Open(ctx, d.Store, ref, d.Options)
+	if err != nil {
+		return "", err
+	}
+	wd := o.Report.Config.WorkingDir
+	if wd == "" {
+		wd = DefaultRoot
+	}
+	dir := filepath.Join(o.Dir, filepath.FromSlash(wd))
+	if !strings.HasPrefix(dir, o.Dir+string(filepath.Separator)) && dir != o.Dir {
+		return "", fmt.Errorf("%w: working directory %q of %s leaves the image", ErrTampered, wd, ref)
+	}
+	return dir, nil
 }

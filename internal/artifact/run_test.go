@@ -43,10 +43,22 @@ func TestBuiltArtifactRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the local agent does: the working directory by digest, then
+	// run.command (bin/hello) relative to it.
+	wd, err := artifact.DirOpener{Store: s, Options: artifact.OpenOptions{Trusted: []artifact.PublicKey{signer.Public()}, CacheDir: cache}}.Open(ctx, b.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wd != filepath.Join(o.Dir, "app") {
+		t.Fatalf("working directory %s, want %s/app", wd, o.Dir)
+	}
 	port := freePort(t)
 	entry := o.Report.Config.Entrypoint
-	cmd := exec.Command(filepath.Join(o.Dir, entry[0]), entry[1:]...)
-	cmd.Dir = filepath.Join(o.Dir, o.Report.Config.WorkingDir)
+	if entry[0] != "/app/bin/hello" {
+		t.Fatalf("entrypoint %v", entry)
+	}
+	cmd := exec.Command(filepath.Join(wd, "bin", "hello"), entry[1:]...)
+	cmd.Dir = wd
 	cmd.Env = append(os.Environ(), "PORT="+port, "VERSION="+b.Meta.Version)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
