@@ -1,7 +1,7 @@
 package proxy
 
 import (
-		"math/rand/v2"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync/atomic"
