@@ -315,7 +315,10 @@ func (s *service) stopVersion(v *version) {
 		in.stop()
 		<-in.done
 		in.ready.Store(false)
-		wg.Go(in.proc.Stop)
+		wg.Go(func() {
+			in.proc.Stop()
+			in.backend.Close()
+		})
 	}
 	wg.Wait()
 	_ = os.RemoveAll(s.a.dir("run", s.key.env, s.key.service, safe(v.spec.Version)+"."+strconv.FormatInt(v.gen, 10)))

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/belay-dev/belay/internal/agent"
+	"github.com/belay-dev/belay/internal/agent/proxy"
 	"github.com/spf13/cobra"
 )
 
@@ -48,6 +50,7 @@ func newAgentCmd(g *Globals) *cobra.Command {
 			if token == "" {
 				token = os.Getenv("BELAY_AGENT_TOKEN")
 			}
+			debug.SetGCPercent(proxy.GCPercent)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			a, err := agent.New(agent.Config{StateDir: state, Opener: agent.DirOpener{}, Log: log})
 			if err != nil {
