@@ -342,6 +342,7 @@ func (s *service) shutdown(stopInstances bool) {
 		for _, in := range v.instances {
 			in.stop()
 			<-in.done
+			in.proc.Detach()
 		}
 	}
 	if !stopInstances {

@@ -43,6 +43,7 @@ type Process struct {
 	started  atomic.Int64 // unix nanos of the current process's start
 	restart  chan struct{}
 	stop     chan struct{}
+	detach   chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -59,7 +60,7 @@ func Start(spec Spec, log *slog.Logger, adopt *PidFile) *Process {
 	if spec.MaxBackoff <= 0 {
 		spec.MaxBackoff = 5 * time.Second
 	}
-	p := &Process{spec: spec, log: log, restart: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{spec: spec, log: log, restart: make(chan struct{}, 1), stop: make(chan struct{}), detach: make(chan struct{}), done: make(chan struct{})}
 	go p.loop(adopt)
 	return p
 }
@@ -92,6 +93,13 @@ func (p *Process) Restart() {
 // process is gone and its pid file removed.
 func (p *Process) Stop() {
 	p.stopOnce.Do(func() { close(p.stop) })
+	<-p.done
+}
+
+// Detach stops supervising but leaves the process running with its pid
+// file, for the next agent to adopt (as when this agent exits).
+func (p *Process) Detach() {
+	p.stopOnce.Do(func() { close(p.detach) })
 	<-p.done
 }
 
@@ -151,6 +159,8 @@ func (p *Process) loop(adopt *PidFile) {
 			p.pid.Store(0)
 			_ = os.Remove(p.spec.PidPath)
 			return
+		case <-p.detach:
+			return
 		}
 	}
 }
@@ -165,6 +175,8 @@ func (p *Process) sleep(d time.Duration) bool {
 	case <-p.restart:
 		return true
 	case <-p.stop:
+		return false
+	case <-p.detach:
 		return false
 	}
 }

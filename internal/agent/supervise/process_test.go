@@ -118,6 +118,10 @@ func TestAdoptThenRestartWhenItDies(t *testing.T) {
 		t.Fatalf("pid file %+v alive=%v err=%v", pf, pf.Alive(), err)
 	}
 	// A second supervisor adopts the running process instead of starting one.
+	first.Detach()
+	if !alive(pf.Pid) {
+		t.Fatal("Detach must leave the process running")
+	}
 	second := Start(spec, slog.New(slog.DiscardHandler), pf)
 	waitFor(t, "adopted pid", 5*time.Second, func() bool { return second.Pid() == pf.Pid })
 	_ = syscall.Kill(pf.Pid, syscall.SIGKILL)
@@ -125,7 +129,6 @@ func TestAdoptThenRestartWhenItDies(t *testing.T) {
 		return second.Pid() != 0 && second.Pid() != pf.Pid
 	})
 	second.Stop()
-	first.Stop()
 	if (&PidFile{Pid: 1, Start: 12345}).Alive() {
 		t.Fatal("pid 1 with another start time must not count as the recorded process")
 	}
