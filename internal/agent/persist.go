@@ -142,10 +142,12 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 			a.log.Error("restore version", "version", wv.Version, "err", err)
 			continue
 		}
-		v.weight = wv.Weight
 		vs = append(vs, v)
 	}
 	s.mu.Lock()
+	for _, v := range vs {
+		v.weight = v.spec.Weight // versions that failed to restore are skipped, so match by version
+	}
 	s.desired, s.versions = want, vs
 	s.rebuildLocked()
 	s.mu.Unlock()

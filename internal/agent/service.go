@@ -73,10 +73,10 @@ func (s *service) apply(ctx context.Context, want target.Desired) error {
 		started = append(started, v)
 		next = append(next, v)
 	}
+	s.mu.Lock()
 	for i, v := range next {
 		v.weight = want.Versions[i].Weight
 	}
-	s.mu.Lock()
 	s.desired, s.versions = want, next
 	s.rebuildLocked()
 	s.mu.Unlock()
