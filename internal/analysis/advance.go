@@ -11,16 +11,17 @@ import (
 // the trigger window.
 func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
-	var dc, ds Sample
-	if haveC {
-		dc = st.Canary.observe(rawSample(c, st.Bounds))
-	}
-	if haveS {
-		raw := rawSample(s, st.Bounds)
-		ds = st.Stable.observe(raw)
-		a.freezeThresholds(cfg, raw)
-	}
 	st.Last = now
+	if !haveC || !haveS {
+		// Keep the present version's increase for the tick that has both, so
+		// that the realised share is measured over the same interval.
+		a.evaluateTriggers(cfg, false, false, now)
+		return
+	}
+	dc := st.Canary.observe(rawSample(c, st.Bounds))
+	raw := rawSample(s, st.Bounds)
+	ds := st.Stable.observe(raw)
+	a.freezeThresholds(cfg, raw)
 	rho := weight / 100
 	if n := dc.Requests + ds.Requests; n > 0 {
 		// Conditional on this tick's requests, an event under H0 came from the

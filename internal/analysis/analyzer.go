@@ -97,12 +97,14 @@ func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, no
 			st.Bounds = h.Bounds
 		}
 	}
+	// A version without series yet starts from zero: whatever it reports
+	// later was served during the step.
 	if haveC {
-		st.Canary.observe(rawSample(c, st.Bounds))
+		st.Canary.Raw = rawSample(c, st.Bounds)
 	}
 	if haveS {
-		st.Stable.observe(rawSample(s, st.Bounds))
-		a.freezeThresholds(cfg, rawSample(s, st.Bounds))
+		st.Stable.Raw = rawSample(s, st.Bounds)
+		a.freezeThresholds(cfg, st.Stable.Raw)
 	}
 	st.Window = window(nil, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
 }

@@ -44,8 +44,8 @@ func (a *Analyzer) evaluateTriggers(cfg Config, haveC, haveS bool, now time.Time
 		if minReq == 0 {
 			minReq = cfg.MinRequests
 		}
-		v, okC := a.metricValue(t.Metric, winC, st.Canary.Total, haveC && st.Canary.Seen, minReq)
-		b, okS := a.metricValue(t.Metric, winS, st.Stable.Total, haveS && st.Stable.Seen, minReq)
+		v, okC := a.metricValue(t.Metric, winC, st.Canary.Total, haveC, minReq)
+		b, okS := a.metricValue(t.Metric, winS, st.Stable.Total, haveS, minReq)
 		have := okC && (okS || !t.Relative)
 		th := t.Threshold(b)
 		ts := st.Triggers[i].evaluate(t, have && t.Op.Holds(v, th), have, now)

@@ -50,7 +50,6 @@ func (s Sample) plus(o Sample) Sample {
 // a counter that went down was reset (an agent or instance restart), so its
 // new value is all new, as PromQL's increase() assumes.
 type Track struct {
-	Seen  bool   `json:"seen,omitempty"`
 	Raw   Sample `json:"raw"`   // last cumulative values from the source
 	Total Sample `json:"total"` // monotone totals since the analyzer started
 }
@@ -70,17 +69,19 @@ func increase(prev, cur int64) int64 {
 	return cur - prev
 }
 
-// observe records cur and returns the increase since the last observation.
-// The first observation only sets the starting point.
+// observe records cur and returns the increase since the last observation
+// (Raw, set when the analyzer started, or zero for a version that had no
+// series then).
 func (t *Track) observe(cur Sample) Sample {
-	if !t.Seen {
-		t.Seen, t.Raw = true, cur
+	if len(t.Total.Latency) == 0 {
 		t.Total.Latency = make([]int64, len(cur.Latency))
-		return Sample{Latency: make([]int64, len(cur.Latency))}
 	}
 	d := Sample{Requests: increase(t.Raw.Requests, cur.Requests), Errors: increase(t.Raw.Errors, cur.Errors),
 		Health: increase(t.Raw.Health, cur.Health), Restarts: increase(t.Raw.Restarts, cur.Restarts)}
-	if len(cur.Latency) == len(t.Raw.Latency) {
+	switch {
+	case len(t.Raw.Latency) == 0:
+		d.Latency = slices.Clone(cur.Latency)
+	case len(cur.Latency) == len(t.Raw.Latency):
 		d.Latency = make([]int64, len(cur.Latency))
 		for i := range cur.Latency {
 			d.Latency[i] = increase(t.Raw.Latency[i], cur.Latency[i])
