@@ -89,7 +89,7 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
 	st.Started, st.Last = now, now
-	st.Errors = NewMixtureSPRT(nil)
+	st.Errors = NewMixtureSPRT(cfg.Ratios)
 	st.SRM = NewMixtureSPRT(srmRatios)
 	st.Triggers = make([]TriggerState, len(cfg.Triggers))
 	for _, cs := range []target.Counters{s, c} {
@@ -126,6 +126,6 @@ func (a *Analyzer) freezeThresholds(cfg Config, stableRaw Sample) {
 		}
 		seen[i] = true
 		st.Thresholds = append(st.Thresholds, st.Bounds[i])
-		st.Latency = append(st.Latency, NewMixtureSPRT(nil))
+		st.Latency = append(st.Latency, NewMixtureSPRT(cfg.LatencyRatios))
 	}
 }

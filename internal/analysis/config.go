@@ -3,6 +3,7 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	// slow-event thresholds (rounded up to bucket bounds).
 	LatencyQuantiles []float64 `json:"latency_quantiles,omitempty"` // default 0.5, 0.9, 0.99
 	LatencyWeight    float64   `json:"latency_weight,omitempty"`    // weight of latency vs errors; default 0.5
+	// Ratios and LatencyRatios are the rate ratios the mixtures bet on
+	// (DefaultRatios; DefaultLatencyRatios, smaller because a latency
+	// regression moves slow-event rates by less).
+	Ratios        []float64 `json:"ratios,omitempty"`
+	LatencyRatios []float64 `json:"latency_ratios,omitempty"`
 	// MinBaselineRequests of stable are needed before thresholds are frozen.
 	MinBaselineRequests int64         `json:"min_baseline_requests,omitempty"` // default 100
 	Window              time.Duration `json:"window,omitempty"`                // trigger evaluation window; default 1m
@@ -62,6 +68,12 @@ func (c Config) WithDefaults() Config {
 	def(&c.LatencyWeight, 0.5)
 	if len(c.LatencyQuantiles) == 0 {
 		c.LatencyQuantiles = []float64{0.5, 0.9, 0.99}
+	}
+	if len(c.Ratios) == 0 {
+		c.Ratios = DefaultRatios
+	}
+	if len(c.LatencyRatios) == 0 {
+		c.LatencyRatios = DefaultLatencyRatios
 	}
 	if c.MaxDuration == 0 {
 		c.MaxDuration = max(3*c.MinDuration, 5*time.Minute)
@@ -102,6 +114,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: latency_weight %v must be in [0, 1)", ErrConfig, c.LatencyWeight)
 	case c.MaxDuration < c.MinDuration:
 		return fmt.Errorf("%w: max_duration %v is shorter than min_duration %v", ErrConfig, c.MaxDuration, c.MinDuration)
+	}
+	for _, rs := range [][]float64{c.Ratios, c.LatencyRatios} {
+		for _, r := range rs {
+			if !(r > 1) || math.IsInf(r, 1) {
+				return fmt.Errorf("%w: ratio %v: the one-sided test bets on ratios above 1, e.g. 1.5, 2, 10", ErrConfig, r)
+			}
+		}
 	}
 	for _, p := range []Policy{c.OnLowTraffic, c.OnUnavailable, c.OnSRM} {
 		if p != PolicyExtend && p != PolicyPause && p != PolicyRollback {

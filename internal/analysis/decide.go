@@ -32,7 +32,7 @@ func (a *Analyzer) required(cfg Config, weight float64) int64 {
 	if n := st.Canary.Total.Requests + st.Stable.Total.Requests; !(rho > 0 && rho < 1) && n > 0 {
 		rho = float64(st.Canary.Total.Requests) / float64(n)
 	}
-	return RequiredCanaryRequests(p0, cfg.BaselineFloor, cfg.MinEffect, rho, cfg.Alpha)
+	return RequiredCanaryRequests(p0, cfg.BaselineFloor, cfg.MinEffect, rho, cfg.Alpha, cfg.Ratios)
 }
 
 func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time) Verdict {

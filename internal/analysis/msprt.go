@@ -20,6 +20,11 @@ type MixtureSPRT struct {
 	Stable int64     `json:"stable_events"`
 }
 
+// DefaultLatencyRatios are the ratios for slow events: doubling the latency
+// of a few percent of requests raises the share over a frozen threshold by
+// a factor of 1.1 to 2, which DefaultRatios would barely bet on.
+var DefaultLatencyRatios = []float64{1.1, 1.25, 1.5, 2, 3, 5}
+
 // NewMixtureSPRT starts the test over ratios (DefaultRatios when nil).
 func NewMixtureSPRT(ratios []float64) MixtureSPRT {
 	if len(ratios) == 0 {

@@ -9,14 +9,14 @@ import "math"
 // detection sample size for that minimum effect — a canary that regressed by
 // at least that much would most likely have been rolled back by then.
 // p0 is floored at floor so that a spotless stable still asks for traffic.
-func RequiredCanaryRequests(p0, floor, ratio, rho, alpha float64) int64 {
+func RequiredCanaryRequests(p0, floor, ratio, rho, alpha float64, ratios []float64) int64 {
 	p0 = math.Max(p0, floor)
 	p1 := math.Min(ratio*p0, 1)
 	if !(rho > 0 && rho < 1) || p1 <= p0 {
 		return math.MaxInt64
 	}
 	reached := func(n int64) bool {
-		m := NewMixtureSPRT(nil)
+		m := NewMixtureSPRT(ratios)
 		stableN := float64(n) * (1 - rho) / rho
 		// Expected counts are fractional; the log-likelihood is linear in them.
 		for j, r := range m.Ratios {

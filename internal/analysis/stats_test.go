@@ -116,14 +116,14 @@ func TestWaldOptimum(t *testing.T) {
 
 // The reference: ≈ 500 canary requests for p1 = 1 % at share 5 %.
 func TestRequiredCanaryRequests(t *testing.T) {
-	n := RequiredCanaryRequests(0.001, 0.001, 10, 0.05, 0.01)
+	n := RequiredCanaryRequests(0.001, 0.001, 10, 0.05, 0.01, nil)
 	if n < 300 || n > 700 {
 		t.Errorf("required requests for 0.1%% → 1%% at 5%%: %d, want ≈ 500", n)
 	}
-	if m := RequiredCanaryRequests(0, 0.001, 10, 0.05, 0.01); m != n {
+	if m := RequiredCanaryRequests(0, 0.001, 10, 0.05, 0.01, nil); m != n {
 		t.Errorf("floor: %d, want %d", m, n)
 	}
-	if m := RequiredCanaryRequests(0.001, 0.001, 50, 0.05, 0.01); m >= n {
+	if m := RequiredCanaryRequests(0.001, 0.001, 50, 0.05, 0.01, nil); m >= n {
 		t.Errorf("a larger minimum effect needs fewer requests: %d ≥ %d", m, n)
 	}
 }

@@ -40,7 +40,7 @@ type Stream struct {
 func New(seed uint64, t0 time.Time, arms ...Arm) *Stream {
 	s := &Stream{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), arms: arms, now: t0}
 	for _, a := range arms {
-		s.probs = append(s.probs, bucketProbs(a))
+		s.probs = append(s.probs, BucketProbs(a))
 		s.totals = append(s.totals, target.Counters{Version: a.Version, LatencyBounds: DefaultBounds,
 			LatencyCounts: make([]int64, len(DefaultBounds)+1)})
 	}
@@ -95,7 +95,8 @@ func (s *Stream) Now() time.Time { return s.now }
 // Rand is the stream's generator, for callers that need more draws in step with it.
 func (s *Stream) Rand() *rand.Rand { return s.rng }
 
-func bucketProbs(a Arm) []float64 {
+// BucketProbs is the share of an arm's requests in each bucket of DefaultBounds (+Inf last).
+func BucketProbs(a Arm) []float64 {
 	if a.Median == 0 {
 		a.Median, a.Sigma = 0.05, 0.6
 	}
