@@ -178,7 +178,9 @@ type secondAccumulator struct {
 	lat        []int64
 }
 
-func newSecondAccumulator(tick time.Duration) *secondAccumulator { return &secondAccumulator{tick: tick} }
+func newSecondAccumulator(tick time.Duration) *secondAccumulator {
+	return &secondAccumulator{tick: tick}
+}
 
 func (s *secondAccumulator) add(f *flagger, reqs, errs int64, lat []int64) {
 	s.acc += s.tick

@@ -51,6 +51,9 @@ func main() {
 	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | ratio | belay failed | optimum failed | Flagger s | Flagger failed | faster than Flagger |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range rs {
+		if *runs == 0 {
+			break
+		}
 		for _, c := range []struct {
 			name     string
 			p1, slow float64
