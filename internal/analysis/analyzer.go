@@ -80,7 +80,7 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 	s, haveS := findCounters(obs.Counters, cfg.Stable)
 	if st.Started.IsZero() {
 		a.start(cfg, c, s, haveC, haveS, now)
-		return Verdict{Decision: Continue, At: now, Reason: "analysis started", Evidence: a.evidence(cfg, now, obs.Weight)}
+		return Verdict{Decision: Continue, At: now, Reason: "analysis started", Evidence: a.evidence(cfg, obs.Weight, a.required(cfg, obs.Weight))}
 	}
 	a.advance(cfg, obs.Weight, c, s, haveC, haveS, now)
 	return a.decide(cfg, obs.Weight, haveC, now)

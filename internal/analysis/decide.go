@@ -37,7 +37,8 @@ func (a *Analyzer) required(cfg Config, weight float64) int64 {
 
 func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time) Verdict {
 	st := &a.State
-	v := Verdict{At: now, Evidence: a.evidence(cfg, now, weight)}
+	need := a.required(cfg, weight)
+	v := Verdict{At: now, Evidence: a.evidence(cfg, weight, need)}
 	for i, ts := range st.Triggers {
 		if ts.Firing {
 			t := cfg.Triggers[i]
@@ -68,7 +69,7 @@ func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time)
 	if el := now.Sub(st.Started); el < cfg.MinDuration {
 		waiting = append(waiting, fmt.Sprintf("minimum duration (%s of %s)", el.Round(time.Second), cfg.MinDuration))
 	}
-	if need := a.required(cfg, weight); st.Canary.Total.Requests < need {
+	if st.Canary.Total.Requests < need {
 		waiting = append(waiting, fmt.Sprintf("traffic (%d of %s canary requests)", st.Canary.Total.Requests, count(need)))
 	}
 	for i, ts := range st.Triggers {

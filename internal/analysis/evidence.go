@@ -3,14 +3,13 @@ package analysis
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/belay-dev/belay/internal/spec"
 )
 
 // evidence lists every check's numbers at now: triggers, the sequential
 // tests, sample-ratio mismatch, power, and the canary's health.
-func (a *Analyzer) evidence(cfg Config, now time.Time, weight float64) []Evidence {
+func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	st := &a.State
 	c, s := st.Canary.Total, st.Stable.Total
 	var ev []Evidence
@@ -44,7 +43,6 @@ func (a *Analyzer) evidence(cfg Config, now time.Time, weight float64) []Evidenc
 	if st.SRMFlagged {
 		srm.State = StateFiring
 	}
-	need := a.required(cfg, weight)
 	pw := Evidence{Check: "power", State: StatePending, Canary: float64(c.Requests), Threshold: float64(min(need, 1<<53)), CanaryN: c.Requests}
 	if c.Requests >= need {
 		pw.State = StatePassed
