@@ -275,3 +275,19 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// A canary without series when the step starts (Prometheus has not scraped
+// it yet) starts from zero: its first counts are all served during the step.
+func TestCanaryAppearingLateCountsFromZero(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{})
+	lat := []int64{0, 0, 0, 0}
+	a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1000, 1, lat, 0)}, Weight: 5}, t0)
+	// Only stable this tick: nothing is judged, nothing is lost.
+	a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1190, 1, lat, 0)}, Weight: 5}, t0.Add(time.Second))
+	v := a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1380, 1, lat, 0), counters("canary", 20, 0, lat, 0)}, Weight: 5}, t0.Add(2*time.Second))
+	e, _ := evidence(v, "sequential:errors")
+	srm, _ := evidence(v, "srm")
+	if e.CanaryN != 20 || e.StableN != 380 || srm.State != analysis.StateOK {
+		t.Errorf("canary %d, stable %d requests (want 20, 380); srm %+v", e.CanaryN, e.StableN, srm)
+	}
+}
