@@ -14,7 +14,7 @@ type flagger struct {
 	MaxP99     float64 // seconds; 0 disables the latency check
 	Bounds     []float64
 
-	elapsed, failed     int
+	elapsed             int
 	reqs, errs          int64
 	lat                 []int64
 	Failed              int // failed checks so far
