@@ -38,7 +38,7 @@ func (p *Project) Service(name string) *Service { return p.Services[name] }
 // Environment returns the named environment, or nil.
 func (p *Project) Environment(name string) *Environment {
 	for _, e := range p.Environments {
-		if e.Name == name {
+		if e != nil && e.Name == name {
 			return e
 		}
 	}
@@ -49,7 +49,9 @@ func (p *Project) Environment(name string) *Environment {
 func (p *Project) EnvironmentNames() []string {
 	out := make([]string, len(p.Environments))
 	for i, e := range p.Environments {
-		out[i] = e.Name
+		if e != nil {
+			out[i] = e.Name
+		}
 	}
 	return out
 }
@@ -57,13 +59,13 @@ func (p *Project) EnvironmentNames() []string {
 // Production reports whether env is treated as production: protected, or
 // last in promotion order.
 func (p *Project) Production(env *Environment) bool {
-	return env.Protected() || (len(p.Environments) > 0 && p.Environments[len(p.Environments)-1] == env)
+	return env != nil && (env.Protected() || len(p.Environments) > 0 && p.Environments[len(p.Environments)-1] == env)
 }
 
 // Next returns the environment after env in promotion order, or nil.
 func (p *Project) Next(env string) *Environment {
 	for i, e := range p.Environments {
-		if e.Name == env && i+1 < len(p.Environments) {
+		if e != nil && e.Name == env && i+1 < len(p.Environments) {
 			return p.Environments[i+1]
 		}
 	}

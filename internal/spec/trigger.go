@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // ErrTrigger marks a rollback_trigger line that does not parse.
@@ -113,10 +114,11 @@ func (t Trigger) String() string { return t.Raw }
 //	metric op baseline [+ N%] [for duration]
 //
 // where op is one of > >= < <=, a ratio is written with %, a latency with ms,
-// s or m, and a count as a plain integer.
+// s or m, and a count as a plain integer. Spaces around op and "+" may be
+// left out ("error_rate>1%").
 func ParseTrigger(s string) (Trigger, error) {
 	t := Trigger{Raw: strings.TrimSpace(s)}
-	fields := strings.Fields(t.Raw)
+	fields := lex(t.Raw)
 	if len(fields) < 3 {
 		return t, fmt.Errorf("%w %q: expected \"<metric> <op> <value> [for <duration>]\", e.g. \"error_rate > 1%% for 5m\"", ErrTrigger, t.Raw)
 	}
@@ -215,6 +217,31 @@ func parseValue(kind Kind, s string) (float64, error) {
 		}
 		return float64(n), nil
 	}
+}
+
+// lex splits a trigger line into metric, comparator and the remaining words,
+// so that "error_rate>1%" and "p95_latency > baseline+20%" read like their
+// spaced forms.
+func lex(s string) []string {
+	isOp := func(r rune) bool { return strings.ContainsRune("<>=!", r) }
+	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || isOp(r) })
+	if i < 0 {
+		return strings.Fields(s)
+	}
+	metric, rest := s[:i], strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+	j := strings.IndexFunc(rest, func(r rune) bool { return !isOp(r) })
+	if j < 0 {
+		j = len(rest)
+	}
+	op, rest := rest[:j], rest[j:]
+	out := []string{metric}
+	if op != "" {
+		out = append(out, op)
+	}
+	if strings.HasPrefix(strings.TrimSpace(rest), "baseline") {
+		rest = strings.ReplaceAll(rest, "+", " + ")
+	}
+	return append(out, strings.Fields(rest)...)
 }
 
 func indexOf(xs []string, s string) int {
