@@ -232,9 +232,15 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 	set := map[string]bool{}
 	ok := d.pairs(n, path, "a mapping", func(k, val *yaml.Node) {
 		f, known := fs.byName[k.Value]
+		if !known && path == "" && strings.HasPrefix(k.Value, "x-") {
+			return // top-level x- keys hold anchors for reuse, like Compose files
+		}
 		if !known {
-			hint := suggest(k.Value, fs.names)
-			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s", hint, strings.Join(fs.names, ", "))
+			hint, extra := suggest(k.Value, fs.names), ""
+			if path == "" {
+				extra = " (or x-NAME to hold YAML anchors)"
+			}
+			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s%s", hint, strings.Join(fs.names, ", "), extra)
 			if best := closest(k.Value, fs.names); hint != "" {
 				d.misspelt[join(path, best)] = true
 				set[best] = true // reported as misspelt, not also as missing

@@ -95,6 +95,9 @@ func structSchema(t reflect.Type, defs map[string]any) map[string]any {
 		}
 	}
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if t == reflect.TypeFor[Project]() {
+		s["patternProperties"] = map[string]any{"^x-": true} // anchors for reuse
+	}
 	if len(required) > 0 {
 		s["required"] = required
 	}
