@@ -240,6 +240,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 			if path == "" {
 				extra = " (or x-NAME to hold YAML anchors)"
 			}
+			if _, inPlan := fieldsOf(reflect.TypeFor[ReleasePlan]()).byName[k.Value]; inPlan && v.Type() == reflect.TypeFor[releasePlanDoc]() {
+				extra = "; " + k.Value + " belongs under release_plan: indent it"
+			}
 			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s%s", hint, strings.Join(fs.names, ", "), extra)
 			if best := closest(k.Value, fs.names); hint != "" {
 				d.misspelt[join(path, best)] = true
