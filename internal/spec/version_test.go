@@ -26,19 +26,3 @@ func TestParseVersion(t *testing.T) {
 		}
 	}
 }
-
-func TestParsePercent(t *testing.T) {
-	for in, want := range map[string]Percent{"5%": 0.05, "100%": 1, "0%": 0, "0.5%": 0.005, " 25 %": 0.25} {
-		if got, err := ParsePercent(in); err != nil || got != want {
-			t.Errorf("%q: %v %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"5", "101%", "-1%", "%", "abc%", "NaN%", "1e400%"} {
-		if _, err := ParsePercent(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-	if s := Percent(0.05).String(); s != "5%" {
-		t.Errorf("String %q", s)
-	}
-}
