@@ -75,3 +75,34 @@ environments:
 		t.Errorf("actions %v", acts)
 	}
 }
+
+func TestOverrideRolloutInherits(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout:
+      strategy: canary
+      steps: [{weight: 10%, min_duration: 1m}, {weight: 100%}]
+      drain_timeout: 5s
+      sticky: {cookie: v}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+    environments:
+      staging: {rollout: {strategy: all_at_once}}
+      production: {rollout: {strategy: staged}}
+environments: [{name: staging}, {name: production}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := p.Effective("web", "staging")
+	pr, _ := p.Effective("web", "production")
+	if st.Rollout.Strategy != AllAtOnce || len(st.Rollout.Steps) != 0 || st.Rollout.DrainTimeout.D() != 5e9 || st.Rollout.Sticky.Cookie != "v" {
+		t.Errorf("staging %+v", st.Rollout)
+	}
+	if pr.Rollout.Strategy != Staged || len(pr.Rollout.Steps) != 2 || pr.Rollout.DrainTimeout.D() != 5e9 {
+		t.Errorf("production %+v", pr.Rollout)
+	}
+}

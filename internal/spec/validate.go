@@ -74,6 +74,9 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	}
 	d.checkAnalysis(path+".analysis", s.Analysis)
 	for _, env := range sortedKeys(s.Environments) {
+		if o := s.Environments[env]; o != nil {
+			o.Rollout.inherit(s.Rollout)
+		}
 		d.checkOverride(p, path+".environments."+env, env, s.Environments[env])
 	}
 }
