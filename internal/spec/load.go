@@ -74,7 +74,7 @@ func readFile(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read belay document: %w", err)
 	}
 	if len(data) > maxFileSize {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d MiB; a belay document is a few KiB", maxFileSize>>20)}}

@@ -1,5 +1,7 @@
 package spec
 
+import "path/filepath"
+
 // Project is a parsed belay.yaml: how the services of one repository are
 // built, checked, deployed and rolled back, environment by environment.
 type Project struct {
@@ -71,3 +73,7 @@ func (p *Project) Next(env string) *Environment {
 	}
 	return nil
 }
+
+// Dir is the directory of the project file: relative paths in it (build
+// outputs, trusted keys, commands) are relative to Dir.
+func (p *Project) Dir() string { return filepath.Dir(p.File) }

@@ -94,6 +94,9 @@ environments:
 	if p.Service("alpha").Name != "alpha" || p.Service("zeta").Name != "zeta" {
 		t.Error("aliased services share a name")
 	}
+	if p.Dir() != "." {
+		t.Errorf("Dir %q", p.Dir())
+	}
 	if p.Artifacts.Store != "local" || p.Environments[0].Target != TargetLocal {
 		t.Error("defaults not applied")
 	}
