@@ -25,7 +25,7 @@ type decoder struct {
 	// misspelt holds field paths whose key was written wrongly (and
 	// reported with a suggestion), so checks do not also call them missing.
 	misspelt map[string]bool
-	loose    bool // decoding a schema:"scalar" field: numbers and booleans are text
+	loose    bool                // decoding a schema:"scalar" field: numbers and booleans are text
 	merged   map[*yaml.Node]bool // mappings holding a refused merge key
 }
 
