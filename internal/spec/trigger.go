@@ -125,7 +125,7 @@ func ParseTrigger(s string) (Trigger, error) {
 	t.Metric = Metric(fields[0])
 	kind, ok := KindOf(t.Metric)
 	if !ok {
-		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s", ErrTrigger, t.Raw, fields[0], suggest(fields[0], Metrics()), strings.Join(Metrics(), ", "))
+		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s", ErrTrigger, t.Raw, fields[0], suggestMetric(fields[0]), strings.Join(Metrics(), ", "))
 	}
 	switch op := Comparator(fields[1]); op {
 	case GT, GE, LT, LE:
@@ -217,6 +217,17 @@ func parseValue(kind Kind, s string) (float64, error) {
 		}
 		return float64(n), nil
 	}
+}
+
+// suggestMetric is suggest, plus the quantiles for a bare "latency".
+func suggestMetric(m string) string {
+	if s := suggest(m, Metrics()); s != "" {
+		return s
+	}
+	if strings.HasSuffix(m, "latency") {
+		return ` (did you mean a quantile such as "p95_latency"?)`
+	}
+	return ""
 }
 
 // lex splits a trigger line into metric, comparator and the remaining words,
