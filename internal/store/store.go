@@ -1,9 +1,9 @@
 // Package store is belay's durable state: the last validated project,
 // artifacts, releases, rollouts with their transitions, stable versions per
-// environment, events and audit entries. This package owns the domain types
-// and the interfaces; backends live in subpackages (sqlite, postgres), the
-// open package picks one by URL, and storetest is the suite every backend
-// passes.
+// environment, approvals, events and audit entries. This package owns the
+// domain types and the interfaces; backends live in subpackages (sqlite,
+// postgres), the open package picks one by URL, and storetest is the suite
+// every backend passes.
 //
 // Times are stored in UTC with microsecond precision (PostgreSQL's), so a
 // value reads back equal on every backend.
@@ -80,6 +80,16 @@ type Events interface {
 	EventsSince(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 
+// Approvals records approvals of releases per environment.
+type Approvals interface {
+	// Approve records a, with an audit entry in the same transaction; the
+	// same actor approving the same release and environment again is a
+	// no-op. An unknown release is ErrNotFound.
+	Approve(ctx context.Context, a Approval) error
+	// Approvals lists the approvals of a release in env, oldest first.
+	Approvals(ctx context.Context, releaseID int64, env string) ([]Approval, error)
+}
+
 // Audits stores audit entries (who did what, when and why).
 type Audits interface {
 	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
@@ -95,6 +105,7 @@ type Store interface {
 	Releases
 	Rollouts
 	Stables
+	Approvals
 	Events
 	Audits
 	Close() error

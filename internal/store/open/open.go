@@ -49,8 +49,9 @@ func Parse(state, home string) (Location, error) {
 		return Location{Backend: "sqlite", Path: u.Path}, nil
 	}
 	if scheme, _, ok := strings.Cut(state, "://"); ok {
-		return Location{}, fmt.Errorf("%w: state URL %q: unknown scheme %q; use one of %s, or a file path",
-			store.ErrInvalid, state, scheme, strings.Join(Schemes, ", "))
+		// The URL itself is not repeated: it may hold a password.
+		return Location{}, fmt.Errorf("%w: state URL (--state / BELAY_STATE) has unknown scheme %q; use one of %s, or a file path",
+			store.ErrInvalid, scheme, strings.Join(Schemes, ", "))
 	}
 	return Location{Backend: "sqlite", Path: state}, nil
 }

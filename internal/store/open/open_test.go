@@ -32,14 +32,17 @@ func TestParse(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for state, fragments := range map[string][]string{
-		"mysql://u@db/belay":  {`unknown scheme "mysql"`, "sqlite, postgres, postgresql"},
-		"redis://localhost":   {`unknown scheme "redis"`},
-		"sqlite://":           {"sqlite:///absolute/path"},
-		"sqlite://host/x.db":  {"sqlite:///absolute/path"},
-		"":                    {"--home"},
-		"MEMORY://everything": {`unknown scheme "MEMORY"`},
+		"mysql://u@db/belay":        {`unknown scheme "mysql"`, "sqlite, postgres, postgresql", "--state"},
+		"redis://:secret@localhost": {`unknown scheme "redis"`},
+		"sqlite://":                 {"sqlite:///absolute/path"},
+		"sqlite://host/x.db":        {"sqlite:///absolute/path"},
+		"":                          {"--home"},
+		"MEMORY://everything":       {`unknown scheme "MEMORY"`},
 	} {
 		_, err := Parse(state, "")
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("Parse(%q) leaks the password: %v", state, err)
+		}
 		if !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("Parse(%q): error %v, want ErrInvalid", state, err)
 			continue

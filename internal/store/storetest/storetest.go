@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
+		{"Approval", testApproval},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
