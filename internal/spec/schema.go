@@ -131,7 +131,7 @@ func (*Triggers) jsonSchema() map[string]any {
 	metrics := strings.Join(Metrics(), "|")
 	return map[string]any{"type": "array", "items": map[string]any{
 		"type":        "string",
-		"pattern":     `^\s*(` + metrics + `)\s+(>=|<=|>|<)\s+\S+.*$`,
+		"pattern":     `^\s*(` + metrics + `)\s*(>=|<=|>|<)\s*[^\s<>=].*$`,
 		"description": "<metric> <op> <value> [for <duration>], e.g. error_rate > 1% for 5m",
 	}}
 }
