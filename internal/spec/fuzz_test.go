@@ -51,6 +51,10 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Parse("f.yaml", data)
+		_, again := Parse("f.yaml", data)
+		if (err == nil) != (again == nil) || err != nil && err.Error() != again.Error() {
+			t.Fatalf("two parses disagree:\n%v\n--\n%v", err, again)
+		}
 		if err != nil {
 			var es Errors
 			if !errors.As(err, &es) || len(es) == 0 || !errors.Is(err, ErrInvalid) {
