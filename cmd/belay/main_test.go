@@ -15,10 +15,14 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// scriptCmds are custom testscript commands; files cmds_*_test.go add theirs in init.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Cmds:                scriptCmds,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("BELAY_HOME", filepath.Join(env.WorkDir, "home")) // never write state into the repository
 			env.Setenv("BELAY_STATE", "")
