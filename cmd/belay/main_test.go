@@ -24,7 +24,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Cmds:                scriptCmds,
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("BELAY_HOME", filepath.Join(env.WorkDir, "home")) // never write state into the repository
+			env.Setenv("BELAY_HOME", "")
 			env.Setenv("BELAY_STATE", "")
 			// REPO lets scripts read the repository's own files (examples).
 			repo, err := filepath.Abs(filepath.Join("..", ".."))
