@@ -62,7 +62,9 @@ func printVerdict(w io.Writer, v analysis.Verdict) {
 	}
 }
 
-func num(f float64) string { return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", f), "0"), ".") }
+func num(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", f), "0"), ".")
+}
 
 func compact(b json.RawMessage, max int) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
