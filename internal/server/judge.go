@@ -37,6 +37,12 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 		return analysis.Verdict{Decision: analysis.Pass, At: now,
 			Reason: fmt.Sprintf("first release of %s in %s: no stable version to compare with, so it is gated by its health checks and smoke tests", st.Service, st.Environment)}, nil
 	}
+	if w := st.Steps[st.Step].Weight; w >= 100 {
+		// Stable gets no traffic any more, so there is nothing to compare
+		// with: earlier steps carried the comparison, health checks guard this one.
+		return analysis.Verdict{Decision: analysis.Pass, At: now,
+			Reason: fmt.Sprintf("%s takes all traffic in %s: no canary left to compare; gated by health checks and smoke tests", st.New.Version, st.Environment)}, nil
+	}
 	a, err := j.analyzer(st)
 	if err != nil {
 		return analysis.Verdict{}, err

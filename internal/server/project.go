@@ -67,7 +67,7 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		cfg.Stable = &v
 	}
 	for _, s := range eff.Rollout.Steps {
-		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight), MinDuration: time.Duration(s.MinDuration)})
+		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, MinDuration: time.Duration(s.MinDuration)})
 	}
 	if a := svc.Analysis; a != nil {
 		switch a.Inconclusive {
