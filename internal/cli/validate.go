@@ -20,10 +20,13 @@ type ValidateResult struct {
 	Project     *spec.Project     `json:"project,omitempty"`
 	ReleasePlan *spec.ReleasePlan `json:"release_plan,omitempty"`
 	Errors      spec.Errors       `json:"errors,omitempty"`
+	// Recorded is the spec digest saved as the last validated project in the state store.
+	Recorded string `json:"recorded,omitempty"`
 }
 
 func newValidateCmd(g *Globals) *cobra.Command {
 	file := "belay.yaml"
+	var noRecord bool
 	cmd := &cobra.Command{
 		Use:   "validate [-f FILE]",
 		Short: "Check a belay.yaml or a release plan file and summarise it",
@@ -42,6 +45,13 @@ func newValidateCmd(g *Globals) *cobra.Command {
 				return err // unreadable file: not a validation result
 			default:
 				res.Kind, res.Project, res.ReleasePlan = doc.Kind, doc.Project, doc.ReleasePlan
+				if doc.Project != nil && !noRecord {
+					d, err := g.recordProject(cmd.Context(), file, doc.Project)
+					if err != nil {
+						return fmt.Errorf("%s is valid, but recording it in the state store failed: %w (use --no-record to only check)", file, err)
+					}
+					res.Recorded = d
+				}
 			}
 			if err := g.emit(cmd.OutOrStdout(), res, func(w io.Writer) error { return printSummary(w, res) }); err != nil {
 				return err
@@ -56,6 +66,7 @@ func newValidateCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", file, "the belay.yaml or release plan file to check")
+	cmd.Flags().BoolVar(&noRecord, "no-record", false, "only check; do not record the project as the last validated one in the state store")
 	return cmd
 }
 
@@ -87,6 +98,9 @@ func printSummary(w io.Writer, r ValidateResult) error {
 		}
 		if rp := p.ReleasePlan; rp != nil {
 			fmt.Fprintf(&b, "release plan: %s (previous stable %s)\n", rp.Version, rp.PreviousStable)
+		}
+		if r.Recorded != "" {
+			fmt.Fprintf(&b, "recorded as the last validated project (%s)\n", r.Recorded[:19])
 		}
 	}
 	if rp := r.ReleasePlan; rp != nil {
