@@ -128,6 +128,15 @@ func packLayer(files []File, root string, mtime time.Time) (*packedLayer, error)
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	var gz bytes.Buffer
+	// One allocation of about the final size instead of repeated doubling
+	// (incompressible outputs come out slightly larger than they go in).
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f.Source); err == nil {
+			total += st.Size()
+		}
+	}
+	gz.Grow(int(total + total/100 + 64<<10))
 	l := &packedLayer{}
 	compressed := sha256.New()
 	zw, err := gzip.NewWriterLevel(io.MultiWriter(&gz, compressed), gzip.BestSpeed)
