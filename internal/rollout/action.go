@@ -28,8 +28,3 @@ type Action struct {
 	Version string          `json:"version,omitempty"` // MarkStable
 	Event   *event.Event    `json:"event,omitempty"`
 }
-
-// applies reports whether the action is a Target.Apply.
-func (a Action) applies() bool {
-	return a.Kind == StartVersion || a.Kind == SetWeights || a.Kind == StopVersion
-}

@@ -68,10 +68,7 @@ func Validate(s State, c Command) error {
 // transition's actor and reason.
 func command(s State, c Command, now time.Time) (State, []Action) {
 	o := Override{Actor: c.Actor, Reason: c.Reason, At: now}
-	why := fmt.Sprintf("%s by %s", c.Kind, c.Actor)
-	if c.Reason != "" {
-		why += ": " + c.Reason
-	}
+	why := c.why()
 	switch c.Kind {
 	case CmdPause:
 		s.Pause = &Pause{From: s.Phase, Override: o}
@@ -102,6 +99,15 @@ func command(s State, c Command, now time.Time) (State, []Action) {
 	}
 	s.Pause = nil
 	return s.transit(RollingBack, now, why, nil, c.Actor)
+}
+
+// why is the audit line of a command: "pause by alice: looking at logs".
+func (c Command) why() string {
+	w := fmt.Sprintf("%s by %s", c.Kind, c.Actor)
+	if c.Reason != "" {
+		w += ": " + c.Reason
+	}
+	return w
 }
 
 // deployed reports whether the new version may be running.

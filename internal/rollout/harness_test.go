@@ -72,7 +72,7 @@ func (r *stableRec) MarkStable(_ context.Context, s rollout.State, v string) err
 // harness wires an engine to fakes; newEngine makes a fresh engine over the
 // same store and target, as a restarted server would.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	store  *rollouttest.Store
 	target *rollouttest.Target
 	clock  *clock
@@ -92,7 +92,7 @@ type harness struct {
 	smokeGate    chan struct{}
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	h := &harness{
 		t: t, store: rollouttest.NewStore(), target: rollouttest.NewTarget(),
 		clock: &clock{t: time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)}, sink: &sink{}, stable: &stableRec{},

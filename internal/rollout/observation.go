@@ -29,7 +29,7 @@ type Observation struct {
 	Action ActionKind `json:"action,omitempty"`
 	Error  string     `json:"error,omitempty"`
 	// Evidence holds what the actions produced (smoke report, hook output).
-	Evidence json.RawMessage  `json:"evidence,omitempty"`
+	Evidence json.RawMessage   `json:"evidence,omitempty"`
 	Verdict  *analysis.Verdict `json:"verdict,omitempty"`
 	Command  *Command          `json:"command,omitempty"`
 }

@@ -17,9 +17,9 @@ type Strategy string
 
 // Strategies; Staged is the seed's word for Canary.
 const (
-	AllAtOnce   Strategy = "all_at_once"
+	AllAtOnce      Strategy = "all_at_once"
 	CanaryStrategy Strategy = "canary"
-	Staged      Strategy = "staged"
+	Staged         Strategy = "staged"
 )
 
 // ContractMigration is the migration type that makes the previous stable

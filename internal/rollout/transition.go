@@ -3,6 +3,7 @@ package rollout
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
@@ -151,6 +152,25 @@ func (s State) event(kind string, now time.Time, actor string, evidence json.Raw
 		case analysis.Pass, analysis.Continue:
 			e.HealthStatus = "passing"
 		}
+		e.ErrorRate, e.P95LatencyMS = measured(v.Evidence)
 	}
 	return e
+}
+
+// measured picks the canary's error rate (percent, as the seed's events say
+// it) and p95 latency (ms) out of a verdict's evidence, which the analysis
+// gives as a fraction and in seconds.
+func measured(ev []analysis.Evidence) (errRate, p95ms *float64) {
+	for _, x := range ev {
+		v := x.Canary
+		switch {
+		case errRate == nil && (x.Check == "sequential:errors" || strings.HasPrefix(x.Check, "error_rate")):
+			pct := v * 100
+			errRate = &pct
+		case p95ms == nil && strings.HasPrefix(x.Check, "p95_latency"):
+			ms := v * 1000
+			p95ms = &ms
+		}
+	}
+	return errRate, p95ms
 }

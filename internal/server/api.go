@@ -124,15 +124,19 @@ func (s *Server) postCommand(r *http.Request) (any, error) {
 	return s.Command(r.Context(), r.PathValue("id"), rollout.Command{Kind: kind, Actor: req.Actor, Reason: req.Reason})
 }
 
+// RollbackRequest asks for a fast-path rollback.
+type RollbackRequest struct {
+	CommandRequest
+	Service        string `json:"service"`
+	AcceptContract bool   `json:"accept_contract,omitempty"`
+}
+
 func (s *Server) postRollback(r *http.Request) (any, error) {
-	var req struct {
-		CommandRequest
-		Service string `json:"service"`
-	}
+	var req RollbackRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.Rollback(r.Context(), req.Service, req.Env, req.To, req.Actor, req.Reason)
+	return s.Rollback(r.Context(), req)
 }
 
 // RolloutView is a rollout with its history, for status and explain.

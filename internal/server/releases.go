@@ -238,7 +238,8 @@ func eventFor(st rollout.State, kind, reason string) event.Event {
 // Rollback is the fast path: the target version takes 100 % at once (it is
 // started first if it no longer runs), without analysis; an active rollout
 // of the service in env is rolled back through the engine instead.
-func (s *Server) Rollback(ctx context.Context, service, env, to, actor, reason string) (any, error) {
+func (s *Server) Rollback(ctx context.Context, req RollbackRequest) (any, error) {
+	service, env, to, actor, reason := req.Service, req.Env, req.To, req.Actor, req.Reason
 	if actor == "" || reason == "" {
 		return nil, fmt.Errorf("%w: a rollback needs an actor and a reason", ErrBadRequest)
 	}
@@ -264,7 +265,7 @@ func (s *Server) Rollback(ctx context.Context, service, env, to, actor, reason s
 		return nil, err
 	}
 	if len(rows) > 0 {
-		return s.engine.Command(ctx, strconv.FormatInt(rows[0].ID, 10), rollout.Command{Kind: rollout.CmdRollback, Actor: actor, Reason: reason, To: toVersion, AcceptContract: true})
+		return s.engine.Command(ctx, strconv.FormatInt(rows[0].ID, 10), rollout.Command{Kind: rollout.CmdRollback, Actor: actor, Reason: reason, To: toVersion, AcceptContract: req.AcceptContract})
 	}
 	return s.rollbackIdle(ctx, eff, toVersion, actor, reason)
 }

@@ -25,6 +25,7 @@ type decoder struct {
 	// misspelt holds field paths whose key was written wrongly (and
 	// reported with a suggestion), so checks do not also call them missing.
 	misspelt map[string]bool
+	loose    bool                // decoding a schema:"scalar" field: numbers and booleans are text
 	merged   map[*yaml.Node]bool // mappings holding a refused merge key
 }
 
@@ -232,9 +233,18 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 	set := map[string]bool{}
 	ok := d.pairs(n, path, "a mapping", func(k, val *yaml.Node) {
 		f, known := fs.byName[k.Value]
+		if !known && path == "" && strings.HasPrefix(k.Value, "x-") {
+			return // top-level x- keys hold anchors for reuse, like Compose files
+		}
 		if !known {
-			hint := suggest(k.Value, fs.names)
-			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s", hint, strings.Join(fs.names, ", "))
+			hint, extra := suggest(k.Value, fs.names), ""
+			if path == "" {
+				extra = " (or x-NAME to hold YAML anchors)"
+			}
+			if _, inPlan := fieldsOf(reflect.TypeFor[ReleasePlan]()).byName[k.Value]; inPlan && v.Type() == reflect.TypeFor[releasePlanDoc]() {
+				extra = "; " + k.Value + " belongs under release_plan: indent it"
+			}
+			d.errorf(k, join(path, k.Value), "unknown field%s; expected one of: %s%s", hint, strings.Join(fs.names, ", "), extra)
 			if best := closest(k.Value, fs.names); hint != "" {
 				d.misspelt[join(path, best)] = true
 				set[best] = true // reported as misspelt, not also as missing
@@ -243,7 +253,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 		}
 		set[k.Value] = true
 		kp := posOf(k)
+		loose := d.loose
+		d.loose = f.scalar
 		d.decode(val, join(path, k.Value), v.Field(f.index), &kp)
+		d.loose = loose
 		if fk := v.Field(f.index).Kind(); f.required && isNull(d.resolveQuiet(val)) &&
 			(fk == reflect.Pointer || fk == reflect.Slice || fk == reflect.Map) {
 			d.errorf(val, join(path, k.Value), "%s is required and may not be empty", k.Value)
@@ -277,6 +290,10 @@ func (d *decoder) decodeScalar(n *yaml.Node, path string, v reflect.Value) {
 	}
 	switch v.Kind() {
 	case reflect.String:
+		if n.Tag != "!!str" && !d.loose {
+			d.errorf(n, path, "expected a string, got %s: quote it if you mean the text, e.g. \"%s\"", n.Value, n.Value)
+			return
+		}
 		if e, ok := v.Addr().Interface().(enum); ok {
 			if !contains(e.values(), n.Value) {
 				d.errorf(n, path, "unknown value %q%s; expected one of: %s",
@@ -340,6 +357,7 @@ func contains(xs []string, s string) bool {
 type field struct {
 	index    int
 	required bool
+	scalar   bool // any YAML scalar is taken as its text (tag schema:"scalar")
 }
 
 type fieldSet struct {
@@ -361,7 +379,7 @@ func fieldsOf(t reflect.Type) *fieldSet {
 		if name == "" || name == "-" || !sf.IsExported() {
 			continue
 		}
-		fs.byName[name] = field{index: i, required: sf.Tag.Get("belay") == "required"}
+		fs.byName[name] = field{index: i, required: sf.Tag.Get("belay") == "required", scalar: sf.Tag.Get("schema") == "scalar"}
 		fs.names = append(fs.names, name)
 	}
 	fieldCache.Store(t, fs)

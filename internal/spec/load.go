@@ -74,7 +74,7 @@ func readFile(path string) ([]byte, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read belay document: %w", err)
 	}
 	if len(data) > maxFileSize {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("file is larger than %d MiB; a belay document is a few KiB", maxFileSize>>20)}}
@@ -126,9 +126,19 @@ func ParseProject(name string, data []byte) (*Project, error) {
 	return doc.Project, nil
 }
 
-// kindOf recognises a release plan by its only top-level key.
+// kindOf recognises a release plan by its release_plan key and the absence
+// of every key only a project has; anything else is read as a project.
 func kindOf(root *yaml.Node) DocKind {
-	if root.Kind == yaml.MappingNode && len(root.Content) == 2 && root.Content[0].Value == "release_plan" {
+	plan := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		switch k := root.Content[i].Value; k {
+		case "release_plan":
+			plan = true
+		case "project", "pipeline", "service_stack", "artifacts", "services", "environments":
+			return KindProject
+		}
+	}
+	if plan {
 		return KindReleasePlan
 	}
 	return KindProject

@@ -1,5 +1,7 @@
 package spec
 
+import "strings"
+
 // Pipeline is the seed's CI/CD pipeline: three ordered stages of step names,
 // each name defined once in Steps.
 type Pipeline struct {
@@ -51,6 +53,7 @@ func (d *decoder) checkPipeline(p *Project) {
 			seen[name], used[name] = true, true
 		}
 	}
+	d.checkDeployOrder(p)
 	for _, name := range defined {
 		s, path := pl.Steps[name], "pipeline.steps."+name
 		if s == nil {
@@ -74,4 +77,35 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// checkDeployOrder refuses a pipeline that deploys to an environment before
+// one that comes earlier in promotion order.
+func (d *decoder) checkDeployOrder(p *Project) {
+	rank := map[string]int{}
+	for i, e := range p.Environments {
+		if e != nil {
+			rank[e.Name] = i
+		}
+	}
+	last, lastEnv := -1, ""
+	for _, st := range p.Pipeline.Stages() {
+		for i, name := range st.Steps {
+			s := p.Pipeline.Steps[name]
+			if s == nil || s.Deploy == "" {
+				continue
+			}
+			r, ok := rank[s.Deploy]
+			if !ok {
+				continue // reported on the step
+			}
+			if r < last {
+				d.errAt(index("pipeline."+st.Name, i), "step %q deploys to %s after %s: environments are promoted in order %s",
+					name, s.Deploy, lastEnv, strings.Join(p.EnvironmentNames(), ", "))
+			}
+			if r > last {
+				last, lastEnv = r, s.Deploy
+			}
+		}
+	}
 }

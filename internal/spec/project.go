@@ -1,5 +1,7 @@
 package spec
 
+import "path/filepath"
+
 // Project is a parsed belay.yaml: how the services of one repository are
 // built, checked, deployed and rolled back, environment by environment.
 type Project struct {
@@ -38,7 +40,7 @@ func (p *Project) Service(name string) *Service { return p.Services[name] }
 // Environment returns the named environment, or nil.
 func (p *Project) Environment(name string) *Environment {
 	for _, e := range p.Environments {
-		if e.Name == name {
+		if e != nil && e.Name == name {
 			return e
 		}
 	}
@@ -49,7 +51,9 @@ func (p *Project) Environment(name string) *Environment {
 func (p *Project) EnvironmentNames() []string {
 	out := make([]string, len(p.Environments))
 	for i, e := range p.Environments {
-		out[i] = e.Name
+		if e != nil {
+			out[i] = e.Name
+		}
 	}
 	return out
 }
@@ -57,15 +61,19 @@ func (p *Project) EnvironmentNames() []string {
 // Production reports whether env is treated as production: protected, or
 // last in promotion order.
 func (p *Project) Production(env *Environment) bool {
-	return env.Protected() || (len(p.Environments) > 0 && p.Environments[len(p.Environments)-1] == env)
+	return env != nil && (env.Protected() || len(p.Environments) > 0 && p.Environments[len(p.Environments)-1] == env)
 }
 
 // Next returns the environment after env in promotion order, or nil.
 func (p *Project) Next(env string) *Environment {
 	for i, e := range p.Environments {
-		if e.Name == env && i+1 < len(p.Environments) {
+		if e != nil && e.Name == env && i+1 < len(p.Environments) {
 			return p.Environments[i+1]
 		}
 	}
 	return nil
 }
+
+// Dir is the directory of the project file: relative paths in it (build
+// outputs, trusted keys, commands) are relative to Dir.
+func (p *Project) Dir() string { return filepath.Dir(p.File) }

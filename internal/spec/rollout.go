@@ -74,3 +74,20 @@ func (r *Rollout) applyDefaults() {
 		r.DrainTimeout = DefaultDrainTimeout
 	}
 }
+
+// inherit fills what an environment's rollout leaves out from the service's:
+// canary steps (when it is stepped too), drain timeout and stickiness.
+func (r *Rollout) inherit(base *Rollout) {
+	if r == nil || base == nil {
+		return
+	}
+	if r.Strategy.Stepped() && len(r.Steps) == 0 && base.Strategy.Stepped() {
+		r.Steps = base.Steps
+	}
+	if r.DrainTimeout == 0 {
+		r.DrainTimeout = base.DrainTimeout
+	}
+	if r.Sticky == nil {
+		r.Sticky = base.Sticky
+	}
+}

@@ -95,6 +95,9 @@ func structSchema(t reflect.Type, defs map[string]any) map[string]any {
 		}
 	}
 	s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if t == reflect.TypeFor[Project]() {
+		s["patternProperties"] = map[string]any{"^x-": true} // anchors for reuse
+	}
 	if len(required) > 0 {
 		s["required"] = required
 	}
@@ -128,7 +131,7 @@ func (*Triggers) jsonSchema() map[string]any {
 	metrics := strings.Join(Metrics(), "|")
 	return map[string]any{"type": "array", "items": map[string]any{
 		"type":        "string",
-		"pattern":     `^\s*(` + metrics + `)\s+(>=|<=|>|<)\s+\S+.*$`,
+		"pattern":     `^\s*(` + metrics + `)\s*(>=|<=|>|<)\s*[^\s<>=].*$`,
 		"description": "<metric> <op> <value> [for <duration>], e.g. error_rate > 1% for 5m",
 	}}
 }

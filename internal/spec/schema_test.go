@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -69,6 +70,26 @@ func TestSchemaRejectsShapeErrors(t *testing.T) {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {
 			t.Errorf("%s: schema accepted it", f)
+		}
+	}
+}
+
+// Every trigger the parser accepts passes the schema's pattern, and the
+// commonest mistakes do not.
+func TestSchemaTriggerPattern(t *testing.T) {
+	s := Schema()
+	defs := s["$defs"].(map[string]any)
+	svc := defs["Service"].(map[string]any)["properties"].(map[string]any)
+	pat := svc["rollback_trigger"].(map[string]any)["items"].(map[string]any)["pattern"].(string)
+	re := regexp.MustCompile(pat)
+	for _, ok := range []string{"error_rate > 1% for 5m", "error_rate>1%", "p95_latency >= baseline+20%", "health_check_failures > 3"} {
+		if _, err := ParseTrigger(ok); err != nil || !re.MatchString(ok) {
+			t.Errorf("%q: parse %v, pattern %v", ok, err, re.MatchString(ok))
+		}
+	}
+	for _, bad := range []string{"latency > 1s", "error_rate => 1%", "error_rate 1%", "error_rate >"} {
+		if re.MatchString(bad) {
+			t.Errorf("%q matches the pattern", bad)
 		}
 	}
 }

@@ -49,6 +49,9 @@ func (d *decoder) checkStack(p *Project) {
 	comps := p.ServiceStack.Components()
 	names := sortedKeys(comps)
 	for i, env := range p.Environments {
+		if env == nil {
+			continue
+		}
 		for _, c := range sortedKeys(env.Stack) {
 			if _, ok := comps[c]; ok {
 				continue

@@ -8,14 +8,14 @@ import (
 // checkProject runs the checks that span fields, after decoding; every
 // problem is collected with the position of the field it concerns.
 func (d *decoder) checkProject(p *Project) {
+	if _, set := d.pos["services"]; set && len(p.Services) == 0 && !d.hasErrUnder("services") {
+		d.errAt("services", "at least one service is required")
+	}
 	d.checkEnvironments(p)
 	d.orderServices(p)
 	d.checkPipeline(p)
 	d.checkStack(p)
 	d.checkArtifacts(p.Artifacts)
-	if _, set := d.pos["services"]; set && len(p.Services) == 0 {
-		d.errAt("services", "at least one service is required")
-	}
 	for _, name := range p.serviceOrder {
 		d.checkService(p, p.Services[name])
 	}
@@ -74,6 +74,9 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	}
 	d.checkAnalysis(path+".analysis", s.Analysis)
 	for _, env := range sortedKeys(s.Environments) {
+		if o := s.Environments[env]; o != nil {
+			o.Rollout.inherit(s.Rollout)
+		}
 		d.checkOverride(p, path+".environments."+env, env, s.Environments[env])
 	}
 }

@@ -28,6 +28,7 @@ type Store struct {
 	crashAt    int
 	crashAfter bool
 	calls      int
+	crashes    int
 }
 
 var _ rollout.Store = (*Store)(nil)
@@ -98,6 +99,9 @@ func (m *Store) Transition(_ context.Context, id string, expectedSeq int64, next
 	defer m.mu.Unlock()
 	m.calls++
 	crash := m.crashAt > 0 && m.calls == m.crashAt
+	if crash {
+		m.crashes++
+	}
 	if crash && !m.crashAfter {
 		return ErrCrash
 	}
@@ -125,6 +129,13 @@ func (m *Store) Transition(_ context.Context, id string, expectedSeq int64, next
 		return ErrCrash
 	}
 	return nil
+}
+
+// Crashes counts the simulated crashes so far.
+func (m *Store) Crashes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.crashes
 }
 
 // History returns the transitions of rollout id in order.
