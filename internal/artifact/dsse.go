@@ -61,6 +61,7 @@ func (e Envelope) Verify(trusted []PublicKey) (payload []byte, keyID string, err
 	}
 	msg := PAE(e.PayloadType, payload)
 	var seen []string
+	var bad error
 	for _, s := range e.Signatures {
 		seen = append(seen, s.KeyID)
 		for _, k := range trusted {
@@ -68,11 +69,14 @@ func (e Envelope) Verify(trusted []PublicKey) (payload []byte, keyID string, err
 				continue
 			}
 			sig, err := base64.StdEncoding.DecodeString(s.Sig)
-			if err != nil || !ed25519.Verify(k.Key, msg, sig) {
-				return nil, "", fmt.Errorf("%w: signature by key %s does not verify: the signed provenance or the signature changed", ErrTampered, k.ID)
+			if err == nil && ed25519.Verify(k.Key, msg, sig) {
+				return payload, k.ID, nil
 			}
-			return payload, k.ID, nil
+			bad = fmt.Errorf("%w: signature by key %s does not verify: the signed provenance or the signature changed", ErrTampered, k.ID)
 		}
+	}
+	if bad != nil {
+		return nil, "", bad
 	}
 	ids := make([]string, len(trusted))
 	for i, k := range trusted {

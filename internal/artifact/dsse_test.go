@@ -57,3 +57,22 @@ func TestEnvelopeVerify(t *testing.T) {
 		t.Fatalf("no signature: %v", err)
 	}
 }
+
+func TestEnvelopeOneGoodSignatureSuffices(t *testing.T) {
+	a, b := testSigner(t, "a"), testSigner(t, "b")
+	env := a.Sign(PayloadTypeInToto, []byte("p"))
+	other := b.Sign(PayloadTypeInToto, []byte("p"))
+	broken := Signature{KeyID: b.ID, Sig: env.Signatures[0].Sig} // b's id, a's signature
+	env.Signatures = []Signature{broken, env.Signatures[0]}
+	if _, id, err := env.Verify([]PublicKey{b.Public(), a.Public()}); err != nil || id != a.ID {
+		t.Fatalf("a good signature after a bad one: %q %v", id, err)
+	}
+	env.Signatures = []Signature{broken}
+	if _, _, err := env.Verify([]PublicKey{b.Public()}); !errors.Is(err, ErrTampered) {
+		t.Fatalf("only a bad signature: %v", err)
+	}
+	env.Signatures = other.Signatures
+	if _, id, err := env.Verify([]PublicKey{b.Public()}); err != nil || id != b.ID {
+		t.Fatalf("b's own signature: %q %v", id, err)
+	}
+}

@@ -128,41 +128,68 @@ func packLayer(files []File, root string, mtime time.Time) (*packedLayer, error)
 	files = slices.Clone(files)
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	var gz bytes.Buffer
-	l := &packedLayer{}
-	compressed := sha256.New()
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(&gz, compressed), gzip.BestSpeed)
+	// One allocation of about the final size instead of repeated doubling
+	// (incompressible outputs come out slightly larger than they go in).
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f.Source); err == nil {
+			total += st.Size()
+		}
+	}
+	gz.Grow(int(total + total/100 + 64<<10))
+	// Compression runs beside tar writing and hashing: two cores, one pass.
+	pr, pw := io.Pipe()
+	compressed, uncompressed := sha256.New(), sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		err := compress(pr, io.MultiWriter(&gz, compressed))
+		pr.CloseWithError(err) // unblock the writer if compression failed
+		done <- err
+	}()
+	err := writeTar(io.MultiWriter(pw, uncompressed), files, root, mtime)
+	pw.CloseWithError(err)
+	if cerr := <-done; err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
-	uncompressed := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(zw, uncompressed))
+	return &packedLayer{gz: gz.Bytes(), digest: hashOf(compressed), diffID: hashOf(uncompressed)}, nil
+}
+
+func compress(r io.Reader, w io.Writer) error {
+	zw, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(zw, r); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// writeTar writes the sorted files under root, with their parent
+// directories, as a tar stream.
+func writeTar(w io.Writer, files []File, root string, mtime time.Time) error {
+	tw := tar.NewWriter(w)
 	dirs := map[string]bool{}
 	for i, f := range files {
 		name := path.Clean(strings.TrimLeft(f.Name, "/"))
 		if name == "." || strings.HasPrefix(name, "../") || name == ".." {
-			return nil, fmt.Errorf("output %q: not a path below the image root", f.Name)
+			return fmt.Errorf("output %q: not a path below the image root", f.Name)
 		}
 		if i > 0 && files[i-1].Name == f.Name {
-			return nil, fmt.Errorf("output %q declared twice", f.Name)
+			return fmt.Errorf("output %q declared twice", f.Name)
 		}
 		full := path.Join(root, name)
 		if err := addDirs(tw, dirs, path.Dir(full), mtime); err != nil {
-			return nil, err
+			return err
 		}
 		if err := addFile(tw, full, f.Source, mtime); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	l.gz = gz.Bytes()
-	l.digest = hashOf(compressed)
-	l.diffID = hashOf(uncompressed)
-	return l, nil
+	return tw.Close()
 }
 
 func addDirs(tw *tar.Writer, done map[string]bool, dir string, mtime time.Time) error {

@@ -101,3 +101,18 @@ func TestCollectOutputsRefusesEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestPackErrorsStopTheCompressor(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok")
+	if err := os.WriteFile(ok, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Pack([]File{{Name: "a", Source: ok}, {Name: "b", Source: filepath.Join(dir, "gone")}}, PackOptions{})
+	if !errors.Is(err, ErrMissingOutput) {
+		t.Fatalf("missing source: %v", err)
+	}
+	if _, err := Pack([]File{{Name: "a", Source: ok}, {Name: "a", Source: ok}}, PackOptions{}); err == nil {
+		t.Fatal("a name declared twice was packed")
+	}
+}

@@ -52,7 +52,8 @@ type Provenance struct {
 
 // ResourceDescriptor is SLSA's reference to an input.
 type ResourceDescriptor struct {
-	URI    string            `json:"uri"`
+	Name   string            `json:"name,omitempty"`
+	URI    string            `json:"uri,omitempty"`
 	Digest map[string]string `json:"digest"`
 }
 
@@ -66,11 +67,11 @@ func provenanceStatement(b *Built) ([]byte, error) {
 		"outputs": b.Request.Outputs, "dirty": b.Meta.Dirty,
 	}
 	p.BuildDefinition.InternalParameters = map[string]any{"SOURCE_DATE_EPOCH": b.Meta.Created.Unix()}
-	src := b.Meta.Source
-	if src == "" {
-		src = "git"
+	src := ResourceDescriptor{Name: "source", Digest: map[string]string{"gitCommit": b.Meta.Commit}}
+	if b.Meta.Source != "" {
+		src.URI = "git+" + b.Meta.Source + "@" + b.Meta.Commit
 	}
-	p.BuildDefinition.ResolvedDependencies = []ResourceDescriptor{{URI: "git+" + src + "@" + b.Meta.Commit, Digest: map[string]string{"gitCommit": b.Meta.Commit}}}
+	p.BuildDefinition.ResolvedDependencies = []ResourceDescriptor{src}
 	p.RunDetails.Builder.ID = BuilderIDBelay
 	p.RunDetails.Metadata.InvocationID = fmt.Sprintf("%s@%d", b.Meta.Version, b.Started.UnixNano())
 	p.RunDetails.Metadata.StartedOn, p.RunDetails.Metadata.FinishedOn = b.Started, b.Finished

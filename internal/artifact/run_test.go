@@ -13,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/agent"
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/artifact/layout"
 	"github.com/belay-dev/belay/internal/artifact/storetest"
 )
+
+// The local agent opens artifacts through this adapter.
+var _ agent.Opener = artifact.DirOpener{}
 
 // TestBuiltArtifactRuns builds examples/hello, publishes it, opens it as a
 // target would and runs the entrypoint from the unpacked tree.

@@ -152,6 +152,9 @@ func checkSignatures(r *Report, envelopes [][]byte, subject v1.Hash, trusted []P
 	var first error
 	for _, b := range envelopes {
 		env, err := ParseEnvelope(b)
+		if err == nil && env.PayloadType != PayloadTypeInToto {
+			err = fmt.Errorf("%w: the signed payload is %q, not an in-toto statement", ErrTampered, env.PayloadType)
+		}
 		if err == nil {
 			var payload []byte
 			var id string
