@@ -55,7 +55,7 @@ type Analysis struct {
 	// Alpha is the false-rollback rate the sequential test allows; default 0.01.
 	Alpha float64 `yaml:"alpha" json:"alpha"`
 	// MinEffect is the smallest regression, as a ratio of the stable error
-	// rate, that promotion must have had the power to catch; default 2.
+	// rate, that promotion must have had the power to catch; default 10 (a 0.1 % stable error rate regressing to 1 %).
 	MinEffect float64 `yaml:"min_effect" json:"min_effect"`
 	// MinRequests is the canary traffic a step needs before it may promote;
 	// default 100.
@@ -69,7 +69,7 @@ type Analysis struct {
 // Analysis defaults.
 const (
 	DefaultAlpha       = 0.01
-	DefaultMinEffect   = 2.0
+	DefaultMinEffect   = 10.0
 	DefaultMinRequests = 100
 )
 
