@@ -3,13 +3,14 @@
 // reverse-proxying to the same hello, and prints requests/s, p50 and p99 for
 // each and the ratios.
 //
-//	go run ./bench/proxy [-d 10s] [-c 64] [-t 2] [-rounds 2]
+//	go run ./bench/proxy [-d 10s] [-c 64] [-t 2] [-rounds 5]
 //
 // Needs wrk and nginx on PATH (OS packages).
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +44,7 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "duration of each wrk run")
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
-	rounds := flag.Int("rounds", 2, "rounds; each target's best round is reported")
+	rounds := flag.Int("rounds", 5, "rounds, targets interleaved; each target's median round (by requests/s) is reported")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (belay's proxy) during its runs")
 	flag.Parse()
 	if err := run(*dur, *conns, *threads, *rounds); err != nil {
@@ -81,7 +83,7 @@ func run(dur time.Duration, conns, threads, rounds int) error {
 		{"belay proxy", belayAddr, func() []int { return []int{os.Getpid()} }},
 		{"nginx", nginxAddr, func() []int { return family(nginxPid) }},
 	}
-	best := make([]result, len(targets))
+	all := make([][]result, len(targets))
 	for r := range rounds {
 		for i, tg := range targets {
 			if cpuProfile != "" && i == 1 && r == 0 {
@@ -106,18 +108,21 @@ func run(dur time.Duration, conns, threads, rounds int) error {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "round %d %-15s %9.0f req/s  p50 %v  p99 %v  cpu/req %v\n", r+1, tg.name, res.rps, res.p50, res.p99, res.cpu)
-			if res.rps > best[i].rps {
-				best[i] = res
-			}
+			all[i] = append(all[i], res)
 		}
 	}
-	report(best, dur, conns, threads)
+	med := make([]result, len(targets))
+	for i, rs := range all {
+		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+		med[i] = rs[len(rs)/2]
+	}
+	report(med, dur, conns, threads, rounds)
 	return nil
 }
 
-func report(rs []result, dur time.Duration, conns, threads int) {
+func report(rs []result, dur time.Duration, conns, threads, rounds int) {
 	direct, belay, nginx := rs[0], rs[1], rs[2]
-	fmt.Printf("wrk -t%d -c%d -d%s, best of rounds; belay proxy with GOGC=%d as in `belay agent`; nginx worker_processes auto, upstream keepalive\n\n", threads, conns, dur, proxy.GCPercent)
+	fmt.Printf("wrk -t%d -c%d -d%s, median of %d interleaved rounds; belay proxy with GOGC=%d as in `belay agent`; nginx worker_processes auto, upstream keepalive\n\n", threads, conns, dur, rounds, proxy.GCPercent)
 	fmt.Println("| target | requests/s | p50 | p99 | added p50 | added p99 | proxy CPU per request |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
