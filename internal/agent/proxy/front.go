@@ -25,7 +25,6 @@ import (
 const (
 	maxHead     = 16 << 10
 	idleTimeout = 120 * time.Second
-	headTimeout = 10 * time.Second
 )
 
 var errHandoff = errors.New("hand off to net/http")
@@ -66,11 +65,9 @@ func (p *Proxy) serveConn(c net.Conn, handoff func(net.Conn)) {
 
 func (f *front) loop() error {
 	for {
+		// One deadline per request covers the idle wait and the head: the
+		// front reads nothing else from the client, so it needs no clearing.
 		_ = f.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		if _, err := f.br.Peek(1); err != nil {
-			return err
-		}
-		_ = f.c.SetReadDeadline(time.Now().Add(headTimeout))
 		head, err := readHead(f.br)
 		if err != nil {
 			return err
@@ -80,7 +77,6 @@ func (f *front) loop() error {
 		if !ok || t.sticky.Header != "" || t.sticky.Cookie != "" {
 			return errHandoff
 		}
-		_ = f.c.SetReadDeadline(time.Time{})
 		keep, err := f.serve(t, head, &req)
 		_, _ = f.br.Discard(len(head))
 		if err != nil || !keep {

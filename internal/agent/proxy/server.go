@@ -42,7 +42,7 @@ func Listen(addr string, p *Proxy, log *slog.Logger) (*Listener, error) {
 	l.srv = &http.Server{
 		Handler:           p,
 		Protocols:         &protocols,
-		ReadHeaderTimeout: headTimeout,
+		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
