@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/cli"
@@ -25,7 +26,10 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("BELAY_HOME", "")
 			env.Setenv("BELAY_STATE", "")
-			return nil
+			// REPO lets scripts read the repository's own files (examples).
+			repo, err := filepath.Abs(filepath.Join("..", ".."))
+			env.Setenv("REPO", repo)
+			return err
 		},
 	})
 }

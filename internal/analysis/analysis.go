@@ -40,9 +40,14 @@ const (
 
 // Verdict is one judgement with the numbers it rests on.
 type Verdict struct {
-	Decision Decision   `json:"decision"`
-	Reason   string     `json:"reason"`
-	At       time.Time  `json:"at"`
+	Decision Decision  `json:"decision"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+	// Policy is what to do with an Inconclusive verdict (extend, pause, rollback).
+	Policy Policy `json:"policy,omitempty"`
+	// Trigger is the rollback trigger that fired, or the sequential check
+	// that rejected (e.g. "sequential:errors"), for a Fail.
+	Trigger  string     `json:"trigger,omitempty"`
 	Evidence []Evidence `json:"evidence,omitempty"`
 }
 

@@ -35,7 +35,7 @@ func agentPaths(g *Globals, state, socket string) (string, string) {
 }
 
 func newAgentCmd(g *Globals) *cobra.Command {
-	var state, socket, listenAPI, token string
+	var state, socket, listenAPI, token, file string
 	var stopOnExit bool
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -52,7 +52,11 @@ func newAgentCmd(g *Globals) *cobra.Command {
 			}
 			debug.SetGCPercent(proxy.GCPercent)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			a, err := agent.New(agent.Config{StateDir: state, Opener: agent.DirOpener{}, Log: log})
+			opener, err := newAgentOpener(g, projectFileFor(file))
+			if err != nil {
+				return err
+			}
+			a, err := agent.New(agent.Config{StateDir: state, Opener: opener, Log: log})
 			if err != nil {
 				return err
 			}
@@ -85,6 +89,7 @@ func newAgentCmd(g *Globals) *cobra.Command {
 	f.StringVar(&socket, "socket", "", "unix socket for the agent API (env BELAY_AGENT_SOCKET; default STATE/agent.sock)")
 	f.StringVar(&listenAPI, "listen-api", "", "also serve the API on this loopback address, e.g. 127.0.0.1:7070 (needs --token)")
 	f.StringVar(&token, "token", "", "bearer token for --listen-api (env BELAY_AGENT_TOKEN)")
+	f.StringVarP(&file, "file", "f", "", "project belay.yaml whose artifact store and trusted keys verify what the agent runs (default ./belay.yaml when present)")
 	f.BoolVar(&stopOnExit, "stop-on-exit", false, "stop every service instance when the agent exits")
 	return cmd
 }

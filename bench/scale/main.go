@@ -1,0 +1,119 @@
+// Command scale measures the analysis side of many concurrent rollouts: N
+// analyzers, each fed by its own generated source at 1 s ticks (simulated
+// time), for N = 10 … 1 000. It reports CPU per rollout per tick (the Step
+// alone, and with the JSON encoding of the state the engine persists every
+// tick), live heap per rollout, and the size of the stored state.
+//
+//	go run ./bench/scale [-ticks 120] [-n 10,100,1000]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/analysis/replay"
+	"github.com/belay-dev/belay/internal/spec"
+)
+
+type rollout struct {
+	a *analysis.Analyzer
+	s *replay.Stream
+}
+
+func main() {
+	ticks := flag.Int("ticks", 120, "simulated 1 s ticks per size")
+	sizes := flag.String("n", "10,100,1000", "numbers of concurrent rollouts")
+	flag.Parse()
+	var trs []analysis.TriggerConfig
+	for _, l := range []string{"error_rate > 1% for 5m", "p95_latency > 900ms for 10m", "health_check_failures > 3", "p95_latency > baseline + 20%"} {
+		t, err := spec.ParseTrigger(l)
+		if err != nil {
+			panic(err)
+		}
+		trs = append(trs, analysis.TriggerConfig{Trigger: t})
+	}
+	fmt.Printf("%d simulated 1 s ticks per size, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s.\n\n", *ticks, runtime.GOMAXPROCS(0))
+	fmt.Println("| rollouts | Step CPU µs/rollout/tick | + JSON state µs | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "scale: -n: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		measure(n, *ticks, trs)
+	}
+}
+
+func measure(n, ticks int, trs []analysis.TriggerConfig) {
+	t0 := time.Unix(1_700_000_000, 0)
+	rs := make([]rollout, n)
+	for i := range rs {
+		a, err := analysis.New(analysis.Config{Canary: "v2", Stable: "v1", Triggers: trs, MinDuration: time.Hour})
+		if err != nil {
+			panic(err)
+		}
+		s := replay.New(uint64(i), t0, replay.Arm{Version: "v1", Rate: 190, ErrorRate: 0.001}, replay.Arm{Version: "v2", Rate: 10, ErrorRate: 0.001})
+		rs[i] = rollout{a, s}
+	}
+	obs := make([]analysis.Observation, n)
+	var step, enc time.Duration
+	var bytes int
+	for tk := 0; tk <= ticks; tk++ {
+		for i := range rs { // generating the sources' counters is not the analysis' cost
+			rs[i].s.Advance(time.Second)
+			obs[i] = analysis.Observation{Counters: rs[i].s.Counters(), Weight: 5}
+		}
+		now := t0.Add(time.Duration(tk) * time.Second)
+		step += timed(rs, func(r rollout, i int) { r.a.Step(obs[i], now) })
+		enc += timed(rs, func(r rollout, i int) {
+			b, _ := json.Marshal(r.a)
+			if i == 0 {
+				bytes = len(b)
+			}
+		})
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap := ms.HeapAlloc
+	streams := make([]*replay.Stream, n)
+	for i := range rs {
+		streams[i] = rs[i].s
+		rs[i].a = nil
+	}
+	runtime.GC()
+	var ms2 runtime.MemStats
+	runtime.ReadMemStats(&ms2)
+	perStep := step.Seconds() * 1e6 / float64(n*(ticks+1))
+	perEnc := enc.Seconds() * 1e6 / float64(n*(ticks+1))
+	fmt.Printf("| %d | %.1f | %.1f | %.2f %% | %.1f | %d |\n", n, perStep, perEnc,
+		100*(perStep+perEnc)*float64(n)/1e6/float64(runtime.GOMAXPROCS(0)),
+		float64(int64(heap)-int64(ms2.HeapAlloc))/1024/float64(n), bytes)
+	runtime.KeepAlive(streams)
+}
+
+// timed runs f over all rollouts on all CPUs and returns the CPU time spent
+// (wall time × workers, which is what a dedicated pool would burn).
+func timed(rs []rollout, f func(rollout, int)) time.Duration {
+	workers := runtime.GOMAXPROCS(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(rs); i += workers {
+				f(rs[i], i)
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start) * time.Duration(workers)
+}

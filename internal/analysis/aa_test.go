@@ -1,0 +1,61 @@
+package analysis_test
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/analysis/replay"
+)
+
+// A/A: canary identical to stable, looked at every second for 5 minutes,
+// with the weight moving from 5 % to 20 % halfway in half of the runs. The
+// fraction rolled back must stay at or under α however often we look.
+func TestAAFalseRollbacksAtMostAlpha(t *testing.T) {
+	if testing.Short() {
+		t.Skip("A/A simulation: 2 000 runs")
+	}
+	const runs, ticks, alpha = 2000, 300, 0.01
+	var fails, events atomic.Int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				seed := next.Add(1) - 1
+				if seed >= runs {
+					return
+				}
+				a := newAnalyzer(t, analysis.Config{Alpha: alpha})
+				s := replay.New(uint64(seed), t0,
+					replay.Arm{Version: "stable", Rate: 190, ErrorRate: 0.02},
+					replay.Arm{Version: "canary", Rate: 10, ErrorRate: 0.02})
+				weight := 5.0
+				a.Step(analysis.Observation{Counters: s.Counters(), Weight: weight}, s.Now())
+				for i := 1; i <= ticks; i++ {
+					if i == ticks/2 && seed%2 == 1 {
+						weight = 20
+						s.SetRate(0, 160)
+						s.SetRate(1, 40)
+					}
+					s.Advance(time.Second)
+					v := a.Step(analysis.Observation{Counters: s.Counters(), Weight: weight}, s.Now())
+					if v.Decision == analysis.Fail {
+						fails.Add(1)
+						break
+					}
+				}
+				events.Add(a.State.Errors.Canary + a.State.Errors.Stable)
+			}
+		})
+	}
+	wg.Wait()
+	rate := float64(fails.Load()) / runs
+	t.Logf("A/A: %d of %d runs rolled back (%.2f %%, α = %g %%), %d error events per run", fails.Load(), runs, 100*rate, 100*alpha, events.Load()/runs)
+	if rate > alpha {
+		t.Errorf("false rollbacks %.2f %% > α = %g %%", 100*rate, 100*alpha)
+	}
+}

@@ -1,0 +1,131 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// Observation is what the engine read from a Source at one tick.
+type Observation struct {
+	Counters []target.Counters `json:"counters,omitempty"`
+	// Weight is the canary's share of traffic in force, in percent (0–100).
+	Weight float64 `json:"weight"`
+	// Err is the source's failure (wrapping ErrNoData): the tick is judged
+	// "metrics unavailable" and never passes.
+	Err error `json:"-"`
+}
+
+// Analyzer judges one canary step. Config and State are JSON-encodable: the
+// engine stores the Analyzer after every Step and, after a crash, reloads it
+// and keeps calling Step. Step is deterministic: the same Analyzer,
+// Observation and now give the same Verdict and the same new State.
+type Analyzer struct {
+	Config Config `json:"config"`
+	State  State  `json:"state"`
+}
+
+// State is everything the analyzer learned during the step.
+type State struct {
+	Started    time.Time      `json:"started,omitzero"`
+	Last       time.Time      `json:"last,omitzero"`
+	Bounds     []float64      `json:"bounds,omitempty"` // latency bucket bounds in use
+	Canary     Track          `json:"canary"`
+	Stable     Track          `json:"stable"`
+	Window     []Snapshot     `json:"window,omitempty"`
+	Thresholds []float64      `json:"thresholds,omitempty"` // frozen slow-event thresholds, seconds
+	Errors     MixtureSPRT    `json:"errors"`
+	Latency    []MixtureSPRT  `json:"latency,omitempty"` // one per threshold
+	SRM        MixtureSPRT    `json:"srm"`
+	SRMFlagged bool           `json:"srm_flagged,omitempty"`
+	Triggers   []TriggerState `json:"triggers,omitempty"`
+	Final      *Verdict       `json:"final,omitempty"` // a rollback verdict is final
+}
+
+// srmRatios bet on the canary getting more or fewer requests than its weight.
+var srmRatios = []float64{1 / 2.0, 1 / 1.5, 1 / 1.25, 1 / 1.1, 1.1, 1.25, 1.5, 2}
+
+// New validates cfg and returns an analyzer that has seen nothing yet.
+func New(cfg Config) (*Analyzer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Analyzer{Config: cfg.WithDefaults()}, nil
+}
+
+// Tick reads src with the configured timeout and calls Step: the engine's
+// call every tick when it does not read sources itself.
+func (a *Analyzer) Tick(ctx context.Context, src Source, env, service string, weight float64, now time.Time) Verdict {
+	cfg := a.Config.WithDefaults()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	cs, err := src.Counters(ctx, Query{Environment: env, Service: service, Versions: []string{cfg.Canary, cfg.Stable}})
+	return a.Step(Observation{Counters: cs, Weight: weight, Err: err}, now)
+}
+
+// Step takes one observation and returns the verdict at now.
+func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
+	cfg := a.Config.WithDefaults()
+	st := &a.State
+	if st.Final != nil {
+		return *st.Final
+	}
+	if obs.Err != nil {
+		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now,
+			Reason: fmt.Sprintf("metrics unavailable: %v; never a pass without data", obs.Err)}
+	}
+	c, haveC := findCounters(obs.Counters, cfg.Canary)
+	s, haveS := findCounters(obs.Counters, cfg.Stable)
+	if st.Started.IsZero() {
+		a.start(cfg, c, s, haveC, haveS, now)
+		return Verdict{Decision: Continue, At: now, Reason: "analysis started", Evidence: a.evidence(cfg, obs.Weight, a.required(cfg, obs.Weight))}
+	}
+	a.advance(cfg, obs.Weight, c, s, haveC, haveS, now)
+	return a.decide(cfg, obs.Weight, haveC, now)
+}
+
+func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, now time.Time) {
+	st := &a.State
+	st.Started, st.Last = now, now
+	st.Errors = NewMixtureSPRT(cfg.Ratios)
+	st.SRM = NewMixtureSPRT(srmRatios)
+	st.Triggers = make([]TriggerState, len(cfg.Triggers))
+	for _, cs := range []target.Counters{s, c} {
+		if h := normalizeHistogram(cs.LatencyBounds, cs.LatencyCounts); len(st.Bounds) == 0 && len(h.Bounds) > 0 {
+			st.Bounds = h.Bounds
+		}
+	}
+	// A version without series yet starts from zero: whatever it reports
+	// later was served during the step.
+	if haveC {
+		st.Canary.Raw = rawSample(c, st.Bounds)
+	}
+	if haveS {
+		st.Stable.Raw = rawSample(s, st.Bounds)
+		a.freezeThresholds(cfg, st.Stable.Raw)
+	}
+	st.Window = window(nil, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
+}
+
+// freezeThresholds fixes the slow-event thresholds from stable's whole
+// histogram so far, once it has enough requests: the upper bound of the
+// bucket holding each configured quantile.
+func (a *Analyzer) freezeThresholds(cfg Config, stableRaw Sample) {
+	st := &a.State
+	if len(st.Thresholds) > 0 || len(stableRaw.Latency) == 0 || stableRaw.Requests < cfg.MinBaselineRequests {
+		return
+	}
+	seen := map[int]bool{}
+	for _, q := range cfg.LatencyQuantiles {
+		v, ok := quantile(q, st.Bounds, stableRaw.Latency)
+		i := bucketAt(st.Bounds, v)
+		if !ok || i < 0 || seen[i] {
+			continue
+		}
+		seen[i] = true
+		st.Thresholds = append(st.Thresholds, st.Bounds[i])
+		st.Latency = append(st.Latency, NewMixtureSPRT(cfg.LatencyRatios))
+	}
+}

@@ -1,0 +1,293 @@
+package analysis_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/analysis/replay"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+var t0 = time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+
+func triggers(t testing.TB, lines ...string) []analysis.TriggerConfig {
+	t.Helper()
+	var out []analysis.TriggerConfig
+	for _, l := range lines {
+		tr, err := spec.ParseTrigger(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, analysis.TriggerConfig{Trigger: tr})
+	}
+	return out
+}
+
+func newAnalyzer(t testing.TB, cfg analysis.Config) *analysis.Analyzer {
+	t.Helper()
+	if cfg.Canary == "" {
+		cfg.Canary, cfg.Stable = "canary", "stable"
+	}
+	a, err := analysis.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// run replays a stream through a at 1 s ticks until a decision other than
+// Continue or until limit, returning the verdict and the ticks taken.
+func run(a *analysis.Analyzer, s *replay.Stream, weight float64, limit int) (analysis.Verdict, int) {
+	v := a.Step(analysis.Observation{Counters: s.Counters(), Weight: weight}, s.Now())
+	for i := 1; i <= limit; i++ {
+		s.Advance(time.Second)
+		v = a.Step(analysis.Observation{Counters: s.Counters(), Weight: weight}, s.Now())
+		if v.Decision != analysis.Continue {
+			return v, i
+		}
+	}
+	return v, limit
+}
+
+func arms(canaryRate, p0, p1 float64) []replay.Arm {
+	return []replay.Arm{
+		{Version: "stable", Rate: canaryRate * 19, ErrorRate: p0},
+		{Version: "canary", Rate: canaryRate, ErrorRate: p1},
+	}
+}
+
+func evidence(v analysis.Verdict, check string) (analysis.Evidence, bool) {
+	for _, e := range v.Evidence {
+		if e.Check == check {
+			return e, true
+		}
+	}
+	return analysis.Evidence{}, false
+}
+
+// p0 = 0.1 % → p1 = 5 % at 10 canary req/s: rolled back within seconds,
+// by the sequential test, with its numbers in the evidence.
+func TestDetectsErrorRegression(t *testing.T) {
+	var ticks []int
+	for seed := range uint64(20) {
+		a := newAnalyzer(t, analysis.Config{MinDuration: time.Minute})
+		v, n := run(a, replay.New(seed, t0, arms(10, 0.001, 0.05)...), 5, 600)
+		if v.Decision != analysis.Fail || v.Trigger != "sequential:errors" {
+			t.Fatalf("seed %d: %s %q after %d s, want fail by sequential:errors", seed, v.Decision, v.Reason, n)
+		}
+		e, ok := evidence(v, "sequential:errors")
+		if !ok || e.Statistic < 100 || e.State != analysis.StateFiring || e.CanaryN == 0 {
+			t.Fatalf("evidence %+v", e)
+		}
+		ticks = append(ticks, n)
+	}
+	if med := median(ticks); med > 15 {
+		t.Errorf("median detection %d s, want ≤ 15 s (≈ 63 requests at 10 req/s)", med)
+	}
+}
+
+func median(xs []int) int {
+	s := append([]int(nil), xs...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+// A healthy canary passes once the minimum duration has passed and it saw
+// enough requests to have caught the minimum effect, not before.
+func TestPassesHealthyCanaryAfterPowerAndDuration(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{MinDuration: 30 * time.Second})
+	v, n := run(a, replay.New(1, t0, arms(10, 0.001, 0.001)...), 5, 600)
+	if v.Decision != analysis.Pass {
+		t.Fatalf("%s: %s", v.Decision, v.Reason)
+	}
+	pw, _ := evidence(v, "power")
+	if n < 30 || pw.State != analysis.StatePassed || pw.CanaryN < int64(pw.Threshold) {
+		t.Errorf("passed after %d s with power %+v", n, pw)
+	}
+	if pw.Threshold < 300 || pw.Threshold > 700 {
+		t.Errorf("required canary requests %v, want ≈ 500 for 0.1 %% → 1 %%", pw.Threshold)
+	}
+}
+
+func TestLowTrafficIsInconclusiveWithPolicy(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{MinDuration: time.Minute, MaxDuration: 2 * time.Minute, OnLowTraffic: analysis.PolicyRollback})
+	v, n := run(a, replay.New(1, t0, arms(0.2, 0.001, 0.001)...), 5, 600)
+	if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyRollback || n != 120 {
+		t.Fatalf("after %d s: %s %s %q", n, v.Decision, v.Policy, v.Reason)
+	}
+	if !strings.Contains(v.Reason, "traffic") {
+		t.Errorf("reason %q should name the missing traffic", v.Reason)
+	}
+}
+
+func TestMetricsUnavailableNeverPasses(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{})
+	s := replay.New(1, t0, arms(50, 0.001, 0.001)...)
+	run(a, s, 5, 30)
+	for range 100 {
+		s.Advance(time.Second)
+		v := a.Step(analysis.Observation{Err: fmt.Errorf("%w: prometheus: connection refused", analysis.ErrNoData), Weight: 5}, s.Now())
+		if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyPause || !strings.Contains(v.Reason, "metrics unavailable") {
+			t.Fatalf("%s %s %q", v.Decision, v.Policy, v.Reason)
+		}
+	}
+}
+
+func TestTriggerFiresWithFor(t *testing.T) {
+	// Canary and stable equally bad: the comparison stays quiet, the absolute trigger fires.
+	a := newAnalyzer(t, analysis.Config{Triggers: triggers(t, "error_rate > 1% for 30s"), Window: 10 * time.Second})
+	v, n := run(a, replay.New(3, t0, arms(20, 0.04, 0.04)...), 5, 600)
+	if v.Decision != analysis.Fail || v.Trigger != "error_rate > 1% for 30s" {
+		t.Fatalf("%s %q", v.Decision, v.Reason)
+	}
+	if n < 30 || n > 45 {
+		t.Errorf("fired after %d s, want just after 30 s of pending", n)
+	}
+	e, _ := evidence(v, "error_rate > 1% for 30s")
+	if e.State != analysis.StateFiring || e.Canary < 0.01 || e.Threshold != 0.01 {
+		t.Errorf("evidence %+v", e)
+	}
+	// The verdict is final: later observations do not change it.
+	if again := a.Step(analysis.Observation{Weight: 5}, t0.Add(time.Hour)); !reflect.DeepEqual(again, v) {
+		t.Errorf("final verdict changed: %+v", again)
+	}
+}
+
+func counters(version string, req, errs int64, lat []int64, health int64) target.Counters {
+	return target.Counters{Version: version, Requests: req, Errors: errs, HealthFailures: health,
+		LatencyBounds: []float64{0.05, 0.1, 0.25}, LatencyCounts: lat}
+}
+
+// Hand-made counters: a relative latency trigger against stable's p95.
+func TestRelativeLatencyTrigger(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{Triggers: triggers(t, "p95_latency > baseline + 20%")})
+	obs := func(stable, canary target.Counters) analysis.Observation {
+		return analysis.Observation{Counters: []target.Counters{stable, canary}, Weight: 5}
+	}
+	a.Step(obs(counters("stable", 1000, 0, []int64{1000, 0, 0, 0}, 0), counters("canary", 0, 0, []int64{0, 0, 0, 0}, 0)), t0)
+	v := a.Step(obs(counters("stable", 1380, 0, []int64{1380, 0, 0, 0}, 0), counters("canary", 20, 0, []int64{0, 20, 0, 0}, 0)), t0.Add(time.Second))
+	if v.Decision != analysis.Fail || v.Trigger != "p95_latency > baseline + 20%" {
+		t.Fatalf("%s %q", v.Decision, v.Reason)
+	}
+	e, _ := evidence(v, "p95_latency > baseline + 20%")
+	// Stable's p95 interpolates to 0.0475 s in (0, 0.05]; canary's to 0.0975 s in (0.05, 0.1].
+	if math.Abs(e.Baseline-0.0475) > 1e-12 || math.Abs(e.Threshold-0.057) > 1e-12 || math.Abs(e.Canary-0.0975) > 1e-12 {
+		t.Errorf("evidence %+v", e)
+	}
+}
+
+func TestHealthFailuresAndNoData(t *testing.T) {
+	tr := triggers(t, "health_check_failures > 3", "error_rate > 1%")
+	a := newAnalyzer(t, analysis.Config{Triggers: tr})
+	lat := []int64{0, 0, 0, 0}
+	stable := counters("stable", 100, 0, lat, 0)
+	a.Step(analysis.Observation{Counters: []target.Counters{stable, counters("canary", 0, 0, lat, 0)}}, t0)
+	// Canary without requests: the error-rate trigger has no data and holds.
+	v := a.Step(analysis.Observation{Counters: []target.Counters{stable, counters("canary", 0, 0, lat, 2)}}, t0.Add(time.Second))
+	if e, _ := evidence(v, "error_rate > 1%"); e.State != analysis.StateNoData || v.Decision == analysis.Pass {
+		t.Fatalf("no data: %+v, %s", e, v.Decision)
+	}
+	v = a.Step(analysis.Observation{Counters: []target.Counters{stable, counters("canary", 0, 0, lat, 4)}}, t0.Add(2*time.Second))
+	if v.Decision != analysis.Fail || v.Trigger != "health_check_failures > 3" {
+		t.Fatalf("%s %q", v.Decision, v.Reason)
+	}
+}
+
+func TestCounterResetIsNotNegative(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{Triggers: triggers(t, "error_rate > 10%")})
+	lat := []int64{0, 0, 0, 0}
+	steps := [][2]int64{{0, 0}, {100, 1}, {200, 2}, {30, 0}, {130, 1}} // agent restarted before the 4th
+	var v analysis.Verdict
+	for i, s := range steps {
+		v = a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 19*s[0], 19*s[1], lat, 0), counters("canary", s[0], s[1], lat, 0)}, Weight: 5},
+			t0.Add(time.Duration(i)*time.Second))
+	}
+	e, _ := evidence(v, "sequential:errors")
+	if e.CanaryN != 330 || v.Decision == analysis.Fail {
+		t.Errorf("canary requests after reset = %d, want 200 + 30 + 100; %s %q", e.CanaryN, v.Decision, v.Reason)
+	}
+}
+
+func TestSampleRatioMismatchHaltsPromotion(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{})
+	// The canary gets 10 % of requests while its weight says 5 %.
+	v, _ := run(a, replay.New(1, t0, replay.Arm{Version: "stable", Rate: 180}, replay.Arm{Version: "canary", Rate: 20}), 5, 600)
+	if v.Decision != analysis.Inconclusive || !strings.Contains(v.Reason, "sample ratio mismatch") {
+		t.Fatalf("%s %q", v.Decision, v.Reason)
+	}
+}
+
+// The engine persists the analyzer and resumes it after a crash: a
+// JSON round trip mid-run must not change any later verdict.
+func TestStateSurvivesJSONRoundTrip(t *testing.T) {
+	cfg := analysis.Config{Triggers: triggers(t, "error_rate > 1% for 5m", "p95_latency > baseline + 20%"), MinDuration: time.Minute}
+	a := newAnalyzer(t, cfg)
+	s1 := replay.New(9, t0, arms(10, 0.001, 0.003)...)
+	run(a, s1, 5, 20)
+	raw, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b analysis.Analyzer
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		s1.Advance(time.Second)
+		obs := analysis.Observation{Counters: s1.Counters(), Weight: 5}
+		va, vb := a.Step(obs, s1.Now()), b.Step(obs, s1.Now())
+		ja, _ := json.Marshal(va)
+		jb, _ := json.Marshal(vb)
+		if string(ja) != string(jb) {
+			t.Fatalf("resumed analyzer disagrees:\n%s\n%s", ja, jb)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		cfg  analysis.Config
+		want string
+	}{
+		{analysis.Config{Canary: "v2"}, "canary and stable versions are required"},
+		{analysis.Config{Canary: "v2", Stable: "v2"}, "both"},
+		{analysis.Config{Canary: "v2", Stable: "v1", Alpha: 2}, "alpha"},
+		{analysis.Config{Canary: "v2", Stable: "v1", OnLowTraffic: "wait"}, "policy"},
+		{analysis.Config{Canary: "v2", Stable: "v1", MinEffect: 0.5}, "min_effect"},
+	} {
+		_, err := analysis.New(c.cfg)
+		if !errors.Is(err, analysis.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// A canary without series when the step starts (Prometheus has not scraped
+// it yet) starts from zero: its first counts are all served during the step.
+func TestCanaryAppearingLateCountsFromZero(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{})
+	lat := []int64{0, 0, 0, 0}
+	a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1000, 1, lat, 0)}, Weight: 5}, t0)
+	// Only stable this tick: nothing is judged, nothing is lost.
+	a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1190, 1, lat, 0)}, Weight: 5}, t0.Add(time.Second))
+	v := a.Step(analysis.Observation{Counters: []target.Counters{counters("stable", 1380, 1, lat, 0), counters("canary", 20, 0, lat, 0)}, Weight: 5}, t0.Add(2*time.Second))
+	e, _ := evidence(v, "sequential:errors")
+	srm, _ := evidence(v, "srm")
+	if e.CanaryN != 20 || e.StableN != 380 || srm.State != analysis.StateOK {
+		t.Errorf("canary %d, stable %d requests (want 20, 380); srm %+v", e.CanaryN, e.StableN, srm)
+	}
+}

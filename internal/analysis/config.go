@@ -1,0 +1,138 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// ErrConfig marks an analysis configuration that cannot be used.
+var ErrConfig = errors.New("invalid analysis config")
+
+// Policy is what the engine should do with an inconclusive verdict.
+type Policy string
+
+// Policies for inconclusive verdicts.
+const (
+	PolicyExtend   Policy = "extend"   // keep the step running and keep asking
+	PolicyPause    Policy = "pause"    // pause the rollout for a human
+	PolicyRollback Policy = "rollback" // roll back
+)
+
+// Config is one canary step's analysis. Zero values take the defaults of
+// WithDefaults; it is JSON-encodable so the engine can store it with State.
+type Config struct {
+	Canary   string          `json:"canary"` // version names as the source reports them
+	Stable   string          `json:"stable"`
+	Triggers []TriggerConfig `json:"triggers,omitempty"`
+	Alpha    float64         `json:"alpha,omitempty"` // false-rollback rate of the sequential test; default 0.01
+	// MinDuration is the step's time floor before a pass; MaxDuration is when
+	// too little traffic turns into an inconclusive verdict (default 3 ×
+	// MinDuration, at least 5 m).
+	MinDuration time.Duration `json:"min_duration,omitempty"`
+	MaxDuration time.Duration `json:"max_duration,omitempty"`
+	// A pass needs enough canary requests that an error rate MinEffect times
+	// stable's (stable's floored at BaselineFloor) would have been caught.
+	MinEffect     float64 `json:"min_effect,omitempty"`     // default 10 (0.1 % → 1 %)
+	BaselineFloor float64 `json:"baseline_floor,omitempty"` // default 0.001
+	// LatencyQuantiles of stable, frozen when the canary starts, give the
+	// slow-event thresholds (rounded up to bucket bounds).
+	LatencyQuantiles []float64 `json:"latency_quantiles,omitempty"` // default 0.5, 0.9, 0.99
+	LatencyWeight    float64   `json:"latency_weight,omitempty"`    // weight of latency vs errors; default 0.5
+	// Ratios and LatencyRatios are the rate ratios the mixtures bet on
+	// (DefaultRatios; DefaultLatencyRatios, smaller because a latency
+	// regression moves slow-event rates by less).
+	Ratios        []float64 `json:"ratios,omitempty"`
+	LatencyRatios []float64 `json:"latency_ratios,omitempty"`
+	// MinBaselineRequests of stable are needed before thresholds are frozen.
+	MinBaselineRequests int64         `json:"min_baseline_requests,omitempty"` // default 100
+	Window              time.Duration `json:"window,omitempty"`                // trigger evaluation window; default 1m
+	MinRequests         int64         `json:"min_requests,omitempty"`          // per-trigger default; default 10
+	OnLowTraffic        Policy        `json:"on_low_traffic,omitempty"`        // default pause
+	OnUnavailable       Policy        `json:"on_unavailable,omitempty"`        // metrics unavailable; default pause
+	OnSRM               Policy        `json:"on_srm,omitempty"`                // sample-ratio mismatch; default pause
+	Timeout             time.Duration `json:"timeout,omitempty"`               // per source query in Tick; default 5s
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	def := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.Alpha, 0.01)
+	def(&c.MinEffect, 10)
+	def(&c.BaselineFloor, 0.001)
+	def(&c.LatencyWeight, 0.5)
+	if len(c.LatencyQuantiles) == 0 {
+		c.LatencyQuantiles = []float64{0.5, 0.9, 0.99}
+	}
+	if len(c.Ratios) == 0 {
+		c.Ratios = DefaultRatios
+	}
+	if len(c.LatencyRatios) == 0 {
+		c.LatencyRatios = DefaultLatencyRatios
+	}
+	if c.MaxDuration == 0 {
+		c.MaxDuration = max(3*c.MinDuration, 5*time.Minute)
+	}
+	if c.MinBaselineRequests == 0 {
+		c.MinBaselineRequests = 100
+	}
+	if c.Window == 0 {
+		c.Window = time.Minute
+	}
+	if c.MinRequests == 0 {
+		c.MinRequests = 10
+	}
+	for _, p := range []*Policy{&c.OnLowTraffic, &c.OnUnavailable, &c.OnSRM} {
+		if *p == "" {
+			*p = PolicyPause
+		}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	return c
+}
+
+// Validate reports the first unusable field, naming it.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Canary == "" || c.Stable == "":
+		return fmt.Errorf("%w: canary and stable versions are required", ErrConfig)
+	case c.Canary == c.Stable:
+		return fmt.Errorf("%w: canary and stable are both %q; compare two versions", ErrConfig, c.Canary)
+	case !(c.Alpha > 0 && c.Alpha < 1):
+		return fmt.Errorf("%w: alpha %v must be between 0 and 1, e.g. 0.01", ErrConfig, c.Alpha)
+	case c.MinEffect <= 1:
+		return fmt.Errorf("%w: min_effect %v must be a rate ratio above 1, e.g. 10", ErrConfig, c.MinEffect)
+	case c.LatencyWeight < 0 || c.LatencyWeight >= 1:
+		return fmt.Errorf("%w: latency_weight %v must be in [0, 1)", ErrConfig, c.LatencyWeight)
+	case c.MaxDuration < c.MinDuration:
+		return fmt.Errorf("%w: max_duration %v is shorter than min_duration %v", ErrConfig, c.MaxDuration, c.MinDuration)
+	}
+	for _, rs := range [][]float64{c.Ratios, c.LatencyRatios} {
+		for _, r := range rs {
+			if !(r > 1) || math.IsInf(r, 1) {
+				return fmt.Errorf("%w: ratio %v: the one-sided test bets on ratios above 1, e.g. 1.5, 2, 10", ErrConfig, r)
+			}
+		}
+	}
+	for _, p := range []Policy{c.OnLowTraffic, c.OnUnavailable, c.OnSRM} {
+		if p != PolicyExtend && p != PolicyPause && p != PolicyRollback {
+			return fmt.Errorf("%w: policy %q: use extend, pause or rollback", ErrConfig, p)
+		}
+	}
+	for _, t := range c.Triggers {
+		switch t.NoData {
+		case "", NoDataHold, NoDataFail, NoDataPass:
+		default:
+			return fmt.Errorf("%w: trigger %q: no_data %q: use hold, fail or pass", ErrConfig, t.Raw, t.NoData)
+		}
+	}
+	return nil
+}
