@@ -28,6 +28,10 @@ type service struct {
 	proxy    *proxy.Proxy
 	listener *proxy.Listener
 	stats    map[string]*proxy.Stats // per version name, kept across generations
+	// holdTable keeps the table empty while a restore waits for its
+	// instances, so that routing resumes with every version at once rather
+	// than with the first version to answer taking all traffic.
+	holdTable bool
 }
 
 func newService(a *Agent, k key) *service {
@@ -291,6 +295,9 @@ func (s *service) setReady(in *instance, ready bool) {
 // rebuildLocked builds and swaps the routing table from the versions'
 // weights in force and their ready instances.
 func (s *service) rebuildLocked() {
+	if s.holdTable {
+		return
+	}
 	routes := make([]*proxy.Route, 0, len(s.versions))
 	for _, v := range s.versions {
 		r := &proxy.Route{Version: v.spec.Version, Weight: v.weight, Stats: v.stats}
