@@ -211,6 +211,9 @@ func (s *service) startInstance(v *version, i int, path string, port int) (*inst
 	}
 	log := s.a.log.With("service", s.key.service, "env", s.key.env, "version", v.spec.Version, "instance", i, "port", port)
 	in := &instance{idx: i, port: port, logPath: logPath, done: make(chan struct{})}
+	// A crash takes the instance out of the pool at once; the health loop
+	// brings it back once the restarted process passes its check.
+	spec.OnExit = func() { s.setReady(in, false) }
 	in.proc = supervise.Start(spec, log, adopt)
 	in.backend = s.proxy.NewBackend(v.spec.Version, "127.0.0.1:"+strconv.Itoa(port), v.stats)
 	ctx, cancel := context.WithCancel(s.a.ctx)
