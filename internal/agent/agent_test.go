@@ -294,3 +294,16 @@ func TestZeroFailedRequestsOver20Rollbacks(t *testing.T) {
 	}
 	l.finish(t)
 }
+
+func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
+	a := newAgent(t, "")
+	v := hello("v1", 100, 1)
+	apply(t, a, desired(v))
+	pid := instanceOf(a, 0).proc.Pid()
+	v.Health.ExpectStatus = http.StatusNoContent // hello answers 200: every check now fails
+	apply(t, a, desired(v))
+	if got := instanceOf(a, 0).proc.Pid(); got != pid {
+		t.Fatalf("a health-check change restarted the instance (pid %d → %d)", pid, got)
+	}
+	waitFor(t, "failures under the new check", func() bool { return observed(t, a).HealthFailures >= 2 })
+}

@@ -57,8 +57,8 @@ func (s *service) apply(ctx context.Context, want target.Desired) error {
 	var started []*version
 	for _, wv := range want.Versions {
 		if v, ok := byName[wv.Version]; ok && v.sameRun(wv) {
-			// Health settings of a running generation stay as they started:
-			// the health loop reads them without a lock.
+			h := wv.Health
+			v.health.Store(&h) // the health loop picks it up at its next check
 			next = append(next, v)
 			continue
 		}
@@ -175,6 +175,8 @@ func (s *service) startVersion(ctx context.Context, wv target.Version, gen int64
 	}
 	s.mu.Unlock()
 	v := &version{spec: wv, gen: gen, dir: dir, stats: st}
+	h := wv.Health
+	v.health.Store(&h)
 	for i := range wv.Instances {
 		port := 0
 		if i < len(ports) {
@@ -248,11 +250,12 @@ func (s *service) waitHealthy(ctx context.Context, v *version) error {
 // watch health-checks one instance for as long as it runs.
 func (s *service) watch(ctx context.Context, v *version, in *instance) {
 	defer close(in.done)
-	tr := health.Tracker{Threshold: v.spec.Health.UnhealthyThreshold}
+	tr := health.Tracker{}
 	started := in.proc.StartedAt()
 	addr := in.backend.Addr
 	for {
-		h := v.spec.Health
+		h := *v.health.Load()
+		tr.Threshold = h.UnhealthyThreshold
 		if in.proc.Pid() == 0 || !in.proc.StartedAt().Equal(started) {
 			// The process exited or was restarted: out of the pool until it passes again.
 			started = in.proc.StartedAt()
