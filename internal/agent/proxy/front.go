@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -74,8 +75,8 @@ func (f *front) loop() error {
 		}
 		req, ok := parseRequest(head)
 		t := f.p.table.Load()
-		if !ok || t.sticky.Header != "" || t.sticky.Cookie != "" {
-			return errHandoff
+		if !ok || t.sticky.Header != "" || t.sticky.Cookie != "" || t.versionHeader != "" && hasHeader(head, t.versionHeader) {
+			return errHandoff // pinning a version (Table.pinned) is net/http's
 		}
 		keep, err := f.serve(t, head, &req)
 		_, _ = f.br.Discard(len(head))
@@ -166,6 +167,19 @@ func parseRequest(head []byte) (r request, ok bool) {
 		}
 	}
 	return r, hosts == 1 && len(r.host) > 0 && visible(r.host)
+}
+
+// hasHeader reports whether the head carries a header named name.
+func hasHeader(head []byte, name string) bool {
+	_, rest := cutLine(head)
+	for len(rest) > 0 {
+		var line []byte
+		line, rest = cutLine(rest)
+		if i := bytes.IndexByte(line, ':'); i > 0 && asciiEqualFold(line[:i], strings.ToLower(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 func cutLine(b []byte) (line, rest []byte) {
