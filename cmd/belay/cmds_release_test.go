@@ -67,6 +67,11 @@ func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Logf("loadgen: %d requests sent, %d failed, %d not allowed", load.sent.Load(), len(load.failures), len(bad))
 		if len(bad) > 0 {
+			for _, log := range []string{".belay/agent.log", ".belay/server.log"} {
+				if b, err := os.ReadFile(ts.MkAbs(log)); err == nil {
+					ts.Logf("last lines of %s:\n%s", log, tail(string(b), 40))
+				}
+			}
 			ts.Fatalf("requests failed: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
 		}
 		return
@@ -141,4 +146,9 @@ func cmdStopAtEnd(ts *testscript.TestScript, neg bool, args []string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
