@@ -28,11 +28,11 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 		// canary with probability n_c/n whatever the weights were.
 		rho = float64(dc.Requests) / float64(n)
 	}
-	st.Errors.Update(dc.Errors, ds.Errors, rho)
+	st.Errors.Update(dc.Errors, ds.Errors, rho, weight/100)
 	if len(dc.Latency) == len(st.Bounds)+1 && len(ds.Latency) == len(st.Bounds)+1 {
 		for k, th := range st.Thresholds {
 			i := bucketAt(st.Bounds, th)
-			st.Latency[k].Update(slower(dc.Latency, i), slower(ds.Latency, i), rho)
+			st.Latency[k].Update(slower(dc.Latency, i), slower(ds.Latency, i), rho, weight/100)
 		}
 	}
 	if weight > 0 && weight < 100 {

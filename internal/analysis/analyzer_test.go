@@ -291,3 +291,18 @@ func TestCanaryAppearingLateCountsFromZero(t *testing.T) {
 		t.Errorf("canary %d, stable %d requests (want 20, 380); srm %+v", e.CanaryN, e.StableN, srm)
 	}
 }
+
+func TestBetaMixtureDetects(t *testing.T) {
+	var ticks []int
+	for seed := range uint64(20) {
+		a := newAnalyzer(t, analysis.Config{Test: analysis.TestBeta})
+		v, n := run(a, replay.New(seed, t0, arms(10, 0.001, 0.05)...), 5, 600)
+		if v.Decision != analysis.Fail || v.Trigger != "sequential:errors" {
+			t.Fatalf("seed %d: %s %q", seed, v.Decision, v.Reason)
+		}
+		ticks = append(ticks, n)
+	}
+	if med := median(ticks); med > 15 {
+		t.Errorf("median detection %d s, want ≤ 15 s", med)
+	}
+}

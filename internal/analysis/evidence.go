@@ -17,7 +17,7 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 		ev = append(ev, Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
 			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold)})
 	}
-	if st.Errors.Ratios == nil {
+	if st.Started.IsZero() {
 		return ev
 	}
 	eErr, eLat, comb := a.sequential(cfg)
