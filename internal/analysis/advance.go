@@ -18,6 +18,9 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 		a.evaluateTriggers(cfg, false, false, now)
 		return
 	}
+	if len(st.Bounds) == 0 {
+		a.pickBounds(c, s)
+	}
 	dc := st.Canary.observe(rawSample(c, st.Bounds))
 	raw := rawSample(s, st.Bounds)
 	ds := st.Stable.observe(raw)
@@ -43,4 +46,20 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 	}
 	st.Window = window(st.Window, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
 	a.evaluateTriggers(cfg, haveC, haveS, now)
+}
+
+// pickBounds adopts the first histogram seen after the start; both versions'
+// histograms so far become the starting point, not an increase.
+func (a *Analyzer) pickBounds(c, s target.Counters) {
+	st := &a.State
+	for _, cs := range []target.Counters{s, c} {
+		if h := normalizeHistogram(cs.LatencyBounds, cs.LatencyCounts); len(st.Bounds) == 0 && len(h.Bounds) > 0 {
+			st.Bounds = h.Bounds
+		}
+	}
+	if len(st.Bounds) == 0 {
+		return
+	}
+	st.Canary.Raw.Latency = rawSample(c, st.Bounds).Latency
+	st.Stable.Raw.Latency = rawSample(s, st.Bounds).Latency
 }
