@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/cli"
@@ -14,14 +15,21 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// scriptCmds are custom testscript commands; files cmds_*_test.go add theirs in init.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Cmds:                scriptCmds,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("BELAY_HOME", "")
 			env.Setenv("BELAY_STATE", "")
-			return nil
+			// REPO lets scripts read the repository's own files (examples).
+			repo, err := filepath.Abs(filepath.Join("..", ".."))
+			env.Setenv("REPO", repo)
+			return err
 		},
 	})
 }

@@ -26,6 +26,10 @@ import (
 	"time"
 )
 
+// bugErrorRate is 0 in every good release; the demo's bad release ships a
+// file that raises it, the way a real bug reaches production.
+var bugErrorRate float64
+
 type config struct {
 	addr        string
 	version     string
@@ -39,7 +43,7 @@ func main() {
 	c := config{}
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:"+env("PORT", "8080"), "listen address")
 	flag.StringVar(&c.version, "version", env("VERSION", "dev"), "version reported in answers")
-	flag.Float64Var(&c.errorRate, "error-rate", envFloat("ERROR_RATE"), "fraction of requests answered 500")
+	flag.Float64Var(&c.errorRate, "error-rate", max(envFloat("ERROR_RATE"), bugErrorRate), "fraction of requests answered 500")
 	flag.DurationVar(&c.latency, "latency", envDuration("LATENCY"), "delay added to every request")
 	flag.Float64Var(&c.slowRate, "slow-rate", envFloat("SLOW_RATE"), "fraction of requests delayed by -slow-latency")
 	flag.DurationVar(&c.slowLatency, "slow-latency", envDuration("SLOW_LATENCY"), "extra delay for slow requests")

@@ -11,6 +11,7 @@ func (g *Globals) emit(w io.Writer, v any, text func(io.Writer) error) error {
 	if g.Output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // keep "error_rate > 1%" readable
 		if err := enc.Encode(v); err != nil {
 			return fmt.Errorf("write JSON output: %w", err)
 		}

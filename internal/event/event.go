@@ -30,6 +30,9 @@ const (
 
 // Event is one thing that happened, in the seed's shape plus identifiers.
 type Event struct {
+	// ID is stable across re-emission (a rollout re-emits after a crash), so
+	// readers can drop duplicates.
+	ID             string    `json:"id,omitempty"`
 	Event          string    `json:"event"`
 	Time           time.Time `json:"time"`
 	Service        string    `json:"service,omitempty"`

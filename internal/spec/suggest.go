@@ -2,6 +2,16 @@ package spec
 
 // suggest returns ` (did you mean "x"?)` when one of known is close to s.
 func suggest(s string, known []string) string {
+	best := closest(s, known)
+	if best == "" {
+		return ""
+	}
+	return ` (did you mean "` + best + `"?)`
+}
+
+// closest returns the entry of known nearest to s in edit distance, or ""
+// when none is near enough to be a likely misspelling.
+func closest(s string, known []string) string {
 	best, bestD := "", 1<<30
 	for _, k := range known {
 		if d := levenshtein(s, k); d < bestD {
@@ -15,7 +25,7 @@ func suggest(s string, known []string) string {
 	if best == "" || bestD > limit {
 		return ""
 	}
-	return ` (did you mean "` + best + `"?)`
+	return best
 }
 
 func levenshtein(a, b string) int {

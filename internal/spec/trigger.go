@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // ErrTrigger marks a rollback_trigger line that does not parse.
@@ -113,17 +114,18 @@ func (t Trigger) String() string { return t.Raw }
 //	metric op baseline [+ N%] [for duration]
 //
 // where op is one of > >= < <=, a ratio is written with %, a latency with ms,
-// s or m, and a count as a plain integer.
+// s or m, and a count as a plain integer. Spaces around op and "+" may be
+// left out ("error_rate>1%").
 func ParseTrigger(s string) (Trigger, error) {
 	t := Trigger{Raw: strings.TrimSpace(s)}
-	fields := strings.Fields(t.Raw)
+	fields := lex(t.Raw)
 	if len(fields) < 3 {
 		return t, fmt.Errorf("%w %q: expected \"<metric> <op> <value> [for <duration>]\", e.g. \"error_rate > 1%% for 5m\"", ErrTrigger, t.Raw)
 	}
 	t.Metric = Metric(fields[0])
 	kind, ok := KindOf(t.Metric)
 	if !ok {
-		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s", ErrTrigger, t.Raw, fields[0], suggest(fields[0], Metrics()), strings.Join(Metrics(), ", "))
+		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s", ErrTrigger, t.Raw, fields[0], suggestMetric(fields[0]), strings.Join(Metrics(), ", "))
 	}
 	switch op := Comparator(fields[1]); op {
 	case GT, GE, LT, LE:
@@ -215,6 +217,42 @@ func parseValue(kind Kind, s string) (float64, error) {
 		}
 		return float64(n), nil
 	}
+}
+
+// suggestMetric is suggest, plus the quantiles for a bare "latency".
+func suggestMetric(m string) string {
+	if s := suggest(m, Metrics()); s != "" {
+		return s
+	}
+	if strings.HasSuffix(m, "latency") {
+		return ` (did you mean a quantile such as "p95_latency"?)`
+	}
+	return ""
+}
+
+// lex splits a trigger line into metric, comparator and the remaining words,
+// so that "error_rate>1%" and "p95_latency > baseline+20%" read like their
+// spaced forms.
+func lex(s string) []string {
+	isOp := func(r rune) bool { return strings.ContainsRune("<>=!", r) }
+	i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || isOp(r) })
+	if i < 0 {
+		return strings.Fields(s)
+	}
+	metric, rest := s[:i], strings.TrimLeftFunc(s[i:], unicode.IsSpace)
+	j := strings.IndexFunc(rest, func(r rune) bool { return !isOp(r) })
+	if j < 0 {
+		j = len(rest)
+	}
+	op, rest := rest[:j], rest[j:]
+	out := []string{metric}
+	if op != "" {
+		out = append(out, op)
+	}
+	if strings.HasPrefix(strings.TrimSpace(rest), "baseline") {
+		rest = strings.ReplaceAll(rest, "+", " + ")
+	}
+	return append(out, strings.Fields(rest)...)
 }
 
 func indexOf(xs []string, s string) int {

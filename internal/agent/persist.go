@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/belay-dev/belay/internal/agent/supervise"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// state is what the agent keeps on disk: per service the desired state
+// applied last, and per version the generation and instance ports in force
+// so that a restarted agent finds the processes to adopt.
+type state struct {
+	Services []savedService `json:"services"`
+}
+
+type savedService struct {
+	Desired  target.Desired `json:"desired"`
+	Versions []savedVersion `json:"versions"`
+}
+
+type savedVersion struct {
+	Version string `json:"version"`
+	Gen     int64  `json:"gen"`
+	Ports   []int  `json:"ports"`
+}
+
+func (a *Agent) statePath() string { return a.dir("desired.json") }
+
+// persist writes the state of every service atomically: temp file, fsync,
+// rename, fsync of the directory.
+func (a *Agent) persist() error {
+	var st state
+	for _, s := range a.sorted() {
+		s.mu.Lock()
+		ss := savedService{Desired: s.desired}
+		for _, v := range s.versions {
+			sv := savedVersion{Version: v.spec.Version, Gen: v.gen}
+			for _, in := range v.instances {
+				sv.Ports = append(sv.Ports, in.port)
+			}
+			ss.Versions = append(ss.Versions, sv)
+		}
+		s.mu.Unlock()
+		if len(ss.Versions) > 0 {
+			st.Services = append(st.Services, ss)
+		}
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return writeAtomic(a.statePath(), b)
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".desired-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Restore brings back the persisted state: listeners, routing, and the
+// instances, adopted when their processes still run and started otherwise.
+// Processes recorded for versions no longer wanted are stopped. A service
+// that cannot be restored is logged and skipped; the others still serve.
+func (a *Agent) Restore(ctx context.Context) error {
+	b, err := os.ReadFile(a.statePath())
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("agent: read state: %w", err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("agent: state file %s is damaged (%v): move it away to start empty", a.statePath(), err)
+	}
+	keep := map[string]bool{}
+	for _, ss := range st.Services {
+		for _, sv := range ss.Versions {
+			keep[a.dir("run", ss.Desired.Environment, ss.Desired.Service, safe(sv.Version)+"."+fmt.Sprint(sv.Gen))] = true
+		}
+	}
+	a.killStrays(keep)
+	for _, ss := range st.Services {
+		if err := a.restoreService(ctx, ss); err != nil {
+			a.log.Error("restore service", "env", ss.Desired.Environment, "service", ss.Desired.Service, "err", err)
+		}
+	}
+	return nil
+}
+
+func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
+	want := ss.Desired
+	if err := validate(&want); err != nil {
+		return err
+	}
+	s := a.service(key{want.Environment, want.Service})
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if err := s.ensureListener(want.Listen); err != nil {
+		return err
+	}
+	saved := map[string]savedVersion{}
+	for _, sv := range ss.Versions {
+		saved[sv.Version] = sv
+	}
+	var vs []*version
+	for _, wv := range want.Versions {
+		sv := saved[wv.Version]
+		v, err := s.startVersion(ctx, wv, sv.Gen, sv.Ports)
+		if err != nil {
+			a.log.Error("restore version", "version", wv.Version, "err", err)
+			continue
+		}
+		vs = append(vs, v)
+	}
+	s.mu.Lock()
+	for _, v := range vs {
+		v.weight = v.spec.Weight // versions that failed to restore are skipped, so match by version
+	}
+	s.desired, s.versions = want, vs
+	s.rebuildLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// killStrays stops processes recorded under run/ that belong to no kept
+// generation, e.g. a version that was starting when the agent died.
+func (a *Agent) killStrays(keep map[string]bool) {
+	_ = filepath.WalkDir(a.dir("run"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".pid") || keep[filepath.Dir(path)] {
+			return nil
+		}
+		if pf, _ := supervise.ReadPidFile(path); pf != nil {
+			a.log.Info("stopping stray instance", "pid", pf.Pid, "pidfile", path)
+			pf.Kill()
+		}
+		_ = os.Remove(path)
+		return nil
+	})
+}

@@ -1,0 +1,185 @@
+// Package proxy is the agent's reverse proxy: it splits each request between
+// a service's versions by weight (or by a sticky key), balances across a
+// version's healthy instances, retries an idempotent request once on another
+// instance after a connection failure, and measures every version apart.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Backend is one instance the proxy can send requests to.
+type Backend struct {
+	Addr     string // host:port
+	Version  string
+	inFlight atomic.Int64
+	rp       *httputil.ReverseProxy
+	pool     pool
+}
+
+// Close drops the idle connections to this instance (it is being stopped).
+func (b *Backend) Close() { b.pool.close() }
+
+// InFlight is the number of requests this instance is serving now.
+func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
+
+// Proxy routes requests by its current Table. It is an http.Handler.
+type Proxy struct {
+	table     atomic.Pointer[Table]
+	transport *http.Transport
+	log       *slog.Logger
+	buffers   bufferPool
+}
+
+// GCPercent is the garbage collector setting the agent runs with: the
+// proxy's allocations are short-lived per request, so collecting less often
+// buys throughput for a few MB more heap.
+const GCPercent = 400
+
+// New returns a proxy with an empty table (every request answered 503).
+func New(log *slog.Logger) *Proxy {
+	p := &Proxy{log: log, transport: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+	}}
+	p.table.Store(NewTable(nil, Sticky{}, ""))
+	return p
+}
+
+// NewBackend prepares an instance at addr serving version, measured into stats.
+func (p *Proxy) NewBackend(version, addr string, stats *Stats) *Backend {
+	b := &Backend{Addr: addr, Version: version}
+	b.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = b.Addr
+			pr.SetXForwarded()
+		},
+		Transport:  &retrier{p: p, b: b},
+		BufferPool: &p.buffers,
+		ModifyResponse: func(resp *http.Response) error {
+			stats.code(resp.StatusCode)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				return // the client went away; nothing to answer, nobody to blame
+			}
+			stats.proxyError()
+			p.log.Warn("proxy error", "version", version, "instance", b.Addr, "err", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	return b
+}
+
+// Swap puts t in force for the next request.
+func (p *Proxy) Swap(t *Table) { p.table.Store(t) }
+
+// Table is the table in force.
+func (p *Proxy) Table() *Table { return p.table.Load() }
+
+// CloseIdle drops idle upstream connections, e.g. to stopped instances.
+func (p *Proxy) CloseIdle() { p.transport.CloseIdleConnections() }
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := p.table.Load()
+	route := t.pick(w, r)
+	if route == nil {
+		http.Error(w, "no healthy instance", http.StatusServiceUnavailable)
+		return
+	}
+	if t.versionHeader != "" {
+		w.Header()[t.versionHeader] = []string{route.Version}
+	}
+	b := route.next()
+	start := time.Now()
+	route.Stats.inFlight.Add(1)
+	b.inFlight.Add(1)
+	defer func() {
+		b.inFlight.Add(-1)
+		route.Stats.inFlight.Add(-1)
+		route.Stats.latency(time.Since(start))
+	}()
+	if !fastPath(r) {
+		b.rp.ServeHTTP(w, r)
+		return
+	}
+	buf := p.buffers.Get()
+	defer p.buffers.Put(buf)
+	err := b.serveFast(w, r, route.Stats, buf)
+	if err != nil && r.Context().Err() == nil {
+		if alt := route.other(b); alt != nil {
+			err = alt.serveFast(w, r, route.Stats, buf)
+		}
+	}
+	if err != nil {
+		route.Stats.proxyError()
+		p.log.Warn("proxy error", "version", route.Version, "instance", b.Addr, "err", err)
+		w.WriteHeader(http.StatusBadGateway)
+	}
+}
+
+// retrier sends a request to its backend and, when that fails before an
+// answer and the request can safely be repeated, once to another healthy
+// instance of the same version.
+type retrier struct {
+	p *Proxy
+	b *Backend
+}
+
+func (rt *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.p.transport.RoundTrip(req)
+	if err == nil || !replayable(req) || req.Context().Err() != nil {
+		return resp, err
+	}
+	alt := rt.p.alternative(rt.b)
+	if alt == nil {
+		return resp, err
+	}
+	rt.p.log.Debug("retrying on another instance", "version", rt.b.Version, "failed", rt.b.Addr, "retry", alt.Addr, "err", err)
+	req.URL.Host = alt.Addr // the outgoing request is the proxy's own copy
+	return rt.p.transport.RoundTrip(req)
+}
+
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return r.Body == nil || r.Body == http.NoBody
+	}
+	return false
+}
+
+func (p *Proxy) alternative(b *Backend) *Backend {
+	for _, r := range p.table.Load().routes {
+		if r.Version == b.Version && len(r.Backends) > 0 {
+			return r.other(b)
+		}
+	}
+	return nil
+}
+
+// bufferPool recycles the 32 KiB copy buffers of streamed bodies.
+type bufferPool struct{ pool sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (bp *bufferPool) Put(b []byte) { bp.pool.Put(&b) }

@@ -1,0 +1,356 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/belay-dev/belay/internal/agent/health"
+	"github.com/belay-dev/belay/internal/agent/proxy"
+	"github.com/belay-dev/belay/internal/agent/supervise"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// service is one service in one environment: its proxy and its versions.
+type service struct {
+	a        *Agent
+	key      key
+	applyMu  sync.Mutex // one change at a time
+	mu       sync.Mutex // guards the fields below and table rebuilds
+	desired  target.Desired
+	versions []*version
+	proxy    *proxy.Proxy
+	listener *proxy.Listener
+	stats    map[string]*proxy.Stats // per version name, kept across generations
+}
+
+func newService(a *Agent, k key) *service {
+	return &service{a: a, key: k, proxy: proxy.New(a.log.With("service", k.service, "env", k.env)), stats: map[string]*proxy.Stats{}}
+}
+
+func (s *service) apply(ctx context.Context, want target.Desired) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if err := s.ensureListener(want.Listen); err != nil {
+		return err
+	}
+	want.Listen = s.listener.Addr()
+
+	s.mu.Lock()
+	current := append([]*version(nil), s.versions...)
+	s.mu.Unlock()
+	byName := map[string]*version{}
+	for _, v := range current {
+		byName[v.spec.Version] = v
+	}
+	next := make([]*version, 0, len(want.Versions))
+	var started []*version
+	for _, wv := range want.Versions {
+		if v, ok := byName[wv.Version]; ok && v.sameRun(wv) {
+			// Health settings of a running generation stay as they started:
+			// the health loop reads them without a lock.
+			next = append(next, v)
+			continue
+		}
+		v, err := s.startVersion(ctx, wv, time.Now().UnixNano(), nil)
+		if err == nil {
+			err = s.waitHealthy(ctx, v)
+		}
+		if err != nil {
+			for _, sv := range append(started, v) {
+				if sv != nil {
+					s.stopVersion(sv)
+				}
+			}
+			return err
+		}
+		started = append(started, v)
+		next = append(next, v)
+	}
+	s.mu.Lock()
+	for i, v := range next {
+		v.weight = want.Versions[i].Weight
+	}
+	s.desired, s.versions = want, next
+	s.rebuildLocked()
+	s.mu.Unlock()
+	if err := s.a.persist(); err != nil {
+		s.a.log.Error("persist desired state", "err", err)
+	}
+	s.retire(current, next, want.DrainTimeout)
+	return nil
+}
+
+// retire drains and stops the generations of old that next does not keep.
+func (s *service) retire(old, next []*version, drain time.Duration) {
+	keep := map[*version]bool{}
+	for _, v := range next {
+		keep[v] = true
+	}
+	var wg sync.WaitGroup
+	for _, v := range old {
+		if !keep[v] {
+			wg.Go(func() {
+				s.drain(v, drain)
+				s.stopVersion(v)
+			})
+		}
+	}
+	wg.Wait()
+	s.mu.Lock()
+	for name := range s.stats {
+		if !s.hasVersionLocked(name) {
+			delete(s.stats, name)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *service) hasVersionLocked(name string) bool {
+	for _, v := range s.versions {
+		if v.spec.Version == name {
+			return true
+		}
+	}
+	return false
+}
+
+// drain waits until the version's in-flight requests have finished, or the
+// drain timeout. It first lets requests that chose the old table before the
+// swap reach their instance.
+func (s *service) drain(v *version, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	time.Sleep(100 * time.Millisecond)
+	for v.inFlight() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := v.inFlight(); n > 0 {
+		s.a.log.Warn("drain timeout; stopping with requests in flight", "version", v.spec.Version, "in_flight", n)
+	}
+}
+
+func (s *service) ensureListener(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener != nil && (addr == s.desired.Listen || addr == s.listener.Addr() || strings.HasSuffix(addr, ":0")) {
+		return nil // port 0 asks for any port: the one bound already will do
+	}
+	l, err := proxy.Listen(addr, s.proxy, s.a.log)
+	if err != nil {
+		return fmt.Errorf("%w: %s/%s: %w", target.ErrInvalid, s.key.env, s.key.service, err)
+	}
+	if s.listener != nil {
+		_ = s.listener.Close()
+	}
+	s.listener = l
+	return nil
+}
+
+// startVersion opens the artifact and starts the version's instances.
+// ports, when given, are the ports of instances to adopt (on restore).
+func (s *service) startVersion(ctx context.Context, wv target.Version, gen int64, ports []int) (*version, error) {
+	dir, err := s.a.cfg.Opener.Open(ctx, wv.Artifact)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/%s version %s: artifact %q: %v", target.ErrArtifact, s.key.env, s.key.service, wv.Version, wv.Artifact, err)
+	}
+	path, err := resolveCommand(dir, wv.Run.Command)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	st, ok := s.stats[wv.Version]
+	if !ok {
+		st = &proxy.Stats{}
+		s.stats[wv.Version] = st
+	}
+	s.mu.Unlock()
+	v := &version{spec: wv, gen: gen, dir: dir, stats: st}
+	for i := range wv.Instances {
+		port := 0
+		if i < len(ports) {
+			port = ports[i]
+		}
+		in, err := s.startInstance(v, i, path, port)
+		if err != nil {
+			s.stopVersion(v)
+			return nil, err
+		}
+		v.instances = append(v.instances, in)
+	}
+	return v, nil
+}
+
+func (s *service) startInstance(v *version, i int, path string, port int) (*instance, error) {
+	runDir := s.a.dir("run", s.key.env, s.key.service, safe(v.spec.Version)+"."+strconv.FormatInt(v.gen, 10))
+	pidPath := filepath.Join(runDir, strconv.Itoa(i)+".pid")
+	var adopt *supervise.PidFile
+	if port != 0 {
+		adopt, _ = supervise.ReadPidFile(pidPath)
+	}
+	if port == 0 || !adopt.Alive() {
+		p, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s version %s: no free port: %w", s.key.env, s.key.service, v.spec.Version, err)
+		}
+		port, adopt = p, nil
+	}
+	logPath := s.a.dir("logs", s.key.env, s.key.service, safe(v.spec.Version), strconv.Itoa(i)+".log")
+	spec := supervise.Spec{
+		Path: path, Args: v.spec.Run.Args, Env: instanceEnv(s.key, v.spec, port), Dir: v.dir,
+		LogPath: logPath, PidPath: pidPath, Grace: v.spec.Run.GracePeriod, Limits: supervise.DefaultLimits,
+	}
+	log := s.a.log.With("service", s.key.service, "env", s.key.env, "version", v.spec.Version, "instance", i, "port", port)
+	in := &instance{idx: i, port: port, logPath: logPath, done: make(chan struct{})}
+	in.proc = supervise.Start(spec, log, adopt)
+	in.backend = s.proxy.NewBackend(v.spec.Version, "127.0.0.1:"+strconv.Itoa(port), v.stats)
+	ctx, cancel := context.WithCancel(s.a.ctx)
+	in.stop = cancel
+	go s.watch(ctx, v, in)
+	return in, nil
+}
+
+// waitHealthy waits until every instance of v passed its health check.
+func (s *service) waitHealthy(ctx context.Context, v *version) error {
+	deadline := time.Now().Add(v.spec.Health.HealthTimeout)
+	for v.ready() < len(v.instances) {
+		if time.Now().After(deadline) {
+			var notReady *instance
+			for _, in := range v.instances {
+				if !in.ready.Load() {
+					notReady = in
+					break
+				}
+			}
+			return fmt.Errorf("%w: %s/%s version %s: %d of %d instances healthy after %v; last log lines of instance %d:\n%s",
+				target.ErrUnhealthy, s.key.env, s.key.service, v.spec.Version, v.ready(), len(v.instances),
+				v.spec.Health.HealthTimeout, notReady.idx, lastLines(notReady.logPath, 20))
+		}
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// watch health-checks one instance for as long as it runs.
+func (s *service) watch(ctx context.Context, v *version, in *instance) {
+	defer close(in.done)
+	tr := health.Tracker{Threshold: v.spec.Health.UnhealthyThreshold}
+	started := in.proc.StartedAt()
+	addr := in.backend.Addr
+	for {
+		h := v.spec.Health
+		if in.proc.Pid() == 0 || !in.proc.StartedAt().Equal(started) {
+			// The process exited or was restarted: out of the pool until it passes again.
+			started = in.proc.StartedAt()
+			tr.Reset()
+			s.setReady(in, false)
+		} else {
+			err := s.a.prober.Probe(ctx, healthCheck(h), addr)
+			if ctx.Err() != nil {
+				return
+			}
+			change, counted := tr.Observe(err == nil)
+			if counted {
+				v.failures.Add(1)
+			}
+			switch change {
+			case health.Ready:
+				s.setReady(in, true)
+			case health.Unhealthy:
+				s.a.log.Warn("instance unhealthy; restarting", "service", s.key.service, "version", v.spec.Version, "instance", in.idx, "err", err)
+				s.setReady(in, false)
+				in.proc.Restart()
+			}
+		}
+		interval := h.Interval
+		if !tr.Ready() {
+			interval = min(interval, 50*time.Millisecond) // join the pool quickly after a start
+		}
+		if !sleepCtx(ctx, interval) {
+			return
+		}
+	}
+}
+
+func (s *service) setReady(in *instance, ready bool) {
+	if in.ready.Swap(ready) == ready {
+		return
+	}
+	s.mu.Lock()
+	s.rebuildLocked()
+	s.mu.Unlock()
+}
+
+// rebuildLocked builds and swaps the routing table from the versions'
+// weights in force and their ready instances.
+func (s *service) rebuildLocked() {
+	routes := make([]*proxy.Route, 0, len(s.versions))
+	for _, v := range s.versions {
+		r := &proxy.Route{Version: v.spec.Version, Weight: v.weight, Stats: v.stats}
+		for _, in := range v.instances {
+			if in.ready.Load() {
+				r.Backends = append(r.Backends, in.backend)
+			}
+		}
+		routes = append(routes, r)
+	}
+	var sticky proxy.Sticky
+	if st := s.desired.Sticky; st != nil {
+		sticky = proxy.Sticky{Header: st.Header, Cookie: st.Cookie}
+	}
+	s.proxy.Swap(proxy.NewTable(routes, sticky, s.desired.VersionHeader))
+}
+
+// stopVersion stops the health loops and the processes of v.
+func (s *service) stopVersion(v *version) {
+	var wg sync.WaitGroup
+	for _, in := range v.instances {
+		in.stop()
+		<-in.done
+		in.ready.Store(false)
+		wg.Go(func() {
+			in.proc.Stop()
+			in.backend.Close()
+		})
+	}
+	wg.Wait()
+	_ = os.RemoveAll(s.a.dir("run", s.key.env, s.key.service, safe(v.spec.Version)+"."+strconv.FormatInt(v.gen, 10)))
+}
+
+// shutdown ends routing; with stopInstances it also stops every process.
+func (s *service) shutdown(stopInstances bool) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	vs := s.versions
+	if s.listener != nil {
+		_ = s.listener.Close()
+	}
+	s.mu.Unlock()
+	for _, v := range vs {
+		if stopInstances {
+			s.stopVersion(v)
+			continue
+		}
+		for _, in := range v.instances {
+			in.stop()
+			<-in.done
+			in.proc.Detach()
+		}
+	}
+	if !stopInstances {
+		return
+	}
+	s.proxy.CloseIdle()
+}
+
+var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+func safe(name string) string { return unsafeRE.ReplaceAllString(name, "_") }

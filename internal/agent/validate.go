@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/belay-dev/belay/internal/target"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// validate checks a desired state and fills in defaults.
+func validate(d *target.Desired) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s/%s: %s", target.ErrInvalid, d.Environment, d.Service, fmt.Sprintf(format, args...))
+	}
+	if !nameRE.MatchString(d.Environment) || !nameRE.MatchString(d.Service) {
+		return bad("environment and service must be names of letters, digits, '.', '_' or '-'")
+	}
+	if d.Listen == "" {
+		return bad("listen address missing: give the proxy's address, e.g. 127.0.0.1:8080")
+	}
+	if len(d.Versions) == 0 {
+		return bad("no versions: give at least one version with weight 100")
+	}
+	if d.DrainTimeout <= 0 {
+		d.DrainTimeout = 30 * time.Second
+	}
+	seen := map[string]bool{}
+	var sum float64
+	for i := range d.Versions {
+		v := &d.Versions[i]
+		if !nameRE.MatchString(v.Version) {
+			return bad("version %q: not a valid version name", v.Version)
+		}
+		if seen[v.Version] {
+			return bad("version %q listed twice", v.Version)
+		}
+		seen[v.Version] = true
+		if v.Weight < 0 || v.Weight > 100 || math.IsNaN(v.Weight) {
+			return bad("version %s: weight %v outside 0–100", v.Version, v.Weight)
+		}
+		sum += v.Weight
+		if v.Instances <= 0 {
+			v.Instances = 1
+		}
+		if v.Run.Command == "" {
+			return bad("version %s: run.command missing", v.Version)
+		}
+		defaultsHealth(&v.Health)
+		if v.Run.GracePeriod <= 0 {
+			v.Run.GracePeriod = 10 * time.Second
+		}
+	}
+	if math.Abs(sum-100) > 0.001 {
+		return bad("weights add up to %v%%, want 100%%", sum)
+	}
+	return nil
+}
+
+func defaultsHealth(h *target.Health) {
+	if h.Interval <= 0 {
+		h.Interval = time.Second
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 2 * time.Second
+	}
+	if h.UnhealthyThreshold <= 0 {
+		h.UnhealthyThreshold = 3
+	}
+	if h.HealthTimeout <= 0 {
+		h.HealthTimeout = time.Minute
+	}
+}

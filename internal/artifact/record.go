@@ -1,0 +1,22 @@
+package artifact
+
+import (
+	"context"
+	"time"
+)
+
+// Record is what the state store keeps about a published artifact.
+type Record struct {
+	Digest  string    `json:"digest"`
+	Version string    `json:"version"`
+	Service string    `json:"service"`
+	Commit  string    `json:"commit"`
+	BuiltAt time.Time `json:"built_at"`
+	Signer  string    `json:"signer"` // key id
+	Dirty   bool      `json:"dirty,omitempty"`
+}
+
+// Recorder keeps records of published artifacts; internal/store satisfies it.
+type Recorder interface {
+	RecordArtifact(ctx context.Context, r Record) error
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/belay-dev/belay/internal/server"
+)
+
+// apiClient talks to a belay server's /api/v1.
+type apiClient struct {
+	base string
+	http *http.Client
+}
+
+// client finds the server: BELAY_SERVER, else the ready-file in the home directory.
+func (g *Globals) client(projectFile string) (*apiClient, error) {
+	base := os.Getenv("BELAY_SERVER")
+	if base == "" {
+		home := g.HomeDir(projectFile)
+		r, err := server.ReadReady(server.ReadyFile(home))
+		if errors.Is(err, os.ErrNotExist) {
+			abs, _ := filepath.Abs(home)
+			return nil, fmt.Errorf("no belay server is running for %s (no ready-file there): start one with `belay up`, or set BELAY_SERVER", abs)
+		} else if err != nil {
+			return nil, err
+		}
+		base = r.Server
+	}
+	return &apiClient{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// do sends in as JSON (when not nil) and decodes the answer into out (when not nil).
+func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("no belay server answers at %s (%v): start one with `belay up`", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/server"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newExplainCmd) }
+
+func newExplainCmd(g *Globals) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "explain <rollout>",
+		Short: "Tell a rollout's story: every transition with the numbers behind each decision",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(f.file)
+			if err != nil {
+				return err
+			}
+			var v server.RolloutView
+			if err := c.do(cmd.Context(), "GET", "/rollouts/"+args[0], nil, &v); err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), v, func(w io.Writer) error { return printExplain(w, v) })
+		},
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+func printExplain(w io.Writer, v server.RolloutView) error {
+	fmt.Fprintf(w, "rollout %d: %s of %s in %s (release %d) — %s\n", v.ID, v.Version, v.Service, v.Environment, v.Release, v.Phase)
+	start := v.CreatedAt
+	for _, t := range v.Transitions {
+		by := ""
+		if t.Override {
+			by = fmt.Sprintf(" [override by %s]", t.Actor)
+		}
+		fmt.Fprintf(w, "%+7.1fs  %s → %s%s: %s\n", t.At.Sub(start).Seconds(), dash(string(t.From)), t.To, by, t.Reason)
+		if t.Verdict != nil {
+			printVerdict(w, *t.Verdict)
+		}
+		if len(t.Evidence) > 0 && t.Verdict == nil && string(t.Evidence) != "null" {
+			fmt.Fprintf(w, "           evidence: %s\n", compact(t.Evidence, 300))
+		}
+	}
+	return nil
+}
+
+func printVerdict(w io.Writer, v analysis.Verdict) {
+	fmt.Fprintf(w, "           verdict %s: %s\n", v.Decision, v.Reason)
+	for _, e := range v.Evidence {
+		fmt.Fprintf(w, "             %-28s %-8s canary %s (n=%d)  stable %s (n=%d)  threshold %s  e=%.3g\n",
+			e.Check, e.State, num(e.Canary), e.CanaryN, num(e.Baseline), e.StableN, num(e.Threshold), e.Statistic)
+	}
+}
+
+func num(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", f), "0"), ".")
+}
+
+func compact(b json.RawMessage, max int) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis/builtin"
+	"github.com/belay-dev/belay/internal/artifact"
+	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target/local"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newServerCmd) }
+
+// ServerConfig is `belay server`'s configuration.
+type ServerConfig struct {
+	File        string
+	Listen      string
+	AgentSocket string
+	ReadyFile   string
+	Tick        time.Duration
+}
+
+// Validate checks the configuration before anything starts.
+func (c ServerConfig) Validate() error {
+	if _, err := os.Stat(c.File); err != nil {
+		return fmt.Errorf("project file: %w (pass -f belay.yaml)", err)
+	}
+	if c.Tick < 10*time.Millisecond {
+		return fmt.Errorf("--tick %s is too short: use at least 10ms", c.Tick)
+	}
+	return nil
+}
+
+func newServerCmd(g *Globals) *cobra.Command {
+	c := ServerConfig{File: "belay.yaml"}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API, rollout engine and analysis",
+		Long: "belay server serves the API under /api/v1 and runs the rollout engine, which resumes every\n" +
+			"unfinished rollout at start. It drives the belay agent on --agent. `belay up` starts both.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServer(ctx, g, c, log, func(r server.Ready) {
+				fmt.Fprintf(cmd.OutOrStdout(), "server: API on %s\n", r.Server)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&c.File, "file", "f", c.File, "the project's belay.yaml")
+	fl.StringVar(&c.Listen, "listen", envOr("BELAY_LISTEN", "127.0.0.1:0"), "API address (env BELAY_LISTEN)")
+	fl.StringVar(&c.AgentSocket, "agent", os.Getenv("BELAY_AGENT_SOCKET"), "the agent's unix socket (default <home>/agent/agent.sock)")
+	fl.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses here once listening (default <home>/ready.json)")
+	fl.DurationVar(&c.Tick, "tick", time.Second, "how often the engine looks at every rollout")
+	return cmd
+}
+
+// runServer wires the server's parts by name and serves until ctx ends.
+func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger, ready func(server.Ready)) error {
+	home, err := filepath.Abs(g.HomeDir(c.File))
+	if err != nil {
+		return err
+	}
+	if c.AgentSocket == "" {
+		_, c.AgentSocket = agentPaths(&Globals{Home: home}, "", "")
+	}
+	if c.ReadyFile == "" {
+		c.ReadyFile = server.ReadyFile(home)
+	}
+	p, err := spec.Load(c.File)
+	if err != nil {
+		return err
+	}
+	st, err := g.OpenStore(ctx, c.File, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	arts, err := openArtifacts(g, c.File, p)
+	if err != nil {
+		return err
+	}
+	tgt := local.Unix(c.AgentSocket)
+	srv, err := server.New(server.Deps{
+		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
+		Judge:  server.NewJudge(builtin.New(tgt), func() (*spec.Project, error) { return spec.Load(c.File) }, time.Now),
+		Events: event.NewFile(filepath.Join(home, "events.jsonl")),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w (choose another with --listen)", c.Listen, err)
+	}
+	abs, _ := filepath.Abs(c.File)
+	r := server.Ready{Server: "http://" + ln.Addr().String(), ServerPID: os.Getpid(), AgentSocket: c.AgentSocket, Home: home, Project: abs}
+	if err := server.WriteReady(c.ReadyFile, r); err != nil {
+		ln.Close()
+		return err
+	}
+	ready(r)
+	log.Info("server ready", "api", r.Server, "agent", c.AgentSocket, "home", home)
+	return srv.Serve(ctx, ln)
+}
+
+// artifactStore verifies and opens artifacts for the server.
+type artifactStore struct {
+	store   artifact.Store
+	trusted []artifact.PublicKey
+	opener  artifact.DirOpener
+}
+
+var _ server.Artifacts = artifactStore{}
+
+func openArtifacts(g *Globals, file string, p *spec.Project) (artifactStore, error) {
+	f := &artifactFlags{file: file}
+	s, err := f.openStore(g, p)
+	if err != nil {
+		return artifactStore{}, err
+	}
+	keys, _, err := f.trustedKeys(g, p)
+	if err != nil {
+		return artifactStore{}, err
+	}
+	cache := filepath.Join(g.HomeDir(file), "unpacked")
+	return artifactStore{store: s, trusted: keys, opener: artifact.DirOpener{Store: s, Options: artifact.OpenOptions{Trusted: keys, CacheDir: cache}}}, nil
+}
+
+func (a artifactStore) Verify(ctx context.Context, version string) (string, error) {
+	rep, err := artifact.Verify(ctx, a.store, version, a.trusted)
+	if err != nil {
+		return "", err
+	}
+	return rep.Digest, nil
+}
+
+func (a artifactStore) Open(ctx context.Context, ref string) (string, error) {
+	return a.opener.Open(ctx, ref)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/belay-dev/belay/internal/server"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newStatusCmd, newHistoryCmd) }
+
+func newStatusCmd(g *Globals) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "status [service]",
+		Short: "Show what runs where: stable versions, rollouts in flight, weights and health",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(f.file)
+			if err != nil {
+				return err
+			}
+			q := ""
+			if len(args) == 1 {
+				q = "?service=" + url.QueryEscape(args[0])
+			}
+			var st []server.ServiceStatus
+			if err := c.do(cmd.Context(), "GET", "/status"+q, nil, &st); err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), st, func(w io.Writer) error { return printStatus(w, st) })
+		},
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+func printStatus(w io.Writer, st []server.ServiceStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tENVIRONMENT\tSTABLE\tROLLOUT\tTRAFFIC")
+	for _, s := range st {
+		for _, e := range s.Environments {
+			stable, ro := dash(e.Stable), "-"
+			if r := e.Rollout; r != nil {
+				ro = fmt.Sprintf("#%d %s %s", r.ID, r.Version, r.Phase)
+			}
+			var traffic []string
+			if o := e.Observed; o != nil {
+				for _, v := range o.Versions {
+					traffic = append(traffic, fmt.Sprintf("%s %.1f%% (%d/%d ready)", v.Version, v.Weight, v.Ready, v.Instances))
+				}
+			}
+			if e.ObserveErr != "" {
+				traffic = append(traffic, "unobservable: "+e.ObserveErr)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Service, e.Environment, stable, ro, dash(strings.Join(traffic, ", ")))
+		}
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newHistoryCmd(g *Globals) *cobra.Command {
+	var f clientFlags
+	var env string
+	cmd := &cobra.Command{
+		Use:   "history <service> --env E",
+		Short: "List a service's rollouts in an environment, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env == "" {
+				return fmt.Errorf("history needs --env: which environment's rollouts to list")
+			}
+			c, err := g.client(f.file)
+			if err != nil {
+				return err
+			}
+			var rs []server.RolloutView
+			if err := c.do(cmd.Context(), "GET", "/history?service="+url.QueryEscape(args[0])+"&environment="+url.QueryEscape(env), nil, &rs); err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), rs, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ROLLOUT\tRELEASE\tVERSION\tPHASE\tSTARTED\tUPDATED")
+				for _, r := range rs {
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Release, r.Version, r.Phase, r.CreatedAt.Local().Format("2006-01-02 15:04:05"), r.UpdatedAt.Local().Format("15:04:05"))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	f.add(cmd, false)
+	cmd.Flags().StringVar(&env, "env", "", "environment")
+	return cmd
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newValidateCmd) }
+
+// ValidateResult is what `belay validate -o json` prints.
+type ValidateResult struct {
+	File        string            `json:"file"`
+	Valid       bool              `json:"valid"`
+	Kind        spec.DocKind      `json:"kind,omitempty"`
+	Project     *spec.Project     `json:"project,omitempty"`
+	ReleasePlan *spec.ReleasePlan `json:"release_plan,omitempty"`
+	Errors      spec.Errors       `json:"errors,omitempty"`
+	// Recorded is the spec digest saved as the last validated project in the state store.
+	Recorded string `json:"recorded,omitempty"`
+}
+
+func newValidateCmd(g *Globals) *cobra.Command {
+	file := "belay.yaml"
+	var noRecord bool
+	cmd := &cobra.Command{
+		Use:   "validate [-f FILE]",
+		Short: "Check a belay.yaml or a release plan file and summarise it",
+		Long: "validate parses FILE (default ./belay.yaml) as a project or, when its only top-level key is\n" +
+			"release_plan, as a release plan, and reports every problem with file:line:column, the field\n" +
+			"path and what was expected. It exits 1 when the file is invalid.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			doc, err := spec.LoadDocument(file)
+			res := ValidateResult{File: file, Valid: err == nil}
+			var problems spec.Errors
+			switch {
+			case errors.As(err, &problems):
+				res.Errors = problems
+			case err != nil:
+				return err // unreadable file: not a validation result
+			default:
+				res.Kind, res.Project, res.ReleasePlan = doc.Kind, doc.Project, doc.ReleasePlan
+				if doc.Project != nil && !noRecord {
+					d, err := g.recordProject(cmd.Context(), file, doc.Project)
+					if err != nil {
+						return fmt.Errorf("%s is valid, but recording it in the state store failed: %w (use --no-record to only check)", file, err)
+					}
+					res.Recorded = d
+				}
+			}
+			if err := g.emit(cmd.OutOrStdout(), res, func(w io.Writer) error { return printSummary(w, res) }); err != nil {
+				return err
+			}
+			if len(problems) > 0 {
+				if g.Output != "json" {
+					fmt.Fprintln(cmd.ErrOrStderr(), problems.Error())
+				}
+				return &exitError{code: 1, err: fmt.Errorf("%s is invalid: %s", file, plural(len(problems), "problem"))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", file, "the belay.yaml or release plan file to check")
+	cmd.Flags().BoolVar(&noRecord, "no-record", false, "only check; do not record the project as the last validated one in the state store")
+	return cmd
+}
+
+func printSummary(w io.Writer, r ValidateResult) error {
+	if !r.Valid {
+		return nil // the problems go to stderr
+	}
+	var b strings.Builder
+	if p := r.Project; p != nil {
+		name := p.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		fmt.Fprintf(&b, "%s: valid project %s\n", r.File, name)
+		fmt.Fprintf(&b, "services: %s\n", strings.Join(p.ServiceNames(), ", "))
+		fmt.Fprintf(&b, "environments: %s\n", strings.Join(p.EnvironmentNames(), " -> "))
+		n := 0
+		for _, s := range p.Services {
+			n += len(s.RollbackTrigger)
+		}
+		fmt.Fprintf(&b, "triggers: %s parsed\n", plural(n, "trigger"))
+		for _, name := range p.ServiceNames() {
+			for _, t := range p.Service(name).RollbackTrigger {
+				fmt.Fprintf(&b, "  %s: %s\n", name, t)
+			}
+		}
+		if pl := p.Pipeline; pl != nil {
+			fmt.Fprintf(&b, "pipeline: %d pull_request, %d main_branch, %d deploy steps\n", len(pl.PullRequest), len(pl.MainBranch), len(pl.Deploy))
+		}
+		if rp := p.ReleasePlan; rp != nil {
+			fmt.Fprintf(&b, "release plan: %s (previous stable %s)\n", rp.Version, rp.PreviousStable)
+		}
+		if r.Recorded != "" {
+			fmt.Fprintf(&b, "recorded as the last validated project (%s)\n", r.Recorded[:19])
+		}
+	}
+	if rp := r.ReleasePlan; rp != nil {
+		fmt.Fprintf(&b, "%s: valid release plan %s\n", r.File, rp.Version)
+		fmt.Fprintf(&b, "service: %s\nprevious_stable: %s\nmigration_type: %s\nrollout: %s\n", rp.Service(), rp.PreviousStable, rp.MigrationType, rp.Rollout)
+		fmt.Fprintf(&b, "triggers: %s parsed\n", plural(len(rp.RollbackTrigger), "trigger"))
+		for _, t := range rp.RollbackTrigger {
+			fmt.Fprintf(&b, "  %s\n", t)
+		}
+		acts := make([]string, len(rp.RollbackAction))
+		for i, a := range rp.RollbackAction {
+			acts[i] = a.String()
+		}
+		fmt.Fprintf(&b, "rollback_action: %s\n", strings.Join(acts, ", then "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,171 @@
+// Package release makes release plans — the seed's release_plan block,
+// resolved against the store — and validates them rollback-first: the exit
+// path must exist before a release enters an environment.
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
+)
+
+// Errors a plan can fail with.
+var (
+	ErrUnknown   = errors.New("unknown")           // service, version or environment
+	ErrUnsafe    = errors.New("not rollback-safe") // the exit path is missing or unsafe
+	ErrMismatch  = errors.New("plan disagrees with the store")
+	ErrNoService = errors.New("unknown service")
+)
+
+// Plan is a release plan: the seed's fields, with previous_stable resolved
+// per environment.
+type Plan struct {
+	Service        string            `json:"service"`
+	Version        string            `json:"version"`
+	Digest         string            `json:"digest"`
+	PreviousStable map[string]string `json:"previous_stable"` // environment → version; absent: first release there
+	MigrationType  string            `json:"migration_type"`
+	Rollout        string            `json:"rollout"`
+	Triggers       []string          `json:"rollback_trigger"`
+	RollbackAction []string          `json:"rollback_action"`
+	Owner          string            `json:"owner"`
+	Runbook        string            `json:"runbook,omitempty"`
+	Environments   []string          `json:"environments"` // promotion order
+	AllowContract  bool              `json:"allow_contract,omitempty"`
+	Reason         string            `json:"reason,omitempty"`
+	Notes          []string          `json:"notes,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+}
+
+// Verifier checks that an artifact version exists and verifies (digests and
+// signature); it returns the artifact's digest.
+type Verifier interface {
+	Verify(ctx context.Context, version string) (digest string, err error)
+}
+
+// Options are the caller's choices.
+type Options struct {
+	Owner         string
+	AllowContract bool
+	Reason        string
+	// From is a plan file in the seed's YAML; its fields must agree with the project and the store.
+	From *spec.ReleasePlan
+	Now  time.Time
+}
+
+// New builds and validates the plan for releasing version of service.
+func New(ctx context.Context, p *spec.Project, st store.Stables, v Verifier, service, version string, o Options) (Plan, error) {
+	svc := p.Service(service)
+	if svc == nil {
+		return Plan{}, fmt.Errorf("%w %q: belay.yaml defines %s", ErrNoService, service, strings.Join(p.ServiceNames(), ", "))
+	}
+	if !strings.HasPrefix(version, service+"-") {
+		return Plan{}, fmt.Errorf("%w: version %q does not belong to service %s (versions look like %s-YYYY.MM.DD-shortsha)", ErrUnknown, version, service, service)
+	}
+	plan := Plan{
+		Service: service, Version: version, Owner: o.Owner, Runbook: svc.Runbook,
+		Rollout: string(svc.Rollout.Strategy), Environments: p.EnvironmentNames(),
+		PreviousStable: map[string]string{}, MigrationType: string(spec.NoMigration),
+		AllowContract: o.AllowContract, Reason: o.Reason, CreatedAt: o.Now.UTC(),
+	}
+	if svc.Migration != nil && svc.Migration.Type != "" {
+		plan.MigrationType = string(svc.Migration.Type)
+	}
+	for _, t := range svc.RollbackTrigger {
+		plan.Triggers = append(plan.Triggers, t.Raw)
+	}
+	for _, a := range svc.RollbackAction {
+		plan.RollbackAction = append(plan.RollbackAction, a.String())
+	}
+	if plan.Owner == "" {
+		plan.Owner = svc.Owner
+	}
+	digest, err := v.Verify(ctx, version)
+	if err != nil {
+		return Plan{}, fmt.Errorf("%w: release %s: %w", ErrUnsafe, version, err)
+	}
+	plan.Digest = digest
+	if err := plan.resolveStables(ctx, st, v); err != nil {
+		return Plan{}, err
+	}
+	if o.From != nil {
+		if err := plan.agreeWith(o.From); err != nil {
+			return Plan{}, err
+		}
+	}
+	return plan, plan.checkMigration()
+}
+
+// resolveStables fills PreviousStable per environment from the store and
+// checks that each one still verifies: a rollback target that cannot be
+// deployed is no exit path.
+func (pl *Plan) resolveStables(ctx context.Context, st store.Stables, v Verifier) error {
+	for _, env := range pl.Environments {
+		s, err := st.Stable(ctx, pl.Service, env)
+		if errors.Is(err, store.ErrNotFound) {
+			pl.Notes = append(pl.Notes, fmt.Sprintf("first release of %s in %s: there is no previous stable version to roll back to; a rollback there stops the new version", pl.Service, env))
+			continue
+		} else if err != nil {
+			return err
+		}
+		if s.Version == pl.Version {
+			return fmt.Errorf("%w: %s is already the stable version of %s in %s", ErrUnsafe, pl.Version, pl.Service, env)
+		}
+		if _, err := v.Verify(ctx, s.Version); err != nil {
+			return fmt.Errorf("%w: previous stable %s in %s does not verify, so it cannot be rolled back to: %w", ErrUnsafe, s.Version, env, err)
+		}
+		pl.PreviousStable[env] = s.Version
+	}
+	return nil
+}
+
+// agreeWith checks a seed-shaped plan file against the resolved plan.
+func (pl *Plan) agreeWith(f *spec.ReleasePlan) error {
+	if f.Version.String() != pl.Version {
+		return fmt.Errorf("%w: plan file %s releases %s, not %s", ErrMismatch, f.File, f.Version, pl.Version)
+	}
+	last := pl.Environments[len(pl.Environments)-1]
+	stored := pl.PreviousStable[last]
+	if f.PreviousStable.String() != stored {
+		if stored == "" {
+			stored = "none (no stable version yet)"
+		}
+		return fmt.Errorf("%w: plan file %s says previous_stable %s, but the store's stable version of %s in %s is %s", ErrMismatch, f.File, f.PreviousStable, pl.Service, last, stored)
+	}
+	pl.MigrationType = string(f.MigrationType)
+	pl.Rollout = string(f.Rollout)
+	pl.Triggers = pl.Triggers[:0]
+	for _, t := range f.RollbackTrigger {
+		pl.Triggers = append(pl.Triggers, t.Raw)
+	}
+	pl.RollbackAction = pl.RollbackAction[:0]
+	for _, a := range f.RollbackAction {
+		pl.RollbackAction = append(pl.RollbackAction, a.String())
+	}
+	if f.Owner != "" && pl.Owner == "" {
+		pl.Owner = f.Owner
+	}
+	return nil
+}
+
+func (pl *Plan) checkMigration() error {
+	switch spec.MigrationType(pl.MigrationType) {
+	case spec.ExpandOnly, spec.NoMigration:
+		return nil
+	case spec.Contract:
+		if !pl.AllowContract || strings.TrimSpace(pl.Reason) == "" {
+			return fmt.Errorf("%w: migration_type contract removes what the previous version needs, so %s could not be rolled back automatically; release it with --allow-contract --reason \"…\" if you accept that", ErrUnsafe, pl.Version)
+		}
+		pl.Notes = append(pl.Notes, "migration_type contract: automatic rollback past this release is refused; a human must decide ("+pl.Reason+")")
+		return nil
+	}
+	return fmt.Errorf("%w: unknown migration_type %q", ErrUnsafe, pl.MigrationType)
+}
+
+// NoRollbackPast reports whether the engine must refuse automatic rollback.
+func (pl Plan) NoRollbackPast() bool { return pl.MigrationType == string(spec.Contract) }

@@ -1,0 +1,30 @@
+package rollout
+
+import (
+	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// ActionKind is what an Action does.
+type ActionKind string
+
+// Actions; every one is idempotent, so re-running a batch after a crash is safe.
+const (
+	StartVersion ActionKind = "start_version" // apply Desired: the new version joins at weight 0 (or 100 when alone)
+	SetWeights   ActionKind = "set_weights"   // apply Desired: a canary step's weights
+	StopVersion  ActionKind = "stop_version"  // apply Desired without the version (Desired.Versions may be empty)
+	Verify       ActionKind = "verify"        // verify the new version's artifact
+	RunHooks     ActionKind = "run_hooks"     // pre-deploy hooks (migrations)
+	RunSmoke     ActionKind = "run_smoke"     // smoke tests against the new version
+	Analyze      ActionKind = "analyze"       // ask the Judge; read-only, never persisted
+	MarkStable   ActionKind = "mark_stable"   // record Version as the environment's stable
+	Emit         ActionKind = "emit"          // send Event
+)
+
+// Action is a description of a side effect the engine runs.
+type Action struct {
+	Kind    ActionKind      `json:"kind"`
+	Desired *target.Desired `json:"desired,omitempty"`
+	Version string          `json:"version,omitempty"` // MarkStable
+	Event   *event.Event    `json:"event,omitempty"`
+}

@@ -1,0 +1,159 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+)
+
+// Next is the rollout's transition function: given a state, what was observed
+// and the time, it returns the next state and the actions to run. When it
+// makes a transition, the returned state has Seq+1 and Pending set to the
+// actions; the caller persists it before running them. When it does not, the
+// state is returned unchanged with at most read-only actions (Analyze).
+func Next(s State, obs Observation, now time.Time) (State, []Action) {
+	now = now.UTC()
+	switch obs.Kind {
+	case Manual:
+		if obs.Command == nil || Validate(s, *obs.Command) != nil {
+			return s, nil
+		}
+		return command(s, *obs.Command, now)
+	case Done, Failure:
+		if obs.Seq != s.Seq || len(s.Pending) == 0 {
+			return s, nil // stale: the state moved on while the actions ran
+		}
+		if obs.Kind == Done {
+			return done(s, now)
+		}
+		return failed(s, obs, now)
+	case Judged:
+		if obs.Seq != s.Seq || s.Phase != Canary || len(s.Pending) > 0 || obs.Verdict == nil {
+			return s, nil
+		}
+		return judged(s, *obs.Verdict, now)
+	case Tick:
+		return tick(s, now)
+	}
+	return s, nil
+}
+
+func tick(s State, now time.Time) (State, []Action) {
+	if len(s.Pending) > 0 {
+		return s, nil
+	}
+	switch s.Phase {
+	case Pending:
+		if s.RequireApproval && s.Approval == nil {
+			return s.enter(AwaitingApproval, now, "waiting for approval to deploy to "+s.Environment, nil, started, approvalRequired)
+		}
+		return s.enter(Verifying, now, "deployment started", nil, started)
+	case Canary:
+		if !s.StepStarted.IsZero() {
+			return s, []Action{{Kind: Analyze}}
+		}
+	}
+	return s, nil
+}
+
+// done moves on once every action of the current phase succeeded.
+func done(s State, now time.Time) (State, []Action) {
+	switch s.Phase {
+	case Verifying:
+		if s.Hooks {
+			return s.enter(Migrating, now, "artifact verified", nil)
+		}
+		return s.enter(Deploying, now, "artifact verified", nil)
+	case Migrating:
+		s.Migrated = true
+		return s.enter(Deploying, now, "pre-deploy hooks succeeded", nil)
+	case Deploying:
+		return s.enter(SmokeTesting, now, s.New.Version+" is running and healthy", nil)
+	case SmokeTesting:
+		s.Step, s.StepStarted = 0, time.Time{}
+		return s.enter(Canary, now, "smoke tests passed", nil, canaryStep)
+	case Canary:
+		s.StepStarted = now // the step's minimum duration counts from here
+		return s.settle(now, fmt.Sprintf("step %d: %g%% in force", s.Step+1, s.Steps[s.Step].Weight))
+	case Promoting:
+		return s.enter(Succeeded, now, s.New.Version+" is stable in "+s.Environment, nil, promoted)
+	case RollingBack:
+		return s.enter(RolledBack, now, s.Reason, nil, rolledBack)
+	}
+	return s.settle(now, s.Reason)
+}
+
+// failed reacts to an action that failed for good.
+func failed(s State, obs Observation, now time.Time) (State, []Action) {
+	reason := fmt.Sprintf("%s failed: %s", obs.Action, obs.Error)
+	switch s.Phase {
+	case Verifying, Migrating:
+		return s.enter(Failed, now, reason+"; no traffic moved", obs.Evidence, failedEv)
+	case Deploying, SmokeTesting, Canary:
+		return autoRollback(s, now, reason, obs.Evidence)
+	case Promoting, RollingBack:
+		return s.pause(now, reason+"; a person must decide", true, obs.Evidence)
+	}
+	return s.settle(now, s.Reason)
+}
+
+// judged applies a verdict to the current canary step.
+func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
+	prev := s
+	s.LastVerdict = &v
+	ev, _ := json.Marshal(v)
+	step := s.Steps[s.Step]
+	held := now.Sub(s.StepStarted)
+	switch v.Decision {
+	case analysis.Pass:
+		if held < step.MinDuration {
+			return unchanged(prev)
+		}
+		if s.Step == len(s.Steps)-1 {
+			return s.enter(Promoting, now, "analysis passed: "+v.Reason, ev)
+		}
+		s.Step, s.StepStarted = s.Step+1, time.Time{}
+		return s.enter(Canary, now, "analysis passed: "+v.Reason, ev, canaryStep)
+	case analysis.Fail:
+		return autoRollback(s, now, "analysis failed: "+v.Reason, ev)
+	case analysis.Inconclusive:
+		return inconclusive(s, prev, v, held, ev, now)
+	}
+	return unchanged(prev)
+}
+
+func inconclusive(s, prev State, v analysis.Verdict, held time.Duration, ev json.RawMessage, now time.Time) (State, []Action) {
+	reason := "analysis inconclusive: " + v.Reason
+	switch s.Inconclusive {
+	case Rollback:
+		return autoRollback(s, now, reason, ev)
+	case PauseOn:
+		return s.pause(now, reason, true, ev)
+	}
+	step := s.Steps[s.Step]
+	limit := s.ExtendLimit
+	if limit <= 0 {
+		limit = max(step.MinDuration, time.Minute)
+	}
+	if held >= step.MinDuration+limit {
+		return s.pause(now, fmt.Sprintf("%s for %s past the step's minimum; a person must decide", reason, limit), true, ev)
+	}
+	return unchanged(prev)
+}
+
+// autoRollback rolls back unless a contract migration forbids it, in which
+// case it pauses and asks for a person.
+func autoRollback(s State, now time.Time, reason string, ev json.RawMessage) (State, []Action) {
+	if s.contractLocked() {
+		return s.pause(now, reason+"; a contract migration ran, so belay will not roll back by itself: "+
+			"roll back explicitly accepting the contract migration, or promote", true, ev)
+	}
+	s.RollbackTo = nil
+	return s.enter(RollingBack, now, reason, ev)
+}
+
+// unchanged returns s with no transition; a verdict that changes nothing is
+// not persisted (the analysis keeps its own record).
+func unchanged(s State) (State, []Action) { return s, nil }

@@ -1,0 +1,127 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+)
+
+// canaryAt walks a rollout to step 0 of its canary with weights in force at t0.
+func canaryAt(t *testing.T, cfg Config) State {
+	s, err := New(cfg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = walk(t, s, Observation{Kind: Tick})
+	for i := 0; i < 8 && (s.Phase != Canary || s.StepStarted.IsZero()); i++ {
+		s = walk(t, s, Observation{Kind: Done})
+	}
+	if s.Phase != Canary || s.StepStarted.IsZero() || len(s.Pending) != 0 {
+		t.Fatalf("not in a running canary: %+v", s)
+	}
+	return s
+}
+
+func verdict(s State, d analysis.Decision) Observation {
+	return Observation{Kind: Judged, Seq: s.Seq, Verdict: &analysis.Verdict{Decision: d, Reason: "r"}}
+}
+
+func TestStaleResultsAreIgnored(t *testing.T) {
+	s := canaryAt(t, testConfig())
+	for _, o := range []Observation{
+		{Kind: Done, Seq: s.Seq - 1},
+		{Kind: Failure, Seq: s.Seq - 1, Action: RunSmoke},
+		{Kind: Judged, Seq: s.Seq - 1, Verdict: &analysis.Verdict{Decision: analysis.Fail}},
+		{Kind: Done, Seq: s.Seq}, // nothing pending
+	} {
+		next, acts := Next(s, o, t0.Add(time.Hour))
+		if next.Seq != s.Seq || acts != nil {
+			t.Errorf("%+v moved the rollout to %s", o, next.Phase)
+		}
+	}
+}
+
+func TestTickInCanaryAsksForAnalysisOnly(t *testing.T) {
+	s := canaryAt(t, testConfig())
+	next, acts := Next(s, Observation{Kind: Tick}, t0)
+	if next.Seq != s.Seq || len(acts) != 1 || acts[0].Kind != Analyze {
+		t.Fatalf("acts %v", acts)
+	}
+}
+
+func TestPassWaitsForMinDuration(t *testing.T) {
+	s := canaryAt(t, testConfig())
+	if next, _ := Next(s, verdict(s, analysis.Pass), t0.Add(59*time.Second)); next.Seq != s.Seq || next.LastVerdict != nil {
+		t.Fatalf("advanced before the minimum: step %d", next.Step)
+	}
+	next, acts := Next(s, verdict(s, analysis.Pass), t0.Add(time.Minute))
+	if next.Step != 1 || next.Seq != s.Seq+1 || next.LastVerdict == nil {
+		t.Fatalf("did not advance: %+v", next)
+	}
+	last := acts[len(acts)-1]
+	if last.Kind != SetWeights || last.Desired.Versions[0].Weight != 50 || last.Desired.Versions[1].Weight != 50 {
+		t.Fatalf("actions %+v", acts)
+	}
+	if acts[0].Kind != Emit || acts[0].Event.Event != "canary_step" || !strings.Contains(acts[0].Event.Reason, "step 2/3: 50%") {
+		t.Fatalf("event %+v", acts[0].Event)
+	}
+}
+
+func TestInconclusivePolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy InconclusivePolicy
+		after  time.Duration
+		want   Phase
+	}{
+		{Extend, time.Minute, Canary},       // still within minimum + limit
+		{Extend, 2*time.Minute - 1, Canary}, // limit defaults to the step's minimum
+		{Extend, 2 * time.Minute, Paused},   // then a person must decide
+		{PauseOn, time.Second, Paused},
+		{Rollback, time.Second, RollingBack},
+	} {
+		c := testConfig()
+		c.Inconclusive = tc.policy
+		s := canaryAt(t, c)
+		next, _ := Next(s, verdict(s, analysis.Inconclusive), t0.Add(tc.after))
+		if next.Phase != tc.want {
+			t.Errorf("%s after %s: %s, want %s", tc.policy, tc.after, next.Phase, tc.want)
+		}
+		if next.Phase == Paused && (!next.Pause.NeedsHuman || next.Pause.From != Canary) {
+			t.Errorf("%s: pause %+v", tc.policy, next.Pause)
+		}
+	}
+}
+
+func TestFailInEarlyPhasesFailsWithoutRollback(t *testing.T) {
+	s, _ := New(testConfig(), t0)
+	s = walk(t, s, Observation{Kind: Tick})
+	next, acts := Next(s, Observation{Kind: Failure, Seq: s.Seq, Action: Verify, Error: "signature invalid"}, t0)
+	if next.Phase != Failed || !strings.Contains(next.Reason, "verify failed: signature invalid; no traffic moved") {
+		t.Fatalf("%s: %s", next.Phase, next.Reason)
+	}
+	for _, a := range acts {
+		if a.Kind != Emit {
+			t.Errorf("failure acted: %+v", a)
+		}
+	}
+	if !next.Active() {
+		t.Error("the failure event is pending, yet the state is not active")
+	}
+	if settled, _ := Next(next, Observation{Kind: Done, Seq: next.Seq}, t0); settled.Active() || settled.Phase != Failed {
+		t.Errorf("settled %+v", settled)
+	}
+}
+
+func TestFailureWhileRollingBackAsksForAPerson(t *testing.T) {
+	s := canaryAt(t, testConfig())
+	s, _ = Next(s, verdict(s, analysis.Fail), t0)
+	if s.Phase != RollingBack {
+		t.Fatal(s.Phase)
+	}
+	next, _ := Next(s, Observation{Kind: Failure, Seq: s.Seq, Action: SetWeights, Error: "artifact unusable"}, t0)
+	if next.Phase != Paused || !next.Pause.NeedsHuman || next.Pause.From != RollingBack {
+		t.Fatalf("%s %+v", next.Phase, next.Pause)
+	}
+}

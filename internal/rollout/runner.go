@@ -1,0 +1,86 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/hook"
+	"github.com/belay-dev/belay/internal/smoke"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// ErrActionFailed marks an action's failure as final (the rollout reacts)
+// rather than transient (the engine retries at the next tick). Runners wrap
+// it, or one of the sentinels permanent lists.
+var ErrActionFailed = errors.New("action failed")
+
+// Judge gives the analysis verdict on the current canary step.
+type Judge interface {
+	Judge(ctx context.Context, s State) (analysis.Verdict, error)
+}
+
+// SmokeRunner runs the service's smoke tests against the new version (and
+// through the proxy); evidence is kept with the transition.
+type SmokeRunner interface {
+	Smoke(ctx context.Context, s State) (evidence json.RawMessage, err error)
+}
+
+// HookRunner runs the pre-deploy hooks (migrations) of s.Service in s.Environment.
+// They may run again after a crash, so they must be idempotent, as migration tools are.
+type HookRunner interface {
+	Hooks(ctx context.Context, s State) (evidence json.RawMessage, err error)
+}
+
+// Verifier checks the new version's artifact (digest, signature).
+type Verifier interface {
+	Verify(ctx context.Context, s State) (evidence json.RawMessage, err error)
+}
+
+// StableMarker records version as the stable one of s.Service in s.Environment.
+type StableMarker interface {
+	MarkStable(ctx context.Context, s State, version string) error
+}
+
+// Func adapters.
+type (
+	JudgeFunc  func(ctx context.Context, s State) (analysis.Verdict, error)
+	RunnerFunc func(ctx context.Context, s State) (json.RawMessage, error)
+)
+
+// Judge calls f.
+func (f JudgeFunc) Judge(ctx context.Context, s State) (analysis.Verdict, error) { return f(ctx, s) }
+
+// Smoke calls f.
+func (f RunnerFunc) Smoke(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
+
+// Hooks calls f.
+func (f RunnerFunc) Hooks(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
+
+// Verify calls f.
+func (f RunnerFunc) Verify(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
+
+var (
+	_ Judge       = JudgeFunc(nil)
+	_ SmokeRunner = RunnerFunc(nil)
+	_ HookRunner  = RunnerFunc(nil)
+	_ Verifier    = RunnerFunc(nil)
+)
+
+// permanent reports whether err is a final failure of an action. An error
+// while ctx is ending (belay shutting down) never is: the action reruns.
+func permanent(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, sentinel := range []error{
+		ErrActionFailed, smoke.ErrFailed, hook.ErrFailed, hook.ErrTimeout,
+		target.ErrUnhealthy, target.ErrArtifact, target.ErrInvalid, target.ErrNotFound,
+	} {
+		if errors.Is(err, sentinel) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// ErrConfig marks a rollout that cannot start as configured.
+var ErrConfig = errors.New("invalid rollout")
+
+// Strategy is how traffic moves to the new version.
+type Strategy string
+
+// Strategies; Staged is the seed's word for Canary.
+const (
+	AllAtOnce      Strategy = "all_at_once"
+	CanaryStrategy Strategy = "canary"
+	Staged         Strategy = "staged"
+)
+
+// ContractMigration is the migration type that makes the previous stable
+// unable to run against the database: never rolled back past automatically.
+const ContractMigration = "contract"
+
+// InconclusivePolicy says what an inconclusive verdict does.
+type InconclusivePolicy string
+
+// Inconclusive policies.
+const (
+	Extend   InconclusivePolicy = "extend"   // keep the step until ExtendLimit past its minimum, then pause
+	PauseOn  InconclusivePolicy = "pause"    // pause for a human
+	Rollback InconclusivePolicy = "rollback" // treat as a failure
+)
+
+// Step is one canary step: the new version's share of traffic, held at
+// least MinDuration (counted from when the weights were in force).
+type Step struct {
+	Weight      float64       `json:"weight"`
+	MinDuration time.Duration `json:"min_duration"`
+}
+
+// DefaultSteps are the canary steps used when none are configured.
+var DefaultSteps = []Step{{5, time.Minute}, {25, time.Minute}, {50, time.Minute}, {100, time.Minute}}
+
+// Config is what a rollout is created from; the caller maps belay.yaml and
+// the release plan onto it.
+type Config struct {
+	ID          string `json:"id"`
+	Release     string `json:"release"`
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	// New is the version rolled out; its Weight is ignored.
+	New target.Version `json:"new"`
+	// Stable is the previous stable version, nil for a service's first release.
+	Stable *target.Version `json:"stable,omitempty"`
+	// Base carries Listen, Sticky, VersionHeader and DrainTimeout for every Desired.
+	Base            target.Desired     `json:"base"`
+	Strategy        Strategy           `json:"strategy"`
+	Steps           []Step             `json:"steps"`
+	RequireApproval bool               `json:"require_approval,omitempty"`
+	MigrationType   string             `json:"migration_type,omitempty"` // none, expand_only, contract
+	Hooks           bool               `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
+	Inconclusive    InconclusivePolicy `json:"inconclusive,omitempty"`
+	ExtendLimit     time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
+	Owner           string             `json:"owner,omitempty"`
+}
+
+// Override is a manual decision: who, why, when.
+type Override struct {
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Pause is why and from where a rollout paused.
+type Pause struct {
+	From Phase `json:"from"`
+	Override
+	// NeedsHuman is set when belay paused itself because it must not decide
+	// (a contract migration forbids an automatic rollback, an inconclusive verdict).
+	NeedsHuman bool `json:"needs_human,omitempty"`
+}
+
+// State is a rollout, as persisted; every transition increments Seq.
+type State struct {
+	Config
+	Phase        Phase     `json:"phase"`
+	PhaseEntered time.Time `json:"phase_entered"`
+	Created      time.Time `json:"created"`
+	Step         int       `json:"step"`
+	// StepStarted is when the current step's weights were in force (zero until then).
+	StepStarted time.Time         `json:"step_started,omitzero"`
+	Pause       *Pause            `json:"pause,omitempty"`
+	Approval    *Override         `json:"approval,omitempty"`
+	LastVerdict *analysis.Verdict `json:"last_verdict,omitempty"`
+	// Migrated is set once pre-deploy hooks succeeded: with a contract
+	// migration, the previous stable can no longer be returned to automatically.
+	Migrated bool `json:"migrated,omitempty"`
+	// RollbackTo is the version a rollback returns to (nil: Stable).
+	RollbackTo *target.Version `json:"rollback_to,omitempty"`
+	Reason     string          `json:"reason,omitempty"` // why the last transition happened
+	// Pending are the actions of the last transition not yet known done; the
+	// engine (re)runs them until a Done observation clears them.
+	Pending []Action `json:"pending,omitempty"`
+	Seq     int64    `json:"seq"`
+}
+
+// Active reports whether the engine still has work for s: not terminal, or
+// terminal with actions (its events) not yet known done.
+func (s State) Active() bool { return !s.Phase.Terminal() || len(s.Pending) > 0 }
+
+// New validates cfg and returns the rollout's first state.
+func New(cfg Config, now time.Time) (State, error) {
+	switch {
+	case cfg.ID == "" || cfg.Service == "" || cfg.Environment == "":
+		return State{}, fmt.Errorf("%w: id, service and environment are required", ErrConfig)
+	case cfg.New.Version == "":
+		return State{}, fmt.Errorf("%w: %s: the new version is required", ErrConfig, cfg.ID)
+	case cfg.Stable != nil && cfg.Stable.Version == cfg.New.Version:
+		return State{}, fmt.Errorf("%w: %s: version %s is already stable in %s", ErrConfig, cfg.ID, cfg.New.Version, cfg.Environment)
+	}
+	steps, err := normalSteps(cfg.Strategy, cfg.Steps)
+	if err != nil {
+		return State{}, fmt.Errorf("%w: %s: %w", ErrConfig, cfg.ID, err)
+	}
+	cfg.Steps = steps
+	switch cfg.Inconclusive {
+	case "":
+		cfg.Inconclusive = Extend
+	case Extend, PauseOn, Rollback:
+	default:
+		return State{}, fmt.Errorf("%w: %s: inconclusive policy %q: use extend, pause or rollback", ErrConfig, cfg.ID, cfg.Inconclusive)
+	}
+	now = now.UTC()
+	return State{Config: cfg, Phase: Pending, PhaseEntered: now, Created: now}, nil
+}
+
+// normalSteps checks steps: weights rising, within (0,100], ending at 100.
+func normalSteps(st Strategy, steps []Step) ([]Step, error) {
+	switch st {
+	case AllAtOnce:
+		var d time.Duration
+		if len(steps) > 0 {
+			d = steps[len(steps)-1].MinDuration
+		}
+		return []Step{{Weight: 100, MinDuration: d}}, nil
+	case CanaryStrategy, Staged:
+	default:
+		return nil, fmt.Errorf("strategy %q: use all_at_once, canary or staged", st)
+	}
+	if len(steps) == 0 {
+		steps = DefaultSteps
+	}
+	out := append([]Step(nil), steps...)
+	prev := 0.0
+	for i, s := range out {
+		if s.Weight <= prev || s.Weight > 100 {
+			return nil, fmt.Errorf("step %d: weight %g must be above %g and at most 100", i+1, s.Weight, prev)
+		}
+		prev = s.Weight
+	}
+	if prev != 100 {
+		out = append(out, Step{Weight: 100, MinDuration: out[len(out)-1].MinDuration})
+	}
+	return out, nil
+}
+
+// contractLocked reports whether an automatic rollback is forbidden.
+func (s State) contractLocked() bool {
+	return s.Migrated && s.MigrationType == ContractMigration
+}

@@ -1,0 +1,176 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// Event types a transition emits beyond the phase's own.
+const (
+	started          = event.DeploymentStarted
+	approvalRequired = event.ApprovalRequired
+	approvalGranted  = event.ApprovalGranted
+	canaryStep       = event.CanaryStep
+	promoted         = event.DeploymentPromoted
+	rolledBack       = event.DeploymentRolledBack
+	failedEv         = event.DeploymentFailed
+	paused           = event.DeploymentPaused
+	resumed          = event.DeploymentResumed
+)
+
+// enter moves s to phase p: the events named (phase_changed when none), then
+// the phase's entry actions, become the pending actions.
+func (s State) enter(p Phase, now time.Time, reason string, evidence json.RawMessage, events ...string) (State, []Action) {
+	return s.transit(p, now, reason, evidence, "", events...)
+}
+
+func (s State) transit(p Phase, now time.Time, reason string, evidence json.RawMessage, actor string, events ...string) (State, []Action) {
+	if p != s.Phase {
+		s.PhaseEntered = now
+	}
+	s.Phase, s.Reason = p, reason
+	s.Seq++
+	if len(events) == 0 {
+		events = []string{event.PhaseChanged}
+	}
+	var acts []Action
+	for i, kind := range events {
+		e := s.event(kind, now, actor, evidence)
+		e.ID = fmt.Sprintf("%s/%d/%d", s.ID, s.Seq, i)
+		acts = append(acts, Action{Kind: Emit, Event: &e})
+	}
+	acts = append(acts, s.entryActions()...)
+	s.Pending = acts
+	return s, acts
+}
+
+// settle records that the pending actions are done without changing phase.
+func (s State) settle(now time.Time, reason string) (State, []Action) {
+	s.Reason = reason
+	s.Pending = nil
+	s.Seq++
+	return s, nil
+}
+
+// pause stops the rollout where it is, remembering the phase to resume.
+func (s State) pause(now time.Time, reason string, needsHuman bool, evidence json.RawMessage) (State, []Action) {
+	from := s.Phase
+	if from == Paused {
+		from = s.Pause.From
+	}
+	s.Pause = &Pause{From: from, Override: Override{Actor: "belay", Reason: reason, At: now}, NeedsHuman: needsHuman}
+	return s.enter(Paused, now, reason, evidence, paused)
+}
+
+// entryActions are what a phase needs done; re-running them is harmless.
+func (s State) entryActions() []Action {
+	switch s.Phase {
+	case Verifying:
+		return []Action{{Kind: Verify}}
+	case Migrating:
+		return []Action{{Kind: RunHooks}}
+	case Deploying:
+		d := s.weights(0)
+		return []Action{{Kind: StartVersion, Desired: &d}}
+	case SmokeTesting:
+		return []Action{{Kind: RunSmoke}}
+	case Canary:
+		d := s.weights(s.Steps[s.Step].Weight)
+		return []Action{{Kind: SetWeights, Desired: &d}}
+	case Promoting:
+		d := s.desired(withWeight(s.New, 100))
+		return []Action{{Kind: StopVersion, Desired: &d}, {Kind: MarkStable, Version: s.New.Version}}
+	case RollingBack:
+		return s.rollbackActions()
+	}
+	return nil
+}
+
+func (s State) rollbackActions() []Action {
+	to := s.RollbackTo
+	if to == nil {
+		to = s.Stable
+	}
+	if to == nil { // a first release: nothing to return to, so stop it
+		d := s.desired()
+		return []Action{{Kind: StopVersion, Desired: &d}}
+	}
+	d := s.desired(withWeight(*to, 100))
+	acts := []Action{{Kind: SetWeights, Desired: &d}}
+	if s.Stable == nil || to.Version != s.Stable.Version {
+		acts = append(acts, Action{Kind: MarkStable, Version: to.Version})
+	}
+	return acts
+}
+
+// weights is the new version at w % beside the previous stable; a first
+// release has nothing beside it and takes all traffic.
+func (s State) weights(w float64) target.Desired {
+	if s.Stable == nil {
+		return s.desired(withWeight(s.New, 100))
+	}
+	return s.desired(withWeight(*s.Stable, 100-w), withWeight(s.New, w))
+}
+
+func (s State) desired(vs ...target.Version) target.Desired {
+	d := s.Base
+	d.Environment, d.Service = s.Environment, s.Service
+	d.Versions = vs
+	if d.Versions == nil {
+		d.Versions = []target.Version{}
+	}
+	return d
+}
+
+func withWeight(v target.Version, w float64) target.Version {
+	v.Weight = w
+	return v
+}
+
+func (s State) event(kind string, now time.Time, actor string, evidence json.RawMessage) event.Event {
+	e := event.Event{
+		Event: kind, Time: now, Service: s.Service, Version: s.New.Version, Environment: s.Environment,
+		Release: s.Release, Rollout: s.ID, Phase: string(s.Phase), Reason: s.Reason, Actor: actor,
+		Digest: s.New.Artifact, Evidence: evidence, HealthStatus: "unknown",
+	}
+	if s.Stable != nil {
+		e.PreviousStable = s.Stable.Version
+	}
+	if s.Phase == Canary {
+		e.Reason = fmt.Sprintf("step %d/%d: %g%%: %s", s.Step+1, len(s.Steps), s.Steps[s.Step].Weight, s.Reason)
+	}
+	if v := s.LastVerdict; v != nil {
+		switch v.Decision {
+		case analysis.Fail:
+			e.HealthStatus = "failing"
+		case analysis.Pass, analysis.Continue:
+			e.HealthStatus = "passing"
+		}
+		e.ErrorRate, e.P95LatencyMS = measured(v.Evidence)
+	}
+	return e
+}
+
+// measured picks the canary's error rate (percent, as the seed's events say
+// it) and p95 latency (ms) out of a verdict's evidence, which the analysis
+// gives as a fraction and in seconds.
+func measured(ev []analysis.Evidence) (errRate, p95ms *float64) {
+	for _, x := range ev {
+		v := x.Canary
+		switch {
+		case errRate == nil && (x.Check == "sequential:errors" || strings.HasPrefix(x.Check, "error_rate")):
+			pct := v * 100
+			errRate = &pct
+		case p95ms == nil && strings.HasPrefix(x.Check, "p95_latency"):
+			ms := v * 1000
+			p95ms = &ms
+		}
+	}
+	return errRate, p95ms
+}

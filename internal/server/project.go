@@ -1,0 +1,125 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/belay-dev/belay/internal/hook"
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/smoke"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// VersionHeader names the version that served a request through the proxy.
+const VersionHeader = "X-Belay-Version"
+
+// runOf maps a service's run and health settings in an environment onto
+// what a target starts for one version.
+func runOf(eff *spec.Effective, version, artifact string) target.Version {
+	svc := eff.Service
+	hc := svc.HealthCheck
+	h := target.Health{
+		Interval:           time.Duration(hc.Interval),
+		Timeout:            time.Duration(hc.Timeout),
+		UnhealthyThreshold: hc.UnhealthyThreshold,
+		HealthTimeout:      time.Duration(hc.HealthTimeout),
+	}
+	if hc.HTTP != nil {
+		h.HTTPPath, h.ExpectStatus = hc.HTTP.Path, hc.HTTP.ExpectStatus
+	}
+	env := map[string]string{"VERSION": version}
+	for k, v := range eff.Env {
+		env[k] = v
+	}
+	return target.Version{
+		Version: version, Artifact: artifact, Instances: eff.Instances,
+		Run:    target.Run{Command: svc.Run.Command, Args: svc.Run.Args, Env: env},
+		Health: h,
+	}
+}
+
+// rolloutConfig maps belay.yaml and the release plan onto one environment's rollout.
+func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string) (rollout.Config, error) {
+	eff, err := p.Effective(pl.Service, env)
+	if err != nil {
+		return rollout.Config{}, err
+	}
+	svc := eff.Service
+	cfg := rollout.Config{
+		Release: pl.ReleaseID, Service: pl.Service, Environment: env,
+		New: runOf(eff, pl.Version, pl.Digest),
+		Base: target.Desired{
+			Environment: env, Service: pl.Service, Listen: eff.Listen,
+			VersionHeader: VersionHeader, DrainTimeout: time.Duration(eff.Rollout.DrainTimeout),
+		},
+		Strategy:        rollout.Strategy(eff.Rollout.Strategy),
+		RequireApproval: eff.Environment.Protected(),
+		MigrationType:   pl.MigrationType,
+		Hooks:           svc.Migration != nil && svc.Migration.Command != "" || svc.Hooks != nil && svc.Hooks.PreDeploy != "",
+		Owner:           pl.Owner,
+	}
+	if st := eff.Rollout.Sticky; st != nil {
+		cfg.Base.Sticky = &target.Sticky{Header: st.Header, Cookie: st.Cookie}
+	}
+	if prev := pl.PreviousStable[env]; prev != "" {
+		v := runOf(eff, prev, stableDigest)
+		cfg.Stable = &v
+	}
+	for _, s := range eff.Rollout.Steps {
+		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, MinDuration: time.Duration(s.MinDuration)})
+	}
+	if a := svc.Analysis; a != nil {
+		switch a.Inconclusive {
+		case spec.InconclusiveExtend:
+			cfg.Inconclusive = rollout.Extend
+		case "":
+		default:
+			cfg.Inconclusive = rollout.InconclusivePolicy(a.Inconclusive)
+		}
+	}
+	return cfg, nil
+}
+
+// smokeTests maps the service's smoke tests.
+func smokeTests(svc *spec.Service) []smoke.Test {
+	var out []smoke.Test
+	for _, t := range svc.SmokeTests {
+		st := smoke.Test{Name: t.Name, Command: t.Command, Timeout: time.Duration(t.Timeout)}
+		if h := t.HTTP; h != nil {
+			st.HTTP = &smoke.HTTP{Method: string(h.Method), Path: h.Path, ExpectStatus: h.ExpectStatus, BodyContains: h.BodyContains}
+			if f := h.JSONField; f != nil {
+				st.HTTP.JSON = map[string]any{f.Path: f.Equals}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// preDeployHooks are the commands run before the new version takes traffic:
+// the migration first, then the pre_deploy hook.
+func preDeployHooks(svc *spec.Service, env, dir string) []hook.Spec {
+	var out []hook.Spec
+	base := map[string]string{"BELAY_SERVICE": svc.Name, "BELAY_ENVIRONMENT": env}
+	if m := svc.Migration; m != nil && m.Command != "" {
+		out = append(out, hook.Spec{Name: "migration", Command: m.Command, Dir: dir, Env: base, Timeout: time.Duration(m.Timeout)})
+	}
+	if h := svc.Hooks; h != nil && h.PreDeploy != "" {
+		out = append(out, hook.Spec{Name: "pre_deploy", Command: h.PreDeploy, Dir: dir, Env: base})
+	}
+	return out
+}
+
+// planView is the part of a release plan a rollout needs.
+type planView struct {
+	ReleaseID      string
+	Service        string
+	Version        string
+	Digest         string
+	MigrationType  string
+	Owner          string
+	PreviousStable map[string]string
+}
+
+func (p planView) String() string { return fmt.Sprintf("%s of %s", p.Version, p.Service) }

@@ -1,0 +1,108 @@
+package spec
+
+// Impact is what a failed pipeline step does to the release (the seed's
+// "Release Impact" column).
+type Impact string
+
+// Release impacts.
+const (
+	ImpactBlock          Impact = "block"           // any failure stops the release
+	ImpactBlockCritical  Impact = "block_critical"  // only critical findings (critical paths, critical severity) stop it
+	ImpactBlockUnsafe    Impact = "block_unsafe"    // only unsafe (destructive, locking) migrations stop it
+	ImpactBlockPromotion Impact = "block_promotion" // the release may deploy but not be promoted
+	ImpactWarn           Impact = "warn"            // recorded as evidence, never blocks
+)
+
+func (Impact) values() []string {
+	return []string{"block", "block_critical", "block_unsafe", "block_promotion", "warn"}
+}
+
+// Gate is a check or pipeline action built into belay.
+type Gate string
+
+// Built-in gates.
+const (
+	GateSecrets           Gate = "secrets"             // secret scanning of the tree
+	GateMigrationCheck    Gate = "migration_check"     // destructive or unsafe DB changes
+	GateDependencyAudit   Gate = "dependency_audit"    // vulnerable packages
+	GateContainerScan     Gate = "container_scan"      // vulnerable base image and packages
+	GateSmokeTests        Gate = "smoke_tests"         // the services' smoke_tests against a deployment
+	GateHealth            Gate = "health"              // health checks and rollback triggers during a rollout
+	GateBuildArtifact     Gate = "build_artifact"      // belay build: immutable, signed artifact
+	GatePublishArtifact   Gate = "publish_artifact"    // push the artifact to the configured store
+	GatePromoteOrRollback Gate = "promote_or_rollback" // analysis verdict: promote, or run the rollback actions
+)
+
+func (Gate) values() []string {
+	return []string{"secrets", "migration_check", "dependency_audit", "container_scan", "smoke_tests",
+		"health", "build_artifact", "publish_artifact", "promote_or_rollback"}
+}
+
+// Strategy is how a rollout shifts traffic to the new version.
+type Strategy string
+
+// Rollout strategies. Staged is the seed's word for a canary.
+const (
+	AllAtOnce Strategy = "all_at_once"
+	Canary    Strategy = "canary"
+	Staged    Strategy = "staged"
+)
+
+func (Strategy) values() []string { return []string{"all_at_once", "canary", "staged"} }
+
+// Stepped reports whether the strategy moves traffic in canary steps.
+func (s Strategy) Stepped() bool { return s == Canary || s == Staged }
+
+// MigrationType says whether a release's database migration keeps the
+// previous version working (expand_only) or not (contract).
+type MigrationType string
+
+// Migration types.
+const (
+	ExpandOnly  MigrationType = "expand_only"
+	Contract    MigrationType = "contract"
+	NoMigration MigrationType = "none"
+)
+
+func (MigrationType) values() []string { return []string{"expand_only", "contract", "none"} }
+
+// NoDataPolicy is what analysis does when a metric has no data.
+type NoDataPolicy string
+
+// No-data policies; none of them is a silent pass unless written as "pass".
+const (
+	NoDataHold NoDataPolicy = "hold" // keep the current step and wait
+	NoDataFail NoDataPolicy = "fail" // treat as a failed check
+	NoDataPass NoDataPolicy = "pass" // explicitly accept
+)
+
+func (NoDataPolicy) values() []string { return []string{"hold", "fail", "pass"} }
+
+// InconclusivePolicy is what analysis does when a step ends without enough
+// traffic to decide.
+type InconclusivePolicy string
+
+// Inconclusive policies.
+const (
+	InconclusiveExtend   InconclusivePolicy = "extend"
+	InconclusivePause    InconclusivePolicy = "pause"
+	InconclusiveRollback InconclusivePolicy = "rollback"
+)
+
+func (InconclusivePolicy) values() []string { return []string{"extend", "pause", "rollback"} }
+
+// Method is an HTTP method a smoke test may use.
+type Method string
+
+func (Method) values() []string { return []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} }
+
+// TargetKind names where an environment runs its services.
+type TargetKind string
+
+// Targets.
+const (
+	TargetLocal      TargetKind = "local"
+	TargetKubernetes TargetKind = "kubernetes"
+)
+
+func (TargetKind) values() []string { return []string{"local", "kubernetes"} }

@@ -1,0 +1,98 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+)
+
+// Environment is one stage of promotion (staging, production, …).
+type Environment struct {
+	Name string `yaml:"name" json:"name" belay:"required"`
+	// Listen is the default address of the environment's traffic proxy
+	// (host:port); services override it when several share an environment.
+	Listen string `yaml:"listen" json:"listen,omitempty"`
+	// Target is where services run: local (default) or kubernetes.
+	Target     TargetKind  `yaml:"target" json:"target"`
+	Protection *Protection `yaml:"protection" json:"protection,omitempty"`
+	// AutoRollback lets triggers roll back without a human; default true.
+	AutoRollback *bool `yaml:"auto_rollback" json:"auto_rollback"`
+	// Stack sizes the project's service_stack for this environment.
+	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
+}
+
+// Protection guards an environment with approvals.
+type Protection struct {
+	RequireApproval bool     `yaml:"require_approval" json:"require_approval"`
+	Approvers       []string `yaml:"approvers" json:"approvers,omitempty"`
+	// AllowSelfApproval lets a release's author approve it; default false.
+	AllowSelfApproval bool `yaml:"allow_self_approval" json:"allow_self_approval,omitempty"`
+}
+
+// Protected reports whether deploying here needs an approval.
+func (e *Environment) Protected() bool { return e.Protection != nil && e.Protection.RequireApproval }
+
+// AutoRollbackEnabled reports whether triggers roll back on their own.
+func (e *Environment) AutoRollbackEnabled() bool { return e.AutoRollback == nil || *e.AutoRollback }
+
+// nameRE is a DNS label: service and environment names end up in hostnames,
+// Kubernetes objects and metric labels.
+var nameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func checkName(what, s string) error {
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("%s name %q must be lower-case letters, digits and '-', start with a letter and end with a letter or digit (at most 63)", what, s)
+	}
+	return nil
+}
+
+// checkListen accepts host:port with a numeric port in 1..65535.
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("listen address %q is not host:port, e.g. 127.0.0.1:8080", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("listen address %q needs a port between 1 and 65535", s)
+	}
+	return nil
+}
+
+func (d *decoder) checkEnvironments(p *Project) {
+	if len(p.Environments) == 0 && d.pos["environments"] != (Pos{}) {
+		d.errAt("environments", "at least one environment is required, e.g. - name: production")
+	}
+	first := map[string]int{}
+	for i, e := range p.Environments {
+		path := index("environments", i)
+		if e == nil {
+			d.errAt(path, "empty environment: give at least a name")
+			continue
+		}
+		if e.Name == "" {
+			continue // reported as missing
+		}
+		if err := checkName("environment", e.Name); err != nil {
+			d.errAt(path+".name", "%v", err)
+		}
+		if j, dup := first[e.Name]; dup {
+			d.errAt(path+".name", "duplicate environment %q (first at environments[%d]); environment names must be unique", e.Name, j)
+		} else {
+			first[e.Name] = i
+		}
+		if e.Listen != "" {
+			if err := checkListen(e.Listen); err != nil {
+				d.errAt(path+".listen", "%v", err)
+			}
+		}
+		if e.Protection != nil && len(e.Protection.Approvers) > 0 && !e.Protection.RequireApproval {
+			d.errAt(path+".protection.approvers", "approvers are listed but require_approval is not true")
+		}
+	}
+}
+
+// ValidName reports whether s can name a service or an environment (a DNS
+// label), with a message saying what is allowed.
+func ValidName(s string) error { return checkName("service or environment", s) }

@@ -1,0 +1,88 @@
+package spec
+
+// Service is one deployable unit: how it is built, run, health-checked,
+// smoke-tested, rolled out and rolled back.
+type Service struct {
+	Name            string          `yaml:"-" json:"name"`
+	Owner           string          `yaml:"owner" json:"owner,omitempty"`
+	Runbook         string          `yaml:"runbook" json:"runbook,omitempty"`
+	Build           *Build          `yaml:"build" json:"build,omitempty"`
+	Run             *Run            `yaml:"run" json:"run" belay:"required"`
+	HealthCheck     *HealthCheck    `yaml:"health_check" json:"health_check"`
+	SmokeTests      []*SmokeTest    `yaml:"smoke_tests" json:"smoke_tests,omitempty"`
+	Rollout         *Rollout        `yaml:"rollout" json:"rollout" belay:"required"`
+	RollbackTrigger Triggers        `yaml:"rollback_trigger" json:"rollback_trigger"`
+	RollbackAction  RollbackActions `yaml:"rollback_action" json:"rollback_action"`
+	Migration       *Migration      `yaml:"migration" json:"migration,omitempty"`
+	Hooks           *Hooks          `yaml:"hooks" json:"hooks,omitempty"`
+	Analysis        *Analysis       `yaml:"analysis" json:"analysis"`
+	// Environments holds per-environment overrides, keyed by environment name.
+	Environments map[string]*Override `yaml:"environments" json:"environments,omitempty"`
+}
+
+// Build is how an artifact of the service is made from a clean tree.
+type Build struct {
+	Command string   `yaml:"command" json:"command" belay:"required"`
+	Outputs []string `yaml:"outputs" json:"outputs" belay:"required"`
+}
+
+// Run is how an instance of the service is started. The instance must listen
+// on the port given in $PORT (belay assigns it) unless Port fixes one.
+type Run struct {
+	Command string            `yaml:"command" json:"command" belay:"required"`
+	Args    []string          `yaml:"args" json:"args,omitempty"`
+	Port    int               `yaml:"port" json:"port,omitempty"`
+	Env     map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`
+}
+
+// Migration is the service's database migration step.
+type Migration struct {
+	Command string        `yaml:"command" json:"command,omitempty"`
+	Type    MigrationType `yaml:"type" json:"type" belay:"required"`
+	Timeout Duration      `yaml:"timeout" json:"timeout,omitempty"`
+}
+
+// Hooks are commands run around a rollout.
+type Hooks struct {
+	PreDeploy    string `yaml:"pre_deploy" json:"pre_deploy,omitempty"`
+	PostPromote  string `yaml:"post_promote" json:"post_promote,omitempty"`
+	PostRollback string `yaml:"post_rollback" json:"post_rollback,omitempty"`
+}
+
+// Analysis tunes the canary-vs-stable comparison. Defaults are documented on
+// each field and filled in by Load.
+type Analysis struct {
+	// Alpha is the false-rollback rate the sequential test allows; default 0.01.
+	Alpha float64 `yaml:"alpha" json:"alpha"`
+	// MinEffect is the smallest regression, as a ratio of the stable error
+	// rate, that promotion must have had the power to catch; default 10 (a 0.1 % stable error rate regressing to 1 %).
+	MinEffect float64 `yaml:"min_effect" json:"min_effect"`
+	// MinRequests is the canary traffic a step needs before it may promote;
+	// default 100.
+	MinRequests int `yaml:"min_requests" json:"min_requests"`
+	// NoData is what a metric without data does; default hold.
+	NoData NoDataPolicy `yaml:"no_data" json:"no_data"`
+	// Inconclusive is what a step without enough traffic does; default extend.
+	Inconclusive InconclusivePolicy `yaml:"inconclusive" json:"inconclusive"`
+}
+
+// Analysis defaults.
+const (
+	DefaultAlpha       = 0.01
+	DefaultMinEffect   = 10.0
+	DefaultMinRequests = 100
+)
+
+// Override is a service's settings for one environment.
+type Override struct {
+	// Instances is how many instances run; default 1.
+	Instances int `yaml:"instances" json:"instances,omitempty"`
+	// Listen is this service's proxy address in the environment.
+	Listen string `yaml:"listen" json:"listen,omitempty"`
+	// Rollout replaces the service's rollout here (staging: all_at_once);
+	// steps (for a stepped strategy), drain_timeout and sticky left out are
+	// the service's.
+	Rollout *Rollout `yaml:"rollout" json:"rollout,omitempty"`
+	// Env adds to or replaces the service's run.env here.
+	Env map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`
+}

@@ -1,0 +1,172 @@
+package spec
+
+import (
+	"sort"
+	"strings"
+)
+
+// checkProject runs the checks that span fields, after decoding; every
+// problem is collected with the position of the field it concerns.
+func (d *decoder) checkProject(p *Project) {
+	if _, set := d.pos["services"]; set && len(p.Services) == 0 && !d.hasErrUnder("services") {
+		d.errAt("services", "at least one service is required")
+	}
+	d.checkEnvironments(p)
+	d.orderServices(p)
+	d.checkPipeline(p)
+	d.checkStack(p)
+	d.checkArtifacts(p.Artifacts)
+	for _, name := range p.serviceOrder {
+		d.checkService(p, p.Services[name])
+	}
+	d.checkListenClash(p)
+	if rp := p.ReleasePlan; rp != nil {
+		d.checkReleasePlan("release_plan", rp)
+		if svc := rp.Version.Service; svc != "" && p.Services[svc] == nil {
+			d.errAt("release_plan.version", "the release is of service %q, which is not defined%s; services: %s", svc, suggest(svc, p.serviceOrder), listOrNone(p.serviceOrder))
+		}
+	}
+}
+
+// orderServices names each service and remembers the file order.
+func (d *decoder) orderServices(p *Project) {
+	for name, s := range p.Services {
+		if s == nil {
+			d.errAt("services."+name, "service %q is empty: give at least run:, health_check:, rollout: and rollback_trigger:", name)
+			delete(p.Services, name)
+			continue
+		}
+		s.Name = name
+		p.serviceOrder = append(p.serviceOrder, name)
+	}
+	sort.Slice(p.serviceOrder, func(i, j int) bool {
+		a, b := d.pos["services."+p.serviceOrder[i]], d.pos["services."+p.serviceOrder[j]]
+		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
+}
+
+func (d *decoder) checkArtifacts(a *Artifacts) {
+	if a == nil || a.Store == "" || a.Store == "local" {
+		return
+	}
+	rest, ok := strings.CutPrefix(a.Store, "oci://")
+	host, repo, _ := strings.Cut(rest, "/")
+	if !ok || host == "" || repo == "" || strings.ContainsAny(rest, " \t?#") {
+		d.errAt("artifacts.store", "store %q must be local or an OCI registry URL such as oci://127.0.0.1:5000/belay", a.Store)
+	}
+}
+
+func (d *decoder) checkService(p *Project, s *Service) {
+	path := "services." + s.Name
+	if err := checkName("service", s.Name); err != nil {
+		d.errAt(path, "%v", err)
+	}
+	if s.HealthCheck == nil && !d.misspelt[path+".health_check"] {
+		d.errAt(path, "service %q has no health_check: add e.g. health_check: {http: {path: /healthz}}; belay never promotes what it cannot check", s.Name)
+	}
+	d.checkHealth(path+".health_check", s.HealthCheck)
+	d.checkSmoke(path+".smoke_tests", s.SmokeTests)
+	d.checkRollout(path+".rollout", s.Rollout)
+	d.checkRun(path+".run", s.Run)
+	d.checkRollback(p, s, path)
+	if m := s.Migration; m != nil && m.Type != "" && m.Type != NoMigration && m.Command == "" {
+		d.errAt(path+".migration", "migration type %s needs a command:", m.Type)
+	}
+	d.checkAnalysis(path+".analysis", s.Analysis)
+	for _, env := range sortedKeys(s.Environments) {
+		if o := s.Environments[env]; o != nil {
+			o.Rollout.inherit(s.Rollout)
+		}
+		d.checkOverride(p, path+".environments."+env, env, s.Environments[env])
+	}
+}
+
+func (d *decoder) checkRun(path string, r *Run) {
+	if r == nil {
+		return
+	}
+	if _, set := d.pos[path+".port"]; set && (r.Port < 1 || r.Port > 65535) {
+		d.errAt(path+".port", "port %d is not between 1 and 65535", r.Port)
+	}
+}
+
+// checkRollback enforces rollback-first: anything that reaches production has
+// triggers that say when to leave and an action that says how.
+func (d *decoder) checkRollback(p *Project, s *Service, path string) {
+	if len(s.RollbackTrigger) == 0 && !d.hasErrUnder(path+".rollback_trigger") && !d.misspelt[path+".rollback_trigger"] {
+		var prod []string
+		for _, e := range p.Environments {
+			if e != nil && e.Name != "" && p.Production(e) {
+				prod = append(prod, e.Name)
+			}
+		}
+		if len(prod) > 0 {
+			d.errAt(path, "service %q has no rollback_trigger, but reaches production environment %s: add e.g. rollback_trigger: [\"error_rate > 1%% for 5m\"]", s.Name, strings.Join(prod, ", "))
+		}
+	}
+	if len(s.RollbackTrigger) > 0 && len(s.RollbackAction) == 0 && !d.hasErrUnder(path+".rollback_action") && !d.misspelt[path+".rollback_action"] {
+		d.errAt(path, "service %q has rollback triggers but no rollback_action: add rollback_action: deploy previous_stable", s.Name)
+	}
+}
+
+func (d *decoder) checkAnalysis(path string, a *Analysis) {
+	if a == nil {
+		return
+	}
+	if _, set := d.pos[path+".alpha"]; set && (a.Alpha <= 0 || a.Alpha >= 0.5) {
+		d.errAt(path+".alpha", "alpha %v must be above 0 and below 0.5 (e.g. 0.01)", a.Alpha)
+	}
+	if _, set := d.pos[path+".min_effect"]; set && a.MinEffect <= 1 {
+		d.errAt(path+".min_effect", "min_effect %v must be above 1: it is the ratio of canary to stable error rate to detect (e.g. 2)", a.MinEffect)
+	}
+	if _, set := d.pos[path+".min_requests"]; set && a.MinRequests < 1 {
+		d.errAt(path+".min_requests", "min_requests must be at least 1")
+	}
+}
+
+func (d *decoder) checkOverride(p *Project, path, env string, o *Override) {
+	if p.Environment(env) == nil {
+		d.errAt(path, "environment %q is not defined%s; defined: %s", env, suggest(env, p.EnvironmentNames()), listOrNone(p.EnvironmentNames()))
+	}
+	if o == nil {
+		return
+	}
+	if _, set := d.pos[path+".instances"]; set && o.Instances < 1 {
+		d.errAt(path+".instances", "instances must be at least 1")
+	}
+	if o.Listen != "" {
+		if err := checkListen(o.Listen); err != nil {
+			d.errAt(path+".listen", "%v", err)
+		}
+	}
+	d.checkRollout(path+".rollout", o.Rollout)
+}
+
+// checkListenClash refuses two services whose proxies would bind the same
+// address in the same environment.
+func (d *decoder) checkListenClash(p *Project) {
+	type owner struct{ svc, env string }
+	seen := map[string]owner{}
+	for _, name := range p.serviceOrder {
+		s := p.Services[name]
+		for _, e := range p.Environments {
+			if e == nil {
+				continue
+			}
+			addr := e.Listen
+			o := s.Environments[e.Name]
+			path := "services." + name
+			if o != nil && o.Listen != "" {
+				addr, path = o.Listen, path+".environments."+e.Name+".listen"
+			}
+			if addr == "" {
+				continue
+			}
+			if prev, dup := seen[addr]; dup {
+				d.errAt(path, "listen address %s of service %q in %s is already used by service %q in %s: give each service its own listen: under environments", addr, name, e.Name, prev.svc, prev.env)
+				continue
+			}
+			seen[addr] = owner{name, e.Name}
+		}
+	}
+}

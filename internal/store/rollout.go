@@ -1,0 +1,56 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Rollout is a release in one environment. The store does not interpret
+// Phase or State: the engine owns their shape and says which phases are
+// terminal.
+type Rollout struct {
+	ID          int64
+	ReleaseID   int64
+	Service     string
+	Environment string
+	Version     string
+	RolloutState
+	Seq       int64 // number of transitions so far; the optimistic lock
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RolloutState is the part of a rollout a transition changes.
+type RolloutState struct {
+	Phase    string
+	State    json.RawMessage
+	Terminal bool // no further transitions are expected (Succeeded, RolledBack, Failed)
+}
+
+// Step describes one transition: when and why, with what evidence, and the
+// records that must be written with it or not at all.
+type Step struct {
+	At       time.Time
+	Reason   string
+	Evidence json.RawMessage // optional
+	Audit    *AuditEntry     // optional: overrides, approvals
+	Event    json.RawMessage // optional: the event this transition emits
+	Stable   *StableVersion  // optional: promotion or rollback sets the environment's stable
+}
+
+// Transition is a stored step of a rollout.
+type Transition struct {
+	RolloutID int64
+	Seq       int64 // 1 for the first transition
+	From, To  string
+	At        time.Time
+	Reason    string
+	Evidence  json.RawMessage
+}
+
+// RolloutFilter selects rollouts; zero fields match everything.
+type RolloutFilter struct {
+	Active      bool // only non-terminal rollouts
+	Service     string
+	Environment string
+}

@@ -1,0 +1,112 @@
+// Package store is belay's durable state: the last validated project,
+// artifacts, releases, rollouts with their transitions, stable versions per
+// environment, approvals, events and audit entries. This package owns the
+// domain types and the interfaces; backends live in subpackages (sqlite,
+// postgres), the open package picks one by URL, and storetest is the suite
+// every backend passes.
+//
+// Times are stored in UTC with microsecond precision (PostgreSQL's), so a
+// value reads back equal on every backend.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Projects keeps the last validated project.
+type Projects interface {
+	// SaveProject records p as the latest validated project.
+	SaveProject(ctx context.Context, p Project) error
+	// LastProject returns the most recently saved project, or ErrNotFound.
+	LastProject(ctx context.Context) (Project, error)
+}
+
+// Artifacts records built artifacts; a version names one digest forever.
+type Artifacts interface {
+	// RecordArtifact stores a; the same version and digest again is a no-op,
+	// the same version with another digest is ErrConflict naming both.
+	RecordArtifact(ctx context.Context, a Artifact) error
+	// GetArtifact finds an artifact by version or by digest ("sha256:…").
+	GetArtifact(ctx context.Context, ref string) (Artifact, error)
+	// ListArtifacts lists a service's artifacts (every service when
+	// service is empty), newest build first.
+	ListArtifacts(ctx context.Context, service string) ([]Artifact, error)
+}
+
+// Releases stores release plans.
+type Releases interface {
+	// CreateRelease stores r and returns it with its ID.
+	CreateRelease(ctx context.Context, r Release) (Release, error)
+	GetRelease(ctx context.Context, id int64) (Release, error)
+}
+
+// Rollouts stores rollouts and their transitions for the engine.
+type Rollouts interface {
+	// CreateRollout stores a new rollout at Seq 0. A second non-terminal
+	// rollout of the same service and environment is ErrConflict naming the
+	// running one.
+	CreateRollout(ctx context.Context, r Rollout) (Rollout, error)
+	GetRollout(ctx context.Context, id int64) (Rollout, error)
+	// Transition moves rollout id from expectedSeq to expectedSeq+1 with its
+	// new state, appending the transition row and the step's optional audit
+	// entry, event and stable version in the same transaction. If the rollout
+	// is no longer at expectedSeq it changes nothing and returns ErrConflict:
+	// a retried or concurrent transition is never applied twice.
+	Transition(ctx context.Context, id, expectedSeq int64, next RolloutState, step Step) (Rollout, error)
+	ListRollouts(ctx context.Context, f RolloutFilter) ([]Rollout, error)
+	// History lists the rollouts of a service in an environment, newest first.
+	History(ctx context.Context, service, env string) ([]Rollout, error)
+	// Transitions lists a rollout's transitions in order.
+	Transitions(ctx context.Context, rolloutID int64) ([]Transition, error)
+}
+
+// Stables tracks which version is stable in each environment.
+type Stables interface {
+	SetStable(ctx context.Context, s StableVersion) error
+	// Stable returns the current stable version, or ErrNotFound.
+	Stable(ctx context.Context, service, env string) (StableVersion, error)
+	// StableHistory lists every stable version set, newest first.
+	StableHistory(ctx context.Context, service, env string) ([]StableVersion, error)
+}
+
+// Events is an append-only, followable log of events.
+type Events interface {
+	// AppendEvent stores an event and returns its ID. IDs increase, and a
+	// reader of EventsSince never sees a later ID before an earlier one.
+	AppendEvent(ctx context.Context, data json.RawMessage, at time.Time) (int64, error)
+	// EventsSince returns up to limit events with ID > after, in ID order.
+	EventsSince(ctx context.Context, after int64, limit int) ([]Event, error)
+}
+
+// Approvals records approvals of releases per environment.
+type Approvals interface {
+	// Approve records a, with an audit entry in the same transaction; the
+	// same actor approving the same release and environment again is a
+	// no-op. An unknown release is ErrNotFound.
+	Approve(ctx context.Context, a Approval) error
+	// Approvals lists the approvals of a release in env, oldest first.
+	Approvals(ctx context.Context, releaseID int64, env string) ([]Approval, error)
+}
+
+// Audits stores audit entries (who did what, when and why).
+type Audits interface {
+	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
+	// AuditSince returns up to limit entries with ID > after, in ID order.
+	AuditSince(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+}
+
+// Store is everything belay keeps. Backends implement it; it is safe for
+// concurrent use.
+type Store interface {
+	Projects
+	Artifacts
+	Releases
+	Rollouts
+	Stables
+	Approvals
+	Events
+	Audits
+	Close() error
+}
