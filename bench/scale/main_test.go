@@ -13,7 +13,7 @@ func TestMeasurePrintsARow(t *testing.T) {
 	r, w, _ := os.Pipe()
 	stdout := os.Stdout
 	os.Stdout = w
-	measure(3, 5, nil)
+	measure(3, 5, nil, logBounds(20))
 	os.Stdout = stdout
 	w.Close()
 	var b bytes.Buffer
