@@ -44,7 +44,7 @@ func main() {
 	}
 	fmt.Printf("%d simulated 1 s ticks per size, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s, %d latency buckets.\n\n", *ticks, runtime.GOMAXPROCS(0), *buckets)
 	bounds := logBounds(*buckets)
-	fmt.Println("| rollouts | Step CPU µs/rollout/tick | + JSON state µs | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
+	fmt.Println("| rollouts | Step CPU µs/rollout/tick | JSON state µs/rollout/tick | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
