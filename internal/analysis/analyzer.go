@@ -120,6 +120,7 @@ func (a *Analyzer) freezeThresholds(cfg Config, stableRaw Sample) {
 	seen := map[int]bool{}
 	for _, q := range cfg.LatencyQuantiles {
 		v, ok := quantile(q, st.Bounds, stableRaw.Latency)
+		v = max(v*(1+cfg.LatencyTolerance), cfg.LatencyFloor.Seconds())
 		i := bucketAt(st.Bounds, v)
 		if !ok || i < 0 || seen[i] {
 			continue

@@ -42,6 +42,11 @@ type Config struct {
 	// slow-event thresholds (rounded up to bucket bounds).
 	LatencyQuantiles []float64 `json:"latency_quantiles,omitempty"` // default 0.5, 0.9, 0.99
 	LatencyWeight    float64   `json:"latency_weight,omitempty"`    // weight of latency vs errors; default 0.5
+	// A threshold is stable's quantile × (1 + LatencyTolerance), and never
+	// below LatencyFloor: a canary is judged on slowness users can notice,
+	// not on sub-millisecond differences such as a fresh process's warm-up.
+	LatencyTolerance float64       `json:"latency_tolerance,omitempty"` // default 0.25
+	LatencyFloor     time.Duration `json:"latency_floor,omitempty"`     // default 5ms
 	// Ratios and LatencyRatios are the rate ratios the mixtures bet on
 	// (DefaultRatios; DefaultLatencyRatios, smaller because a latency
 	// regression moves slow-event rates by less).
@@ -71,6 +76,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.BetaK, 1)
 	if c.Test == "" {
 		c.Test = TestMixtureSPRT
+	}
+	def(&c.LatencyTolerance, 0.25)
+	if c.LatencyFloor == 0 {
+		c.LatencyFloor = 5 * time.Millisecond
 	}
 	if len(c.LatencyQuantiles) == 0 {
 		c.LatencyQuantiles = []float64{0.5, 0.9, 0.99}

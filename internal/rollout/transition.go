@@ -162,6 +162,9 @@ func (s State) event(kind string, now time.Time, actor string, evidence json.Raw
 // gives as a fraction and in seconds.
 func measured(ev []analysis.Evidence) (errRate, p95ms *float64) {
 	for _, x := range ev {
+		if x.State == "no_data" {
+			continue // a trigger without data says nothing about the rate
+		}
 		v := x.Canary
 		switch {
 		case errRate == nil && (x.Check == "sequential:errors" || strings.HasPrefix(x.Check, "error_rate")):

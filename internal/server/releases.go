@@ -147,8 +147,6 @@ func (s *Server) startRollout(ctx context.Context, p *spec.Project, rel store.Re
 	if err != nil {
 		return 0, err
 	}
-	st.ID = strconv.FormatInt(row.ID, 10)
-	_ = s.Emit(ctx, eventFor(st, event.DeploymentStarted, "release "+view.ReleaseID+" by "+pl.Owner))
 	return row.ID, nil
 }
 

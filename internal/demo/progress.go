@@ -1,0 +1,102 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/server"
+)
+
+// release starts a release and narrates it until its production rollout
+// ends; wantPhase is how it must end there.
+func (r *run) release(ctx context.Context, version, title, wantPhase string) error {
+	r.say(title)
+	out, err := r.belay(ctx, "release", "hello", version, "-o", "json")
+	if err != nil {
+		return err
+	}
+	var ans server.ReleaseAnswer
+	if err := json.Unmarshal(out, &ans); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.Out, "   $ belay release hello %s  → release %d, previous stable in production: %s\n", version, ans.Release, dash(ans.Plan.PreviousStable["production"]))
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	seen := map[string]bool{}
+	for {
+		views, err := r.rolloutsOf(ctx, ans.Release)
+		if err != nil {
+			return fmt.Errorf("following release %d: %w", ans.Release, err)
+		}
+		for _, v := range views {
+			r.narrate(v, seen)
+			if !v.Terminal {
+				continue
+			}
+			if v.Environment == "production" || v.Phase != "Succeeded" {
+				if v.Phase != wantPhase {
+					return fmt.Errorf("release %d ended %s in %s, expected %s: see `belay explain %d`", ans.Release, v.Phase, v.Environment, wantPhase, v.ID)
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("release %d did not finish in time: %w", ans.Release, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// rolloutsOf lists the release's rollouts, with their state.
+func (r *run) rolloutsOf(ctx context.Context, release int64) ([]server.RolloutView, error) {
+	var all []server.RolloutView
+	if err := r.get(ctx, "/rollouts?service=hello", &all); err != nil {
+		return nil, err
+	}
+	var out []server.RolloutView
+	for _, v := range all {
+		if v.Release != release {
+			continue
+		}
+		if err := r.get(ctx, "/rollouts/"+strconv.FormatInt(v.ID, 10), &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// narrate prints each phase (and canary step) of a rollout once.
+func (r *run) narrate(v server.RolloutView, seen map[string]bool) {
+	var st rollout.State
+	_ = json.Unmarshal(v.State, &st)
+	what := v.Phase
+	if v.Phase == string(rollout.Canary) && st.Step < len(st.Steps) {
+		what = fmt.Sprintf("Canary %g%%", st.Steps[st.Step].Weight)
+	}
+	key := v.Environment + "/" + what
+	if seen[key] {
+		return
+	}
+	seen[key] = true
+	line := fmt.Sprintf("   [%5.1fs] %-10s %-13s", time.Since(r.start).Seconds(), v.Environment, what)
+	if st.Reason != "" && (v.Terminal || v.Phase == string(rollout.RollingBack)) {
+		line += "  " + st.Reason
+	}
+	if t := r.load.of(v.Version); v.Environment == "production" && t.Total > 0 && v.Phase == string(rollout.Canary) {
+		line += fmt.Sprintf("  (%d requests served by it so far, %d failed)", t.Total, t.Failed)
+	}
+	fmt.Fprintln(r.Out, line)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
