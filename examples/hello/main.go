@@ -27,8 +27,13 @@ import (
 )
 
 // bugErrorRate is 0 in every good release; the demo's bad release ships a
-// file that raises it, the way a real bug reaches production.
-var bugErrorRate float64
+// file that raises it, the way a real bug reaches production. The bug shows
+// only after bugAfter requests, as bugs that need load do: a single smoke
+// request does not see it, a canary with real traffic does.
+var (
+	bugErrorRate float64
+	bugAfter     int64
+)
 
 type config struct {
 	addr        string
@@ -43,7 +48,7 @@ func main() {
 	c := config{}
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:"+env("PORT", "8080"), "listen address")
 	flag.StringVar(&c.version, "version", env("VERSION", "dev"), "version reported in answers")
-	flag.Float64Var(&c.errorRate, "error-rate", max(envFloat("ERROR_RATE"), bugErrorRate), "fraction of requests answered 500")
+	flag.Float64Var(&c.errorRate, "error-rate", envFloat("ERROR_RATE"), "fraction of requests answered 500")
 	flag.DurationVar(&c.latency, "latency", envDuration("LATENCY"), "delay added to every request")
 	flag.Float64Var(&c.slowRate, "slow-rate", envFloat("SLOW_RATE"), "fraction of requests delayed by -slow-latency")
 	flag.DurationVar(&c.slowLatency, "slow-latency", envDuration("SLOW_LATENCY"), "extra delay for slow requests")
@@ -70,6 +75,7 @@ func main() {
 
 func handler(c config, healthy *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
+	var served atomic.Int64
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !healthy.Load() {
 			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
@@ -89,7 +95,11 @@ func handler(c config, healthy *atomic.Bool) http.Handler {
 		if d > 0 {
 			time.Sleep(d)
 		}
-		if c.errorRate > 0 && rand.Float64() < c.errorRate {
+		rate := c.errorRate
+		if served.Add(1) > bugAfter {
+			rate = max(rate, bugErrorRate)
+		}
+		if rate > 0 && rand.Float64() < rate {
 			http.Error(w, "injected error", http.StatusInternalServerError)
 			return
 		}

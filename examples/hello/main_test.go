@@ -23,3 +23,20 @@ func TestErrorRateAndHealth(t *testing.T) {
 		t.Fatalf("healthz after fail: got %d", r.StatusCode)
 	}
 }
+
+func TestBugShowsAfterItsThreshold(t *testing.T) {
+	bugErrorRate, bugAfter = 1, 3
+	defer func() { bugErrorRate, bugAfter = 0, 0 }()
+	var healthy atomic.Bool
+	srv := httptest.NewServer(handler(config{version: "v3"}, &healthy))
+	defer srv.Close()
+	for i := 1; i <= 5; i++ {
+		r, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 200, false: 500}[i <= 3]; r.StatusCode != want {
+			t.Fatalf("request %d: got %d, want %d", i, r.StatusCode, want)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func up(ctx context.Context, g *Globals, home, file string, wait time.Duration) 
 	}
 	os.Remove(readyPath)
 	sock := filepath.Join(home, "agent.sock")
-	agentPID, err := spawn(home, "agent.log", "agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock)
+	agentPID, err := spawn(home, "agent.log", "agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock, "--stop-on-exit")
 	if err != nil {
 		return server.Ready{}, err
 	}

@@ -101,7 +101,7 @@ func (r *run) story(ctx context.Context) (Summary, error) {
 	if err := r.release(ctx, s.Versions[1], "v2: a good change, canaried in production (10 % → 50 % → 100 %) and promoted", "Succeeded"); err != nil {
 		return s, err
 	}
-	if err := r.release(ctx, s.Versions[2], "v3: a bug that fails 30 % of requests: canaried, detected and rolled back by itself", "RolledBack"); err != nil {
+	if err := r.release(ctx, s.Versions[2], "v3: a bug that fails 30 % of requests under load: it passes its smoke tests, then its canary is caught and rolled back", "RolledBack"); err != nil {
 		return s, err
 	}
 	stopLoad()
@@ -178,7 +178,7 @@ func (r *run) goodChange() error {
 }
 
 func (r *run) badChange() error {
-	return os.WriteFile(filepath.Join(r.project, "bug.go"), []byte("package main\n\n// A bug that reached a release: 30 % of requests fail.\nfunc init() { bugErrorRate = 0.3 }\n"), 0o644)
+	return os.WriteFile(filepath.Join(r.project, "bug.go"), []byte("package main\n\n// A bug that reached a release: under load, 30 % of requests fail.\nfunc init() { bugErrorRate, bugAfter = 0.3, 20 }\n"), 0o644)
 }
 
 func (r *run) edit(file, old, repl string) error {

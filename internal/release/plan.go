@@ -56,6 +56,9 @@ type Options struct {
 	// From is a plan file in the seed's YAML; its fields must agree with the project and the store.
 	From *spec.ReleasePlan
 	Now  time.Time
+	// Start is the environment the release enters first (default the first
+	// in promotion order); earlier ones are not part of the plan.
+	Start string
 }
 
 // New builds and validates the plan for releasing version of service.
@@ -69,7 +72,7 @@ func New(ctx context.Context, p *spec.Project, st store.Stables, v Verifier, ser
 	}
 	plan := Plan{
 		Service: service, Version: version, Owner: o.Owner, Runbook: svc.Runbook,
-		Rollout: string(svc.Rollout.Strategy), Environments: p.EnvironmentNames(),
+		Rollout: string(svc.Rollout.Strategy), Environments: fromEnv(p.EnvironmentNames(), o.Start),
 		PreviousStable: map[string]string{}, MigrationType: string(spec.NoMigration),
 		AllowContract: o.AllowContract, Reason: o.Reason, CreatedAt: o.Now.UTC(),
 	}
@@ -169,3 +172,13 @@ func (pl *Plan) checkMigration() error {
 
 // NoRollbackPast reports whether the engine must refuse automatic rollback.
 func (pl Plan) NoRollbackPast() bool { return pl.MigrationType == string(spec.Contract) }
+
+// fromEnv is envs from start on (all of them when start is empty or unknown).
+func fromEnv(envs []string, start string) []string {
+	for i, e := range envs {
+		if e == start {
+			return envs[i:]
+		}
+	}
+	return envs
+}

@@ -68,11 +68,12 @@ func (s *Server) CreateRelease(ctx context.Context, req ReleaseRequest) (Release
 	if err != nil {
 		return ReleaseAnswer{}, err
 	}
-	pl, err := release.New(ctx, p, s.d.Store, verifyOnly{s.d.Artifacts}, req.Service, req.Version, opts)
-	if err != nil {
+	if err := s.refuseBusy(ctx, req.Service, env); err != nil {
 		return ReleaseAnswer{}, err
 	}
-	if err := s.refuseBusy(ctx, req.Service, env); err != nil {
+	opts.Start = env
+	pl, err := release.New(ctx, p, s.d.Store, verifyOnly{s.d.Artifacts}, req.Service, req.Version, opts)
+	if err != nil {
 		return ReleaseAnswer{}, err
 	}
 	planJSON, _ := json.Marshal(pl)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -59,6 +60,9 @@ func (t *Table) Routes() []*Route { return t.routes }
 // pick chooses the route for a request, setting the sticky cookie on w when
 // the client has none yet.
 func (t *Table) pick(w http.ResponseWriter, r *http.Request) *Route {
+	if rt := t.pinned(r); rt != nil {
+		return rt
+	}
 	var n uint32
 	switch key := t.stickyKey(w, r); key {
 	case "":
@@ -75,6 +79,34 @@ func (t *Table) pick(w http.ResponseWriter, r *http.Request) *Route {
 		}
 	}
 	return t.fallback()
+}
+
+// pinned is the route a request from this host names in the version
+// header: smoke tests reach a new version through the proxy before it has
+// any share of the traffic. Remote clients cannot pin, so users never pick.
+func (t *Table) pinned(r *http.Request) *Route {
+	if t.versionHeader == "" {
+		return nil
+	}
+	v := r.Header.Get(t.versionHeader)
+	if v == "" || !fromLoopback(r.RemoteAddr) {
+		return nil
+	}
+	for _, rt := range t.routes {
+		if rt.Version == v && len(rt.Backends) > 0 {
+			return rt
+		}
+	}
+	return nil
+}
+
+func fromLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fallback is a route with healthy instances when the chosen one has none:
