@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/analysis/builtin"
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
@@ -99,7 +100,11 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	tgt := local.Unix(c.AgentSocket)
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
-		Judge:  server.NewJudge(builtin.New(tgt), func() (*spec.Project, error) { return spec.Load(c.File) }, time.Now),
+		Judge: server.NewJudge(server.JudgeDeps{
+			Source:  func(*spec.Analysis) (analysis.Source, error) { return builtin.New(tgt), nil },
+			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
+			Now:     time.Now, Dir: filepath.Join(home, "analysis"), Logger: log,
+		}),
 		Events: event.NewFile(filepath.Join(home, "events.jsonl")),
 	})
 	if err != nil {

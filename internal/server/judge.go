@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,28 +12,45 @@ import (
 	"github.com/belay-dev/belay/internal/spec"
 )
 
+// JudgeDeps are what a Judge reads metrics, settings and time from.
+type JudgeDeps struct {
+	// Source gives the metric source a service's analysis settings name
+	// (builtin or prometheus); see Sources.
+	Source  func(a *spec.Analysis) (analysis.Source, error)
+	Project func() (*spec.Project, error)
+	Now     func() time.Time
+	// Dir keeps each rollout step's analyzer as JSON, so that a restarted
+	// server resumes the sequential test instead of starting it again
+	// (which would spend α a second time). Empty keeps analyzers in memory only.
+	Dir    string
+	Logger *slog.Logger
+}
+
 // Judge asks the analysis for a verdict on a rollout's current canary step.
-// It keeps one analyzer per rollout step in memory: after a restart a step's
-// analysis starts afresh, which the anytime-valid test allows (it only
-// delays a verdict, never makes a false one more likely).
+// It keeps one analyzer per rollout step, in memory and under Dir.
 type Judge struct {
-	src     analysis.Source
-	project func() (*spec.Project, error)
-	now     func() time.Time
-	mu      sync.Mutex
-	steps   map[string]*analysis.Analyzer
+	d     JudgeDeps
+	store stepFiles
+	mu    sync.Mutex
+	steps map[string]*analysis.Analyzer
 }
 
 var _ rollout.Judge = (*Judge)(nil)
 
-// NewJudge returns a judge reading metrics from src and settings from project.
-func NewJudge(src analysis.Source, project func() (*spec.Project, error), now func() time.Time) *Judge {
-	return &Judge{src: src, project: project, now: now, steps: map[string]*analysis.Analyzer{}}
+// NewJudge returns a judge; Source and Project are required.
+func NewJudge(d JudgeDeps) *Judge {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Judge{d: d, store: stepFiles{dir: d.Dir}, steps: map[string]*analysis.Analyzer{}}
 }
 
 // Judge implements rollout.Judge.
 func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, error) {
-	now := j.now()
+	now := j.d.Now()
 	if st.Stable == nil {
 		return analysis.Verdict{Decision: analysis.Pass, At: now,
 			Reason: fmt.Sprintf("first release of %s in %s: no stable version to compare with, so it is gated by its health checks and smoke tests", st.Service, st.Environment)}, nil
@@ -43,47 +61,87 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 		return analysis.Verdict{Decision: analysis.Pass, At: now,
 			Reason: fmt.Sprintf("%s takes all traffic in %s: no canary left to compare; gated by health checks and smoke tests", st.New.Version, st.Environment)}, nil
 	}
-	a, err := j.analyzer(st)
+	svc, err := j.service(st)
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
-	return a.Tick(ctx, j.src, st.Environment, st.Service, st.Steps[st.Step].Weight, now), nil
+	src, err := j.d.Source(svc.Analysis)
+	if err != nil {
+		return analysis.Verdict{}, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
+	}
+	j.mu.Lock() // one tick at a time: the analyzer and its file change together
+	defer j.mu.Unlock()
+	a, err := j.analyzer(st, svc)
+	if err != nil {
+		return analysis.Verdict{}, err
+	}
+	v := a.Tick(ctx, src, st.Environment, st.Service, st.Steps[st.Step].Weight, now)
+	if err := j.store.save(st.ID, st.Step, a); err != nil {
+		j.d.Logger.Warn("analysis state not saved; a restart would start this step's test again", "rollout", st.ID, "step", st.Step, "err", err)
+	}
+	return v, nil
 }
 
-func (j *Judge) analyzer(st rollout.State) (*analysis.Analyzer, error) {
-	key := fmt.Sprintf("%s/%d", st.ID, st.Step)
+// Forget drops a finished rollout's analyzers and their files (best effort).
+func (j *Judge) Forget(id string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if a, ok := j.steps[key]; ok {
-		return a, nil
-	}
-	cfg, err := j.config(st)
+	j.dropOthers(id, -1)
+}
+
+func (j *Judge) service(st rollout.State) (*spec.Service, error) {
+	p, err := j.d.Project()
 	if err != nil {
 		return nil, err
 	}
-	a, err := analysis.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
+	svc := p.Service(st.Service)
+	if svc == nil {
+		return nil, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Service)
 	}
-	for k := range j.steps { // a rollout has one live step: forget its earlier ones
-		if len(k) > len(st.ID) && k[:len(st.ID)+1] == st.ID+"/" {
-			delete(j.steps, k)
+	return svc, nil
+}
+
+// analyzer returns the step's analyzer: from memory, else from its file
+// (after a restart), else a fresh one. j.mu is held.
+func (j *Judge) analyzer(st rollout.State, svc *spec.Service) (*analysis.Analyzer, error) {
+	key := stepKey(st.ID, st.Step)
+	if a, ok := j.steps[key]; ok {
+		return a, nil
+	}
+	a, err := j.store.load(st.ID, st.Step)
+	if err != nil {
+		j.d.Logger.Warn("analysis state unreadable; starting the step's test afresh", "rollout", st.ID, "step", st.Step, "err", err)
+	}
+	if a != nil && (a.Config.Canary != st.New.Version || a.Config.Stable != st.Stable.Version) {
+		a = nil // a file from another rollout under the same ID (a reset store): not ours
+	}
+	if a == nil {
+		cfg := config(st, svc)
+		if a, err = analysis.New(cfg); err != nil {
+			return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
 		}
 	}
+	j.dropOthers(st.ID, st.Step) // a rollout has one live step: forget its earlier ones
 	j.steps[key] = a
 	return a, nil
 }
 
+// dropOthers forgets rollout id's steps other than keep (-1: all). j.mu is held.
+func (j *Judge) dropOthers(id string, keep int) {
+	for k := range j.steps {
+		if len(k) > len(id) && k[:len(id)+1] == id+"/" && k != stepKey(id, keep) {
+			delete(j.steps, k)
+		}
+	}
+	if err := j.store.removeOthers(id, keep); err != nil {
+		j.d.Logger.Warn("old analysis state not removed", "rollout", id, "err", err)
+	}
+}
+
+func stepKey(id string, step int) string { return fmt.Sprintf("%s/%d", id, step) }
+
 // config maps the service's triggers and analysis settings onto one step.
-func (j *Judge) config(st rollout.State) (analysis.Config, error) {
-	p, err := j.project()
-	if err != nil {
-		return analysis.Config{}, err
-	}
-	svc := p.Service(st.Service)
-	if svc == nil {
-		return analysis.Config{}, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Service)
-	}
+func config(st rollout.State, svc *spec.Service) analysis.Config {
 	cfg := analysis.Config{Canary: st.New.Version, Stable: st.Stable.Version, MinDuration: st.Steps[st.Step].MinDuration}
 	if a := svc.Analysis; a != nil {
 		cfg.Alpha, cfg.MinRequests = a.Alpha, int64(a.MinRequests)
@@ -98,5 +156,5 @@ func (j *Judge) config(st rollout.State) (analysis.Config, error) {
 	for _, t := range svc.RollbackTrigger {
 		cfg.Triggers = append(cfg.Triggers, analysis.TriggerConfig{Trigger: t, NoData: noData})
 	}
-	return cfg, nil
+	return cfg
 }

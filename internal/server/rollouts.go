@@ -13,7 +13,11 @@ import (
 
 // rolloutStore adapts the state store to the engine's Store: rollout IDs
 // are the store's row IDs in decimal, the state is the engine's JSON.
-type rolloutStore struct{ st store.Store }
+// finished, if set, hears of every rollout that reached a terminal state.
+type rolloutStore struct {
+	st       store.Store
+	finished func(id string)
+}
 
 var _ rollout.Store = rolloutStore{}
 
@@ -67,6 +71,9 @@ func (r rolloutStore) Transition(ctx context.Context, id string, expectedSeq int
 	_, err = r.st.Transition(ctx, n, expectedSeq, store.RolloutState{Phase: string(next.Phase), State: state, Terminal: !next.Active()}, step)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w: %v", rollout.ErrConflict, err)
+	}
+	if err == nil && !next.Active() && r.finished != nil {
+		r.finished(id)
 	}
 	return err
 }

@@ -65,8 +65,12 @@ func New(d Deps) (*Server, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{d: d, notify: newBroadcast()}
+	rs := rolloutStore{st: d.Store}
+	if f, ok := d.Judge.(interface{ Forget(id string) }); ok {
+		rs.finished = f.Forget // a finished rollout's analysis state is no longer needed
+	}
 	eng, err := rollout.NewEngine(rollout.Deps{
-		Store: rolloutStore{d.Store}, Target: d.Target, Judge: d.Judge,
+		Store: rs, Target: d.Target, Judge: d.Judge,
 		Smoke: smokeRunner{s}, Hooks: hookRunner{s}, Verifier: verifier{s}, Stable: stableMarker{s},
 		Sink: s, Now: d.Now, Logger: d.Logger,
 	})

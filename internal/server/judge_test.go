@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/analysis/replay"
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+const judgeYAML = `
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout:
+      strategy: canary
+      steps: [{weight: 10%, min_duration: 1m}, {weight: 100%}]
+    rollback_trigger: ["error_rate > 5% for 30s"]
+    rollback_action: deploy previous_stable
+environments:
+  - name: production
+`
+
+// snapshots are a generated request stream's cumulative counters, one per
+// second: the same numbers whichever judge reads them.
+type snapshots struct {
+	at   []time.Time
+	cs   [][]target.Counters
+	tick int
+}
+
+func newSnapshots(n int) *snapshots {
+	t0 := time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+	s := replay.New(42, t0,
+		replay.Arm{Version: "v2", Rate: 20, ErrorRate: 0.01, Median: 0.02, Sigma: 0.5},
+		replay.Arm{Version: "v1", Rate: 180, ErrorRate: 0.001, Median: 0.02, Sigma: 0.5})
+	out := &snapshots{}
+	for range n {
+		s.Advance(time.Second)
+		out.at, out.cs = append(out.at, s.Now()), append(out.cs, s.Counters())
+	}
+	return out
+}
+
+func (s *snapshots) Counters(context.Context, analysis.Query) ([]target.Counters, error) {
+	return s.cs[s.tick], nil
+}
+
+func (s *snapshots) now() time.Time { return s.at[s.tick] }
+
+func testJudge(t *testing.T, src *snapshots, dir string) *Judge {
+	t.Helper()
+	doc, err := spec.ParseProject("belay.yaml", []byte(judgeYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewJudge(JudgeDeps{
+		Source:  func(*spec.Analysis) (analysis.Source, error) { return src, nil },
+		Project: func() (*spec.Project, error) { return doc, nil },
+		Now:     src.now, Dir: dir,
+	})
+}
+
+func canaryState(id string, step int) rollout.State {
+	return rollout.State{Config: rollout.Config{ID: id, Service: "api", Environment: "production",
+		New: target.Version{Version: "v2"}, Stable: &target.Version{Version: "v1"},
+		Steps: []rollout.Step{{Weight: 10, MinDuration: time.Minute}, {Weight: 100}}}, Step: step, Phase: rollout.Canary}
+}
+
+func analyzerJSON(t *testing.T, j *Judge, id string, step int) string {
+	t.Helper()
+	b, err := json.Marshal(j.steps[stepKey(id, step)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestJudgeResumesAfterRestart runs one judge through 30 ticks and another
+// that is replaced by a fresh Judge on the same directory after 12: both end
+// with the same analyzer (same e-values) and gave the same verdicts.
+func TestJudgeResumesAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	src := newSnapshots(30)
+	ref := testJudge(t, src, "")
+	dir := t.TempDir()
+	restarted := testJudge(t, src, dir)
+	st := canaryState("7", 0)
+	for i := range 30 {
+		src.tick = i
+		if i == 12 {
+			restarted = testJudge(t, src, dir) // the server restarted: nothing in memory
+		}
+		want, err := ref.Judge(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := restarted.Judge(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("tick %d: restarted judge says %+v, uninterrupted one %+v", i, got, want)
+		}
+	}
+	if a, b := analyzerJSON(t, ref, "7", 0), analyzerJSON(t, restarted, "7", 0); a != b {
+		t.Fatalf("analyzers differ after restart:\n%s\n%s", a, b)
+	}
+	if e := restarted.steps["7/0"].State.Errors; e.EValue() <= 1 {
+		t.Fatalf("error e-value %v: the stream's 10x error rate should have raised it", e.EValue())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "7-0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != analyzerJSON(t, restarted, "7", 0) {
+		t.Fatal("the file does not hold the last tick's analyzer")
+	}
+}
+
+// TestJudgeNewRolloutStartsFresh: a rollout the judge never saw starts its
+// analysis, and steps and finished rollouts leave no files behind.
+func TestJudgeNewRolloutStartsFresh(t *testing.T) {
+	ctx := context.Background()
+	src := newSnapshots(5)
+	dir := t.TempDir()
+	j := testJudge(t, src, dir)
+	for i := range 3 {
+		src.tick = i
+		if _, err := j.Judge(ctx, canaryState("7", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j = testJudge(t, src, dir)
+	v, err := j.Judge(ctx, canaryState("8", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Reason != "analysis started" {
+		t.Fatalf("rollout 8 was never judged, got %q", v.Reason)
+	}
+	if got := j.steps["8/0"].State.Started; !got.Equal(src.now()) {
+		t.Fatalf("rollout 8 started at %v, want now %v", got, src.now())
+	}
+	st := canaryState("7", 0)
+	st.Steps = []rollout.Step{{Weight: 10}, {Weight: 50}, {Weight: 100}}
+	st.Step = 1 // rollout 7 moved on: its step 0 file goes
+	if _, err := j.Judge(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	assertFiles(t, dir, "7-1.json", "8-0.json")
+	j.Forget("8")
+	assertFiles(t, dir, "7-1.json")
+}
+
+func assertFiles(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+}
