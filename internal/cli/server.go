@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/analysis/builtin"
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
@@ -101,7 +100,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
 		Judge: server.NewJudge(server.JudgeDeps{
-			Source:  func(*spec.Analysis) (analysis.Source, error) { return builtin.New(tgt), nil },
+			Source:  (&server.Sources{Builtin: builtin.New(tgt)}).For,
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
 			Now:     time.Now, Dir: filepath.Join(home, "analysis"), Logger: log,
 		}),

@@ -126,7 +126,11 @@ func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
 
 func inconclusive(s, prev State, v analysis.Verdict, held time.Duration, ev json.RawMessage, now time.Time) (State, []Action) {
 	reason := "analysis inconclusive: " + v.Reason
-	switch s.Inconclusive {
+	policy := s.Inconclusive
+	if v.Policy != "" { // the analysis names a policy for this cause (metrics unavailable, low traffic, SRM)
+		policy = InconclusivePolicy(v.Policy)
+	}
+	switch policy {
 	case Rollback:
 		return autoRollback(s, now, reason, ev)
 	case PauseOn:

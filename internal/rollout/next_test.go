@@ -94,6 +94,30 @@ func TestInconclusivePolicies(t *testing.T) {
 	}
 }
 
+// TestVerdictPolicyOverrides: a verdict naming its own policy (e.g. metrics
+// unavailable → rollback) wins over the rollout's inconclusive policy.
+func TestVerdictPolicyOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		rollout InconclusivePolicy
+		verdict analysis.Policy
+		want    Phase
+	}{
+		{Extend, analysis.PolicyRollback, RollingBack},
+		{Extend, analysis.PolicyPause, Paused},
+		{Rollback, analysis.PolicyExtend, Canary},
+		{PauseOn, "", Paused},
+	} {
+		c := testConfig()
+		c.Inconclusive = tc.rollout
+		s := canaryAt(t, c)
+		v := verdict(s, analysis.Inconclusive)
+		v.Verdict.Policy = tc.verdict // Verdict is a fresh pointer per call
+		if next, _ := Next(s, v, t0.Add(time.Second)); next.Phase != tc.want {
+			t.Errorf("rollout %s, verdict %q: %s, want %s", tc.rollout, tc.verdict, next.Phase, tc.want)
+		}
+	}
+}
+
 func TestFailInEarlyPhasesFailsWithoutRollback(t *testing.T) {
 	s, _ := New(testConfig(), t0)
 	s = walk(t, s, Observation{Kind: Tick})

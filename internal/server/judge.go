@@ -148,6 +148,23 @@ func config(st rollout.State, svc *spec.Service) analysis.Config {
 		if a.MinEffect > 1 {
 			cfg.MinEffect = a.MinEffect
 		}
+		if a.Test == spec.TestBeta {
+			cfg.Test = analysis.TestBeta
+		}
+		// Each cause's policy, else the service's inconclusive policy, so
+		// that the verdict carries the policy the engine applies.
+		for _, p := range []struct {
+			dst *analysis.Policy
+			v   spec.InconclusivePolicy
+		}{{&cfg.OnUnavailable, a.OnUnavailable}, {&cfg.OnLowTraffic, a.OnLowTraffic}, {&cfg.OnSRM, a.OnSRM}} {
+			if p.v == "" {
+				p.v = a.Inconclusive
+			}
+			*p.dst = analysis.Policy(p.v)
+		}
+		if a.Source == spec.SourcePrometheus && a.Prometheus != nil {
+			cfg.Timeout = a.Prometheus.Timeout.D()
+		}
 	}
 	noData := analysis.NoDataHold
 	if a := svc.Analysis; a != nil && a.NoData != "" {

@@ -52,4 +52,13 @@ func (a *Analysis) applyDefaults() {
 	if a.Inconclusive == "" {
 		a.Inconclusive = InconclusiveExtend
 	}
+	if a.Source == "" {
+		a.Source = SourceBuiltin
+	}
+	if a.Test == "" {
+		a.Test = TestMSPRT
+	}
+	if a.Prometheus != nil && a.Prometheus.Timeout == 0 {
+		a.Prometheus.Timeout = DefaultPromTimeout
+	}
 }

@@ -106,3 +106,25 @@ const (
 )
 
 func (TargetKind) values() []string { return []string{"local", "kubernetes"} }
+
+// MetricSource names where analysis reads canary and stable metrics.
+type MetricSource string
+
+// Metric sources.
+const (
+	SourceBuiltin    MetricSource = "builtin"    // the belay agent's own counters
+	SourcePrometheus MetricSource = "prometheus" // PromQL against a Prometheus server
+)
+
+func (MetricSource) values() []string { return []string{"builtin", "prometheus"} }
+
+// SequentialTest names the anytime-valid test comparing canary with stable.
+type SequentialTest string
+
+// Sequential tests.
+const (
+	TestMSPRT SequentialTest = "msprt" // mixture of SPRTs over rate ratios
+	TestBeta  SequentialTest = "beta"  // Beta mixture
+)
+
+func (SequentialTest) values() []string { return []string{"msprt", "beta"} }

@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // Service is one deployable unit: how it is built, run, health-checked,
 // smoke-tested, rolled out and rolled back.
 type Service struct {
@@ -64,6 +66,43 @@ type Analysis struct {
 	NoData NoDataPolicy `yaml:"no_data" json:"no_data"`
 	// Inconclusive is what a step without enough traffic does; default extend.
 	Inconclusive InconclusivePolicy `yaml:"inconclusive" json:"inconclusive"`
+	// Source is where canary and stable metrics come from: builtin (the
+	// agent's counters; default) or prometheus (Prometheus below).
+	Source MetricSource `yaml:"source" json:"source"`
+	// Prometheus is the server and queries for source: prometheus.
+	Prometheus *PrometheusSource `yaml:"prometheus" json:"prometheus,omitempty"`
+	// Test is the sequential test comparing canary with stable: msprt (a
+	// mixture of SPRTs; default) or beta (a Beta mixture).
+	Test SequentialTest `yaml:"test" json:"test"`
+	// OnUnavailable, OnLowTraffic and OnSRM override Inconclusive for an
+	// inconclusive verdict of that cause: metrics unavailable (the source is
+	// down or slow), too little canary traffic by the step's deadline, and a
+	// sample-ratio mismatch (the canary gets another share than its weight).
+	OnUnavailable InconclusivePolicy `yaml:"on_unavailable" json:"on_unavailable,omitempty"`
+	OnLowTraffic  InconclusivePolicy `yaml:"on_low_traffic" json:"on_low_traffic,omitempty"`
+	OnSRM         InconclusivePolicy `yaml:"on_srm" json:"on_srm,omitempty"`
+}
+
+// PrometheusSource is a Prometheus server the analysis queries.
+type PrometheusSource struct {
+	// URL is the server, e.g. http://127.0.0.1:9090.
+	URL string `yaml:"url" json:"url" belay:"required"`
+	// Timeout bounds each tick's queries; a slower answer is "metrics
+	// unavailable". Default 5s.
+	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Queries replace the default PromQL templates one by one; each may use
+	// {{service}}, {{version}} and {{environment}}.
+	Queries *PrometheusQueries `yaml:"queries" json:"queries,omitempty"`
+}
+
+// PrometheusQueries are PromQL templates answering one number per version
+// (buckets: one series per le label), cumulative since the version started.
+type PrometheusQueries struct {
+	Requests       string `yaml:"requests" json:"requests,omitempty"`
+	Errors         string `yaml:"errors" json:"errors,omitempty"`
+	Buckets        string `yaml:"buckets" json:"buckets,omitempty"`
+	HealthFailures string `yaml:"health_failures" json:"health_failures,omitempty"`
+	Restarts       string `yaml:"restarts" json:"restarts,omitempty"`
 }
 
 // Analysis defaults.
@@ -71,6 +110,7 @@ const (
 	DefaultAlpha       = 0.01
 	DefaultMinEffect   = 10.0
 	DefaultMinRequests = 100
+	DefaultPromTimeout = Duration(5 * time.Second)
 )
 
 // Override is a service's settings for one environment.

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -121,6 +122,31 @@ func (d *decoder) checkAnalysis(path string, a *Analysis) {
 	}
 	if _, set := d.pos[path+".min_requests"]; set && a.MinRequests < 1 {
 		d.errAt(path+".min_requests", "min_requests must be at least 1")
+	}
+	d.checkPrometheus(path, a)
+}
+
+// checkPrometheus: source prometheus needs a server, and a server given
+// for another source would be silently unused.
+func (d *decoder) checkPrometheus(path string, a *Analysis) {
+	p := a.Prometheus
+	switch {
+	case a.Source == SourcePrometheus && p == nil:
+		d.errAt(path+".source", "source prometheus needs a server: add prometheus: {url: http://127.0.0.1:9090}")
+		return
+	case a.Source != SourcePrometheus && p != nil && !d.hasErrUnder(path+".source"):
+		d.errAt(path+".prometheus", "prometheus settings are unused unless source is prometheus: add source: prometheus, or remove them")
+		return
+	case p == nil:
+		return
+	}
+	if p.URL != "" {
+		if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			d.errAt(path+".prometheus.url", "url %q is not an http(s) address: use e.g. http://127.0.0.1:9090", p.URL)
+		}
+	}
+	if _, set := d.pos[path+".prometheus.timeout"]; set && p.Timeout <= 0 {
+		d.errAt(path+".prometheus.timeout", "timeout must be positive, e.g. 5s")
 	}
 }
 

@@ -1,0 +1,48 @@
+package spec
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAnalysisSourceAndPolicies(t *testing.T) {
+	p, err := ParseProject("belay.yaml", []byte(`
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+    analysis:
+      source: prometheus
+      prometheus:
+        url: http://127.0.0.1:9090
+        queries: {errors: 'sum(my_errors{svc="{{service}}",v="{{version}}"})'}
+      test: beta
+      on_unavailable: rollback
+      on_srm: pause
+  web:
+    run: {command: bin/web}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+environments:
+  - name: staging
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Service("api").Analysis
+	if a.Source != SourcePrometheus || a.Test != TestBeta || a.OnUnavailable != InconclusiveRollback || a.OnSRM != InconclusivePause || a.OnLowTraffic != "" {
+		t.Errorf("api analysis = %+v", a)
+	}
+	if a.Prometheus.URL != "http://127.0.0.1:9090" || a.Prometheus.Timeout.D() != 5*time.Second ||
+		a.Prometheus.Queries.Errors != `sum(my_errors{svc="{{service}}",v="{{version}}"})` || a.Prometheus.Queries.Requests != "" {
+		t.Errorf("api prometheus = %+v, queries %+v", a.Prometheus, a.Prometheus.Queries)
+	}
+	if w := p.Service("web").Analysis; w.Source != SourceBuiltin || w.Test != TestMSPRT || w.Prometheus != nil {
+		t.Errorf("web analysis defaults = %+v", w)
+	}
+}
