@@ -2,7 +2,7 @@ package analysis
 
 import (
 	"context"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/belay-dev/belay/internal/target"
@@ -73,8 +73,11 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 		return *st.Final
 	}
 	if obs.Err != nil {
-		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now,
-			Reason: fmt.Sprintf("metrics unavailable: %v; never a pass without data", obs.Err)}
+		msg := obs.Err.Error()
+		if !strings.HasPrefix(msg, ErrNoData.Error()) { // sources wrapping ErrNoData say it first
+			msg = ErrNoData.Error() + ": " + msg
+		}
+		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now, Reason: msg + "; never a pass without data"}
 	}
 	c, haveC := findCounters(obs.Counters, cfg.Canary)
 	s, haveS := findCounters(obs.Counters, cfg.Stable)

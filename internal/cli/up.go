@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +22,7 @@ import (
 func init() { commands = append(commands, newUpCmd, newDownCmd) }
 
 func newUpCmd(g *Globals) *cobra.Command {
-	var file string
+	var file, agentAPI string
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -32,7 +35,7 @@ func newUpCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := up(cmd.Context(), g, home, file, wait)
+			r, err := up(cmd.Context(), g, home, file, agentAPI, wait)
 			if err != nil {
 				return err
 			}
@@ -44,11 +47,13 @@ func newUpCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file the server serves")
 	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for server and agent to be ready")
+	cmd.Flags().StringVar(&agentAPI, "agent-api", "", "also serve the agent's API on this loopback address, e.g. 127.0.0.1:7070,\n"+
+		"for Prometheus to scrape /metrics; the API's token is generated into <home>/agent.token")
 	return cmd
 }
 
 // up starts the daemons unless the ready-file names live ones.
-func up(ctx context.Context, g *Globals, home, file string, wait time.Duration) (server.Ready, error) {
+func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (server.Ready, error) {
 	readyPath := server.ReadyFile(home)
 	if r, err := server.ReadReady(readyPath); err == nil && alive(r.ServerPID) && alive(r.AgentPID) && serverAnswers(ctx, r.Server) {
 		return r, nil
@@ -65,11 +70,20 @@ func up(ctx context.Context, g *Globals, home, file string, wait time.Duration) 
 	}
 	os.Remove(readyPath)
 	sock := filepath.Join(home, "agent.sock")
-	agentPID, err := spawn(home, "agent.log", "agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock, "--stop-on-exit")
+	agentArgs := []string{"agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock, "--stop-on-exit"}
+	var agentEnv []string
+	if agentAPI != "" {
+		tok, err := agentToken(home)
+		if err != nil {
+			return server.Ready{}, err
+		}
+		agentArgs, agentEnv = append(agentArgs, "--listen-api", agentAPI), []string{"BELAY_AGENT_TOKEN=" + tok}
+	}
+	agentPID, err := spawn(home, "agent.log", agentEnv, agentArgs...)
 	if err != nil {
 		return server.Ready{}, err
 	}
-	serverPID, err := spawn(home, "server.log", "server", "--home", home, "-f", abs, "--agent", sock, "--ready-file", readyPath, "--state", g.State)
+	serverPID, err := spawn(home, "server.log", nil, "server", "--home", home, "-f", abs, "--agent", sock, "--ready-file", readyPath, "--state", g.State)
 	if err != nil {
 		return server.Ready{}, err
 	}
@@ -88,8 +102,24 @@ func up(ctx context.Context, g *Globals, home, file string, wait time.Duration) 
 	return server.Ready{}, fmt.Errorf("belay server not ready after %s; see %s", wait, filepath.Join(home, "server.log"))
 }
 
-// spawn starts this binary with args in its own session, detached from the terminal.
-func spawn(home, logName string, args ...string) (int, error) {
+// agentToken returns the token in <home>/agent.token, generating it the
+// first time (in the environment, not argv, so ps does not show it).
+func agentToken(home string) (string, error) {
+	path := filepath.Join(home, "agent.token")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	return tok, os.WriteFile(path, []byte(tok+"\n"), 0o600)
+}
+
+// spawn starts this binary with args (and env added to this process's) in
+// its own session, detached from the terminal.
+func spawn(home, logName string, env []string, args ...string) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -102,6 +132,9 @@ func spawn(home, logName string, args ...string) (int, error) {
 	c := exec.Command(self, args...)
 	c.Args[0] = os.Args[0] // keep argv[0]: multi-call test binaries dispatch on it
 	c.Stdout, c.Stderr = logf, logf
+	if len(env) > 0 {
+		c.Env = append(os.Environ(), env...)
+	}
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := c.Start(); err != nil {
 		return 0, fmt.Errorf("start belay %s: %w", args[0], err)
