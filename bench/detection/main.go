@@ -5,7 +5,11 @@
 // back a healthy canary (A/A). Cells marked "replay" replay generated streams
 // through the analysis code with a clock the harness controls.
 //
-//	go run ./bench/detection [-runs 200] [-aa 300] [-tick 1s] [-rates 1,10,100]
+//	go run ./bench/detection [-runs 200] [-aa 300] [-tick 1s] [-rates 1,10,100] [-agent 20]
+//
+// With -agent N the fast cells also run N times each as real canaries
+// (mode "real"): examples/hello behind a belay agent's proxy under
+// generated load, judged by the same Analyzer through the builtin source.
 package main
 
 import (
@@ -31,14 +35,10 @@ func main() {
 	rates := flag.String("rates", "1,10,100", "canary requests per second, comma-separated")
 	latencyWeight := flag.Float64("latency-weight", 0.5, "weight of the latency e-value against errors")
 	test := flag.String("test", "msprt", "sequential test: msprt or beta")
-	agent := flag.String("agent", "", "run the fast cells as real canaries through a belay agent at this address (not available yet)")
+	agentRuns := flag.Int("agent", 0, "also run the fast cells (10 and 100 canary req/s × 5 % and 10 % errors, A/A) as real canaries through a belay agent and proxy, this many runs each")
+	agentPar := flag.Int("agent-parallel", 4, "real runs at a time")
+	agentAA := flag.Duration("agent-aa", time.Minute, "length of each real A/A run")
 	flag.Parse()
-	if *agent != "" {
-		// Hook for real-canary cells: they need the agent and proxy
-		// (internal/agent), which are not on main yet.
-		fmt.Fprintln(os.Stderr, "detection: real-canary cells through the agent are not implemented yet; run without -agent for replay cells")
-		os.Exit(2)
-	}
 	baseConfig.LatencyWeight = *latencyWeight
 	baseConfig.Test = analysis.Test(*test)
 	if err := baseConfig.Validate(); err != nil {
@@ -92,6 +92,12 @@ func main() {
 			}
 		}
 		fmt.Printf("| %g | %d | %d (%.2f %%) | %d (%.2f %%) |\n", rate, *aaRuns, bf, 100*float64(bf)/float64(*aaRuns), ff, 100*float64(ff)/float64(*aaRuns))
+	}
+	if *agentRuns > 0 {
+		if err := realCells(*agentRuns, *agentPar, *tick, *agentAA); err != nil {
+			fmt.Fprintln(os.Stderr, "detection:", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("\n(%s of wall time on %d CPUs)\n", time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0))
 }
