@@ -46,3 +46,40 @@ environments:
 		t.Errorf("web analysis defaults = %+v", w)
 	}
 }
+
+func TestAnalysisInheritsFromProject(t *testing.T) {
+	p, err := ParseProject("belay.yaml", []byte(`
+analysis:
+  source: prometheus
+  prometheus: {url: http://prom:9090, timeout: 2s}
+  on_unavailable: rollback
+  alpha: 0.05
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+  web:
+    run: {command: bin/web}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+    analysis: {source: builtin, alpha: 0.01, on_unavailable: pause}
+environments:
+  - name: staging
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, web := p.Service("api").Analysis, p.Service("web").Analysis
+	if api.Source != SourcePrometheus || api.Prometheus.URL != "http://prom:9090" || api.Prometheus.Timeout.D() != 2*time.Second ||
+		api.OnUnavailable != InconclusiveRollback || api.Alpha != 0.05 || api.MinRequests != DefaultMinRequests {
+		t.Errorf("api inherits %+v", api)
+	}
+	if web.Source != SourceBuiltin || web.Alpha != 0.01 || web.OnUnavailable != InconclusivePause {
+		t.Errorf("web's own fields must win: %+v", web)
+	}
+}

@@ -134,7 +134,7 @@ func kindOf(root *yaml.Node) DocKind {
 		switch k := root.Content[i].Value; k {
 		case "release_plan":
 			plan = true
-		case "project", "pipeline", "service_stack", "artifacts", "services", "environments":
+		case "project", "pipeline", "service_stack", "artifacts", "analysis", "services", "environments":
 			return KindProject
 		}
 	}

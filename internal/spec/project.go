@@ -6,11 +6,14 @@ import "path/filepath"
 // built, checked, deployed and rolled back, environment by environment.
 type Project struct {
 	// Name is the project's name; optional, defaults to nothing.
-	Name         string              `yaml:"project" json:"project,omitempty"`
-	Pipeline     *Pipeline           `yaml:"pipeline" json:"pipeline,omitempty"`
-	ServiceStack *ServiceStack       `yaml:"service_stack" json:"service_stack,omitempty"`
-	Artifacts    *Artifacts          `yaml:"artifacts" json:"artifacts"`
-	Services     map[string]*Service `yaml:"services" json:"services" belay:"required"`
+	Name         string        `yaml:"project" json:"project,omitempty"`
+	Pipeline     *Pipeline     `yaml:"pipeline" json:"pipeline,omitempty"`
+	ServiceStack *ServiceStack `yaml:"service_stack" json:"service_stack,omitempty"`
+	Artifacts    *Artifacts    `yaml:"artifacts" json:"artifacts"`
+	// Analysis gives every service's analysis settings; a service's own
+	// analysis fields win over these.
+	Analysis *Analysis           `yaml:"analysis" json:"analysis,omitempty"`
+	Services map[string]*Service `yaml:"services" json:"services" belay:"required"`
 	// Environments are in promotion order; the last is production.
 	Environments []*Environment `yaml:"environments" json:"environments" belay:"required"`
 	// ReleasePlan optionally holds the current release plan in context; it is

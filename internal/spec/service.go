@@ -83,6 +83,46 @@ type Analysis struct {
 	OnSRM         InconclusivePolicy `yaml:"on_srm" json:"on_srm,omitempty"`
 }
 
+// inherit returns a service's analysis settings with the fields it leaves
+// out taken from the project's (a prometheus block is taken whole).
+func inherit(project, svc *Analysis) *Analysis {
+	if project == nil {
+		return svc
+	}
+	if svc == nil {
+		c := *project
+		return &c
+	}
+	c := *svc
+	zero := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	if c.Alpha == 0 {
+		c.Alpha = project.Alpha
+	}
+	if c.MinEffect == 0 {
+		c.MinEffect = project.MinEffect
+	}
+	if c.MinRequests == 0 {
+		c.MinRequests = project.MinRequests
+	}
+	if c.Prometheus == nil {
+		c.Prometheus = project.Prometheus
+	}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{(*string)(&c.NoData), string(project.NoData)}, {(*string)(&c.Inconclusive), string(project.Inconclusive)},
+		{(*string)(&c.Source), string(project.Source)}, {(*string)(&c.Test), string(project.Test)},
+		{(*string)(&c.OnUnavailable), string(project.OnUnavailable)}, {(*string)(&c.OnLowTraffic), string(project.OnLowTraffic)},
+		{(*string)(&c.OnSRM), string(project.OnSRM)}} {
+		zero(f.dst, f.v)
+	}
+	return &c
+}
+
 // PrometheusSource is a Prometheus server the analysis queries.
 type PrometheusSource struct {
 	// URL is the server, e.g. http://127.0.0.1:9090.

@@ -17,8 +17,11 @@ func (d *decoder) checkProject(p *Project) {
 	d.checkPipeline(p)
 	d.checkStack(p)
 	d.checkArtifacts(p.Artifacts)
+	d.checkAnalysis("analysis", p.Analysis)
 	for _, name := range p.serviceOrder {
-		d.checkService(p, p.Services[name])
+		s := p.Services[name]
+		s.Analysis = inherit(p.Analysis, s.Analysis)
+		d.checkService(p, s)
 	}
 	d.checkListenClash(p)
 	if rp := p.ReleasePlan; rp != nil {
@@ -126,15 +129,23 @@ func (d *decoder) checkAnalysis(path string, a *Analysis) {
 	d.checkPrometheus(path, a)
 }
 
+func (d *decoder) set(path string) bool {
+	_, ok := d.pos[path]
+	return ok
+}
+
 // checkPrometheus: source prometheus needs a server, and a server given
 // for another source would be silently unused.
 func (d *decoder) checkPrometheus(path string, a *Analysis) {
 	p := a.Prometheus
 	switch {
 	case a.Source == SourcePrometheus && p == nil:
-		d.errAt(path+".source", "source prometheus needs a server: add prometheus: {url: http://127.0.0.1:9090}")
+		if path == "analysis" || d.set(path+".source") { // an inherited source is reported once, at the project
+			d.errAt(path+".source", "source prometheus needs a server: add prometheus: {url: http://127.0.0.1:9090}")
+		}
 		return
-	case a.Source != SourcePrometheus && p != nil && !d.hasErrUnder(path+".source"):
+	case a.Source != SourcePrometheus && p != nil && path != "analysis" && d.set(path+".prometheus") && !d.hasErrUnder(path+".source"):
+		// (a project's prometheus may serve only the services that choose it)
 		d.errAt(path+".prometheus", "prometheus settings are unused unless source is prometheus: add source: prometheus, or remove them")
 		return
 	case p == nil:
