@@ -31,8 +31,14 @@ type JudgeDeps struct {
 type Judge struct {
 	d     JudgeDeps
 	store stepFiles
-	mu    sync.Mutex
-	steps map[string]*analysis.Analyzer
+	mu    sync.Mutex // guards steps; each step has its own lock for ticks
+	steps map[string]*step
+}
+
+// step is one rollout step's analyzer; mu keeps a tick and its save together.
+type step struct {
+	mu sync.Mutex
+	a  *analysis.Analyzer
 }
 
 var _ rollout.Judge = (*Judge)(nil)
@@ -45,7 +51,7 @@ func NewJudge(d JudgeDeps) *Judge {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Judge{d: d, store: stepFiles{dir: d.Dir}, steps: map[string]*analysis.Analyzer{}}
+	return &Judge{d: d, store: stepFiles{dir: d.Dir}, steps: map[string]*step{}}
 }
 
 // Judge implements rollout.Judge.
@@ -69,14 +75,14 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 	if err != nil {
 		return analysis.Verdict{}, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
 	}
-	j.mu.Lock() // one tick at a time: the analyzer and its file change together
-	defer j.mu.Unlock()
-	a, err := j.analyzer(st, svc)
+	sp, err := j.stepFor(st, svc)
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
-	v := a.Tick(ctx, src, st.Environment, st.Service, st.Steps[st.Step].Weight, now)
-	if err := j.store.save(st.ID, st.Step, a); err != nil {
+	sp.mu.Lock() // one tick of a step at a time: the analyzer and its file change together
+	defer sp.mu.Unlock()
+	v := sp.a.Tick(ctx, src, st.Environment, st.Service, st.Steps[st.Step].Weight, now)
+	if err := j.store.save(st.ID, st.Step, sp.a); err != nil {
 		j.d.Logger.Warn("analysis state not saved; a restart would start this step's test again", "rollout", st.ID, "step", st.Step, "err", err)
 	}
 	return v, nil
@@ -101,12 +107,14 @@ func (j *Judge) service(st rollout.State) (*spec.Service, error) {
 	return svc, nil
 }
 
-// analyzer returns the step's analyzer: from memory, else from its file
-// (after a restart), else a fresh one. j.mu is held.
-func (j *Judge) analyzer(st rollout.State, svc *spec.Service) (*analysis.Analyzer, error) {
+// stepFor returns the step's analyzer: from memory, else from its file
+// (after a restart), else a fresh one.
+func (j *Judge) stepFor(st rollout.State, svc *spec.Service) (*step, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	key := stepKey(st.ID, st.Step)
-	if a, ok := j.steps[key]; ok {
-		return a, nil
+	if sp, ok := j.steps[key]; ok {
+		return sp, nil
 	}
 	a, err := j.store.load(st.ID, st.Step)
 	if err != nil {
@@ -122,8 +130,9 @@ func (j *Judge) analyzer(st rollout.State, svc *spec.Service) (*analysis.Analyze
 		}
 	}
 	j.dropOthers(st.ID, st.Step) // a rollout has one live step: forget its earlier ones
-	j.steps[key] = a
-	return a, nil
+	sp := &step{a: a}
+	j.steps[key] = sp
+	return sp, nil
 }
 
 // dropOthers forgets rollout id's steps other than keep (-1: all). j.mu is held.

@@ -78,7 +78,7 @@ func canaryState(id string, step int) rollout.State {
 
 func analyzerJSON(t *testing.T, j *Judge, id string, step int) string {
 	t.Helper()
-	b, err := json.Marshal(j.steps[stepKey(id, step)])
+	b, err := json.Marshal(j.steps[stepKey(id, step)].a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestJudgeResumesAfterRestart(t *testing.T) {
 	if a, b := analyzerJSON(t, ref, "7", 0), analyzerJSON(t, restarted, "7", 0); a != b {
 		t.Fatalf("analyzers differ after restart:\n%s\n%s", a, b)
 	}
-	if e := restarted.steps["7/0"].State.Errors; e.EValue() <= 1 {
+	if e := restarted.steps["7/0"].a.State.Errors; e.EValue() <= 1 {
 		t.Fatalf("error e-value %v: the stream's 10x error rate should have raised it", e.EValue())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "7-0.json"))
@@ -148,7 +148,7 @@ func TestJudgeNewRolloutStartsFresh(t *testing.T) {
 	if v.Reason != "analysis started" {
 		t.Fatalf("rollout 8 was never judged, got %q", v.Reason)
 	}
-	if got := j.steps["8/0"].State.Started; !got.Equal(src.now()) {
+	if got := j.steps["8/0"].a.State.Started; !got.Equal(src.now()) {
 		t.Fatalf("rollout 8 started at %v, want now %v", got, src.now())
 	}
 	st := canaryState("7", 0)
