@@ -48,7 +48,8 @@ func newUpCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file the server serves")
 	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for server and agent to be ready")
 	cmd.Flags().StringVar(&agentAPI, "agent-api", "", "also serve the agent's API on this loopback address, e.g. 127.0.0.1:7070,\n"+
-		"for Prometheus to scrape /metrics; the API's token is generated into <home>/agent.token")
+		"for Prometheus to scrape /metrics (open; the rest needs the token generated into <home>/agent.token);\n"+
+		"an agent already up keeps its listeners")
 	return cmd
 }
 
