@@ -64,8 +64,8 @@ func up(ctx context.Context, g *Globals, home, file string, wait time.Duration) 
 		return server.Ready{}, err
 	}
 	os.Remove(readyPath)
-	sock := filepath.Join(home, "agent.sock")
-	agentPID, err := spawn(home, "agent.log", "agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock, "--stop-on-exit")
+	state, sock := agentPaths(&Globals{Home: home}, "", "") // where `belay logs` looks too
+	agentPID, err := spawn(home, "agent.log", "agent", "--home", home, "-f", abs, "--state", state, "--socket", sock, "--stop-on-exit")
 	if err != nil {
 		return server.Ready{}, err
 	}
