@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,30 +56,34 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	for _, c := range []struct {
 		version, want, stable string
 	}{{v2, "Succeeded", v2}, {v3, "RolledBack", v2}} {
-		t0, restarts := time.Now(), r.restarts
-		r.run(r.bin, "release", "hello", c.version)
+		out := r.run(r.bin, "release", "hello", c.version)
+		m := regexp.MustCompile(`(?m)^rollout (\d+) started in staging`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("release %s: no staging rollout in %q", c.version, out)
+		}
+		first, _ := strconv.ParseInt(m[1], 10, 64)
+		r.crashRollout(first, c.version, "Succeeded")
+		if got := r.stable("staging"); got != c.version {
+			t.Fatalf("after %s, staging's stable is %q", c.version, got)
+		}
 		id := r.rolloutOf("production", c.version)
-		v := r.follow(id, true)
-		t.Logf("%s: rollout %d ended %s in %s; server killed in %s (%d restarts)", c.version, id, v.Phase,
-			time.Since(t0).Round(time.Millisecond), strings.Join(v.hits, ", "), r.restarts-restarts)
-		if v.Phase != c.want {
-			t.Fatalf("%s ended %s, want %s; transitions:\n%s", c.version, v.Phase, c.want, v.path())
-		}
-		if err := checkChain(v.Transitions); err != nil {
-			t.Fatalf("%s: %v; transitions:\n%s", c.version, err, v.path())
-		}
-		if c.want == "Succeeded" {
-			if got, want := v.path(), promotedPath(len(v.steps())); got != want {
-				t.Fatalf("%s took another path than an uninterrupted promotion:\n got\n%s want\n%s", c.version, got, want)
-			}
-		}
-		if len(v.hits) < 5 {
-			t.Errorf("%s: the server was killed in only %d phases (%v); the test needs to see most of them", c.version, len(v.hits), v.hits)
-		}
+		r.crashRollout(id, c.version, c.want)
 		if got := r.stable("production"); got != c.stable {
 			t.Fatalf("after %s, production's stable is %q, want %s", c.version, got, c.stable)
 		}
-		r.checkEvents(id, v.Transitions)
+		var rows []rolloutView
+		if err := r.get("/api/v1/history?service=hello&environment=production", &rows); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, row := range rows {
+			if row.Version == c.version {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s has %d rollouts in production, want 1: the promotion from staging was not exactly once", c.version, n)
+		}
 	}
 	// Let the proxy settle on v2 alone before the books are closed.
 	time.Sleep(time.Second)
@@ -93,6 +100,34 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	if load.sent.Load() < 1000 {
 		t.Fatalf("only %d requests were sent; the load did not run throughout", load.sent.Load())
 	}
+}
+
+// crashRollout follows rollout id, killing the server in each phase, and
+// checks it ended in want along a valid chain with every event stored once;
+// a promotion must take exactly the path of an uninterrupted one.
+func (r *crashRig) crashRollout(id int64, version, want string) {
+	t := r.t
+	t.Helper()
+	t0, restarts := time.Now(), r.restarts
+	v := r.follow(id, true)
+	t.Logf("%s: rollout %d (%s) ended %s in %s; server killed in %s (%d restarts); phases not seen: %v", version, id,
+		v.Environment, v.Phase, time.Since(t0).Round(time.Millisecond), strings.Join(v.hits, ", "), r.restarts-restarts, v.missed())
+	t.Logf("rollout %d: time in each phase: %s", id, v.timings())
+	if v.Phase != want {
+		t.Fatalf("%s ended %s in %s, want %s; transitions:\n%s", version, v.Phase, v.Environment, want, v.path())
+	}
+	if err := checkChain(v.Transitions); err != nil {
+		t.Fatalf("%s in %s: %v; transitions:\n%s", version, v.Environment, err, v.path())
+	}
+	if want == "Succeeded" {
+		if got, want := v.path(), promotedPath(len(v.steps())); got != want {
+			t.Fatalf("%s in %s took another path than an uninterrupted promotion:\n got\n%s want\n%s", version, v.Environment, got, want)
+		}
+	}
+	if len(v.hits) < 5 {
+		t.Errorf("%s in %s: the server was killed in only %d phases (%v); the test needs to see most of them", version, v.Environment, len(v.hits), v.hits)
+	}
+	r.checkEvents(id, v.Transitions)
 }
 
 // crashYAML gives the example free ports, a migration and a smoke test that
@@ -129,6 +164,7 @@ func editFile(t *testing.T, path, old, new string) {
 // rolloutView is the part of GET /api/v1/rollouts/{id} the test reads.
 type rolloutView struct {
 	ID          int64                `json:"id"`
+	Environment string               `json:"environment"`
 	Version     string               `json:"version"`
 	Phase       string               `json:"phase"`
 	Terminal    bool                 `json:"terminal"`
@@ -144,6 +180,43 @@ func (v rolloutView) state() rollout.State {
 }
 
 func (v rolloutView) steps() []rollout.Step { return v.state().Steps }
+
+// missed lists the phases the rollout went through that the server was not
+// killed in (too fast for the poll).
+func (v rolloutView) missed() []string {
+	var out []string
+	for _, t := range v.Transitions {
+		key := string(t.To)
+		if t.To == rollout.Canary {
+			key = fmt.Sprintf("Canary[%d]", t.Step)
+		}
+		if !t.To.Terminal() && !slices.Contains(v.hits, key) && !slices.Contains(out, key) {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// timings says how long the rollout stayed in each phase (canary steps apart).
+func (v rolloutView) timings() string {
+	var b strings.Builder
+	for i := 1; i < len(v.Transitions); i++ {
+		prev, t := v.Transitions[i-1], v.Transitions[i]
+		if t.To == prev.To && t.Step == prev.Step {
+			continue // a settle: same phase
+		}
+		start := prev.At
+		for j := i - 1; j > 0 && v.Transitions[j-1].To == prev.To && v.Transitions[j-1].Step == prev.Step; j-- {
+			start = v.Transitions[j-1].At
+		}
+		name := string(prev.To)
+		if prev.To == rollout.Canary {
+			name = fmt.Sprintf("Canary[%d]", prev.Step)
+		}
+		fmt.Fprintf(&b, "%s %s, ", name, t.At.Sub(start).Round(10*time.Millisecond))
+	}
+	return strings.TrimSuffix(b.String(), ", ")
+}
 
 // path is the transitions one per line: seq from → to [step] cause.
 func (v rolloutView) path() string {
