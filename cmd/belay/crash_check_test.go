@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"testing"
 	"time"
 
 	"github.com/belay-dev/belay/internal/rollout"
@@ -187,4 +189,37 @@ func (r *crashRig) checkEvents(id int64, ts []rollout.Transition) {
 		}
 	}
 	r.t.Logf("rollout %d: %d transitions, %d events", id, len(ts), len(want))
+}
+
+// TestCheckChainCatches shows the crash test's history check fails on the
+// faults it looks for: a lost or repeated transition, a broken chain, an
+// impossible edge, actions completed twice.
+func TestCheckChainCatches(t *testing.T) {
+	emit := []rollout.ActionKind{rollout.Emit}
+	good := []rollout.Transition{
+		{Seq: 1, From: rollout.Pending, To: rollout.Verifying, Cause: rollout.Tick, Actions: emit},
+		{Seq: 2, From: rollout.Verifying, To: rollout.Deploying, Cause: rollout.Done, Actions: emit},
+		{Seq: 3, From: rollout.Deploying, To: rollout.RollingBack, Cause: rollout.Failure, Actions: emit},
+		{Seq: 4, From: rollout.RollingBack, To: rollout.RolledBack, Cause: rollout.Done, Actions: emit},
+		{Seq: 5, From: rollout.RolledBack, To: rollout.RolledBack, Cause: rollout.Done},
+	}
+	if err := checkChain(good); err != nil {
+		t.Fatalf("a valid history: %v", err)
+	}
+	for name, edit := range map[string]func([]rollout.Transition) []rollout.Transition{
+		"lost":         func(ts []rollout.Transition) []rollout.Transition { return append(ts[:1:1], ts[2:]...) },
+		"repeated":     func(ts []rollout.Transition) []rollout.Transition { return append(ts[:2:2], ts[1:]...) },
+		"broken chain": func(ts []rollout.Transition) []rollout.Transition { ts[2].From = rollout.Canary; return ts },
+		"impossible": func(ts []rollout.Transition) []rollout.Transition {
+			ts[1].To, ts[2].From = rollout.Promoting, rollout.Promoting
+			return ts
+		},
+		"done twice":    func(ts []rollout.Transition) []rollout.Transition { ts[1].Actions = nil; return ts },
+		"not finished":  func(ts []rollout.Transition) []rollout.Transition { return ts[:4] },
+		"tick too soon": func(ts []rollout.Transition) []rollout.Transition { ts[1].Cause = rollout.Tick; return ts },
+	} {
+		if err := checkChain(edit(slices.Clone(good))); err == nil {
+			t.Errorf("%s: not caught", name)
+		}
+	}
 }
