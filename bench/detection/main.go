@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/belay-dev/belay/internal/analysis"
 )
 
 func main() {
@@ -28,6 +30,7 @@ func main() {
 	horizon := flag.Duration("horizon", 2*time.Hour, "simulated time before a run counts as never rolled back")
 	rates := flag.String("rates", "1,10,100", "canary requests per second, comma-separated")
 	latencyWeight := flag.Float64("latency-weight", 0.5, "weight of the latency e-value against errors")
+	test := flag.String("test", "msprt", "sequential test: msprt or beta")
 	agent := flag.String("agent", "", "run the fast cells as real canaries through a belay agent at this address (not available yet)")
 	flag.Parse()
 	if *agent != "" {
@@ -37,6 +40,11 @@ func main() {
 		os.Exit(2)
 	}
 	baseConfig.LatencyWeight = *latencyWeight
+	baseConfig.Test = analysis.Test(*test)
+	if err := baseConfig.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "detection:", err)
+		os.Exit(2)
+	}
 	var rs []float64
 	for _, f := range strings.Split(*rates, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -47,7 +55,7 @@ func main() {
 		rs = append(rs, r)
 	}
 	start := time.Now()
-	fmt.Printf("Canary share 5 %%, α = 0.01, tick %s, %d runs per cell, %d A/A runs per rate; medians over runs.\n\n", *tick, *runs, *aaRuns)
+	fmt.Printf("Test %s, canary share 5 %%, α = 0.01, tick %s, %d runs per cell, %d A/A runs per rate; medians over runs.\n\n", *test, *tick, *runs, *aaRuns)
 	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | ratio | belay failed | optimum failed | Flagger s | Flagger failed | faster than Flagger |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range rs {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -31,6 +32,7 @@ type rollout struct {
 func main() {
 	ticks := flag.Int("ticks", 120, "simulated 1 s ticks per size")
 	sizes := flag.String("n", "10,100,1000", "numbers of concurrent rollouts")
+	buckets := flag.Int("buckets", 211, "latency buckets per version (the agent has 211; client_golang's default 11)")
 	flag.Parse()
 	var trs []analysis.TriggerConfig
 	for _, l := range []string{"error_rate > 1% for 5m", "p95_latency > 900ms for 10m", "health_check_failures > 3", "p95_latency > baseline + 20%"} {
@@ -40,8 +42,9 @@ func main() {
 		}
 		trs = append(trs, analysis.TriggerConfig{Trigger: t})
 	}
-	fmt.Printf("%d simulated 1 s ticks per size, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s.\n\n", *ticks, runtime.GOMAXPROCS(0))
-	fmt.Println("| rollouts | Step CPU µs/rollout/tick | + JSON state µs | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
+	fmt.Printf("%d simulated 1 s ticks per size, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s, %d latency buckets.\n\n", *ticks, runtime.GOMAXPROCS(0), *buckets)
+	bounds := logBounds(*buckets)
+	fmt.Println("| rollouts | Step CPU µs/rollout/tick | JSON state µs/rollout/tick | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -49,11 +52,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "scale: -n: %q is not a positive number\n", f)
 			os.Exit(2)
 		}
-		measure(n, *ticks, trs)
+		measure(n, *ticks, trs, bounds)
 	}
 }
 
-func measure(n, ticks int, trs []analysis.TriggerConfig) {
+func measure(n, ticks int, trs []analysis.TriggerConfig, bounds []float64) {
 	t0 := time.Unix(1_700_000_000, 0)
 	rs := make([]rollout, n)
 	for i := range rs {
@@ -61,7 +64,7 @@ func measure(n, ticks int, trs []analysis.TriggerConfig) {
 		if err != nil {
 			panic(err)
 		}
-		s := replay.New(uint64(i), t0, replay.Arm{Version: "v1", Rate: 190, ErrorRate: 0.001}, replay.Arm{Version: "v2", Rate: 10, ErrorRate: 0.001})
+		s := replay.NewWithBounds(uint64(i), t0, bounds, replay.Arm{Version: "v1", Rate: 190, ErrorRate: 0.001}, replay.Arm{Version: "v2", Rate: 10, ErrorRate: 0.001})
 		rs[i] = rollout{a, s}
 	}
 	obs := make([]analysis.Observation, n)
@@ -116,4 +119,13 @@ func timed(rs []rollout, f func(rollout, int)) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start) * time.Duration(workers)
+}
+
+// logBounds spreads n bucket bounds log-evenly from 1 ms to 60 s.
+func logBounds(n int) []float64 {
+	b := make([]float64, n)
+	for i := range b {
+		b[i] = 0.001 * math.Pow(60000, float64(i)/float64(max(n-1, 1)))
+	}
+	return b
 }

@@ -44,13 +44,33 @@ func cmdFreePorts(ts *testscript.TestScript, neg bool, args []string) {
 // loadgen URL RPS: send requests until the script ends; `loadgen -check`
 // fails the script if any request failed other than 5xx answers from the
 // versions listed after it (a bad release's own errors), or never connected.
-var load struct {
+type loadState struct {
 	sync.Mutex
 	failures []string
 	sent     atomic.Int64
+	start    time.Time
+}
+
+// loads are per script: scripts run in parallel in this one process.
+var loads = struct {
+	sync.Mutex
+	m map[*testscript.TestScript]*loadState
+}{m: map[*testscript.TestScript]*loadState{}}
+
+func loadOf(ts *testscript.TestScript) *loadState {
+	loads.Lock()
+	defer loads.Unlock()
+	l, ok := loads.m[ts]
+	if !ok {
+		l = &loadState{start: time.Now()}
+		loads.m[ts] = l
+		ts.Defer(func() { loads.Lock(); delete(loads.m, ts); loads.Unlock() })
+	}
+	return l
 }
 
 func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
+	load := loadOf(ts)
 	if len(args) >= 1 && args[0] == "-check" {
 		allowed := args[1:]
 		load.Lock()
@@ -67,6 +87,11 @@ func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Logf("loadgen: %d requests sent, %d failed, %d not allowed", load.sent.Load(), len(load.failures), len(bad))
 		if len(bad) > 0 {
+			for _, log := range []string{".belay/agent.log", ".belay/server.log"} {
+				if b, err := os.ReadFile(ts.MkAbs(log)); err == nil {
+					ts.Logf("last lines of %s:\n%s", log, tail(string(b), 40))
+				}
+			}
 			ts.Fatalf("requests failed: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
 		}
 		return
@@ -93,12 +118,12 @@ func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
 			case <-t.C:
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); oneRequest(ctx, client, args[0]) }()
+			go func() { defer wg.Done(); load.one(ctx, client, args[0]) }()
 		}
 	}()
 }
 
-func oneRequest(ctx context.Context, c *http.Client, url string) {
+func (load *loadState) one(ctx context.Context, c *http.Client, url string) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	load.sent.Add(1)
 	resp, err := c.Do(req)
@@ -114,6 +139,7 @@ func oneRequest(ctx context.Context, c *http.Client, url string) {
 		}
 	}
 	if fail != "" {
+		fail += fmt.Sprintf(" (at %.2fs)", time.Since(load.start).Seconds())
 		load.Lock()
 		load.failures = append(load.failures, fail)
 		load.Unlock()
@@ -141,4 +167,9 @@ func cmdStopAtEnd(ts *testscript.TestScript, neg bool, args []string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -32,8 +32,9 @@ type Config struct {
 	StateDir    string // desired state, pid files and instance logs live here
 	Opener      Opener
 	Log         *slog.Logger
-	LogMaxBytes int64 // rotate an instance's log above this size (default 10 MiB)
-	LogKeep     int   // rotated copies kept (default 3)
+	LogMaxBytes int64            // rotate an instance's log above this size (default 10 MiB)
+	LogKeep     int              // rotated copies kept (default 3)
+	Now         func() time.Time // clock stamping counters (default time.Now)
 }
 
 // Agent runs services on this host. Its methods are safe for concurrent use.
@@ -64,6 +65,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.LogKeep <= 0 {
 		cfg.LogKeep = 3
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: state directory: %w", err)
@@ -115,7 +119,7 @@ func (a *Agent) Counters(_ context.Context, env, svc string) ([]target.Counters,
 	if err != nil {
 		return nil, err
 	}
-	return s.counters(time.Now()), nil
+	return s.counters(a.cfg.Now()), nil
 }
 
 // Close stops routing and health checking. With stopInstances the service

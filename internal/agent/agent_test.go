@@ -230,13 +230,22 @@ func TestUnhealthyInstanceEjectedAndRestarted(t *testing.T) {
 
 func TestCrashedInstanceRestarted(t *testing.T) {
 	a := newAgent(t, "")
-	url := apply(t, a, desired(hello("v1", 100, 2)))
+	v := hello("v1", 100, 2)
+	v.Health.Interval = 2 * time.Second // only the exit itself can eject it quickly
+	url := apply(t, a, desired(v))
 	l := startLoad(url, 4)
 	time.Sleep(100 * time.Millisecond)
 	in := instanceOf(a, 1)
 	pid := in.proc.Pid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for observed(t, a).Ready != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("crashed instance still in the pool 500ms after its exit")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	waitFor(t, "restart after kill -9", func() bool { return in.proc.Pid() != 0 && in.proc.Pid() != pid })
 	waitFor(t, "both ready", func() bool { return observed(t, a).Ready == 2 })
@@ -284,4 +293,17 @@ func TestZeroFailedRequestsOver20Rollbacks(t *testing.T) {
 		apply(t, a, desired(hello("v1", 100, 2))) // roll back
 	}
 	l.finish(t)
+}
+
+func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
+	a := newAgent(t, "")
+	v := hello("v1", 100, 1)
+	apply(t, a, desired(v))
+	pid := instanceOf(a, 0).proc.Pid()
+	v.Health.ExpectStatus = http.StatusNoContent // hello answers 200: every check now fails
+	apply(t, a, desired(v))
+	if got := instanceOf(a, 0).proc.Pid(); got != pid {
+		t.Fatalf("a health-check change restarted the instance (pid %d → %d)", pid, got)
+	}
+	waitFor(t, "failures under the new check", func() bool { return observed(t, a).HealthFailures >= 2 })
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/belay-dev/belay/internal/agent/supervise"
 	"github.com/belay-dev/belay/internal/target"
@@ -111,11 +113,15 @@ func (a *Agent) Restore(ctx context.Context) error {
 		}
 	}
 	a.killStrays(keep)
+	var wg sync.WaitGroup
 	for _, ss := range st.Services {
-		if err := a.restoreService(ctx, ss); err != nil {
-			a.log.Error("restore service", "env", ss.Desired.Environment, "service", ss.Desired.Service, "err", err)
-		}
+		wg.Go(func() {
+			if err := a.restoreService(ctx, ss); err != nil {
+				a.log.Error("restore service", "env", ss.Desired.Environment, "service", ss.Desired.Service, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -148,10 +154,32 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	for _, v := range vs {
 		v.weight = v.spec.Weight // versions that failed to restore are skipped, so match by version
 	}
-	s.desired, s.versions = want, vs
+	s.desired, s.versions, s.holdTable = want, vs, true
+	s.mu.Unlock()
+	// Adopted instances answer their first check at once; started ones may
+	// take longer, and then routing resumes with what is ready.
+	deadline := time.Now().Add(restoreWait)
+	for time.Now().Before(deadline) && !allReady(vs) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.holdTable = false
 	s.rebuildLocked()
 	s.mu.Unlock()
 	return nil
+}
+
+// restoreWait bounds how long a restored service waits for its instances
+// before it routes to those that are ready.
+const restoreWait = 5 * time.Second
+
+func allReady(vs []*version) bool {
+	for _, v := range vs {
+		if v.ready() < len(v.instances) {
+			return false
+		}
+	}
+	return true
 }
 
 // killStrays stops processes recorded under run/ that belong to no kept

@@ -28,6 +28,10 @@ type service struct {
 	proxy    *proxy.Proxy
 	listener *proxy.Listener
 	stats    map[string]*proxy.Stats // per version name, kept across generations
+	// holdTable keeps the table empty while a restore waits for its
+	// instances, so that routing resumes with every version at once rather
+	// than with the first version to answer taking all traffic.
+	holdTable bool
 }
 
 func newService(a *Agent, k key) *service {
@@ -53,8 +57,8 @@ func (s *service) apply(ctx context.Context, want target.Desired) error {
 	var started []*version
 	for _, wv := range want.Versions {
 		if v, ok := byName[wv.Version]; ok && v.sameRun(wv) {
-			// Health settings of a running generation stay as they started:
-			// the health loop reads them without a lock.
+			h := wv.Health
+			v.health.Store(&h) // the health loop picks it up at its next check
 			next = append(next, v)
 			continue
 		}
@@ -171,6 +175,8 @@ func (s *service) startVersion(ctx context.Context, wv target.Version, gen int64
 	}
 	s.mu.Unlock()
 	v := &version{spec: wv, gen: gen, dir: dir, stats: st}
+	h := wv.Health
+	v.health.Store(&h)
 	for i := range wv.Instances {
 		port := 0
 		if i < len(ports) {
@@ -207,6 +213,9 @@ func (s *service) startInstance(v *version, i int, path string, port int) (*inst
 	}
 	log := s.a.log.With("service", s.key.service, "env", s.key.env, "version", v.spec.Version, "instance", i, "port", port)
 	in := &instance{idx: i, port: port, logPath: logPath, done: make(chan struct{})}
+	// A crash takes the instance out of the pool at once; the health loop
+	// brings it back once the restarted process passes its check.
+	spec.OnExit = func() { s.setReady(in, false) }
 	in.proc = supervise.Start(spec, log, adopt)
 	in.backend = s.proxy.NewBackend(v.spec.Version, "127.0.0.1:"+strconv.Itoa(port), v.stats)
 	ctx, cancel := context.WithCancel(s.a.ctx)
@@ -241,11 +250,12 @@ func (s *service) waitHealthy(ctx context.Context, v *version) error {
 // watch health-checks one instance for as long as it runs.
 func (s *service) watch(ctx context.Context, v *version, in *instance) {
 	defer close(in.done)
-	tr := health.Tracker{Threshold: v.spec.Health.UnhealthyThreshold}
+	tr := health.Tracker{}
 	started := in.proc.StartedAt()
 	addr := in.backend.Addr
 	for {
-		h := v.spec.Health
+		h := *v.health.Load()
+		tr.Threshold = h.UnhealthyThreshold
 		if in.proc.Pid() == 0 || !in.proc.StartedAt().Equal(started) {
 			// The process exited or was restarted: out of the pool until it passes again.
 			started = in.proc.StartedAt()
@@ -291,6 +301,9 @@ func (s *service) setReady(in *instance, ready bool) {
 // rebuildLocked builds and swaps the routing table from the versions'
 // weights in force and their ready instances.
 func (s *service) rebuildLocked() {
+	if s.holdTable {
+		return
+	}
 	routes := make([]*proxy.Route, 0, len(s.versions))
 	for _, v := range s.versions {
 		r := &proxy.Route{Version: v.spec.Version, Weight: v.weight, Stats: v.stats}

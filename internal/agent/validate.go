@@ -9,7 +9,20 @@ import (
 	"github.com/belay-dev/belay/internal/target"
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+func stickyField(d *target.Desired, cookie bool) string {
+	switch {
+	case d.Sticky == nil:
+		return ""
+	case cookie:
+		return d.Sticky.Cookie
+	}
+	return d.Sticky.Header
+}
 
 // validate checks a desired state and fills in defaults.
 func validate(d *target.Desired) error {
@@ -24,6 +37,11 @@ func validate(d *target.Desired) error {
 	}
 	if len(d.Versions) == 0 {
 		return bad("no versions: give at least one version with weight 100")
+	}
+	for what, h := range map[string]string{"version_header": d.VersionHeader, "sticky.header": stickyField(d, false), "sticky.cookie": stickyField(d, true)} {
+		if h != "" && !tokenRE.MatchString(h) {
+			return bad("%s %q: not a valid header or cookie name (letters, digits, '-', '_')", what, h)
+		}
 	}
 	if d.DrainTimeout <= 0 {
 		d.DrainTimeout = 30 * time.Second

@@ -29,6 +29,9 @@ type version struct {
 	weight    float64 // in force
 	instances []*instance
 	failures  atomic.Int64 // counted health-check failures
+	// health is the check in force; a new desired state may change it
+	// without restarting the instances.
+	health atomic.Pointer[target.Health]
 }
 
 // instance is one process of a version.

@@ -18,7 +18,19 @@ func TestAAFalseRollbacksAtMostAlpha(t *testing.T) {
 	if testing.Short() {
 		t.Skip("A/A simulation: 2 000 runs")
 	}
-	const runs, ticks, alpha = 2000, 300, 0.01
+	aa(t, analysis.TestMixtureSPRT, 2000, 300)
+}
+
+// The same for the Beta mixture, whose segments change with the weight.
+func TestAABetaMixture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("A/A simulation: 2 000 runs")
+	}
+	aa(t, analysis.TestBeta, 2000, 120)
+}
+
+func aa(t *testing.T, test analysis.Test, runs int64, ticks int) {
+	const alpha = 0.01
 	var fails, events atomic.Int64
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
@@ -29,7 +41,7 @@ func TestAAFalseRollbacksAtMostAlpha(t *testing.T) {
 				if seed >= runs {
 					return
 				}
-				a := newAnalyzer(t, analysis.Config{Alpha: alpha})
+				a := newAnalyzer(t, analysis.Config{Alpha: alpha, Test: test})
 				s := replay.New(uint64(seed), t0,
 					replay.Arm{Version: "stable", Rate: 190, ErrorRate: 0.02},
 					replay.Arm{Version: "canary", Rate: 10, ErrorRate: 0.02})
@@ -48,13 +60,13 @@ func TestAAFalseRollbacksAtMostAlpha(t *testing.T) {
 						break
 					}
 				}
-				events.Add(a.State.Errors.Canary + a.State.Errors.Stable)
+				events.Add(a.State.Canary.Total.Errors + a.State.Stable.Total.Errors)
 			}
 		})
 	}
 	wg.Wait()
-	rate := float64(fails.Load()) / runs
-	t.Logf("A/A: %d of %d runs rolled back (%.2f %%, α = %g %%), %d error events per run", fails.Load(), runs, 100*rate, 100*alpha, events.Load()/runs)
+	rate := float64(fails.Load()) / float64(runs)
+	t.Logf("A/A %s: %d of %d runs rolled back (%.2f %%, α = %g %%), %d error events per run", test, fails.Load(), runs, 100*rate, 100*alpha, events.Load()/int64(runs))
 	if rate > alpha {
 		t.Errorf("false rollbacks %.2f %% > α = %g %%", 100*rate, 100*alpha)
 	}

@@ -18,6 +18,9 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 		a.evaluateTriggers(cfg, false, false, now)
 		return
 	}
+	if len(st.Bounds) == 0 {
+		a.pickBounds(c, s)
+	}
 	dc := st.Canary.observe(rawSample(c, st.Bounds))
 	raw := rawSample(s, st.Bounds)
 	ds := st.Stable.observe(raw)
@@ -28,11 +31,11 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 		// canary with probability n_c/n whatever the weights were.
 		rho = float64(dc.Requests) / float64(n)
 	}
-	st.Errors.Update(dc.Errors, ds.Errors, rho)
+	st.Errors.Update(dc.Errors, ds.Errors, rho, weight/100)
 	if len(dc.Latency) == len(st.Bounds)+1 && len(ds.Latency) == len(st.Bounds)+1 {
 		for k, th := range st.Thresholds {
 			i := bucketAt(st.Bounds, th)
-			st.Latency[k].Update(slower(dc.Latency, i), slower(ds.Latency, i), rho)
+			st.Latency[k].Update(slower(dc.Latency, i), slower(ds.Latency, i), rho, weight/100)
 		}
 	}
 	if weight > 0 && weight < 100 {
@@ -43,4 +46,20 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 	}
 	st.Window = window(st.Window, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
 	a.evaluateTriggers(cfg, haveC, haveS, now)
+}
+
+// pickBounds adopts the first histogram seen after the start; both versions'
+// histograms so far become the starting point, not an increase.
+func (a *Analyzer) pickBounds(c, s target.Counters) {
+	st := &a.State
+	for _, cs := range []target.Counters{s, c} {
+		if h := normalizeHistogram(cs.LatencyBounds, cs.LatencyCounts); len(st.Bounds) == 0 && len(h.Bounds) > 0 {
+			st.Bounds = h.Bounds
+		}
+	}
+	if len(st.Bounds) == 0 {
+		return
+	}
+	st.Canary.Raw.Latency = rawSample(c, st.Bounds).Latency
+	st.Stable.Raw.Latency = rawSample(s, st.Bounds).Latency
 }

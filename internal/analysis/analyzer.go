@@ -36,8 +36,8 @@ type State struct {
 	Stable     Track          `json:"stable"`
 	Window     []Snapshot     `json:"window,omitempty"`
 	Thresholds []float64      `json:"thresholds,omitempty"` // frozen slow-event thresholds, seconds
-	Errors     MixtureSPRT    `json:"errors"`
-	Latency    []MixtureSPRT  `json:"latency,omitempty"` // one per threshold
+	Errors     Sequential     `json:"errors"`
+	Latency    []Sequential   `json:"latency,omitempty"` // one per threshold
 	SRM        MixtureSPRT    `json:"srm"`
 	SRMFlagged bool           `json:"srm_flagged,omitempty"`
 	Triggers   []TriggerState `json:"triggers,omitempty"`
@@ -89,7 +89,7 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
 	st.Started, st.Last = now, now
-	st.Errors = NewMixtureSPRT(cfg.Ratios)
+	st.Errors = newSequential(cfg, cfg.Ratios)
 	st.SRM = NewMixtureSPRT(srmRatios)
 	st.Triggers = make([]TriggerState, len(cfg.Triggers))
 	for _, cs := range []target.Counters{s, c} {
@@ -127,6 +127,6 @@ func (a *Analyzer) freezeThresholds(cfg Config, stableRaw Sample) {
 		}
 		seen[i] = true
 		st.Thresholds = append(st.Thresholds, st.Bounds[i])
-		st.Latency = append(st.Latency, NewMixtureSPRT(cfg.LatencyRatios))
+		st.Latency = append(st.Latency, newSequential(cfg, cfg.LatencyRatios))
 	}
 }

@@ -291,3 +291,34 @@ func TestCanaryAppearingLateCountsFromZero(t *testing.T) {
 		t.Errorf("canary %d, stable %d requests (want 20, 380); srm %+v", e.CanaryN, e.StableN, srm)
 	}
 }
+
+func TestBetaMixtureDetects(t *testing.T) {
+	var ticks []int
+	for seed := range uint64(20) {
+		a := newAnalyzer(t, analysis.Config{Test: analysis.TestBeta})
+		v, n := run(a, replay.New(seed, t0, arms(10, 0.001, 0.05)...), 5, 600)
+		if v.Decision != analysis.Fail || v.Trigger != "sequential:errors" {
+			t.Fatalf("seed %d: %s %q", seed, v.Decision, v.Reason)
+		}
+		ticks = append(ticks, n)
+	}
+	if med := median(ticks); med > 15 {
+		t.Errorf("median detection %d s, want ≤ 15 s", med)
+	}
+}
+
+// Neither version has series at the start (a fresh Prometheus): the first
+// histogram seen is adopted as the starting point, and latency is still judged.
+func TestHistogramAdoptedAfterStart(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{})
+	a.Step(analysis.Observation{Weight: 5}, t0)
+	stable := func(n int64) target.Counters { return counters("stable", n, 0, []int64{n, 0, 0, 0}, 0) }
+	a.Step(analysis.Observation{Counters: []target.Counters{stable(5000), counters("canary", 0, 0, []int64{0, 0, 0, 0}, 0)}, Weight: 5}, t0.Add(time.Second))
+	v := a.Step(analysis.Observation{Counters: []target.Counters{stable(5380), counters("canary", 20, 0, []int64{0, 20, 0, 0}, 0)}, Weight: 5}, t0.Add(2*time.Second))
+	if v.Decision != analysis.Fail || v.Trigger != "sequential:latency" {
+		t.Fatalf("all 20 canary requests slower than every stable one: %s %q", v.Decision, v.Reason)
+	}
+	if _, ok := evidence(v, "sequential:latency>0.05s"); !ok {
+		t.Errorf("threshold frozen from stable's histogram missing: %+v", v.Evidence)
+	}
+}

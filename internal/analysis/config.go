@@ -26,7 +26,9 @@ type Config struct {
 	Canary   string          `json:"canary"` // version names as the source reports them
 	Stable   string          `json:"stable"`
 	Triggers []TriggerConfig `json:"triggers,omitempty"`
-	Alpha    float64         `json:"alpha,omitempty"` // false-rollback rate of the sequential test; default 0.01
+	Alpha    float64         `json:"alpha,omitempty"`  // false-rollback rate of the sequential test; default 0.01
+	Test     Test            `json:"test,omitempty"`   // msprt (default) or beta
+	BetaK    float64         `json:"beta_k,omitempty"` // prior strength of the Beta mixture; default 1
 	// MinDuration is the step's time floor before a pass; MaxDuration is when
 	// too little traffic turns into an inconclusive verdict (default 3 ×
 	// MinDuration, at least 5 m).
@@ -71,6 +73,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.MinEffect, 10)
 	def(&c.BaselineFloor, 0.001)
 	def(&c.LatencyWeight, 0.5)
+	def(&c.BetaK, 1)
+	if c.Test == "" {
+		c.Test = TestMixtureSPRT
+	}
 	def(&c.LatencyTolerance, 0.25)
 	if c.LatencyFloor == 0 {
 		c.LatencyFloor = 5 * time.Millisecond
@@ -121,6 +127,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: min_effect %v must be a rate ratio above 1, e.g. 10", ErrConfig, c.MinEffect)
 	case c.LatencyWeight < 0 || c.LatencyWeight >= 1:
 		return fmt.Errorf("%w: latency_weight %v must be in [0, 1)", ErrConfig, c.LatencyWeight)
+	case c.Test != TestMixtureSPRT && c.Test != TestBeta:
+		return fmt.Errorf("%w: test %q: use %q or %q", ErrConfig, c.Test, TestMixtureSPRT, TestBeta)
+	case c.BetaK <= 0:
+		return fmt.Errorf("%w: beta_k %v must be positive, e.g. 1", ErrConfig, c.BetaK)
 	case c.MaxDuration < c.MinDuration:
 		return fmt.Errorf("%w: max_duration %v is shorter than min_duration %v", ErrConfig, c.MaxDuration, c.MinDuration)
 	}

@@ -8,12 +8,14 @@ import (
 )
 
 // sequential gives the errors e-value, the latency e-value (mean over
-// thresholds) and the combined rule's outcome.
+// thresholds) and the combined rule's outcome. Before thresholds are frozen
+// (or without a histogram) the latency e-value is 1, so the rule stays the
+// same for the whole step and keeps its level.
 func (a *Analyzer) sequential(cfg Config) (eErr, eLat float64, c Combined) {
 	st := &a.State
-	eErr = st.Errors.EValue()
-	if len(st.Latency) == 0 {
-		return eErr, 0, Combine([]float64{eErr}, nil, cfg.Alpha)
+	eErr, eLat = st.Errors.EValue(), 1
+	if len(st.Latency) > 0 {
+		eLat = 0
 	}
 	for _, m := range st.Latency {
 		eLat += m.EValue() / float64(len(st.Latency))

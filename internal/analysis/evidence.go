@@ -17,7 +17,7 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 		ev = append(ev, Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
 			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold)})
 	}
-	if st.Errors.Ratios == nil {
+	if st.Started.IsZero() {
 		return ev
 	}
 	eErr, eLat, comb := a.sequential(cfg)
@@ -33,7 +33,7 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 		ev = append(ev, Evidence{Check: "sequential:latency>" + strconv.FormatFloat(th, 'g', -1, 64) + "s", State: seqState(e, cfg),
 			Canary: rate(sc, c.Requests), Baseline: rate(ss, s.Requests), Threshold: 1 / cfg.Alpha, Statistic: finite(e), CanaryN: c.Requests, StableN: s.Requests})
 	}
-	if len(st.Thresholds) > 0 {
+	if len(st.Bounds) > 0 {
 		ev = append(ev, Evidence{Check: "sequential:latency", State: seqState(eLat, cfg), Threshold: 1 / cfg.Alpha, Statistic: finite(eLat)})
 	}
 	ev = append(ev, Evidence{Check: "sequential:combined", State: map[bool]string{true: StateFiring, false: StateOK}[comb.Reject],

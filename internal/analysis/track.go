@@ -99,10 +99,12 @@ type Snapshot struct {
 	Stable Sample    `json:"stable"`
 }
 
-// window keeps snapshots spaced at least w/60 apart and drops those no
-// longer needed: the newest one at or before now−w stays as the window's base.
+// window keeps snapshots spaced at least w/12 apart (a trigger window is
+// thus between w and 13/12 w long) and drops those no longer needed: the
+// newest one at or before now−w stays as the window's base. Few snapshots
+// keep the persisted state small with the agent's 211 latency buckets.
 func window(snaps []Snapshot, add Snapshot, w time.Duration) []Snapshot {
-	if n := len(snaps); n == 0 || add.At.Sub(snaps[n-1].At) >= w/60 {
+	if n := len(snaps); n == 0 || add.At.Sub(snaps[n-1].At) >= w/12 {
 		snaps = append(snaps, add)
 	}
 	cut := add.At.Add(-w)

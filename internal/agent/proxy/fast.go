@@ -75,7 +75,7 @@ func (b *Backend) dial() (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 4<<10)}, nil
+	return &upConn{c: c, br: bufio.NewReaderSize(c, maxHead), bw: bufio.NewWriterSize(c, 4<<10)}, nil
 }
 
 func fastPath(r *http.Request) bool {

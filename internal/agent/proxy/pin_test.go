@@ -22,3 +22,10 @@ func TestPinnedVersionFromLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestHasHeader(t *testing.T) {
+	head := []byte("GET / HTTP/1.1\r\nHost: x\r\nx-belay-version: v2\r\n\r\n")
+	if !hasHeader(head, "X-Belay-Version") || hasHeader(head, "X-Other") {
+		t.Fatal("hasHeader")
+	}
+}

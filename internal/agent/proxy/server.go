@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -13,11 +14,16 @@ import (
 // ErrAddrInUse marks a listen address another process holds.
 var ErrAddrInUse = errors.New("address in use")
 
-// Listener serves a Proxy on one address, HTTP/1.1 and h2c (HTTP/2 without
-// TLS, by prior knowledge).
+// Listener serves a Proxy on one address: plain HTTP/1.1 GET and HEAD
+// through the front, everything else (including h2c by prior knowledge and
+// WebSockets) through net/http.
 type Listener struct {
-	srv *http.Server
-	ln  net.Listener
+	srv    *http.Server
+	ln     net.Listener
+	hand   *handoffListener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // connections the front is serving
+	closed bool
 }
 
 // Listen binds addr and serves p in the background.
@@ -32,19 +38,99 @@ func Listen(addr string, p *Proxy, log *slog.Logger) (*Listener, error) {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
+	l := &Listener{ln: ln, hand: &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}, conns: map[net.Conn]struct{}{}}
+	l.srv = &http.Server{
 		Handler:           p,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	go func() { _ = srv.Serve(ln) }()
-	return &Listener{srv: srv, ln: ln}, nil
+	go func() { _ = l.srv.Serve(l.hand) }()
+	go l.accept(p)
+	return l, nil
+}
+
+func (l *Listener) accept(p *Proxy) {
+	var delay time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second) // e.g. out of file descriptors
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if !l.track(c, true) {
+			c.Close()
+			return
+		}
+		go func() {
+			p.serveConn(c, l.hand.deliver)
+			l.track(c, false)
+		}()
+	}
+}
+
+func (l *Listener) track(c net.Conn, add bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if add {
+		if l.closed {
+			return false
+		}
+		l.conns[c] = struct{}{}
+	} else {
+		delete(l.conns, c)
+	}
+	return true
 }
 
 // Addr is the bound address (useful after listening on port 0).
 func (l *Listener) Addr() string { return l.ln.Addr().String() }
 
 // Close stops accepting and closes every connection.
-func (l *Listener) Close() error { return l.srv.Close() }
+func (l *Listener) Close() error {
+	err := l.ln.Close()
+	l.mu.Lock()
+	l.closed = true
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	_ = l.srv.Close()
+	l.hand.close()
+	return err
+}
+
+// handoffListener feeds net/http the connections the front handed over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (h *handoffListener) deliver(c net.Conn) {
+	select {
+	case h.conns <- c:
+	case <-h.done:
+		c.Close()
+	}
+}
+
+func (h *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.conns:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *handoffListener) close()         { h.once.Do(func() { close(h.done) }) }
+func (h *handoffListener) Close() error   { h.close(); return nil }
+func (h *handoffListener) Addr() net.Addr { return h.addr }

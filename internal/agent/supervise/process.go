@@ -32,6 +32,9 @@ type Spec struct {
 	Limits  []Limit
 	// Backoff bounds restarts after crashes; zero means 100ms growing to 5s.
 	MinBackoff, MaxBackoff time.Duration
+	// OnExit, when set, is called as soon as the process ends unasked
+	// (a crash), before the backoff: the caller takes it out of service.
+	OnExit func()
 }
 
 // Process is one supervised instance. Its methods are safe for concurrent use.
@@ -141,6 +144,9 @@ func (p *Process) loop(adopt *PidFile) {
 		select {
 		case <-h.exited:
 			p.pid.Store(0)
+			if p.spec.OnExit != nil {
+				p.spec.OnExit()
+			}
 			p.log.Warn("instance exited", "pid", h.pid, "status", h.status())
 			if time.Since(began) > 10*time.Second {
 				backoff = p.spec.MinBackoff

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,9 +58,14 @@ func TestStartLogsAndStop(t *testing.T) {
 
 func TestRestartOnCrashWithBackoff(t *testing.T) {
 	spec := shSpec(t, `echo crash; exit 3`)
+	var exits atomic.Int64
+	spec.OnExit = func() { exits.Add(1) }
 	p := Start(spec, slog.New(slog.DiscardHandler), nil)
 	defer p.Stop()
 	waitFor(t, "3 restarts", 5*time.Second, func() bool { return p.Restarts() >= 3 })
+	if exits.Load() < 3 {
+		t.Fatalf("OnExit called %d times for ≥3 crashes", exits.Load())
+	}
 	b, _ := os.ReadFile(spec.LogPath)
 	if n := strings.Count(string(b), "crash"); n < 3 {
 		t.Fatalf("log has %d crash lines, want ≥3:\n%s", n, b)

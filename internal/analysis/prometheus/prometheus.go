@@ -34,17 +34,18 @@ type Templates struct {
 	Restarts       string `json:"restarts,omitempty"`
 }
 
-// DefaultTemplates match the belay agent's metric names:
-// belay_requests_total{service,version,environment,code} (code a class such
-// as 2xx or 5xx, or a status; both match 5..), the histogram
-// belay_request_duration_seconds, and the counters
-// belay_health_check_failures_total and belay_restarts_total.
+// DefaultTemplates match the belay agent's metric names (internal/agent/metrics.go):
+// the counters belay_requests_total{service,version,environment,code_class},
+// belay_request_errors_total (5xx answers and proxy errors),
+// belay_health_check_failures_total and belay_instance_restarts_total, and
+// the histogram belay_request_duration_seconds, all labelled service,
+// version, environment.
 var DefaultTemplates = Templates{
 	Requests:       `sum(belay_requests_total{` + sel + `})`,
-	Errors:         `sum(belay_requests_total{` + sel + `,code=~"5.."})`,
+	Errors:         `sum(belay_request_errors_total{` + sel + `})`,
 	Buckets:        `sum by (le) (belay_request_duration_seconds_bucket{` + sel + `})`,
 	HealthFailures: `sum(belay_health_check_failures_total{` + sel + `})`,
-	Restarts:       `sum(belay_restarts_total{` + sel + `})`,
+	Restarts:       `sum(belay_instance_restarts_total{` + sel + `})`,
 }
 
 // Source queries one Prometheus server.

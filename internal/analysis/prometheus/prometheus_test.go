@@ -28,6 +28,7 @@ import (
 // agent does, with client_golang.
 type agent struct {
 	reqs     *prometheus.CounterVec
+	errs     *prometheus.CounterVec
 	dur      *prometheus.HistogramVec
 	health   *prometheus.CounterVec
 	restarts *prometheus.CounterVec
@@ -38,13 +39,14 @@ func newAgent(t *testing.T) *agent {
 	reg := prometheus.NewRegistry()
 	labels := []string{"service", "version", "environment"}
 	a := &agent{
-		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_requests_total", Help: "requests"}, append(labels, "code")),
+		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_requests_total", Help: "requests"}, append(labels, "code_class")),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_request_errors_total", Help: "5xx and proxy errors"}, labels),
 		dur: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "belay_request_duration_seconds", Help: "latency",
 			Buckets: []float64{0.05, 0.1, 0.25}}, labels),
 		health:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_health_check_failures_total", Help: "failed checks"}, labels),
-		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_restarts_total", Help: "restarts"}, labels),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_instance_restarts_total", Help: "restarts"}, labels),
 	}
-	reg.MustRegister(a.reqs, a.dur, a.health, a.restarts)
+	reg.MustRegister(a.reqs, a.errs, a.dur, a.health, a.restarts)
 	a.srv = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(a.srv.Close)
 	return a
@@ -53,6 +55,9 @@ func newAgent(t *testing.T) *agent {
 func (a *agent) serve(version, code string, n int, seconds float64) {
 	for range n {
 		a.reqs.WithLabelValues("api", version, "production", code).Inc()
+		if code == "5xx" || code == "proxy_error" {
+			a.errs.WithLabelValues("api", version, "production").Inc()
+		}
 		a.dur.WithLabelValues("api", version, "production").Observe(seconds)
 	}
 }
@@ -115,7 +120,9 @@ func TestReadsAgentMetricsFromRealPrometheus(t *testing.T) {
 	ag.serve("v1", "5xx", 10, 0.2)
 	ag.serve("v2", "2xx", 45, 0.07)
 	ag.serve("v2", "5xx", 5, 0.5)
+	ag.serve("v2", "proxy_error", 1, 0.5)
 	ag.health.WithLabelValues("api", "v2", "production").Add(2)
+	ag.restarts.WithLabelValues("api", "v2", "production").Add(1)
 	ag.serve("v3", "2xx", 7, 0.01) // not asked for
 	url, _ := startPrometheus(t, strings.TrimPrefix(ag.srv.URL, "http://"))
 	src, err := belayprom.New(url, belayprom.Templates{}, 2*time.Second)
@@ -124,14 +131,14 @@ func TestReadsAgentMetricsFromRealPrometheus(t *testing.T) {
 	}
 	cs := waitFor(t, src, q, func(cs []target.Counters) bool { return len(cs) == 2 })
 	v2, v1 := cs[0], cs[1]
-	if v1.Version != "v1" || v1.Requests != 1000 || v1.Errors != 10 || v2.Requests != 50 || v2.Errors != 5 || v2.HealthFailures != 2 {
+	if v1.Version != "v1" || v1.Requests != 1000 || v1.Errors != 10 || v2.Requests != 51 || v2.Errors != 6 || v2.HealthFailures != 2 || v2.Restarts != 1 {
 		t.Fatalf("counters %+v", cs)
 	}
 	want := []int64{990, 0, 10, 0}
 	if fmt.Sprint(v1.LatencyBounds) != "[0.05 0.1 0.25]" || fmt.Sprint(v1.LatencyCounts) != fmt.Sprint(want) {
 		t.Errorf("v1 histogram %v %v, want [0.05 0.1 0.25] %v", v1.LatencyBounds, v1.LatencyCounts, want)
 	}
-	if fmt.Sprint(v2.LatencyCounts) != "[0 45 0 5]" {
+	if fmt.Sprint(v2.LatencyCounts) != "[0 45 0 6]" {
 		t.Errorf("v2 histogram %v", v2.LatencyCounts)
 	}
 	// A version Prometheus has never seen is absent, not zero.

@@ -29,6 +29,7 @@ type Arm struct {
 
 // Stream advances both arms' cumulative counters tick by tick.
 type Stream struct {
+	bounds []float64
 	rng    *rand.Rand
 	arms   []Arm
 	probs  [][]float64 // per arm, per bucket (+Inf last)
@@ -36,13 +37,18 @@ type Stream struct {
 	now    time.Time
 }
 
-// New starts a stream at t0 with the given seed.
+// New starts a stream at t0 with the given seed and DefaultBounds.
 func New(seed uint64, t0 time.Time, arms ...Arm) *Stream {
-	s := &Stream{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), arms: arms, now: t0}
+	return NewWithBounds(seed, t0, DefaultBounds, arms...)
+}
+
+// NewWithBounds is New with other histogram bounds (finite, increasing).
+func NewWithBounds(seed uint64, t0 time.Time, bounds []float64, arms ...Arm) *Stream {
+	s := &Stream{bounds: bounds, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), arms: arms, now: t0}
 	for _, a := range arms {
-		s.probs = append(s.probs, BucketProbs(a))
-		s.totals = append(s.totals, target.Counters{Version: a.Version, LatencyBounds: DefaultBounds,
-			LatencyCounts: make([]int64, len(DefaultBounds)+1)})
+		s.probs = append(s.probs, bucketProbs(a, bounds))
+		s.totals = append(s.totals, target.Counters{Version: a.Version, LatencyBounds: bounds,
+			LatencyCounts: make([]int64, len(bounds)+1)})
 	}
 	return s
 }
@@ -96,7 +102,9 @@ func (s *Stream) Now() time.Time { return s.now }
 func (s *Stream) Rand() *rand.Rand { return s.rng }
 
 // BucketProbs is the share of an arm's requests in each bucket of DefaultBounds (+Inf last).
-func BucketProbs(a Arm) []float64 {
+func BucketProbs(a Arm) []float64 { return bucketProbs(a, DefaultBounds) }
+
+func bucketProbs(a Arm, bounds []float64) []float64 {
 	if a.Median == 0 {
 		a.Median, a.Sigma = 0.05, 0.6
 	}
@@ -104,12 +112,12 @@ func BucketProbs(a Arm) []float64 {
 		f := func(m float64) float64 { return 0.5 * math.Erfc(-(math.Log(x/m))/(a.Sigma*math.Sqrt2)) }
 		return (1-a.SlowShare)*f(a.Median) + a.SlowShare*f(a.Median*max(a.SlowFactor, 1))
 	}
-	p := make([]float64, len(DefaultBounds)+1)
+	p := make([]float64, len(bounds)+1)
 	prev := 0.0
-	for i, b := range DefaultBounds {
+	for i, b := range bounds {
 		c := cdf(b)
 		p[i], prev = c-prev, c
 	}
-	p[len(DefaultBounds)] = 1 - prev
+	p[len(bounds)] = 1 - prev
 	return p
 }

@@ -78,6 +78,14 @@ func TestUnreachableAgent(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if belayBin != "" {
+		os.RemoveAll(filepath.Dir(belayBin))
+	}
+	os.Exit(code)
+}
+
 var (
 	belayOnce sync.Once
 	belayBin  string
