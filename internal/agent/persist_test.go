@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/belay-dev/belay/internal/agent/agenttest"
 )
@@ -114,14 +115,25 @@ func TestAPIMetricsAndLogs(t *testing.T) {
 	if code != 404 || apiErr.Kind != "not_found" {
 		t.Fatalf("unknown service: %d %s", code, missing)
 	}
-	_, metrics := body("/metrics", "")
-	for _, want := range []string{
-		`belay_requests_total{code_class="2xx",environment="test",service="hello",version="v1"} 1`,
-		`belay_request_duration_seconds_count{environment="test",service="hello",version="v1"} 1`,
-		`belay_instances_ready{environment="test",service="hello",version="v1"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Fatalf("metrics lack %s", want)
+	// The proxy records a request's latency just after the answer is sent,
+	// so the served request shows in /metrics a moment after the client has it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, metrics := body("/metrics", "")
+		missing := ""
+		for _, want := range []string{
+			`belay_requests_total{code_class="2xx",environment="test",service="hello",version="v1"} 1`,
+			`belay_request_duration_seconds_count{environment="test",service="hello",version="v1"} 1`,
+			`belay_instances_ready{environment="test",service="hello",version="v1"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				missing = want
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %s", missing)
 		}
 	}
 	_, logs := body("/v1/services/test/hello/logs?version=v1", "s3cret")

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/spf13/cobra"
@@ -40,7 +43,9 @@ func newEventsCmd(g *Globals) *cobra.Command {
 				}
 				return nil
 			}
-			return c.follow(cmd.Context(), print)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return c.follow(ctx, print) // until interrupted: a clean exit
 		},
 	}
 	f.add(cmd, false)

@@ -38,7 +38,10 @@ func newExplainCmd(g *Globals) *cobra.Command {
 func printExplain(w io.Writer, v server.RolloutView) error {
 	fmt.Fprintf(w, "rollout %d: %s of %s in %s (release %d) — %s\n", v.ID, v.Version, v.Service, v.Environment, v.Release, v.Phase)
 	start := v.CreatedAt
-	for _, t := range v.Transitions {
+	for i, t := range v.Transitions {
+		if i > 0 && t.From == t.To && t.Reason == v.Transitions[i-1].Reason && t.Verdict == nil && !t.Override {
+			continue // the engine's bookkeeping step (events sent), not a decision
+		}
 		by := ""
 		if t.Override {
 			by = fmt.Sprintf(" [override by %s]", t.Actor)

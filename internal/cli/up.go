@@ -70,8 +70,8 @@ func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.
 		return server.Ready{}, err
 	}
 	os.Remove(readyPath)
-	sock := filepath.Join(home, "agent.sock")
-	agentArgs := []string{"agent", "--home", home, "-f", abs, "--state", filepath.Join(home, "agent"), "--socket", sock, "--stop-on-exit"}
+	state, sock := agentPaths(&Globals{Home: home}, "", "") // where `belay logs` looks too
+	agentArgs := []string{"agent", "--home", home, "-f", abs, "--state", state, "--socket", sock, "--stop-on-exit"}
 	var agentEnv []string
 	if agentAPI != "" {
 		tok, err := agentToken(home)

@@ -75,6 +75,9 @@ type Stables interface {
 type Events interface {
 	// AppendEvent stores an event and returns its ID. IDs increase, and a
 	// reader of EventsSince never sees a later ID before an earlier one.
+	// An event whose data is an object with a string "id" is stored once:
+	// appending it again stores nothing and returns the first one's ID, so
+	// that an event re-sent after a crash is not duplicated.
 	AppendEvent(ctx context.Context, data json.RawMessage, at time.Time) (int64, error)
 	// EventsSince returns up to limit events with ID > after, in ID order.
 	EventsSince(ctx context.Context, after int64, limit int) ([]Event, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,11 +36,39 @@ func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, data json.RawMessage,
 		return 0, fmt.Errorf("store: events lock: %w", err)
 	}
 	var id int64
-	err = tx.QueryRowContext(ctx, db.q("INSERT INTO events (at, data) VALUES (?, ?) RETURNING id"), db.t(at), arg).Scan(&id)
+	key := eventKey(data)
+	if key != nil {
+		// Under the lock, so no other append slips in between.
+		err := tx.QueryRowContext(ctx, db.q("SELECT id FROM events WHERE event_key = ?"), *key).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("store: look up event %s: %w", *key, err)
+		}
+	}
+	insert, args := "INSERT INTO events (at, data) VALUES (?, ?) RETURNING id", []any{db.t(at), arg}
+	if key != nil {
+		insert, args = "INSERT INTO events (at, data, event_key) VALUES (?, ?, ?) RETURNING id", append(args, *key)
+	}
+	err = tx.QueryRowContext(ctx, db.q(insert), args...).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: append event: %w", err)
 	}
 	return id, nil
+}
+
+// eventKey is the event's own "id" when its data is an object with a
+// non-empty string "id", else nil (stored every time it is appended).
+func eventKey(data json.RawMessage) *string {
+	var e struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var id string
+	if json.Unmarshal(data, &e) != nil || json.Unmarshal(e.ID, &id) != nil || id == "" {
+		return nil
+	}
+	return &id
 }
 
 // EventsSince returns up to limit events after ID after, in order.

@@ -29,6 +29,7 @@ func testEvents(t *testing.T, s store.Store) {
 	if evs := must(s.EventsSince(ctx(t), ids[4], 10)); len(evs) != 0 {
 		t.Errorf("events after the last: %v", evs)
 	}
+	testEventKeys(t, s)
 	_, err := s.AppendEvent(ctx(t), json.RawMessage(`{"event":`), at)
 	wantErr(t, err, store.ErrInvalid, "JSON")
 	_, err = s.AppendEvent(ctx(t), nil, at)
@@ -52,4 +53,24 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 	_, err := s.AppendAudit(ctx(t), store.AuditEntry{Actor: "carol", Subject: "x"})
 	wantErr(t, err, store.ErrInvalid, "action")
+}
+
+// testEventKeys: an event re-sent with the same "id" (a rollout's events
+// after a server crash) is stored once; events without one always are.
+func testEventKeys(t *testing.T, s store.Store) {
+	first := must(s.AppendEvent(ctx(t), json.RawMessage(`{"id": "7/3/0", "event": "canary_step"}`), at))
+	again := must(s.AppendEvent(ctx(t), json.RawMessage(`{"id": "7/3/0", "event": "canary_step", "time": "later"}`), at))
+	other := must(s.AppendEvent(ctx(t), json.RawMessage(`{"id": "7/3/1", "event": "canary_step"}`), at))
+	anon1 := must(s.AppendEvent(ctx(t), json.RawMessage(`{"event": "x"}`), at))
+	anon2 := must(s.AppendEvent(ctx(t), json.RawMessage(`{"event": "x"}`), at))
+	num := must(s.AppendEvent(ctx(t), json.RawMessage(`{"id": 5}`), at))
+	num2 := must(s.AppendEvent(ctx(t), json.RawMessage(`{"id": 5}`), at))
+	if again != first || other == first || anon1 == anon2 || num == num2 {
+		t.Fatalf("ids: first %d, again %d, other %d, anonymous %d %d, numeric id %d %d", first, again, other, anon1, anon2, num, num2)
+	}
+	evs := must(s.EventsSince(ctx(t), first-1, 100))
+	if len(evs) != 6 {
+		t.Fatalf("after appending 7/3/0 twice and five others: %d events stored, want 6", len(evs))
+	}
+	sameJSON(t, "event kept", evs[0].Data, json.RawMessage(`{"id": "7/3/0", "event": "canary_step"}`))
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/server"
+)
+
+// crashRig is a project with a built belay binary, an agent process and a
+// server process that the test kills with SIGKILL and starts again.
+type crashRig struct {
+	t          *testing.T
+	bin, proj  string
+	home, sock string
+	env        []string
+	agent      *exec.Cmd
+	server     *exec.Cmd
+	api        string // base URL of the running server
+	restarts   int
+	downtime   time.Duration // total time from kill to the new server answering
+}
+
+// newCrashRig builds belay, copies examples/hello into a git repository with
+// belay.yaml widened by edit, and returns the rig (nothing running yet).
+func newCrashRig(t *testing.T, edit func(string) string) *crashRig {
+	dir := t.TempDir()
+	r := &crashRig{t: t, bin: filepath.Join(dir, "belay"), proj: filepath.Join(dir, "proj")}
+	r.home = filepath.Join(r.proj, ".belay")
+	r.sock = filepath.Join(r.home, "agent.sock")
+	build := exec.Command("go", "build", "-o", r.bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build belay: %v\n%s", err, out)
+	}
+	if err := os.CopyFS(r.proj, os.DirFS(filepath.Join("..", "..", "examples", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	yml := filepath.Join(r.proj, "belay.yaml")
+	b, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(yml, []byte(edit(string(b))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_ACTOR=alice",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	return r
+}
+
+// run runs a command in the project and returns its stdout.
+func (r *crashRig) run(name string, args ...string) string {
+	r.t.Helper()
+	c := exec.Command(name, args...)
+	c.Dir, c.Env = r.proj, r.env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		r.t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// commit commits the project as it is and builds a version of hello.
+func (r *crashRig) commit(msg string) string {
+	r.t.Helper()
+	if _, err := os.Stat(filepath.Join(r.proj, ".git")); err != nil {
+		r.run("git", "init", "-q", "-b", "main")
+	}
+	r.run("git", "add", "-A")
+	r.run("git", "commit", "-q", "-m", msg)
+	m := regexp.MustCompile(`(?m)^(hello-\S+) published`).FindStringSubmatch(r.run(r.bin, "build", "hello"))
+	if m == nil {
+		r.t.Fatalf("belay build hello: no version published")
+	}
+	return m[1]
+}
+
+// spawn starts the binary with args in its own process group, logging to home/log.
+func (r *crashRig) spawn(log string, args ...string) *exec.Cmd {
+	r.t.Helper()
+	f, err := os.OpenFile(filepath.Join(r.home, log), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	c := exec.Command(r.bin, args...)
+	c.Dir, c.Env, c.Stdout, c.Stderr = r.proj, r.env, f, f
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
+// start runs the agent and the server; cleanup stops both (the agent stops
+// its instances on SIGTERM).
+func (r *crashRig) start() {
+	if err := os.MkdirAll(r.home, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	r.agent = r.spawn("agent.log", "agent", "--home", r.home, "-f", "belay.yaml", "--state", filepath.Join(r.home, "agent"),
+		"--socket", r.sock, "--stop-on-exit")
+	r.t.Cleanup(func() {
+		for _, c := range []*exec.Cmd{r.server, r.agent} {
+			if c == nil || c.ProcessState != nil {
+				continue
+			}
+			_ = c.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = c.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = c.Process.Kill()
+				<-done
+			}
+		}
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(r.sock); err == nil {
+			break
+		}
+		if i > 300 {
+			r.t.Fatalf("agent did not open %s; see %s", r.sock, filepath.Join(r.home, "agent.log"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.startServer()
+}
+
+// startServer starts `belay server` on the same home, store and agent
+// socket and waits until its API answers.
+func (r *crashRig) startServer() {
+	r.t.Helper()
+	ready := server.ReadyFile(r.home)
+	_ = os.Remove(ready)
+	r.server = r.spawn("server.log", "server", "--home", r.home, "-f", "belay.yaml", "--agent", r.sock, "--ready-file", ready, "--tick", "200ms")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if rd, err := server.ReadReady(ready); err == nil && rd.ServerPID == r.server.Process.Pid {
+			if resp, err := http.Get(rd.Server + "/healthz"); err == nil {
+				resp.Body.Close()
+				r.api = rd.Server
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.t.Fatalf("server not ready after 30s; see %s", filepath.Join(r.home, "server.log"))
+}
+
+// crash kills the server with SIGKILL, alone, and starts a new one.
+func (r *crashRig) crash() {
+	r.t.Helper()
+	t0 := time.Now()
+	if err := r.server.Process.Signal(syscall.SIGKILL); err != nil {
+		r.t.Fatal(err)
+	}
+	_ = r.server.Wait()
+	r.startServer()
+	r.restarts++
+	r.downtime += time.Since(t0)
+}
+
+// get decodes GET path from the running server; errors are returned, not
+// fatal, because the server may be down between a kill and its restart.
+func (r *crashRig) get(path string, v any) error {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(r.api + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// freePort returns a loopback address nothing listens on right now.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// crashLoad sends rps requests a second to url until stopped and counts every
+// failure: a connection error or a 5xx, by the version that answered it.
+type crashLoad struct {
+	sent, ok atomic.Int64
+	mu       sync.Mutex
+	failures map[string]int // version (or "-" with the error) → count
+	stop     func()
+}
+
+func startCrashLoad(url string, rps int) *crashLoad {
+	l := &crashLoad{failures: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	l.stop = func() { cancel(); wg.Wait() }
+	client := &http.Client{Timeout: 10 * time.Second}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(time.Second / time.Duration(rps))
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); l.one(ctx, client, url) }()
+		}
+	}()
+	return l
+}
+
+func (l *crashLoad) one(ctx context.Context, c *http.Client, url string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	l.sent.Add(1)
+	resp, err := c.Do(req)
+	var key string
+	switch {
+	case err != nil && ctx.Err() == nil:
+		key = "- " + err.Error()
+	case err != nil:
+		l.sent.Add(-1) // cut off by the end of the test, not failed
+		return
+	default:
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 500 {
+			l.ok.Add(1)
+			return
+		}
+		key = resp.Header.Get(server.VersionHeader)
+	}
+	l.mu.Lock()
+	l.failures[key]++
+	l.mu.Unlock()
+}
+
+// failedExcept returns the failures not answered by one of the versions allowed.
+func (l *crashLoad) failedExcept(allowed ...string) (bad map[string]int, allowedN int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bad = map[string]int{}
+	for k, n := range l.failures {
+		ok := false
+		for _, v := range allowed {
+			ok = ok || k == v
+		}
+		if ok {
+			allowedN += n
+		} else {
+			bad[k] += n
+		}
+	}
+	return bad, allowedN
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/spec"
+)
+
+func hello(t *testing.T) *spec.Project {
+	t.Helper()
+	p, err := spec.Load("../../examples/hello/belay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRolloutConfigMapsBelayYAML(t *testing.T) {
+	p := hello(t)
+	pl := planView{ReleaseID: "7", Service: "hello", Version: "hello-2026.05.12-8f3a91c", Digest: "sha256:new",
+		MigrationType: "expand_only", PreviousStable: map[string]string{"production": "hello-2026.05.10-41c2d2a"}}
+	cfg, err := rolloutConfig(p, pl, "production", "sha256:old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// belay.yaml says 10 %, 50 %, 100 %: the engine takes percent, spec keeps fractions.
+	want := []rollout.Step{{Weight: 10, MinDuration: 5 * time.Second}, {Weight: 50, MinDuration: 5 * time.Second}, {Weight: 100}}
+	if len(cfg.Steps) != len(want) {
+		t.Fatalf("steps %+v", cfg.Steps)
+	}
+	for i := range want {
+		if cfg.Steps[i] != want[i] {
+			t.Errorf("step %d: %+v, want %+v", i, cfg.Steps[i], want[i])
+		}
+	}
+	if cfg.Stable == nil || cfg.Stable.Version != "hello-2026.05.10-41c2d2a" || cfg.Stable.Artifact != "sha256:old" {
+		t.Fatalf("stable %+v", cfg.Stable)
+	}
+	if cfg.New.Instances != 2 || cfg.New.Run.Env["VERSION"] != pl.Version || cfg.New.Health.HTTPPath != "/healthz" {
+		t.Fatalf("new %+v", cfg.New)
+	}
+	if cfg.Base.Listen != "127.0.0.1:18082" || cfg.Base.VersionHeader != VersionHeader || cfg.Strategy != rollout.CanaryStrategy {
+		t.Fatalf("base %+v strategy %s", cfg.Base, cfg.Strategy)
+	}
+	staging, err := rolloutConfig(p, pl, "staging", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staging.Strategy != rollout.AllAtOnce || staging.Stable != nil {
+		t.Fatalf("staging: %s, stable %+v (no previous stable there)", staging.Strategy, staging.Stable)
+	}
+}
+
+func TestSmokeTestsAndHooksMapped(t *testing.T) {
+	svc := hello(t).Service("hello")
+	tests := smokeTests(svc)
+	if len(tests) != 1 || tests[0].HTTP == nil || tests[0].HTTP.Path != "/" || tests[0].HTTP.BodyContains != "hello" {
+		t.Fatalf("smoke %+v", tests)
+	}
+	if hooks := preDeployHooks(svc, "staging", "/tmp"); len(hooks) != 0 {
+		t.Fatalf("hello has no migration: %+v", hooks)
+	}
+	svc.Migration = &spec.Migration{Command: "./migrate up", Type: spec.ExpandOnly, Timeout: spec.Duration(time.Minute)}
+	hooks := preDeployHooks(svc, "staging", "/app")
+	if len(hooks) != 1 || hooks[0].Command != "./migrate up" || hooks[0].Env["BELAY_ENVIRONMENT"] != "staging" || hooks[0].Timeout != time.Minute {
+		t.Fatalf("hooks %+v", hooks)
+	}
+}
