@@ -7,6 +7,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/analysis/replay"
+	"github.com/belay-dev/belay/internal/target"
 )
 
 // cell is one row of the grid.
@@ -23,6 +24,7 @@ const share = 0.05 // canary weight
 type outcome struct {
 	BelaySec, BelayReq, BelayFailed float64 // +Inf when never rolled back
 	OptReq, OptFailed               float64
+	BoundReq                        float64 // Wald's SPRT on canary-vs-stable events with θ known
 	FlagSec, FlagFailed             float64
 }
 
@@ -87,16 +89,22 @@ func runOne(c cell, seed uint64, tick, horizon time.Duration) outcome {
 	if c.SlowShare > 0 {
 		fl.MaxP99 = 1.2 * stableP99(s)
 	}
-	out := outcome{math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)}
+	bnd := newModelBound(share, q0, q1, seed)
+	out := outcome{math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)}
 	a.Step(analysis.Observation{Counters: s.Counters(), Weight: 100 * share}, s.Now())
 	prev := s.Counters()[1]
 	var optErrs int64
 	optDone, belayDone := false, false
 	flagAcc := newSecondAccumulator(tick)
-	for el := tick; el <= horizon && !(optDone && belayDone && fl.DoneAt > 0); el += tick {
+	prevStable := s.Counters()[0]
+	for el := tick; el <= horizon && !(optDone && belayDone && fl.DoneAt > 0 && bnd.done); el += tick {
 		s.Advance(tick)
 		cs := s.Counters()
 		cur := cs[1]
+		if !bnd.done {
+			bnd.observe(bound, prev, cur, prevStable, cs[0], &out)
+		}
+		prevStable = cs[0]
 		if !belayDone {
 			if v := a.Step(analysis.Observation{Counters: cs, Weight: 100 * share}, s.Now()); v.Decision == analysis.Fail {
 				belayDone = true
@@ -197,5 +205,66 @@ func (s *secondAccumulator) add(f *flagger, reqs, errs int64, lat []int64) {
 		f.tick(s.reqs, s.errs, s.lat)
 		s.reqs, s.errs = 0, 0
 		clear(s.lat)
+	}
+}
+
+// modelBound is the best any test of the reference's model can do: it sees
+// only which arm each error (or slow) event came from, as belay's test does,
+// but knows the share θ1 of events the canary has under the regression, so
+// it is Wald's SPRT of θ = ρ against θ1 on the event stream. Its requests
+// over the optimum's are what conditioning on stable costs by itself, before
+// not knowing the effect size or guarding several metrics costs anything.
+type modelBound struct {
+	w     *analysis.Wald
+	order *rand.Rand
+	reqs  int64
+	done  bool
+}
+
+func newModelBound(rho, q0, q1 float64, seed uint64) *modelBound {
+	theta1 := rho * q1 / (rho*q1 + (1-rho)*q0)
+	return &modelBound{w: analysis.NewWald(rho, theta1, 0.01, 0.01), order: rand.New(rand.NewPCG(seed, 78))}
+}
+
+// observe feeds one tick: the canary's n requests with their k events, and
+// stable's events placed uniformly at random among them.
+func (b *modelBound) observe(bound int, prev, cur, prevStable, curStable target.Counters, out *outcome) {
+	events := func(p, c target.Counters) int64 {
+		if bound >= 0 {
+			return slowerThan(c.LatencyCounts, bound) - slowerThan(p.LatencyCounts, bound)
+		}
+		return c.Errors - p.Errors
+	}
+	n, k, ks := cur.Requests-prev.Requests, events(prev, cur), events(prevStable, curStable)
+	before := make([]int64, n+1) // stable events just before canary request i (i = n: after the last)
+	for range ks {
+		before[b.order.Int64N(n+1)]++
+	}
+	for i := int64(0); i <= n && !b.done; i++ {
+		for range before[i] {
+			if b.w.Observe(false) != 0 {
+				b.stop(out)
+				return
+			}
+		}
+		if i == n {
+			break
+		}
+		b.reqs++
+		isEvent := b.order.Float64()*float64(n-i) < float64(k)
+		if !isEvent {
+			continue
+		}
+		k--
+		if b.w.Observe(true) != 0 {
+			b.stop(out)
+		}
+	}
+}
+
+func (b *modelBound) stop(out *outcome) {
+	b.done = true
+	if b.w.LogLR >= b.w.Upper {
+		out.BoundReq = float64(b.reqs)
 	}
 }

@@ -56,8 +56,10 @@ func main() {
 	}
 	start := time.Now()
 	fmt.Printf("Test %s, canary share 5 %%, α = 0.01, tick %s, %d runs per cell, %d A/A runs per rate; medians over runs.\n\n", *test, *tick, *runs, *aaRuns)
-	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | ratio | belay failed | optimum failed | Flagger s | Flagger failed | faster than Flagger |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("Requests: median over all runs (mean over the runs that rolled back). Model bound: Wald's SPRT on which arm each event came from, with the regressed share θ1 known.")
+	fmt.Println()
+	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | model bound requests | belay / optimum | bound / optimum | belay / bound | belay failed | optimum failed | Flagger s | Flagger failed | faster than Flagger |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range rs {
 		if *runs == 0 {
 			break
@@ -68,11 +70,12 @@ func main() {
 		}{{"errors 0.1 % → 1 %", 0.01, 0}, {"errors 0.1 % → 5 %", 0.05, 0}, {"errors 0.1 % → 10 %", 0.10, 0}, {"latency ×2 on 5 %", 0.001, 0.05}} {
 			cl := cell{Rate: rate, P0: 0.001, P1: c.p1, SlowShare: c.slow, Mode: "replay"}
 			outs := parallel(*runs, func(i int) outcome { return runOne(cl, uint64(i), *tick, *horizon) })
-			b, opt, fl := med(outs, func(o outcome) float64 { return o.BelaySec }), med(outs, func(o outcome) float64 { return o.OptReq }),
-				med(outs, func(o outcome) float64 { return o.FlagSec })
-			breq := med(outs, func(o outcome) float64 { return o.BelayReq })
-			fmt.Printf("| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rate, c.name, cl.Mode, num(b), num(breq), num(opt),
-				ratio(breq, opt), num(med(outs, func(o outcome) float64 { return o.BelayFailed })),
+			b, fl := med(outs, func(o outcome) float64 { return o.BelaySec }), med(outs, func(o outcome) float64 { return o.FlagSec })
+			breq, opt, bnd := stats(outs, func(o outcome) float64 { return o.BelayReq }), stats(outs, func(o outcome) float64 { return o.OptReq }),
+				stats(outs, func(o outcome) float64 { return o.BoundReq })
+			fmt.Printf("| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rate, c.name, cl.Mode, num(b),
+				breq, opt, bnd, breq.ratio(opt), bnd.ratio(opt), breq.ratio(bnd),
+				num(med(outs, func(o outcome) float64 { return o.BelayFailed })),
 				num(med(outs, func(o outcome) float64 { return o.OptFailed })), num(fl),
 				num(med(outs, func(o outcome) float64 { return o.FlagFailed })), ratio(fl, b)+"×")
 		}
@@ -131,6 +134,29 @@ func med(outs []outcome, f func(outcome) float64) float64 {
 		return xs[len(xs)/2]
 	}
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+// spread is a median and a mean over runs.
+type spread struct{ Median, Mean float64 }
+
+// stats gives the median over all runs (a run that never rolled back
+// counts as infinitely slow) and the mean over the runs that rolled back.
+func stats(outs []outcome, f func(outcome) float64) spread {
+	var sum float64
+	var n int
+	for _, o := range outs {
+		if x := f(o); !math.IsInf(x, 1) {
+			sum, n = sum+x, n+1
+		}
+	}
+	return spread{med(outs, f), sum / float64(n)}
+}
+
+func (s spread) String() string { return num(s.Median) + " (" + num(s.Mean) + ")" }
+
+// ratio gives the ratio of the medians and, in brackets, of the means.
+func (s spread) ratio(of spread) string {
+	return ratio(s.Median, of.Median) + " (" + ratio(s.Mean, of.Mean) + ")"
 }
 
 func num(x float64) string {

@@ -85,15 +85,17 @@ func (b *realBench) run(c cell, seed uint64, tick, limit time.Duration) (outcome
 	src := builtin.New(b.a)
 	wald := analysis.NewWald(c.P0, c.P1, 0.01, 0.01)
 	order := rand.New(rand.NewPCG(seed, 77))
-	out := outcome{math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)}
+	bnd := newModelBound(realShare, c.P0, c.P1, seed)
+	bnd.done = c.P1 == c.P0
+	out := outcome{math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)}
 	start := time.Now()
 	a.Tick(ctx, src, "bench", svc, 100*realShare, start)
-	var prev target.Counters
+	var prev, prevStable target.Counters
 	var optErrs int64
 	optDone, belayDone := c.P1 == c.P0, false
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	for time.Since(start) < limit && !(belayDone && optDone) {
+	for time.Since(start) < limit && !(belayDone && optDone && bnd.done) {
 		now := <-t.C
 		v := a.Tick(ctx, src, "bench", svc, 100*realShare, now)
 		if v.Decision == analysis.Fail && !belayDone {
@@ -102,8 +104,13 @@ func (b *realBench) run(c cell, seed uint64, tick, limit time.Duration) (outcome
 			out.BelayFailed = float64(a.State.Canary.Total.Errors)
 		}
 		cur := a.State.Canary.Total
+		curC := target.Counters{Requests: cur.Requests, Errors: cur.Errors}
+		curS := target.Counters{Requests: a.State.Stable.Total.Requests, Errors: a.State.Stable.Total.Errors}
+		if !bnd.done {
+			bnd.observe(-1, prev, curC, prevStable, curS, &out)
+		}
 		n, k := cur.Requests-prev.Requests, cur.Errors-prev.Errors
-		prev = target.Counters{Requests: cur.Requests, Errors: cur.Errors}
+		prev, prevStable = curC, curS
 		for i := n; i > 0 && !optDone; i-- { // the tick's errors fall among its requests in random order
 			isErr := order.Float64()*float64(i) < float64(k)
 			if isErr {
@@ -155,8 +162,8 @@ func realCells(runs, par int, tick, aaLen time.Duration) error {
 		return err
 	}
 	fmt.Printf("\nReal canaries through the agent and proxy: canary weight %g %%, %d runs per cell, %d at a time; Flagger not run (it needs ≥ 5 one-minute checks, 300 s).\n\n", 100*realShare, runs, par)
-	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | ratio | belay failed | optimum failed | never rolled back |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| canary req/s | regression | mode | belay s | belay requests | optimum requests | model bound requests | belay / optimum | bound / optimum | belay / bound | belay failed | optimum failed | never rolled back |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, rate := range []float64{10, 100} {
 		for _, c := range []struct {
 			name string
@@ -173,9 +180,10 @@ func realCells(runs, par int, tick, aaLen time.Duration) error {
 					never++
 				}
 			}
-			breq, opt := med(outs, func(o outcome) float64 { return o.BelayReq }), med(outs, func(o outcome) float64 { return o.OptReq })
-			fmt.Printf("| %g | %s | real (%d runs) | %s | %s | %s | %s | %s | %s | %d |\n", rate, c.name, runs,
-				num(med(outs, func(o outcome) float64 { return o.BelaySec })), num(breq), num(opt), ratio(breq, opt),
+			breq, opt, bnd := stats(outs, func(o outcome) float64 { return o.BelayReq }), stats(outs, func(o outcome) float64 { return o.OptReq }),
+				stats(outs, func(o outcome) float64 { return o.BoundReq })
+			fmt.Printf("| %g | %s | real (%d runs) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", rate, c.name, runs,
+				num(med(outs, func(o outcome) float64 { return o.BelaySec })), breq, opt, bnd, breq.ratio(opt), bnd.ratio(opt), breq.ratio(bnd),
 				num(med(outs, func(o outcome) float64 { return o.BelayFailed })), num(med(outs, func(o outcome) float64 { return o.OptFailed })), never)
 		}
 	}
