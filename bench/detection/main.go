@@ -5,7 +5,7 @@
 // back a healthy canary (A/A). Cells marked "replay" replay generated streams
 // through the analysis code with a clock the harness controls.
 //
-//	go run ./bench/detection [-runs 200] [-aa 300] [-tick 1s] [-rates 1,10,100] [-agent 20]
+//	go run ./bench/detection [-runs 200] [-aa 300] [-tick 250ms] [-rates 1,10,100] [-agent 20]
 //
 // With -agent N the fast cells also run N times each as real canaries
 // (mode "real"): examples/hello behind a belay agent's proxy under
@@ -25,12 +25,13 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/server"
 )
 
 func main() {
 	runs := flag.Int("runs", 200, "runs per regression cell (≥ 20)")
 	aaRuns := flag.Int("aa", 300, "A/A runs per request rate")
-	tick := flag.Duration("tick", time.Second, "analysis tick")
+	tick := flag.Duration("tick", server.DefaultTick, "analysis tick (the server engine's default)")
 	horizon := flag.Duration("horizon", 2*time.Hour, "simulated time before a run counts as never rolled back")
 	rates := flag.String("rates", "1,10,100", "canary requests per second, comma-separated")
 	latencyWeight := flag.Float64("latency-weight", 0.5, "weight of the latency e-value against errors")
@@ -81,20 +82,23 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Println("| canary req/s | A/A runs | belay false rollbacks (30 min) | Flagger false rollbacks (25 checks) |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| canary req/s | A/A runs | belay false rollbacks (30 min) | Flagger false rollbacks (25 checks) | Flagger with the p99 check |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, rate := range rs {
-		res := parallel(*aaRuns, func(i int) [2]bool { return runAA(rate, uint64(1_000_000+i), *tick) })
-		var bf, ff int
+		if *aaRuns == 0 {
+			break
+		}
+		res := parallel(*aaRuns, func(i int) [3]bool { return runAA(rate, uint64(1_000_000+i), *tick) })
+		var n [3]int
 		for _, r := range res {
-			if r[0] {
-				bf++
-			}
-			if r[1] {
-				ff++
+			for k, rolledBack := range r {
+				if rolledBack {
+					n[k]++
+				}
 			}
 		}
-		fmt.Printf("| %g | %d | %d (%.2f %%) | %d (%.2f %%) |\n", rate, *aaRuns, bf, 100*float64(bf)/float64(*aaRuns), ff, 100*float64(ff)/float64(*aaRuns))
+		pct := func(k int) string { return fmt.Sprintf("%d (%.2f %%)", n[k], 100*float64(n[k])/float64(*aaRuns)) }
+		fmt.Printf("| %g | %d | %s | %s | %s |\n", rate, *aaRuns, pct(0), pct(1), pct(2))
 	}
 	if *agentRuns > 0 {
 		if err := realCells(*agentRuns, *agentPar, *tick, *agentAA); err != nil {

@@ -1,10 +1,11 @@
 // Command scale measures the analysis side of many concurrent rollouts: N
-// analyzers, each fed by its own generated source at 1 s ticks (simulated
-// time), for N = 10 … 1 000. It reports CPU per rollout per tick (the Step
-// alone, and with the JSON encoding of the state the engine persists every
-// tick), live heap per rollout, and the size of the stored state.
+// analyzers, each fed by its own generated source at the engine's tick
+// (simulated time, 250 ms by default), for N = 10 … 1 000. It reports CPU
+// per rollout (the Step per tick, and the JSON encoding of the state the
+// server's judge saves once a second), the share of the CPUs all N take,
+// live heap per rollout, and the size of the stored state.
 //
-//	go run ./bench/scale [-ticks 120] [-n 10,100,1000]
+//	go run ./bench/scale [-tick 250ms] [-seconds 120] [-n 10,100,1000]
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/analysis/replay"
+	"github.com/belay-dev/belay/internal/server"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -30,7 +32,8 @@ type rollout struct {
 }
 
 func main() {
-	ticks := flag.Int("ticks", 120, "simulated 1 s ticks per size")
+	tick := flag.Duration("tick", server.DefaultTick, "engine tick: every rollout's analysis steps this often")
+	seconds := flag.Int("seconds", 120, "simulated seconds per size")
 	sizes := flag.String("n", "10,100,1000", "numbers of concurrent rollouts")
 	buckets := flag.Int("buckets", 211, "latency buckets per version (the agent has 211; client_golang's default 11)")
 	flag.Parse()
@@ -42,9 +45,13 @@ func main() {
 		}
 		trs = append(trs, analysis.TriggerConfig{Trigger: t})
 	}
-	fmt.Printf("%d simulated 1 s ticks per size, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s, %d latency buckets.\n\n", *ticks, runtime.GOMAXPROCS(0), *buckets)
+	if *tick <= 0 || *tick > time.Second || time.Second%*tick != 0 {
+		fmt.Fprintf(os.Stderr, "scale: -tick %s must divide a second\n", *tick)
+		os.Exit(2)
+	}
+	fmt.Printf("%d simulated seconds per size at %s ticks, state saved once a second, %d CPUs; each rollout: 4 triggers, errors + latency + SRM tests, 10 canary req/s, %d latency buckets.\n\n", *seconds, *tick, runtime.GOMAXPROCS(0), *buckets)
 	bounds := logBounds(*buckets)
-	fmt.Println("| rollouts | Step CPU µs/rollout/tick | JSON state µs/rollout/tick | CPU share of 1 s tick, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
+	fmt.Println("| rollouts | Step CPU µs/rollout/tick | JSON state µs/rollout/save | CPU share, all rollouts | heap KiB/rollout | state JSON bytes/rollout |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -52,11 +59,13 @@ func main() {
 			fmt.Fprintf(os.Stderr, "scale: -n: %q is not a positive number\n", f)
 			os.Exit(2)
 		}
-		measure(n, *ticks, trs, bounds)
+		measure(n, *seconds, *tick, trs, bounds)
 	}
 }
 
-func measure(n, ticks int, trs []analysis.TriggerConfig, bounds []float64) {
+func measure(n, seconds int, tick time.Duration, trs []analysis.TriggerConfig, bounds []float64) {
+	perSecond := int(time.Second / tick)
+	ticks := seconds * perSecond
 	t0 := time.Unix(1_700_000_000, 0)
 	rs := make([]rollout, n)
 	for i := range rs {
@@ -72,11 +81,14 @@ func measure(n, ticks int, trs []analysis.TriggerConfig, bounds []float64) {
 	var bytes int
 	for tk := 0; tk <= ticks; tk++ {
 		for i := range rs { // generating the sources' counters is not the analysis' cost
-			rs[i].s.Advance(time.Second)
+			rs[i].s.Advance(tick)
 			obs[i] = analysis.Observation{Counters: rs[i].s.Counters(), Weight: 5}
 		}
-		now := t0.Add(time.Duration(tk) * time.Second)
+		now := t0.Add(time.Duration(tk) * tick)
 		step += timed(rs, func(r rollout, i int) { r.a.Step(obs[i], now) })
+		if tk%perSecond != 0 {
+			continue
+		}
 		enc += timed(rs, func(r rollout, i int) {
 			b, _ := json.Marshal(r.a)
 			if i == 0 {
@@ -97,9 +109,9 @@ func measure(n, ticks int, trs []analysis.TriggerConfig, bounds []float64) {
 	var ms2 runtime.MemStats
 	runtime.ReadMemStats(&ms2)
 	perStep := step.Seconds() * 1e6 / float64(n*(ticks+1))
-	perEnc := enc.Seconds() * 1e6 / float64(n*(ticks+1))
+	perEnc := enc.Seconds() * 1e6 / float64(n*(seconds+1))
 	fmt.Printf("| %d | %.1f | %.1f | %.2f %% | %.1f | %d |\n", n, perStep, perEnc,
-		100*(perStep+perEnc)*float64(n)/1e6/float64(runtime.GOMAXPROCS(0)),
+		100*(perStep*float64(perSecond)+perEnc)*float64(n)/1e6/float64(runtime.GOMAXPROCS(0)),
 		float64(int64(heap)-int64(ms2.HeapAlloc))/1024/float64(n), bytes)
 	runtime.KeepAlive(streams)
 }

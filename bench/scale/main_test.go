@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A small run prints one table row with the size asked for.
@@ -13,7 +14,7 @@ func TestMeasurePrintsARow(t *testing.T) {
 	r, w, _ := os.Pipe()
 	stdout := os.Stdout
 	os.Stdout = w
-	measure(3, 5, nil, logBounds(20))
+	measure(3, 2, 250*time.Millisecond, nil, logBounds(20))
 	os.Stdout = stdout
 	w.Close()
 	var b bytes.Buffer

@@ -67,7 +67,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 	fl.StringVar(&c.Listen, "listen", envOr("BELAY_LISTEN", "127.0.0.1:0"), "API address (env BELAY_LISTEN)")
 	fl.StringVar(&c.AgentSocket, "agent", os.Getenv("BELAY_AGENT_SOCKET"), "the agent's unix socket (default <home>/agent/agent.sock)")
 	fl.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses here once listening (default <home>/ready.json)")
-	fl.DurationVar(&c.Tick, "tick", time.Second, "how often the engine looks at every rollout")
+	fl.DurationVar(&c.Tick, "tick", server.DefaultTick, "how often the engine looks at every rollout (and judges canaries on the builtin source; Prometheus is read at most once a second)")
 	return cmd
 }
 

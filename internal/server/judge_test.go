@@ -236,3 +236,93 @@ func TestJudgeFailsABadCanary(t *testing.T) {
 func fixed(src analysis.Source) func(*spec.Analysis) (analysis.Source, error) {
 	return func(*spec.Analysis) (analysis.Source, error) { return src, nil }
 }
+
+// countingSource counts reads of the counters it serves.
+type countingSource struct {
+	analysis.Source
+	reads int
+}
+
+func (c *countingSource) Counters(ctx context.Context, q analysis.Query) ([]target.Counters, error) {
+	c.reads++
+	return c.Source.Counters(ctx, q)
+}
+
+// TestJudgeSubSecondTicks: at the engine's 250 ms tick the builtin source is
+// read every tick but the analyzer is written at most once a second, and a
+// judge restarted from that file loses no evidence: the first tick after
+// the restart takes the unsaved interval's increase as one batch.
+func TestJudgeSubSecondTicks(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+	s := replay.New(42, t0,
+		replay.Arm{Version: "v2", Rate: 20, ErrorRate: 0.01, Median: 0.02, Sigma: 0.5},
+		replay.Arm{Version: "v1", Rate: 180, ErrorRate: 0.001, Median: 0.02, Sigma: 0.5})
+	src := &snapshots{}
+	for range 40 {
+		s.Advance(250 * time.Millisecond)
+		src.at, src.cs = append(src.at, s.Now()), append(src.cs, s.Counters())
+	}
+	dir := t.TempDir()
+	ref, j := testJudge(t, src, ""), testJudge(t, src, dir)
+	st := canaryState("7", 0)
+	file := filepath.Join(dir, "7-0.json")
+	var saves int
+	var lastFile []byte
+	for i := range 40 {
+		src.tick = i
+		if i == 23 {
+			j = testJudge(t, src, dir) // restart: the last 3 ticks were not written
+		}
+		for _, jj := range []*Judge{ref, j} {
+			if _, err := jj.Judge(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != string(lastFile) {
+			saves++
+			lastFile = b
+		}
+	}
+	if saves > 11 { // 10 s of ticks: the first tick and about one save a second
+		t.Errorf("%d saves in 10 s of 250 ms ticks; want at most one a second", saves)
+	}
+	got, want := j.steps["7/0"].a.State, ref.steps["7/0"].a.State
+	if !reflect.DeepEqual(got.Canary.Total, want.Canary.Total) || got.Stable.Total.Requests != want.Stable.Total.Requests {
+		t.Fatalf("after the restart the judge counted canary %+v stable %d requests, the uninterrupted one %+v %d",
+			got.Canary.Total, got.Stable.Total.Requests, want.Canary.Total, want.Stable.Total.Requests)
+	}
+	if g, w := got.Errors.EValue(), want.Errors.EValue(); w <= 1 || g < w/1.5 || g > w*1.5 {
+		t.Fatalf("error e-value %v after the restart, %v without: the unsaved ticks' evidence was lost", g, w)
+	}
+}
+
+// TestJudgeReadsPrometheusOncePerSecond: ticks closer than a second reuse the
+// last verdict instead of asking Prometheus again.
+func TestJudgeReadsPrometheusOncePerSecond(t *testing.T) {
+	doc, err := spec.ParseProject("belay.yaml", []byte(judgeYAML+`
+analysis:
+  source: prometheus
+  prometheus: {url: "http://127.0.0.1:9"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := newSnapshots(1)
+	now := snaps.now()
+	src := &countingSource{Source: snaps}
+	j := NewJudge(JudgeDeps{Source: fixed(src), Project: func() (*spec.Project, error) { return doc, nil }, Now: func() time.Time { return now }})
+	for range 12 { // 3 s of 250 ms ticks
+		if _, err := j.Judge(context.Background(), canaryState("7", 0)); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(250 * time.Millisecond)
+	}
+	if src.reads != 3 {
+		t.Fatalf("Prometheus read %d times in 3 s of 250 ms ticks, want 3", src.reads)
+	}
+}

@@ -29,6 +29,12 @@ type Artifacts interface {
 	Open(ctx context.Context, ref string) (dir string, err error)
 }
 
+// DefaultTick is how often the engine looks at every rollout. A canary
+// with the builtin source is judged at every tick, so at 100 canary
+// requests/s a regression is judged on ≈ 25 new requests at a time rather
+// than 100 (the sequential test is valid however often it looks).
+const DefaultTick = 250 * time.Millisecond
+
 // Deps are the server's parts, wired by name in the CLI.
 type Deps struct {
 	Store       store.Store
@@ -37,7 +43,7 @@ type Deps struct {
 	Artifacts   Artifacts
 	Events      *event.File // JSON-lines copy of every event; may be nil
 	ProjectFile string
-	Tick        time.Duration // engine tick; default 1s
+	Tick        time.Duration // engine tick; default DefaultTick
 	Now         func() time.Time
 	Logger      *slog.Logger
 }
@@ -56,7 +62,7 @@ func New(d Deps) (*Server, error) {
 		return nil, errors.New("server: Store, Target, Judge, Artifacts and ProjectFile are required")
 	}
 	if d.Tick <= 0 {
-		d.Tick = time.Second
+		d.Tick = DefaultTick
 	}
 	if d.Now == nil {
 		d.Now = time.Now
