@@ -7,7 +7,7 @@ import (
 )
 
 // advance folds one observation into the state: increases since the last
-// tick feed the sequential tests (at this tick's realised canary share) and
+// tick feed the sequential tests (at the canary's realised share, see Share) and
 // the trigger window.
 func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
@@ -25,12 +25,7 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 	raw := rawSample(s, st.Bounds)
 	ds := st.Stable.observe(raw)
 	a.freezeThresholds(cfg, raw)
-	rho := weight / 100
-	if n := dc.Requests + ds.Requests; n > 0 {
-		// Conditional on this tick's requests, an event under H0 came from the
-		// canary with probability n_c/n whatever the weights were.
-		rho = float64(dc.Requests) / float64(n)
-	}
+	rho := st.Share.observe(weight/100, dc.Requests, ds.Requests)
 	st.Errors.Update(dc.Errors, ds.Errors, rho, weight/100)
 	if len(dc.Latency) == len(st.Bounds)+1 && len(ds.Latency) == len(st.Bounds)+1 {
 		for k, th := range st.Thresholds {
@@ -62,4 +57,41 @@ func (a *Analyzer) pickBounds(c, s target.Counters) {
 	}
 	st.Canary.Raw.Latency = rawSample(c, st.Bounds).Latency
 	st.Stable.Raw.Latency = rawSample(s, st.Bounds).Latency
+}
+
+// Share is the canary's realised share of requests over the current segment
+// of constant configured weight: under H0 an error (or slow event) came from
+// the canary with that probability. It is measured over the segment, not per
+// tick: at a few canary requests per tick a tick's own share mostly says
+// whether the one canary request that erred was there, which throws the
+// evidence away (at 1 canary req/s and 250 ms ticks that cost 1.5× the
+// requests). It starts from the configured weight, worth sharePrior canary
+// requests, so that the first ticks' noise does not move it; after that it
+// follows the real split (sticky routing, ejected instances) that the SRM
+// test watches.
+type Share struct {
+	Weight   float64 `json:"weight,omitempty"` // configured share of the segment, 0–1
+	Canary   int64   `json:"canary,omitempty"` // the segment's canary requests
+	Requests int64   `json:"requests,omitempty"`
+}
+
+// sharePrior is how many canary requests the configured weight is worth.
+const sharePrior = 20
+
+// observe adds one tick's requests at configured share w and returns the
+// share to judge the tick's events at.
+func (s *Share) observe(w float64, nc, ns int64) float64 {
+	if w != s.Weight {
+		*s = Share{Weight: w}
+	}
+	s.Canary += nc
+	s.Requests += nc + ns
+	if !(w > 0 && w < 1) {
+		if s.Requests == 0 {
+			return w
+		}
+		return float64(s.Canary) / float64(s.Requests)
+	}
+	k := sharePrior / w
+	return (float64(s.Canary) + k*w) / (float64(s.Requests) + k)
 }

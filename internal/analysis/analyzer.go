@@ -36,6 +36,7 @@ type State struct {
 	Stable     Track          `json:"stable"`
 	Window     []Snapshot     `json:"window,omitempty"`
 	Thresholds []float64      `json:"thresholds,omitempty"` // frozen slow-event thresholds, seconds
+	Share      Share          `json:"share"`                // the canary's share of requests the tests judge at
 	Errors     Sequential     `json:"errors"`
 	Latency    []Sequential   `json:"latency,omitempty"` // one per threshold
 	SRM        MixtureSPRT    `json:"srm"`

@@ -7,9 +7,9 @@ type Test string
 
 // Sequential tests of the reference.
 const (
-	// TestMixtureSPRT, the default, bets on rate ratios and takes each
-	// tick's realised canary share of requests, so weight changes and uneven
-	// routing within a tick need no assumption.
+	// TestMixtureSPRT, the default, bets on rate ratios at the canary's
+	// realised share of requests (see Share), so uneven routing needs no
+	// assumption.
 	TestMixtureSPRT Test = "msprt"
 	// TestBeta is the one-sided Beta mixture (k = BetaK) at the configured
 	// weight; a weight change closes one segment and starts the next, whose
@@ -64,8 +64,8 @@ func newSequential(cfg Config, ratios []float64) Sequential {
 	return Sequential{MSPRT: &m}
 }
 
-// Update adds one tick's events; realised is the tick's canary share of
-// requests, configured the weight in force.
+// Update adds one tick's events; realised is the canary's realised share of
+// requests (Share), configured the weight in force.
 func (s Sequential) Update(xc, xs int64, realised, configured float64) {
 	switch {
 	case s.MSPRT != nil:
