@@ -30,6 +30,7 @@ func TestAAUnevenSplit(t *testing.T) {
 		t.Skip("A/A simulation: 2 000 runs")
 	}
 	aa(t, analysis.TestMixtureSPRT, 2000, 300, 14)
+	aa(t, analysis.TestBeta, 2000, 120, 14)
 }
 
 // The same for the Beta mixture, whose segments change with the weight.

@@ -11,32 +11,36 @@ const (
 	// realised share of requests (see Share), so uneven routing needs no
 	// assumption.
 	TestMixtureSPRT Test = "msprt"
-	// TestBeta is the one-sided Beta mixture (k = BetaK) at the configured
-	// weight; a weight change closes one segment and starts the next, whose
-	// e-values multiply.
+	// TestBeta is the one-sided Beta mixture (k = BetaK); a change of the
+	// configured weight closes one segment and starts the next, whose
+	// e-values multiply. A segment is judged at the canary's realised share
+	// over it (see Share).
 	TestBeta Test = "beta"
 )
 
-// BetaMixture is the one-sided Beta mixture over segments of constant share.
+// BetaMixture is the one-sided Beta mixture over segments of constant weight.
 type BetaMixture struct {
 	K         float64 `json:"k"`
 	LogClosed float64 `json:"log_closed,omitempty"` // log e-value of finished segments
-	Rho       float64 `json:"rho,omitempty"`        // share of the open segment
+	Weight    float64 `json:"weight,omitempty"`     // configured share of the open segment
+	Rho       float64 `json:"rho,omitempty"`        // realised share of the open segment so far
 	Canary    int64   `json:"canary_events,omitempty"`
 	Stable    int64   `json:"stable_events,omitempty"`
 }
 
-// Update adds events seen at share rho.
-func (b *BetaMixture) Update(xc, xs int64, rho float64) {
+// Update adds events of the segment at configured share w, whose realised
+// share so far is rho.
+func (b *BetaMixture) Update(xc, xs int64, rho, w float64) {
 	if !(rho > 0 && rho < 1) {
 		return
 	}
-	if rho != b.Rho {
+	if w != b.Weight {
 		if b.Canary+b.Stable > 0 {
 			b.LogClosed += BetaMixtureLogE(b.Canary, b.Stable, b.Rho, b.K)
 		}
-		b.Rho, b.Canary, b.Stable = rho, 0, 0
+		b.Weight, b.Canary, b.Stable = w, 0, 0
 	}
+	b.Rho = rho
 	b.Canary += xc
 	b.Stable += xs
 }
@@ -71,7 +75,7 @@ func (s Sequential) Update(xc, xs int64, realised, configured float64) {
 	case s.MSPRT != nil:
 		s.MSPRT.Update(xc, xs, realised)
 	case s.Beta != nil:
-		s.Beta.Update(xc, xs, configured)
+		s.Beta.Update(xc, xs, realised, configured)
 	}
 }
 

@@ -131,11 +131,11 @@ func TestRequiredCanaryRequests(t *testing.T) {
 // Beta mixture segments multiply: a weight change closes one and opens the next.
 func TestBetaMixtureSegments(t *testing.T) {
 	b := BetaMixture{K: 1}
-	b.Update(3, 2, 0.2)
-	b.Update(1, 1, 0.2)
-	b.Update(1, 0, 0.5)
-	want := BetaMixtureLogE(4, 3, 0.2, 1) + BetaMixtureLogE(1, 0, 0.5, 1)
+	b.Update(3, 2, 0.2, 0.2)
+	b.Update(1, 1, 0.22, 0.2) // the same segment: its realised share moved
+	b.Update(1, 0, 0.5, 0.5)
+	want := BetaMixtureLogE(4, 3, 0.22, 1) + BetaMixtureLogE(1, 0, 0.5, 1)
 	near(t, "log E", b.LogEValue(), want, 1e-12)
-	b.Update(5, 5, 0) // no split: ignored
+	b.Update(5, 5, 0, 0) // no split: ignored
 	near(t, "log E after a degenerate share", b.LogEValue(), want, 1e-12)
 }
