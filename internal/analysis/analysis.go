@@ -53,7 +53,7 @@ type Verdict struct {
 
 // Evidence is one check's numbers at the time of a verdict.
 type Evidence struct {
-	Check     string  `json:"check"` // trigger text, or "sequential:errors", "sequential:latency>0.25s", "srm"
+	Check     string  `json:"check"` // trigger text, or "sequential:errors", "sequential:latency>250ms", "srm"
 	State     string  `json:"state"` // ok, pending, firing, no_data, passed
 	Canary    float64 `json:"canary"`
 	Baseline  float64 `json:"baseline,omitempty"`

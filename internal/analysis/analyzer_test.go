@@ -318,7 +318,7 @@ func TestHistogramAdoptedAfterStart(t *testing.T) {
 	if v.Decision != analysis.Fail || v.Trigger != "sequential:latency" {
 		t.Fatalf("all 20 canary requests slower than every stable one: %s %q", v.Decision, v.Reason)
 	}
-	if _, ok := evidence(v, "sequential:latency>0.05s"); !ok {
+	if _, ok := evidence(v, "sequential:latency>50ms"); !ok {
 		t.Errorf("threshold frozen from stable's histogram missing: %+v", v.Evidence)
 	}
 }

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/belay-dev/belay/internal/spec"
 )
@@ -30,7 +31,7 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 			sc, ss = slower(c.Latency, i), slower(s.Latency, i)
 		}
 		e := st.Latency[k].EValue()
-		ev = append(ev, Evidence{Check: "sequential:latency>" + strconv.FormatFloat(th, 'g', -1, 64) + "s", State: seqState(e, cfg),
+		ev = append(ev, Evidence{Check: "sequential:latency>" + time.Duration(th*float64(time.Second)).Round(time.Microsecond).String(), State: seqState(e, cfg),
 			Canary: rate(sc, c.Requests), Baseline: rate(ss, s.Requests), Threshold: 1 / cfg.Alpha, Statistic: finite(e), CanaryN: c.Requests, StableN: s.Requests})
 	}
 	if len(st.Bounds) > 0 {
