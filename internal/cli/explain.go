@@ -60,9 +60,25 @@ func printExplain(w io.Writer, v server.RolloutView) error {
 func printVerdict(w io.Writer, v analysis.Verdict) {
 	fmt.Fprintf(w, "           verdict %s: %s\n", v.Decision, v.Reason)
 	for _, e := range v.Evidence {
-		fmt.Fprintf(w, "             %-28s %-8s canary %s (n=%d)  stable %s (n=%d)  threshold %s  e=%.3g\n",
-			e.Check, e.State, num(e.Canary), e.CanaryN, num(e.Baseline), e.StableN, num(e.Threshold), e.Statistic)
+		fmt.Fprintf(w, "             %-28s %-8s canary %s%s  stable %s%s  threshold %s%s\n",
+			e.Check, e.State, num(e.Canary), count(e.CanaryN), num(e.Baseline), count(e.StableN), num(e.Threshold), statistic(e))
 	}
+}
+
+// count shows a request count where the check has one.
+func count(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (n=%d)", n)
+}
+
+// statistic shows the e-value of the checks that are sequential tests.
+func statistic(e analysis.Evidence) string {
+	if !strings.HasPrefix(e.Check, "sequential:") && e.Check != "srm" {
+		return ""
+	}
+	return fmt.Sprintf("  e=%.3g", e.Statistic)
 }
 
 func num(f float64) string {
