@@ -8,13 +8,14 @@ import (
 // ActionKind is what an Action does.
 type ActionKind string
 
-// Actions; every one is idempotent, so re-running a batch after a crash is safe.
+// Actions; every one is idempotent, so re-running a batch after a crash is
+// safe — except hooks, which run at least once and must tolerate a re-run.
 const (
 	StartVersion ActionKind = "start_version" // apply Desired: the new version joins at weight 0 (or 100 when alone)
 	SetWeights   ActionKind = "set_weights"   // apply Desired: a canary step's weights
 	StopVersion  ActionKind = "stop_version"  // apply Desired without the version (Desired.Versions may be empty)
 	Verify       ActionKind = "verify"        // verify the new version's artifact
-	RunHooks     ActionKind = "run_hooks"     // pre-deploy hooks (migrations)
+	RunHooks     ActionKind = "run_hooks"     // the phase's hooks: pre-deploy (Migrating), post_promote (Promoting), post_rollback (RollingBack)
 	RunSmoke     ActionKind = "run_smoke"     // smoke tests against the new version
 	Analyze      ActionKind = "analyze"       // ask the Judge; read-only, never persisted
 	MarkStable   ActionKind = "mark_stable"   // record Version as the environment's stable

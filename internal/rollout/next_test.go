@@ -149,3 +149,52 @@ func TestFailureWhileRollingBackAsksForAPerson(t *testing.T) {
 		t.Fatalf("%s %+v", next.Phase, next.Pause)
 	}
 }
+
+// Post hooks run after traffic moved: post_promote once the new version
+// takes all traffic and is stable, post_rollback once traffic is back. A
+// failing one pauses for a person and leaves traffic where it is.
+func TestPostHooksRunAfterTrafficMoved(t *testing.T) {
+	cfg := testConfig()
+	cfg.PostHooks = true
+	for _, tc := range []struct {
+		d     analysis.Decision
+		phase Phase
+	}{{analysis.Pass, Promoting}, {analysis.Fail, RollingBack}} {
+		s := canaryAt(t, cfg)
+		for s.Phase == Canary {
+			s, _ = Next(s, verdict(s, tc.d), t0.Add(time.Hour))
+			if s.Phase == Canary {
+				s = walk(t, s, Observation{Kind: Done})
+			}
+		}
+		if s.Phase != tc.phase {
+			t.Fatalf("%s: in %s", tc.d, s.Phase)
+		}
+		var kinds []ActionKind
+		for _, a := range s.Pending {
+			if a.Kind != Emit {
+				kinds = append(kinds, a.Kind)
+			}
+		}
+		if len(kinds) == 0 || kinds[len(kinds)-1] != RunHooks {
+			t.Fatalf("%s: actions %v, want the hooks last", tc.phase, kinds)
+		}
+		next, acts := Next(s, Observation{Kind: Failure, Seq: s.Seq, Action: RunHooks, Error: "exit status 1"}, t0)
+		if next.Phase != Paused || !next.Pause.NeedsHuman || next.Pause.From != tc.phase {
+			t.Fatalf("%s: a failing hook left %s %+v", tc.phase, next.Phase, next.Pause)
+		}
+		for _, a := range acts {
+			if a.Kind == SetWeights || a.Kind == StopVersion {
+				t.Errorf("%s: a failing hook moved traffic: %+v", tc.phase, a)
+			}
+		}
+	}
+	cfg.PostHooks = false
+	s := canaryAt(t, cfg)
+	s, _ = Next(s, verdict(s, analysis.Fail), t0)
+	for _, a := range s.Pending {
+		if a.Kind == RunHooks {
+			t.Fatal("a rollout without post hooks runs hooks when rolling back")
+		}
+	}
+}

@@ -64,6 +64,7 @@ type Config struct {
 	RequireApproval bool               `json:"require_approval,omitempty"`
 	MigrationType   string             `json:"migration_type,omitempty"` // none, expand_only, contract
 	Hooks           bool               `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
+	PostHooks       bool               `json:"post_hooks,omitempty"`     // post_promote or post_rollback hooks exist
 	Inconclusive    InconclusivePolicy `json:"inconclusive,omitempty"`
 	ExtendLimit     time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
 	Owner           string             `json:"owner,omitempty"`

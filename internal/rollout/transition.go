@@ -85,11 +85,21 @@ func (s State) entryActions() []Action {
 		return []Action{{Kind: SetWeights, Desired: &d}}
 	case Promoting:
 		d := s.desired(withWeight(s.New, 100))
-		return []Action{{Kind: StopVersion, Desired: &d}, {Kind: MarkStable, Version: s.New.Version}}
+		return s.withPostHooks([]Action{{Kind: StopVersion, Desired: &d}, {Kind: MarkStable, Version: s.New.Version}})
 	case RollingBack:
-		return s.rollbackActions()
+		return s.withPostHooks(s.rollbackActions())
 	}
 	return nil
+}
+
+// withPostHooks runs the post_promote or post_rollback hooks once traffic
+// is where the phase puts it; a failing one pauses the rollout for a person
+// (traffic stays as it is).
+func (s State) withPostHooks(acts []Action) []Action {
+	if s.PostHooks {
+		acts = append(acts, Action{Kind: RunHooks})
+	}
+	return acts
 }
 
 func (s State) rollbackActions() []Action {

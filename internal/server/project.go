@@ -57,6 +57,7 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		RequireApproval: eff.Environment.Protected(),
 		MigrationType:   pl.MigrationType,
 		Hooks:           svc.Migration != nil && svc.Migration.Command != "" || svc.Hooks != nil && svc.Hooks.PreDeploy != "",
+		PostHooks:       svc.Hooks != nil && (svc.Hooks.PostPromote != "" || svc.Hooks.PostRollback != ""),
 		Owner:           pl.Owner,
 	}
 	if st := eff.Rollout.Sticky; st != nil {
@@ -97,18 +98,50 @@ func smokeTests(svc *spec.Service) []smoke.Test {
 	return out
 }
 
-// preDeployHooks are the commands run before the new version takes traffic:
-// the migration first, then the pre_deploy hook.
-func preDeployHooks(svc *spec.Service, env, dir string) []hook.Spec {
-	var out []hook.Spec
-	base := map[string]string{"BELAY_SERVICE": svc.Name, "BELAY_ENVIRONMENT": env}
-	if m := svc.Migration; m != nil && m.Command != "" {
-		out = append(out, hook.Spec{Name: "migration", Command: m.Command, Dir: dir, Env: base, Timeout: time.Duration(m.Timeout)})
+// phaseHooks are the commands a rollout phase runs: before the new version
+// takes traffic (Migrating) the migration, then the pre_deploy hook; once it
+// is promoted, post_promote; once a rollback moved traffic back, post_rollback.
+func phaseHooks(svc *spec.Service, st rollout.State, dir string) []hook.Spec {
+	env := map[string]string{"BELAY_SERVICE": svc.Name, "BELAY_ENVIRONMENT": st.Environment,
+		"BELAY_VERSION": st.New.Version, "BELAY_ROLLOUT": st.ID}
+	if st.Stable != nil {
+		env["BELAY_STABLE_VERSION"] = st.Stable.Version
 	}
-	if h := svc.Hooks; h != nil && h.PreDeploy != "" {
-		out = append(out, hook.Spec{Name: "pre_deploy", Command: h.PreDeploy, Dir: dir, Env: base})
+	h := svc.Hooks
+	if h == nil {
+		h = &spec.Hooks{}
+	}
+	var out []hook.Spec
+	switch st.Phase {
+	case rollout.Migrating:
+		if m := svc.Migration; m != nil && m.Command != "" {
+			out = append(out, hook.Spec{Name: "migration", Command: m.Command, Dir: dir, Env: env, Timeout: time.Duration(m.Timeout)})
+		}
+		if h.PreDeploy != "" {
+			out = append(out, hook.Spec{Name: "pre_deploy", Command: h.PreDeploy, Dir: dir, Env: env})
+		}
+	case rollout.Promoting:
+		if h.PostPromote != "" {
+			out = append(out, hook.Spec{Name: "post_promote", Command: h.PostPromote, Dir: dir, Env: env})
+		}
+	case rollout.RollingBack:
+		if h.PostRollback != "" {
+			if to := rollbackTarget(st); to != nil {
+				env["BELAY_ROLLBACK_TO"] = to.Version
+			}
+			out = append(out, hook.Spec{Name: "post_rollback", Command: h.PostRollback, Dir: dir, Env: env})
+		}
 	}
 	return out
+}
+
+// rollbackTarget is the version a rollback returns traffic to; nil for a
+// first release, which is stopped.
+func rollbackTarget(st rollout.State) *target.Version {
+	if st.RollbackTo != nil {
+		return st.RollbackTo
+	}
+	return st.Stable
 }
 
 // planView is the part of a release plan a rollout needs.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target"
 )
 
 func hello(t *testing.T) *spec.Project {
@@ -59,12 +60,29 @@ func TestSmokeTestsAndHooksMapped(t *testing.T) {
 	if len(tests) != 1 || tests[0].HTTP == nil || tests[0].HTTP.Path != "/" || tests[0].HTTP.BodyContains != "hello" {
 		t.Fatalf("smoke %+v", tests)
 	}
-	if hooks := preDeployHooks(svc, "staging", "/tmp"); len(hooks) != 0 {
+	st := rollout.State{Config: rollout.Config{ID: "4", Service: "hello", Environment: "staging",
+		New: target.Version{Version: "v2"}, Stable: &target.Version{Version: "v1"}}, Phase: rollout.Migrating}
+	if hooks := phaseHooks(svc, st, "/tmp"); len(hooks) != 0 {
 		t.Fatalf("hello has no migration: %+v", hooks)
 	}
 	svc.Migration = &spec.Migration{Command: "./migrate up", Type: spec.ExpandOnly, Timeout: spec.Duration(time.Minute)}
-	hooks := preDeployHooks(svc, "staging", "/app")
-	if len(hooks) != 1 || hooks[0].Command != "./migrate up" || hooks[0].Env["BELAY_ENVIRONMENT"] != "staging" || hooks[0].Timeout != time.Minute {
-		t.Fatalf("hooks %+v", hooks)
+	svc.Hooks = &spec.Hooks{PreDeploy: "./warm", PostPromote: "./announce", PostRollback: "./page"}
+	hooks := phaseHooks(svc, st, "/app")
+	if len(hooks) != 2 || hooks[0].Command != "./migrate up" || hooks[0].Env["BELAY_ENVIRONMENT"] != "staging" ||
+		hooks[0].Timeout != time.Minute || hooks[1].Name != "pre_deploy" || hooks[1].Env["BELAY_VERSION"] != "v2" {
+		t.Fatalf("pre-deploy hooks %+v", hooks)
+	}
+	st.Phase = rollout.Promoting
+	if hooks = phaseHooks(svc, st, "/app"); len(hooks) != 1 || hooks[0].Name != "post_promote" || hooks[0].Env["BELAY_STABLE_VERSION"] != "v1" {
+		t.Fatalf("post-promote hooks %+v", hooks)
+	}
+	st.Phase, st.RollbackTo = rollout.RollingBack, &target.Version{Version: "v0"}
+	if hooks = phaseHooks(svc, st, "/app"); len(hooks) != 1 || hooks[0].Name != "post_rollback" || hooks[0].Env["BELAY_ROLLBACK_TO"] != "v0" {
+		t.Fatalf("post-rollback hooks %+v", hooks)
+	}
+	for _, ph := range []rollout.Phase{rollout.Deploying, rollout.Canary, rollout.Succeeded} {
+		if st.Phase = ph; len(phaseHooks(svc, st, "/app")) != 0 {
+			t.Errorf("%s runs hooks", ph)
+		}
 	}
 }

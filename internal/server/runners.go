@@ -70,12 +70,20 @@ func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessag
 	if svc == nil {
 		return nil, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Service)
 	}
-	dir, err := r.s.d.Artifacts.Open(ctx, st.New.Artifact)
+	// Hooks run in the directory of the version that serves once the phase
+	// is done: the new one, or the one a rollback returns to.
+	at := st.New
+	if st.Phase == rollout.RollingBack {
+		if to := rollbackTarget(st); to != nil {
+			at = *to
+		}
+	}
+	dir, err := r.s.d.Artifacts.Open(ctx, at.Artifact)
 	if err != nil {
-		return nil, fmt.Errorf("%w: open %s for its hooks: %v", rollout.ErrActionFailed, st.New.Version, err)
+		return nil, fmt.Errorf("%w: open %s for its hooks: %v", rollout.ErrActionFailed, at.Version, err)
 	}
 	var results []hook.Result
-	for _, h := range preDeployHooks(svc, st.Environment, dir) {
+	for _, h := range phaseHooks(svc, st, dir) {
 		res, err := hook.Run(ctx, h)
 		results = append(results, res)
 		if err != nil {
