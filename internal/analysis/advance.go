@@ -35,13 +35,20 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 	}
 	if weight > 0 && weight < 100 {
 		st.SRM.Update(dc.Requests, ds.Requests, weight/100)
-		if st.SRM.LogEValue() >= logInv(cfg.Alpha) {
+		if st.SRM.LogEValue() >= logInv(srmLevel(cfg)) {
 			st.SRMFlagged = true
 		}
 	}
 	st.Window = window(st.Window, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
 	a.evaluateTriggers(cfg, haveC, haveS, now)
 }
+
+// srmLevel is the sample-ratio mismatch test's level: at most 0.1 %, as
+// is usual for this check. A flagged split halts a rollout for a person
+// (on_srm: pause), and with every canary step running the test, a level
+// of α would halt about one healthy release in a hundred per step; a
+// broken split at real traffic still shows within seconds.
+func srmLevel(cfg Config) float64 { return min(cfg.Alpha, 0.001) }
 
 // pickBounds adopts the first histogram seen after the start; both versions'
 // histograms so far become the starting point, not an increase.

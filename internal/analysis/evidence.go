@@ -40,7 +40,7 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	ev = append(ev, Evidence{Check: "sequential:combined", State: map[bool]string{true: StateFiring, false: StateOK}[comb.Reject],
 		Threshold: 1 / cfg.Alpha, Statistic: finite(comb.Average)})
 	srm := Evidence{Check: "srm", State: StateOK, Canary: rate(c.Requests, c.Requests+s.Requests), Baseline: weight / 100,
-		Threshold: 1 / cfg.Alpha, Statistic: finite(st.SRM.EValue()), CanaryN: c.Requests, StableN: s.Requests}
+		Threshold: 1 / srmLevel(cfg), Statistic: finite(st.SRM.EValue()), CanaryN: c.Requests, StableN: s.Requests}
 	if st.SRMFlagged {
 		srm.State = StateFiring
 	}
