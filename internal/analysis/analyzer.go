@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type State struct {
 	SRMFlagged bool           `json:"srm_flagged,omitempty"`
 	Triggers   []TriggerState `json:"triggers,omitempty"`
 	Final      *Verdict       `json:"final,omitempty"` // a rollback verdict is final
+	// UnavailableSince is when the source started failing; zero while it answers.
+	UnavailableSince time.Time `json:"unavailable_since,omitzero"`
 }
 
 // srmRatios bet on the canary getting more or fewer requests than its weight.
@@ -78,8 +81,16 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 		if !strings.HasPrefix(msg, ErrNoData.Error()) { // sources wrapping ErrNoData say it first
 			msg = ErrNoData.Error() + ": " + msg
 		}
+		if st.UnavailableSince.IsZero() {
+			st.UnavailableSince = now
+		}
+		if out := now.Sub(st.UnavailableSince); out < cfg.UnavailableGrace {
+			return Verdict{Decision: Continue, At: now,
+				Reason: fmt.Sprintf("%s; holding (%s of %s grace), never a pass without data", msg, out.Round(time.Millisecond), cfg.UnavailableGrace)}
+		}
 		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now, Reason: msg + "; never a pass without data"}
 	}
+	st.UnavailableSince = time.Time{}
 	c, haveC := findCounters(obs.Counters, cfg.Canary)
 	s, haveS := findCounters(obs.Counters, cfg.Stable)
 	if st.Started.IsZero() {

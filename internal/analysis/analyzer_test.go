@@ -134,15 +134,35 @@ func TestLowTrafficIsInconclusiveWithPolicy(t *testing.T) {
 	}
 }
 
+// Metrics that stop answering hold the step for the grace (5 s), then make
+// it inconclusive with the on_unavailable policy; it never passes, and a
+// source that answers again resets the grace.
 func TestMetricsUnavailableNeverPasses(t *testing.T) {
 	a := newAnalyzer(t, analysis.Config{})
 	s := replay.New(1, t0, arms(50, 0.001, 0.001)...)
 	run(a, s, 5, 30)
-	for range 100 {
+	down := analysis.Observation{Err: fmt.Errorf("%w: prometheus: connection refused", analysis.ErrNoData), Weight: 5}
+	for outage := range 3 {
+		for i := range 100 {
+			s.Advance(time.Second)
+			v := a.Step(down, s.Now())
+			if !strings.Contains(v.Reason, "metrics unavailable") {
+				t.Fatalf("outage %d, %d s: %s %q", outage, i, v.Decision, v.Reason)
+			}
+			want := analysis.Inconclusive
+			if i < 5 { // reads 0 s to 4 s into the outage are within the 5 s grace
+				want = analysis.Continue
+			}
+			if v.Decision != want || want == analysis.Inconclusive && v.Policy != analysis.PolicyPause {
+				t.Fatalf("outage %d, %d s: %s %s %q, want %s", outage, i, v.Decision, v.Policy, v.Reason, want)
+			}
+			if outage > 0 && i == 5 {
+				break // short outages: the source answers again below
+			}
+		}
 		s.Advance(time.Second)
-		v := a.Step(analysis.Observation{Err: fmt.Errorf("%w: prometheus: connection refused", analysis.ErrNoData), Weight: 5}, s.Now())
-		if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyPause || !strings.Contains(v.Reason, "metrics unavailable") {
-			t.Fatalf("%s %s %q", v.Decision, v.Policy, v.Reason)
+		if v := a.Step(analysis.Observation{Counters: s.Counters(), Weight: 5}, s.Now()); v.Decision == analysis.Inconclusive {
+			t.Fatalf("the source answers again, still %s %q", v.Decision, v.Reason)
 		}
 	}
 }

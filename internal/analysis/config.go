@@ -60,6 +60,11 @@ type Config struct {
 	OnUnavailable       Policy        `json:"on_unavailable,omitempty"`        // metrics unavailable; default pause
 	OnSRM               Policy        `json:"on_srm,omitempty"`                // sample-ratio mismatch; default pause
 	Timeout             time.Duration `json:"timeout,omitempty"`               // per source query in Tick; default 5s
+	// UnavailableGrace is how long metrics may stay unavailable before the
+	// verdict is "inconclusive: metrics unavailable" (and OnUnavailable
+	// applies); until then the step holds, never passing. Default 5s, so that
+	// one failed read does not page a person.
+	UnavailableGrace time.Duration `json:"unavailable_grace,omitempty"`
 }
 
 // WithDefaults fills zero fields.
@@ -110,6 +115,9 @@ func (c Config) WithDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
+	if c.UnavailableGrace == 0 {
+		c.UnavailableGrace = 5 * time.Second
+	}
 	return c
 }
 
@@ -125,6 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: alpha %v must be between 0 and 1, e.g. 0.01", ErrConfig, c.Alpha)
 	case c.MinEffect <= 1:
 		return fmt.Errorf("%w: min_effect %v must be a rate ratio above 1, e.g. 10", ErrConfig, c.MinEffect)
+	case c.UnavailableGrace < 0:
+		return fmt.Errorf("%w: unavailable_grace %v must not be negative", ErrConfig, c.UnavailableGrace)
 	case c.LatencyWeight < 0 || c.LatencyWeight >= 1:
 		return fmt.Errorf("%w: latency_weight %v must be in [0, 1)", ErrConfig, c.LatencyWeight)
 	case c.Test != TestMixtureSPRT && c.Test != TestBeta:

@@ -53,9 +53,9 @@ func TestTemplatesReplaceOneByOne(t *testing.T) {
 	}
 }
 
-// TestJudgeUnavailablePrometheus: a Prometheus that answers 503 gives an
-// inconclusive "metrics unavailable" verdict carrying the service's
-// on_unavailable policy, never a pass.
+// TestJudgeUnavailablePrometheus: a Prometheus that answers 503 holds the
+// step for the grace, then gives an inconclusive "metrics unavailable"
+// verdict carrying the service's on_unavailable policy, never a pass.
 func TestJudgeUnavailablePrometheus(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "stopping", http.StatusServiceUnavailable)
@@ -66,9 +66,17 @@ func TestJudgeUnavailablePrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := NewJudge(JudgeDeps{Source: (&Sources{}).For, Project: func() (*spec.Project, error) { return doc, nil }})
+	now := time.Unix(1_700_000_000, 0)
+	j := NewJudge(JudgeDeps{Source: (&Sources{}).For, Project: func() (*spec.Project, error) { return doc, nil }, Now: func() time.Time { return now }})
 	v, err := j.Judge(context.Background(), canaryState("3", 0))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Decision != analysis.Continue || !strings.HasPrefix(v.Reason, "metrics unavailable") {
+		t.Fatalf("first failed read: %+v, want a hold within the grace", v)
+	}
+	now = now.Add(6 * time.Second) // past the 5 s grace
+	if v, err = j.Judge(context.Background(), canaryState("3", 0)); err != nil {
 		t.Fatal(err)
 	}
 	if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyRollback || !strings.HasPrefix(v.Reason, "metrics unavailable") {

@@ -170,7 +170,8 @@ func TestPrometheusStoppedMidRunNeverPromotes(t *testing.T) {
 			ag.serve("v2", "2xx", 10, 0.03)
 		}
 	}()
-	a, err := analysis.New(analysis.Config{Canary: "v2", Stable: "v1", MinDuration: 3 * time.Second, OnUnavailable: analysis.PolicyRollback})
+	a, err := analysis.New(analysis.Config{Canary: "v2", Stable: "v1", MinDuration: 3 * time.Second, OnUnavailable: analysis.PolicyRollback,
+		UnavailableGrace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +187,21 @@ func TestPrometheusStoppedMidRunNeverPromotes(t *testing.T) {
 		t.Fatalf("with Prometheus up the healthy canary should pass; last %s %q", v.Decision, v.Reason)
 	}
 	stop()
-	for range 5 {
-		v = a.Tick(ctx, src, "production", "api", 5, time.Now())
-		if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyRollback || !strings.Contains(v.Reason, "metrics unavailable") {
-			t.Fatalf("Prometheus stopped: %s %s %q", v.Decision, v.Policy, v.Reason)
+	// Within the 1 s grace the step holds; after it, the policy applies. Never a pass.
+	var first time.Time
+	for range 12 {
+		now := time.Now()
+		v = a.Tick(ctx, src, "production", "api", 5, now)
+		if first.IsZero() {
+			first = now
+		}
+		want := analysis.Inconclusive
+		if now.Sub(first) < time.Second {
+			want = analysis.Continue
+		}
+		if v.Decision != want || !strings.Contains(v.Reason, "metrics unavailable") ||
+			want == analysis.Inconclusive && v.Policy != analysis.PolicyRollback {
+			t.Fatalf("Prometheus stopped %s ago: %s %s %q, want %s", now.Sub(first).Round(time.Millisecond), v.Decision, v.Policy, v.Reason, want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
