@@ -73,9 +73,10 @@ func count(n int64) string {
 	return fmt.Sprintf(" (n=%d)", n)
 }
 
-// statistic shows the e-value of the checks that are sequential tests.
+// statistic shows the e-value of the checks that have one (the sequential
+// tests and SRM; an e-value is never 0).
 func statistic(e analysis.Evidence) string {
-	if !strings.HasPrefix(e.Check, "sequential:") && e.Check != "srm" {
+	if e.Statistic == 0 {
 		return ""
 	}
 	return fmt.Sprintf("  e=%.3g", e.Statistic)

@@ -102,11 +102,17 @@ func (s State) withPostHooks(acts []Action) []Action {
 	return acts
 }
 
-func (s State) rollbackActions() []Action {
-	to := s.RollbackTo
-	if to == nil {
-		to = s.Stable
+// RollbackTarget is the version a rollback returns traffic to: RollbackTo,
+// else the previous stable; nil for a first release, which is stopped.
+func (s State) RollbackTarget() *target.Version {
+	if s.RollbackTo != nil {
+		return s.RollbackTo
 	}
+	return s.Stable
+}
+
+func (s State) rollbackActions() []Action {
+	to := s.RollbackTarget()
 	if to == nil { // a first release: nothing to return to, so stop it
 		d := s.desired()
 		return []Action{{Kind: StopVersion, Desired: &d}}

@@ -126,22 +126,13 @@ func phaseHooks(svc *spec.Service, st rollout.State, dir string) []hook.Spec {
 		}
 	case rollout.RollingBack:
 		if h.PostRollback != "" {
-			if to := rollbackTarget(st); to != nil {
+			if to := st.RollbackTarget(); to != nil {
 				env["BELAY_ROLLBACK_TO"] = to.Version
 			}
 			out = append(out, hook.Spec{Name: "post_rollback", Command: h.PostRollback, Dir: dir, Env: env})
 		}
 	}
 	return out
-}
-
-// rollbackTarget is the version a rollback returns traffic to; nil for a
-// first release, which is stopped.
-func rollbackTarget(st rollout.State) *target.Version {
-	if st.RollbackTo != nil {
-		return st.RollbackTo
-	}
-	return st.Stable
 }
 
 // planView is the part of a release plan a rollout needs.

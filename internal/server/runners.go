@@ -74,7 +74,7 @@ func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessag
 	// is done: the new one, or the one a rollback returns to.
 	at := st.New
 	if st.Phase == rollout.RollingBack {
-		if to := rollbackTarget(st); to != nil {
+		if to := st.RollbackTarget(); to != nil {
 			at = *to
 		}
 	}
