@@ -16,12 +16,16 @@ const (
 	Deploying        Phase = "Deploying"
 	SmokeTesting     Phase = "SmokeTesting"
 	Canary           Phase = "Canary" // State.Step says which step
-	Promoting        Phase = "Promoting"
-	Succeeded        Phase = "Succeeded"
-	Paused           Phase = "Paused" // State.Pause remembers the phase it paused in
-	RollingBack      Phase = "RollingBack"
-	RolledBack       Phase = "RolledBack"
-	Failed           Phase = "Failed"
+	// Watching: the new version takes all traffic, the previous stable stays
+	// started with none, and the rollback triggers keep judging for the
+	// configured watch before the version becomes the environment's stable.
+	Watching    Phase = "Watching"
+	Promoting   Phase = "Promoting"
+	Succeeded   Phase = "Succeeded"
+	Paused      Phase = "Paused" // State.Pause remembers the phase it paused in
+	RollingBack Phase = "RollingBack"
+	RolledBack  Phase = "RolledBack"
+	Failed      Phase = "Failed"
 )
 
 // Terminal reports whether no transition leaves p.

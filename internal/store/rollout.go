@@ -33,9 +33,19 @@ type Step struct {
 	At       time.Time
 	Reason   string
 	Evidence json.RawMessage // optional
-	Audit    *AuditEntry     // optional: overrides, approvals
-	Event    json.RawMessage // optional: the event this transition emits
-	Stable   *StableVersion  // optional: promotion or rollback sets the environment's stable
+	Effects
+}
+
+// Effects are the records a change of a rollout writes in the same
+// transaction as the change itself, so that a crash keeps all or none.
+type Effects struct {
+	Audit  *AuditEntry       // optional: overrides, approvals, forced rollbacks
+	Events []json.RawMessage // optional: the events the change emits, in order
+	Stable *StableVersion    // optional: promotion or rollback sets the environment's stable
+	// Reject marks a version rolled back in an environment (optional).
+	Reject *Rejection
+	// Enqueue puts the release in the queue of the next environment (optional).
+	Enqueue *QueueEntry
 }
 
 // Transition is a stored step of a rollout.
@@ -50,7 +60,8 @@ type Transition struct {
 
 // RolloutFilter selects rollouts; zero fields match everything.
 type RolloutFilter struct {
-	Active      bool // only non-terminal rollouts
+	Active      bool  // only non-terminal rollouts
+	Release     int64 // only the rollouts of this release
 	Service     string
 	Environment string
 }
