@@ -18,14 +18,14 @@ const (
 	RunHooks     ActionKind = "run_hooks"     // the phase's hooks: pre-deploy (Migrating), post_promote (Promoting), post_rollback (RollingBack)
 	RunSmoke     ActionKind = "run_smoke"     // smoke tests against the new version
 	Analyze      ActionKind = "analyze"       // ask the Judge; read-only, never persisted
-	MarkStable   ActionKind = "mark_stable"   // record Version as the environment's stable
-	Emit         ActionKind = "emit"          // send Event
+	// Emit is an event of the transition; Record moves it into the
+	// Transition, so it is stored with the state change, never run.
+	Emit ActionKind = "emit"
 )
 
 // Action is a description of a side effect the engine runs.
 type Action struct {
 	Kind    ActionKind      `json:"kind"`
 	Desired *target.Desired `json:"desired,omitempty"`
-	Version string          `json:"version,omitempty"` // MarkStable
 	Event   *event.Event    `json:"event,omitempty"`
 }

@@ -40,7 +40,7 @@ func Validate(s State, c Command) error {
 			return notIn("resume")
 		}
 	case CmdPromote:
-		if from != SmokeTesting && from != Canary {
+		if from != SmokeTesting && from != Canary && from != Watching {
 			return notIn("promote (the new version must be deployed and not rolling back)")
 		}
 	case CmdApprove:
@@ -48,8 +48,12 @@ func Validate(s State, c Command) error {
 			return notIn("approve")
 		}
 	case CmdAbort, CmdRollback:
-		if s.Phase == RollingBack && c.To == nil {
+		// abort always ends a rollout; a rollback while one runs needs a target.
+		if c.Kind == CmdRollback && s.Phase == RollingBack && c.To == nil {
 			return notIn(string(c.Kind))
+		}
+		if c.Kind == CmdAbort && from == RollingBack {
+			return nil // ends it where it is: see command
 		}
 		if c.To != nil && c.To.Version == s.New.Version {
 			return fmt.Errorf("%w: %s is the version being rolled out; name an older version", ErrNotAllowed, c.To.Version)
@@ -90,6 +94,12 @@ func command(s State, c Command, now time.Time) (State, []Action) {
 		if !s.deployed() {
 			s.Pause = nil
 			return s.transit(Failed, now, why+"; nothing was deployed", nil, c.Actor, failedEv)
+		}
+		if s.Phase == RollingBack || s.Pause != nil && s.Pause.From == RollingBack {
+			// The rollback itself could not finish: a person ends the rollout
+			// and takes over; traffic stays where the target has it.
+			s.Pause = nil
+			return s.transit(Failed, now, why+"; the rollback did not finish ("+s.Reason+"), traffic is as the target last applied it", nil, c.Actor, failedEv)
 		}
 	case CmdRollback:
 		s.RollbackTo = c.To

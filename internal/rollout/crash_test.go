@@ -70,7 +70,7 @@ func TestCrashAtEveryTransition(t *testing.T) {
 
 func eventIDs(h *harness) []string {
 	var out []string
-	for _, e := range h.sink.events {
+	for _, e := range h.events() {
 		out = append(out, e.ID)
 	}
 	return out

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -18,8 +17,10 @@ import (
 const maxRounds = 64
 
 // Deps are what an Engine runs actions with. Store, Target and Judge are
-// required; without Smoke, Verifier or Stable those actions succeed at once;
+// required; without Smoke or Verifier those actions succeed at once;
 // without Hooks, a rollout with hooks fails (it must not skip a migration).
+// Events, stable versions and rejections are not actions: they are part of
+// the Transition the Store writes with the state.
 type Deps struct {
 	Store    Store
 	Target   target.Target
@@ -27,25 +28,20 @@ type Deps struct {
 	Smoke    SmokeRunner
 	Hooks    HookRunner
 	Verifier Verifier
-	Stable   StableMarker
-	Sink     event.Sink
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// BeforeTick, if set, runs at the start of every tick of Run (the
+	// orchestrator starts queued rollouts there).
+	BeforeTick func(ctx context.Context)
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Engine drives every active rollout: it feeds observations into Next,
 // persists each transition before running its actions, and resumes whatever
 // was in flight after a restart (actions are idempotent and simply rerun).
 type Engine struct {
-	d       Deps
-	mu      sync.Mutex
-	busy    map[string]bool
-	emitted map[string]emitLog // rollout → events sent for its current batch
-}
-
-type emitLog struct {
-	seq int64
-	ids map[string]bool
+	d    Deps
+	mu   sync.Mutex
+	busy map[string]bool
 }
 
 // NewEngine checks deps and returns an engine.
@@ -59,7 +55,7 @@ func NewEngine(d Deps) (*Engine, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{d: d, busy: map[string]bool{}, emitted: map[string]emitLog{}}, nil
+	return &Engine{d: d, busy: map[string]bool{}}, nil
 }
 
 // Run ticks every interval until ctx ends. A rollout busy with a slow action
@@ -70,6 +66,9 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
+		if e.d.BeforeTick != nil {
+			e.d.BeforeTick(ctx)
+		}
 		if err := e.tick(ctx, &wg); err != nil {
 			e.d.Logger.Error("rollout tick", "err", err)
 		}
@@ -135,12 +134,6 @@ func (e *Engine) claim(id string) bool {
 	return true
 }
 
-func (e *Engine) forget(id string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.emitted, id)
-}
-
 func (e *Engine) release(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -162,7 +155,8 @@ func (e *Engine) Command(ctx context.Context, id string, c Command) (State, erro
 		obs := Observation{Kind: Manual, Command: &c}
 		now := e.d.Now()
 		next, _ := Next(s, obs, now)
-		err = e.d.Store.Transition(ctx, id, s.Seq, next, NewTransition(s, next, obs, now))
+		next, t := Record(s, next, obs, now)
+		err = e.d.Store.Transition(ctx, id, s.Seq, next, t)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
@@ -206,7 +200,8 @@ func (e *Engine) drive(ctx context.Context, s State) error {
 				return nil
 			}
 		}
-		err := e.d.Store.Transition(ctx, s.ID, s.Seq, next, NewTransition(s, next, obs, now))
+		next, t := Record(s, next, obs, now)
+		err := e.d.Store.Transition(ctx, s.ID, s.Seq, next, t)
 		if errors.Is(err, ErrConflict) {
 			return nil // someone (a command) moved it; the next tick reloads
 		}
@@ -214,9 +209,6 @@ func (e *Engine) drive(ctx context.Context, s State) error {
 			return fmt.Errorf("persist %s → %s: %w", s.Phase, next.Phase, err)
 		}
 		log.Info("transition", "from", s.Phase, "to", next.Phase, "step", next.Step, "seq", next.Seq, "reason", next.Reason)
-		if !next.Active() {
-			e.forget(s.ID)
-		}
 		s = next
 	}
 	return nil
@@ -250,8 +242,6 @@ func (e *Engine) run(ctx context.Context, s State, acts []Action) (Observation, 
 
 func (e *Engine) do(ctx context.Context, s State, a Action) (json.RawMessage, error) {
 	switch a.Kind {
-	case Emit:
-		e.emit(ctx, s, *a.Event)
 	case StartVersion, SetWeights, StopVersion:
 		return nil, e.d.Target.Apply(ctx, *a.Desired)
 	case Verify:
@@ -267,33 +257,8 @@ func (e *Engine) do(ctx context.Context, s State, a Action) (json.RawMessage, er
 		if e.d.Smoke != nil {
 			return e.d.Smoke.Smoke(ctx, s)
 		}
-	case MarkStable:
-		if e.d.Stable != nil {
-			return nil, e.d.Stable.MarkStable(ctx, s, a.Version)
-		}
 	default:
 		return nil, fmt.Errorf("%w: unknown action %q", ErrActionFailed, a.Kind)
 	}
 	return nil, nil
-}
-
-// emit sends an event once per engine and batch; after a crash the batch
-// reruns and may send it again with the same ID (at least once, never lost).
-func (e *Engine) emit(ctx context.Context, s State, ev event.Event) {
-	e.mu.Lock()
-	l := e.emitted[s.ID]
-	if l.seq != s.Seq || l.ids == nil {
-		l = emitLog{seq: s.Seq, ids: map[string]bool{}}
-	}
-	sent := l.ids[ev.ID]
-	l.ids[ev.ID] = true
-	e.emitted[s.ID] = l
-	e.mu.Unlock()
-	if sent || e.d.Sink == nil {
-		return
-	}
-	if err := e.d.Sink.Emit(ctx, ev); err != nil {
-		// An event sink must not hold a rollout; the transition is stored.
-		e.d.Logger.Warn("event not emitted", "rollout", s.ID, "event", ev.Event, "err", err)
-	}
 }

@@ -28,11 +28,11 @@ func TestAllAtOnceHappyPath(t *testing.T) {
 	s := h.runUntil("r1", rollout.Succeeded, 20)
 	want(t, "path", h.path("r1"), []string{
 		"Pending>Verifying", "Verifying>Deploying", "Deploying>SmokeTesting", "SmokeTesting>Canary0",
-		"Canary>Canary0", "Canary>Promoting", "Promoting>Succeeded", "Succeeded>Succeeded",
+		"Canary>Canary0", "Canary>Promoting", "Promoting>Succeeded",
 	})
 	want(t, "weights", h.weightsApplied(), []string{"api-v1=100,api-v2=0", "api-v1=0,api-v2=100", "api-v2=100"})
-	want(t, "stable", h.stable.got, []string{"production:api-v2"})
-	want(t, "events", h.sink.kinds(), []string{
+	want(t, "stable", h.stables(), []string{"production:api-v2"})
+	want(t, "events", h.kinds(), []string{
 		event.DeploymentStarted, event.PhaseChanged, event.PhaseChanged, event.CanaryStep, event.PhaseChanged, event.DeploymentPromoted,
 	})
 	if s.Active() || len(s.Pending) != 0 {
@@ -68,7 +68,7 @@ func TestCanaryHappyPathHoldsEachStep(t *testing.T) {
 		}
 	}
 	steps := 0
-	for _, e := range h.sink.events {
+	for _, e := range h.events() {
 		if e.Event == event.CanaryStep {
 			steps++
 			if e.PreviousStable != "api-v1" || e.Version != "api-v2" || e.Rollout != "r1" || e.ID == "" {
@@ -94,13 +94,13 @@ func TestBadCanaryRolledBack(t *testing.T) {
 	want(t, "weights", h.weightsApplied(), []string{
 		"api-v1=100,api-v2=0", "api-v1=95,api-v2=5", "api-v1=75,api-v2=25", "api-v1=100",
 	})
-	if len(h.stable.got) != 0 {
-		t.Errorf("stable marked %v", h.stable.got)
+	if len(h.stables()) != 0 {
+		t.Errorf("stable marked %v", h.stables())
 	}
 	if !strings.Contains(s.Reason, "analysis failed: scripted fail at step 2") {
 		t.Errorf("reason %q", s.Reason)
 	}
-	last := h.sink.events[len(h.sink.events)-1]
+	last := h.events()[len(h.events())-1]
 	if last.Event != event.DeploymentRolledBack || last.HealthStatus != "failing" || !strings.Contains(last.Reason, "analysis failed") {
 		t.Errorf("last event %+v", last)
 	}
@@ -186,8 +186,8 @@ func TestPauseResume(t *testing.T) {
 		}
 	}
 	want(t, "overrides", overrides, []string{"pause:alice:pause by alice: looking at logs", "resume:alice:resume by alice"})
-	if !slices.Contains(h.sink.kinds(), event.DeploymentPaused) || !slices.Contains(h.sink.kinds(), event.DeploymentResumed) {
-		t.Errorf("events %v", h.sink.kinds())
+	if !slices.Contains(h.kinds(), event.DeploymentPaused) || !slices.Contains(h.kinds(), event.DeploymentResumed) {
+		t.Errorf("events %v", h.kinds())
 	}
 }
 
@@ -236,7 +236,7 @@ func TestRollbackToOlderVersion(t *testing.T) {
 	if got := h.target.Weights("production", "api"); len(got) != 1 || got["api-v0"] != 100 {
 		t.Errorf("weights %v", got)
 	}
-	want(t, "stable", h.stable.got, []string{"production:api-v0"})
+	want(t, "stable", h.stables(), []string{"production:api-v0"})
 }
 
 func TestApprovalWaits(t *testing.T) {
@@ -258,7 +258,7 @@ func TestApprovalWaits(t *testing.T) {
 	if s.Approval == nil || s.Approval.Actor != "erin" {
 		t.Errorf("approval not kept: %+v", s.Approval)
 	}
-	want(t, "first events", h.sink.kinds()[:3], []string{event.DeploymentStarted, event.ApprovalRequired, event.ApprovalGranted})
+	want(t, "first events", h.kinds()[:3], []string{event.DeploymentStarted, event.ApprovalRequired, event.ApprovalGranted})
 }
 
 func TestContractMigrationRefusesAutoRollback(t *testing.T) {

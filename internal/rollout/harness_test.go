@@ -34,40 +34,19 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// sink records events.
-type sink struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+// events are what the committed transitions emitted, in order.
+func (h *harness) events() []event.Event { return h.store.Events() }
 
-func (s *sink) Emit(_ context.Context, e event.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, e)
-	return nil
-}
-
-func (s *sink) kinds() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (h *harness) kinds() []string {
 	var out []string
-	for _, e := range s.events {
+	for _, e := range h.events() {
 		out = append(out, e.Event)
 	}
 	return out
 }
 
-type stableRec struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (r *stableRec) MarkStable(_ context.Context, s rollout.State, v string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, s.Environment+":"+v)
-	return nil
-}
+// stables are the stable versions committed transitions set ("env:version").
+func (h *harness) stables() []string { return h.store.Stables() }
 
 // harness wires an engine to fakes; newEngine makes a fresh engine over the
 // same store and target, as a restarted server would.
@@ -76,8 +55,6 @@ type harness struct {
 	store  *rollouttest.Store
 	target *rollouttest.Target
 	clock  *clock
-	sink   *sink
-	stable *stableRec
 	eng    *rollout.Engine
 
 	mu       sync.Mutex
@@ -95,7 +72,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	h := &harness{
 		t: t, store: rollouttest.NewStore(), target: rollouttest.NewTarget(),
-		clock: &clock{t: time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)}, sink: &sink{}, stable: &stableRec{},
+		clock:   &clock{t: time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)},
 		verdict: func(rollout.State) analysis.Decision { return analysis.Pass },
 	}
 	h.newEngine()
@@ -104,7 +81,7 @@ func newHarness(t testing.TB) *harness {
 
 func (h *harness) newEngine() {
 	eng, err := rollout.NewEngine(rollout.Deps{
-		Store: h.store, Target: h.target, Sink: h.sink, Stable: h.stable, Now: h.clock.now,
+		Store: h.store, Target: h.target, Now: h.clock.now,
 		Judge: rollout.JudgeFunc(func(_ context.Context, s rollout.State) (analysis.Verdict, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -30,10 +30,16 @@ func Next(s State, obs Observation, now time.Time) (State, []Action) {
 		}
 		return failed(s, obs, now)
 	case Judged:
-		if obs.Seq != s.Seq || s.Phase != Canary || len(s.Pending) > 0 || obs.Verdict == nil {
+		if obs.Seq != s.Seq || len(s.Pending) > 0 || obs.Verdict == nil {
 			return s, nil
 		}
-		return judged(s, *obs.Verdict, now)
+		switch s.Phase {
+		case Canary:
+			return judged(s, *obs.Verdict, now)
+		case Watching:
+			return watched(s, *obs.Verdict, now)
+		}
+		return s, nil
 	case Tick:
 		return tick(s, now)
 	}
@@ -54,8 +60,27 @@ func tick(s State, now time.Time) (State, []Action) {
 		if !s.StepStarted.IsZero() {
 			return s, []Action{{Kind: Analyze}}
 		}
+	case Watching:
+		if s.WatchStarted.IsZero() {
+			return s, nil
+		}
+		if now.Sub(s.WatchStarted) >= s.Watch {
+			return s.enter(Promoting, now, fmt.Sprintf("watched %s at 100 %% with no rollback trigger firing", s.Watch), nil)
+		}
+		return s, []Action{{Kind: Analyze}}
 	}
 	return s, nil
+}
+
+// WatchLeft is how much of the watch remains at now (0 outside Watching).
+func (s State) WatchLeft(now time.Time) time.Duration {
+	if s.Phase != Watching {
+		return 0
+	}
+	if s.WatchStarted.IsZero() {
+		return s.Watch
+	}
+	return max(0, s.Watch-now.Sub(s.WatchStarted))
 }
 
 // done moves on once every action of the current phase succeeded.
@@ -77,6 +102,9 @@ func done(s State, now time.Time) (State, []Action) {
 	case Canary:
 		s.StepStarted = now // the step's minimum duration counts from here
 		return s.settle(now, fmt.Sprintf("step %d: %g%% in force", s.Step+1, s.Steps[s.Step].Weight))
+	case Watching:
+		s.WatchStarted = now // the watch counts from here
+		return s.settle(now, fmt.Sprintf("watching %s for %s", s.New.Version, s.Watch))
 	case Promoting:
 		return s.enter(Succeeded, now, s.New.Version+" is stable in "+s.Environment, nil, promoted)
 	case RollingBack:
@@ -91,7 +119,7 @@ func failed(s State, obs Observation, now time.Time) (State, []Action) {
 	switch s.Phase {
 	case Verifying, Migrating:
 		return s.enter(Failed, now, reason+"; no traffic moved", obs.Evidence, failedEv)
-	case Deploying, SmokeTesting, Canary:
+	case Deploying, SmokeTesting, Canary, Watching:
 		return autoRollback(s, now, reason, obs.Evidence)
 	case Promoting, RollingBack:
 		return s.pause(now, reason+"; a person must decide", true, obs.Evidence)
@@ -112,6 +140,10 @@ func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
 			return unchanged(prev)
 		}
 		if s.Step == len(s.Steps)-1 {
+			if s.Watch > 0 {
+				s.WatchStarted = time.Time{}
+				return s.enter(Watching, now, "analysis passed: "+v.Reason, ev)
+			}
 			return s.enter(Promoting, now, "analysis passed: "+v.Reason, ev)
 		}
 		s.Step, s.StepStarted = s.Step+1, time.Time{}
@@ -122,6 +154,17 @@ func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
 		return inconclusive(s, prev, v, held, ev, now)
 	}
 	return unchanged(prev)
+}
+
+// watched applies a verdict during the watch: only a firing trigger (Fail)
+// changes anything; the watch's end is decided by time in tick.
+func watched(s State, v analysis.Verdict, now time.Time) (State, []Action) {
+	if v.Decision != analysis.Fail {
+		return unchanged(s)
+	}
+	s.LastVerdict = &v
+	ev, _ := json.Marshal(v)
+	return autoRollback(s, now, "rollback trigger fired during the watch: "+v.Reason, ev)
 }
 
 func inconclusive(s, prev State, v analysis.Verdict, held time.Duration, ev json.RawMessage, now time.Time) (State, []Action) {

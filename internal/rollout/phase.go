@@ -37,7 +37,7 @@ func (p Phase) Terminal() bool {
 // that leaving the rollout needs a rollback rather than just stopping.
 func (p Phase) deployed() bool {
 	switch p {
-	case Deploying, SmokeTesting, Canary, Promoting, RollingBack:
+	case Deploying, SmokeTesting, Canary, Watching, Promoting, RollingBack:
 		return true
 	}
 	return false

@@ -23,7 +23,7 @@ func TestRunDrivesUntilCancelled(t *testing.T) {
 	v0 := version("api-v0")
 	cfg2 := config("r2", rollout.AllAtOnce)
 	cfg2.Environment = "staging"
-	rb, err := rollout.NewRollback(cfg2, v0, rollout.Command{Actor: "ann"}, time.Now())
+	rb, _, err := rollout.NewRollback(cfg2, v0, rollout.Command{Actor: "ann"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,6 @@ type Verifier interface {
 	Verify(ctx context.Context, s State) (evidence json.RawMessage, err error)
 }
 
-// StableMarker records version as the stable one of s.Service in s.Environment.
-type StableMarker interface {
-	MarkStable(ctx context.Context, s State, version string) error
-}
-
 // Func adapters.
 type (
 	JudgeFunc  func(ctx context.Context, s State) (analysis.Verdict, error)

@@ -68,7 +68,31 @@ type Config struct {
 	Inconclusive    InconclusivePolicy `json:"inconclusive,omitempty"`
 	ExtendLimit     time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
 	Owner           string             `json:"owner,omitempty"`
+	// Watch is how long the new version takes all traffic, judged by the
+	// rollback triggers, before it becomes the environment's stable (0: no watch).
+	Watch time.Duration `json:"watch,omitempty"`
+	// KeepPrevious keeps the previous stable started, with no traffic,
+	// during the watch, so that a rollback is a weight change.
+	KeepPrevious bool `json:"keep_previous,omitempty"`
+	// Kind is KindRelease (a release moving through environments) or
+	// KindRollback (a rollback with no release in flight).
+	Kind Kind `json:"kind,omitempty"`
+	// Supersede: when this release must wait for a busy environment, it
+	// takes the place of older releases of the service waiting there.
+	Supersede bool `json:"supersede,omitempty"`
 }
+
+// Kind says what a rollout is for.
+type Kind string
+
+// Kinds of rollout.
+const (
+	KindRelease  Kind = ""         // a release in one environment
+	KindRollback Kind = "rollback" // a rollback with no release in flight
+)
+
+// MaxWatch is the longest watch belay accepts.
+const MaxWatch = 24 * time.Hour
 
 // Override is a manual decision: who, why, when.
 type Override struct {
@@ -94,10 +118,12 @@ type State struct {
 	Created      time.Time `json:"created"`
 	Step         int       `json:"step"`
 	// StepStarted is when the current step's weights were in force (zero until then).
-	StepStarted time.Time         `json:"step_started,omitzero"`
-	Pause       *Pause            `json:"pause,omitempty"`
-	Approval    *Override         `json:"approval,omitempty"`
-	LastVerdict *analysis.Verdict `json:"last_verdict,omitempty"`
+	StepStarted time.Time `json:"step_started,omitzero"`
+	// WatchStarted is when the watch's weights were in force (zero until then).
+	WatchStarted time.Time         `json:"watch_started,omitzero"`
+	Pause        *Pause            `json:"pause,omitempty"`
+	Approval     *Override         `json:"approval,omitempty"`
+	LastVerdict  *analysis.Verdict `json:"last_verdict,omitempty"`
 	// Migrated is set once pre-deploy hooks succeeded: with a contract
 	// migration, the previous stable can no longer be returned to automatically.
 	Migrated bool `json:"migrated,omitempty"`
@@ -123,6 +149,8 @@ func New(cfg Config, now time.Time) (State, error) {
 		return State{}, fmt.Errorf("%w: %s: the new version is required", ErrConfig, cfg.ID)
 	case cfg.Stable != nil && cfg.Stable.Version == cfg.New.Version:
 		return State{}, fmt.Errorf("%w: %s: version %s is already stable in %s", ErrConfig, cfg.ID, cfg.New.Version, cfg.Environment)
+	case cfg.Watch < 0 || cfg.Watch > MaxWatch:
+		return State{}, fmt.Errorf("%w: %s: watch %s must be between 0 and %s", ErrConfig, cfg.ID, cfg.Watch, MaxWatch)
 	}
 	steps, err := normalSteps(cfg.Strategy, cfg.Steps)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/target"
 )
 
 // Errors a Store reports.
@@ -44,10 +46,20 @@ type Transition struct {
 	Evidence json.RawMessage   `json:"evidence,omitempty"`
 	Verdict  *analysis.Verdict `json:"verdict,omitempty"`
 	Actions  []ActionKind      `json:"actions,omitempty"` // what the new state asks to run
+	// Stable is the version that becomes the environment's stable with
+	// this transition: the new one on Succeeded, the rollback's target on
+	// RolledBack when it is not the previous stable.
+	Stable *target.Version `json:"stable,omitempty"`
+	// Rejected is the version rolled back by this transition.
+	Rejected string `json:"rejected,omitempty"`
+	// Events are the events the transition emits, stored with it.
+	Events []event.Event `json:"-"`
 }
 
-// NewTransition describes the move from prev to next caused by obs.
-func NewTransition(prev, next State, obs Observation, at time.Time) Transition {
+// Record describes the move from prev to next caused by obs, and returns
+// next without its Emit actions: events are part of the transition, stored
+// in the same transaction as the state, never actions run afterwards.
+func Record(prev, next State, obs Observation, at time.Time) (State, Transition) {
 	t := Transition{
 		Rollout: next.ID, Seq: next.Seq, At: at.UTC(), From: prev.Phase, To: next.Phase, Step: next.Step,
 		Cause: obs.Kind, Reason: next.Reason, Action: obs.Action, Evidence: obs.Evidence, Verdict: obs.Verdict,
@@ -55,8 +67,28 @@ func NewTransition(prev, next State, obs Observation, at time.Time) Transition {
 	if c := obs.Command; c != nil {
 		t.Command, t.Actor, t.Override = c.Kind, c.Actor, true
 	}
+	var keep []Action
 	for _, a := range next.Pending {
+		if a.Kind == Emit {
+			t.Events = append(t.Events, *a.Event)
+			continue
+		}
+		keep = append(keep, a)
 		t.Actions = append(t.Actions, a.Kind)
 	}
-	return t
+	next.Pending = keep
+	if prev.Phase != next.Phase {
+		switch next.Phase {
+		case Succeeded:
+			v := next.New
+			t.Stable = &v
+		case RolledBack:
+			if to := next.RollbackTo; to != nil {
+				v := *to
+				t.Stable = &v
+			}
+			t.Rejected = next.New.Version
+		}
+	}
+	return next, t
 }

@@ -83,9 +83,18 @@ func (s State) entryActions() []Action {
 	case Canary:
 		d := s.weights(s.Steps[s.Step].Weight)
 		return []Action{{Kind: SetWeights, Desired: &d}}
+	case Watching:
+		// All traffic on the new version; the previous stable stays started
+		// with none (KeepPrevious), so a rollback is a weight change.
+		d := s.weights(100)
+		if !s.KeepPrevious {
+			d = s.desired(withWeight(s.New, 100))
+		}
+		return []Action{{Kind: SetWeights, Desired: &d}}
 	case Promoting:
+		// The transition to Succeeded records the new version as stable.
 		d := s.desired(withWeight(s.New, 100))
-		return s.withPostHooks([]Action{{Kind: StopVersion, Desired: &d}, {Kind: MarkStable, Version: s.New.Version}})
+		return s.withPostHooks([]Action{{Kind: StopVersion, Desired: &d}})
 	case RollingBack:
 		return s.withPostHooks(s.rollbackActions())
 	}
@@ -111,6 +120,8 @@ func (s State) RollbackTarget() *target.Version {
 	return s.Stable
 }
 
+// rollbackActions return traffic to the rollback target; the transition to
+// RolledBack records it as stable when it is not the previous stable.
 func (s State) rollbackActions() []Action {
 	to := s.RollbackTarget()
 	if to == nil { // a first release: nothing to return to, so stop it
@@ -118,11 +129,7 @@ func (s State) rollbackActions() []Action {
 		return []Action{{Kind: StopVersion, Desired: &d}}
 	}
 	d := s.desired(withWeight(*to, 100))
-	acts := []Action{{Kind: SetWeights, Desired: &d}}
-	if s.Stable == nil || to.Version != s.Stable.Version {
-		acts = append(acts, Action{Kind: MarkStable, Version: to.Version})
-	}
-	return acts
+	return []Action{{Kind: SetWeights, Desired: &d}}
 }
 
 // weights is the new version at w % beside the previous stable; a first
@@ -158,8 +165,11 @@ func (s State) event(kind string, now time.Time, actor string, evidence json.Raw
 	if s.Stable != nil {
 		e.PreviousStable = s.Stable.Version
 	}
-	if s.Phase == Canary {
+	switch s.Phase {
+	case Canary:
 		e.Reason = fmt.Sprintf("step %d/%d: %g%%: %s", s.Step+1, len(s.Steps), s.Steps[s.Step].Weight, s.Reason)
+	case Watching:
+		e.Reason = fmt.Sprintf("watch %s: %s", s.Watch, s.Reason)
 	}
 	if v := s.LastVerdict; v != nil {
 		switch v.Decision {

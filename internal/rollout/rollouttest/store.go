@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
@@ -29,6 +30,9 @@ type Store struct {
 	crashAfter bool
 	calls      int
 	crashes    int
+	// events and stables are what committed transitions carried, in order.
+	events  []event.Event
+	stables []string
 }
 
 var _ rollout.Store = (*Store)(nil)
@@ -125,6 +129,10 @@ func (m *Store) Transition(_ context.Context, id string, expectedSeq int64, next
 	}
 	m.states[id] = nb
 	m.history[id] = append(m.history[id], t)
+	m.events = append(m.events, t.Events...)
+	if t.Stable != nil {
+		m.stables = append(m.stables, next.Environment+":"+t.Stable.Version)
+	}
 	if crash {
 		return ErrCrash
 	}
@@ -136,6 +144,21 @@ func (m *Store) Crashes() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.crashes
+}
+
+// Events returns the events of every committed transition, in order.
+func (m *Store) Events() []event.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]event.Event(nil), m.events...)
+}
+
+// Stables returns "environment:version" for every stable version committed
+// transitions set, in order.
+func (m *Store) Stables() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.stables...)
 }
 
 // History returns the transitions of rollout id in order.

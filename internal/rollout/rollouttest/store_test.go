@@ -32,7 +32,7 @@ func TestStoreOptimisticConcurrency(t *testing.T) {
 		t.Fatal("created twice")
 	}
 	next, _ := rollout.Next(s, rollout.Observation{Kind: rollout.Tick}, time.Unix(1, 0))
-	tr := rollout.NewTransition(s, next, rollout.Observation{Kind: rollout.Tick}, time.Unix(1, 0))
+	next, tr := rollout.Record(s, next, rollout.Observation{Kind: rollout.Tick}, time.Unix(1, 0))
 	if err := m.Transition(ctx, "r1", 0, next, tr); err != nil {
 		t.Fatal(err)
 	}
