@@ -5,8 +5,8 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/server"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +40,7 @@ func newControlCmd(g *Globals, verb, short string) *cobra.Command {
 				return err
 			}
 			var st rollout.State
-			req := server.CommandRequest{Actor: actor(cmd), Reason: f.reason}
+			req := api.CommandRequest{Actor: actor(cmd), Reason: f.reason}
 			if err := c.do(cmd.Context(), "POST", "/rollouts/"+args[0]+"/"+verb, req, &st); err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newApproveCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			var st rollout.State
-			req := server.CommandRequest{Actor: actor(cmd), Reason: f.reason, Env: env}
+			req := api.CommandRequest{Actor: actor(cmd), Reason: f.reason, Env: env}
 			if err := c.do(cmd.Context(), "POST", "/releases/"+args[0]+"/approve", req, &st); err != nil {
 				return err
 			}

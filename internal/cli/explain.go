@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/belay-dev/belay/internal/analysis"
-	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +24,7 @@ func newExplainCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v server.RolloutView
+			var v api.RolloutView
 			if err := c.do(cmd.Context(), "GET", "/rollouts/"+args[0], nil, &v); err != nil {
 				return err
 			}
@@ -35,7 +35,7 @@ func newExplainCmd(g *Globals) *cobra.Command {
 	return cmd
 }
 
-func printExplain(w io.Writer, v server.RolloutView) error {
+func printExplain(w io.Writer, v api.RolloutView) error {
 	fmt.Fprintf(w, "rollout %d: %s of %s in %s (release %d) — %s\n", v.ID, v.Version, v.Service, v.Environment, v.Release, v.Phase)
 	start := v.CreatedAt
 	for i, t := range v.Transitions {

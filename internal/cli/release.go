@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -16,14 +16,16 @@ func init() { commands = append(commands, newReleaseCmd) }
 func newReleaseCmd(g *Globals) *cobra.Command {
 	var f clientFlags
 	var plan, env string
-	var allowContract bool
+	var allowContract, supersede bool
 	cmd := &cobra.Command{
 		Use:   "release <service> <version> | release --plan plan.yaml",
 		Short: "Plan a release rollback-first and start it through the environments in order",
 		Long: "release makes the release plan of a version (previous stable per environment from the store,\n" +
 			"migration type, rollout, rollback triggers and action, owner, runbook), refuses it when the exit\n" +
 			"path is not safe, and starts its rollout in the first environment; each environment's promotion\n" +
-			"starts the next. --plan takes a release_plan file in the case study's shape instead.",
+			"starts the next, or queues the release there while another rollout runs (`belay queue`).\n" +
+			"Follow the whole release with `belay wait --release N`. --plan takes a release_plan file in the\n" +
+			"case study's shape instead.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 || plan == "" && len(args) == 2 {
 				return nil
@@ -42,7 +44,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 				}
 				plan, f.file = f.file, "belay.yaml"
 			}
-			req := server.ReleaseRequest{Owner: actor(cmd), AllowContract: allowContract, Reason: f.reason, Environment: env}
+			req := api.ReleaseRequest{Owner: actor(cmd), AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
 			if plan != "" {
 				b, err := os.ReadFile(plan)
 				if err != nil {
@@ -59,7 +61,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ans server.ReleaseAnswer
+			var ans api.ReleaseAnswer
 			if err := c.do(cmd.Context(), "POST", "/releases", req, &ans); err != nil {
 				return err
 			}
@@ -69,11 +71,12 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 	f.add(cmd, true)
 	cmd.Flags().StringVar(&plan, "plan", "", "a release_plan file in the case study's YAML")
 	cmd.Flags().StringVar(&env, "env", "", "start in this environment; earlier ones must already run the version as stable")
+	cmd.Flags().BoolVar(&supersede, "supersede", false, "where this release must wait for a busy environment, cancel older releases of the service waiting there")
 	cmd.Flags().BoolVar(&allowContract, "allow-contract", false, "accept a contract migration (no automatic rollback past it); needs --reason")
 	return cmd
 }
 
-func printRelease(w io.Writer, a server.ReleaseAnswer) error {
+func printRelease(w io.Writer, a api.ReleaseAnswer) error {
 	p := a.Plan
 	fmt.Fprintf(w, "release %d: %s\n", a.Release, p.Version)
 	fmt.Fprintf(w, "  digest          %s\n", p.Digest)
@@ -94,6 +97,7 @@ func printRelease(w io.Writer, a server.ReleaseAnswer) error {
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
-	_, err := fmt.Fprintf(w, "rollout %d started in %s: follow it with `belay status` or `belay events --follow`\n", a.Rollout, a.Env)
+	fmt.Fprintf(w, "rollout %d started in %s\n", a.Rollout, a.Env)
+	_, err := fmt.Fprintf(w, "follow release %d through every environment with `belay wait --release %d`, or `belay status`\n", a.Release, a.Release)
 	return err
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +28,7 @@ func newStatusCmd(g *Globals) *cobra.Command {
 			if len(args) == 1 {
 				q = "?service=" + url.QueryEscape(args[0])
 			}
-			var st []server.ServiceStatus
+			var st []api.ServiceStatus
 			if err := c.do(cmd.Context(), "GET", "/status"+q, nil, &st); err != nil {
 				return err
 			}
@@ -39,14 +39,27 @@ func newStatusCmd(g *Globals) *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, st []server.ServiceStatus) error {
+func printStatus(w io.Writer, st []api.ServiceStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tENVIRONMENT\tSTABLE\tROLLOUT\tTRAFFIC")
+	var notes []string
 	for _, s := range st {
 		for _, e := range s.Environments {
 			stable, ro := dash(e.Stable), "-"
+			if e.Rejected {
+				stable += " (rolled back elsewhere)"
+				notes = append(notes, fmt.Sprintf("%s in %s runs %s, which was rolled back in a later environment; on_rejected_downstream: %s",
+					s.Service, e.Environment, e.Stable, dash(e.OnRejected)))
+			}
 			if r := e.Rollout; r != nil {
 				ro = fmt.Sprintf("#%d %s %s", r.ID, r.Version, r.Phase)
+				if r.WatchLeft != "" {
+					ro += " (" + r.WatchLeft + " of watch left)"
+				}
+			}
+			for _, q := range e.Queue {
+				notes = append(notes, fmt.Sprintf("queued for %s: release %d (%s), entry %d: %s; cancel with `belay queue cancel %d`",
+					e.Environment, q.Release, q.Version, q.ID, q.Reason, q.ID))
 			}
 			var traffic []string
 			if o := e.Observed; o != nil {
@@ -60,7 +73,13 @@ func printStatus(w io.Writer, st []server.ServiceStatus) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Service, e.Environment, stable, ro, dash(strings.Join(traffic, ", ")))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	return nil
 }
 
 func dash(s string) string {
@@ -85,7 +104,7 @@ func newHistoryCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rs []server.RolloutView
+			var rs []api.RolloutView
 			if err := c.do(cmd.Context(), "GET", "/history?service="+url.QueryEscape(args[0])+"&environment="+url.QueryEscape(env), nil, &rs); err != nil {
 				return err
 			}

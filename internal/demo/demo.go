@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/server"
 )
 
@@ -96,7 +97,7 @@ func (r *run) story(ctx context.Context) (Summary, error) {
 	// request counts against belay, except those v3's bug causes.
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	go r.load.run(loadCtx, "http://"+s.Production+"/", server.VersionHeader, r.RPS)
+	go r.load.run(loadCtx, "http://"+s.Production+"/", api.VersionHeader, r.RPS)
 	fmt.Fprintf(r.Out, "   users arrive: %d requests/s to production at http://%s/\n", r.RPS, s.Production)
 	if err := r.release(ctx, s.Versions[1], "v2: a good change, canaried in production (10 % → 50 % → 100 %) and promoted", "Succeeded"); err != nil {
 		return s, err

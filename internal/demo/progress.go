@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/server"
 )
 
 // release starts a release and narrates it until its production rollout
@@ -19,7 +19,7 @@ func (r *run) release(ctx context.Context, version, title, wantPhase string) err
 	if err != nil {
 		return err
 	}
-	var ans server.ReleaseAnswer
+	var ans api.ReleaseAnswer
 	if err := json.Unmarshal(out, &ans); err != nil {
 		return err
 	}
@@ -53,12 +53,12 @@ func (r *run) release(ctx context.Context, version, title, wantPhase string) err
 }
 
 // rolloutsOf lists the release's rollouts, with their state.
-func (r *run) rolloutsOf(ctx context.Context, release int64) ([]server.RolloutView, error) {
-	var all []server.RolloutView
+func (r *run) rolloutsOf(ctx context.Context, release int64) ([]api.RolloutView, error) {
+	var all []api.RolloutView
 	if err := r.get(ctx, "/rollouts?service=hello", &all); err != nil {
 		return nil, err
 	}
-	var out []server.RolloutView
+	var out []api.RolloutView
 	for _, v := range all {
 		if v.Release != release {
 			continue
@@ -72,7 +72,7 @@ func (r *run) rolloutsOf(ctx context.Context, release int64) ([]server.RolloutVi
 }
 
 // narrate prints each phase (and canary step) of a rollout once.
-func (r *run) narrate(v server.RolloutView, seen map[string]bool) {
+func (r *run) narrate(v api.RolloutView, seen map[string]bool) {
 	var st rollout.State
 	_ = json.Unmarshal(v.State, &st)
 	what := v.Phase

@@ -6,17 +6,17 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/server"
 )
 
 // summarise prints what happened, in numbers, and where to look.
 func (r *run) summarise(ctx context.Context, s Summary) (Summary, error) {
-	var all []server.RolloutView
+	var all []api.RolloutView
 	if err := r.get(ctx, "/rollouts?service=hello&environment=production", &all); err != nil {
 		return s, err
 	}
-	var bad server.RolloutView
+	var bad api.RolloutView
 	for _, v := range all {
 		if v.Version == s.Versions[2] {
 			bad = v
@@ -29,7 +29,7 @@ func (r *run) summarise(ctx context.Context, s Summary) (Summary, error) {
 	s.Detected = detection(bad)
 	s.BadServed = r.load.of(s.Versions[2])
 	s.Requests, s.Failed, s.Unrouted = r.load.sum()
-	var status []server.ServiceStatus
+	var status []api.ServiceStatus
 	if err := r.get(ctx, "/status?service=hello", &status); err == nil {
 		for _, e := range status[0].Environments {
 			if e.Environment == "production" {
@@ -49,7 +49,7 @@ func (r *run) summarise(ctx context.Context, s Summary) (Summary, error) {
 }
 
 // detection is the time from the bad canary taking traffic to its rollback.
-func detection(v server.RolloutView) time.Duration {
+func detection(v api.RolloutView) time.Duration {
 	var from time.Time
 	for _, t := range v.Transitions {
 		if t.To == rollout.Canary && from.IsZero() && t.From == rollout.Canary {

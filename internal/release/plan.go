@@ -37,6 +37,7 @@ type Plan struct {
 	Runbook        string            `json:"runbook,omitempty"`
 	Environments   []string          `json:"environments"` // promotion order
 	AllowContract  bool              `json:"allow_contract,omitempty"`
+	Supersede      bool              `json:"supersede,omitempty"` // takes the place of older releases waiting for an environment
 	Reason         string            `json:"reason,omitempty"`
 	Notes          []string          `json:"notes,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
@@ -48,10 +49,18 @@ type Verifier interface {
 	Verify(ctx context.Context, version string) (digest string, err error)
 }
 
+// History is what a plan reads from the store: the stable versions of each
+// environment and the versions that were rolled back.
+type History interface {
+	StableHistory(ctx context.Context, service, env string) ([]store.StableVersion, error)
+	Rejections(ctx context.Context, service, version string) ([]store.Rejection, error)
+}
+
 // Options are the caller's choices.
 type Options struct {
 	Owner         string
 	AllowContract bool
+	Supersede     bool
 	Reason        string
 	// From is a plan file in the seed's YAML; its fields must agree with the project and the store.
 	From *spec.ReleasePlan
@@ -62,7 +71,7 @@ type Options struct {
 }
 
 // New builds and validates the plan for releasing version of service.
-func New(ctx context.Context, p *spec.Project, st store.Stables, v Verifier, service, version string, o Options) (Plan, error) {
+func New(ctx context.Context, p *spec.Project, st History, v Verifier, service, version string, o Options) (Plan, error) {
 	svc := p.Service(service)
 	if svc == nil {
 		return Plan{}, fmt.Errorf("%w %q: belay.yaml defines %s", ErrNoService, service, strings.Join(p.ServiceNames(), ", "))
@@ -74,7 +83,7 @@ func New(ctx context.Context, p *spec.Project, st store.Stables, v Verifier, ser
 		Service: service, Version: version, Owner: o.Owner, Runbook: svc.Runbook,
 		Rollout: string(svc.Rollout.Strategy), Environments: fromEnv(p.EnvironmentNames(), o.Start),
 		PreviousStable: map[string]string{}, MigrationType: string(spec.NoMigration),
-		AllowContract: o.AllowContract, Reason: o.Reason, CreatedAt: o.Now.UTC(),
+		AllowContract: o.AllowContract, Supersede: o.Supersede, Reason: o.Reason, CreatedAt: o.Now.UTC(),
 	}
 	if svc.Migration != nil && svc.Migration.Type != "" {
 		plan.MigrationType = string(svc.Migration.Type)
@@ -107,17 +116,27 @@ func New(ctx context.Context, p *spec.Project, st store.Stables, v Verifier, ser
 // resolveStables fills PreviousStable per environment from the store and
 // checks that each one still verifies: a rollback target that cannot be
 // deployed is no exit path.
-func (pl *Plan) resolveStables(ctx context.Context, st store.Stables, v Verifier) error {
+func (pl *Plan) resolveStables(ctx context.Context, st History, v Verifier) error {
 	for _, env := range pl.Environments {
-		s, err := st.Stable(ctx, pl.Service, env)
-		if errors.Is(err, store.ErrNotFound) {
-			pl.Notes = append(pl.Notes, fmt.Sprintf("first release of %s in %s: there is no previous stable version to roll back to; a rollback there stops the new version", pl.Service, env))
-			continue
-		} else if err != nil {
+		s, current, err := PreviousStable(ctx, st, pl.Service, env)
+		if err != nil {
 			return err
 		}
-		if s.Version == pl.Version {
+		if current != nil && current.Version == pl.Version {
 			return fmt.Errorf("%w: %s is already the stable version of %s in %s", ErrUnsafe, pl.Version, pl.Service, env)
+		}
+		if current != nil && (s == nil || s.Version != current.Version) {
+			to := "nothing: a rollback there stops the new version"
+			if s != nil {
+				to = s.Version
+			}
+			pl.Notes = append(pl.Notes, fmt.Sprintf("%s runs %s, which was rolled back elsewhere, so it is not a rollback target: previous_stable in %s is %s", env, current.Version, env, to))
+		}
+		if s == nil {
+			if current == nil {
+				pl.Notes = append(pl.Notes, fmt.Sprintf("first release of %s in %s: there is no previous stable version to roll back to; a rollback there stops the new version", pl.Service, env))
+			}
+			continue
 		}
 		if _, err := v.Verify(ctx, s.Version); err != nil {
 			return fmt.Errorf("%w: previous stable %s in %s does not verify, so it cannot be rolled back to: %w", ErrUnsafe, s.Version, env, err)
@@ -125,6 +144,30 @@ func (pl *Plan) resolveStables(ctx context.Context, st store.Stables, v Verifier
 		pl.PreviousStable[env] = s.Version
 	}
 	return nil
+}
+
+// PreviousStable is where a rollback of service in env returns: the newest
+// stable version of env that was never rolled back anywhere (nil: none),
+// and the environment's current stable version (nil: never deployed).
+func PreviousStable(ctx context.Context, st History, service, env string) (prev, current *store.StableVersion, err error) {
+	hist, err := st.StableHistory(ctx, service, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(hist) == 0 {
+		return nil, nil, nil
+	}
+	current = &hist[0]
+	for i := range hist {
+		rej, err := st.Rejections(ctx, service, hist[i].Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(rej) == 0 {
+			return &hist[i], current, nil
+		}
+	}
+	return nil, current, nil
 }
 
 // agreeWith checks a seed-shaped plan file against the resolved plan.

@@ -10,10 +10,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/store"
-	"github.com/belay-dev/belay/internal/target"
 )
 
 // Handler is the HTTP API.
@@ -21,7 +22,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("POST /api/v1/releases", s.handle(s.postRelease))
+	mux.HandleFunc("GET /api/v1/releases/{id}", s.handle(s.getRelease))
 	mux.HandleFunc("POST /api/v1/releases/{id}/approve", s.handle(s.postApprove))
+	mux.HandleFunc("GET /api/v1/queue", s.handle(s.getQueue))
+	mux.HandleFunc("POST /api/v1/queue/{id}/cancel", s.handle(s.postCancelQueued))
 	mux.HandleFunc("GET /api/v1/rollouts", s.handle(s.getRollouts))
 	mux.HandleFunc("GET /api/v1/rollouts/{id}", s.handle(s.getRollout))
 	mux.HandleFunc("POST /api/v1/rollouts/{id}/{command}", s.handle(s.postCommand))
@@ -56,9 +60,11 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, rollout.ErrNotFound), errors.Is(err, release.ErrNoService):
 		return http.StatusNotFound
-	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrConflict), errors.Is(err, release.ErrMismatch), errors.Is(err, ErrOutOfOrder):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrConflict), errors.Is(err, release.ErrMismatch), errors.Is(err, orchestrate.ErrOutOfOrder):
 		return http.StatusConflict
-	case errors.Is(err, ErrBadRequest), errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrUnknown),
+	case errors.Is(err, orchestrate.ErrForce):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, orchestrate.ErrBadRequest), errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrUnknown),
 		errors.Is(err, rollout.ErrConfig), errors.Is(err, rollout.ErrNotAllowed), errors.Is(err, rollout.ErrContract):
 		return http.StatusUnprocessableEntity
 	}
@@ -71,47 +77,44 @@ func decode(r *http.Request, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: request body: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: request body: %v", orchestrate.ErrBadRequest, err)
 	}
 	return nil
 }
 
 func (s *Server) postRelease(r *http.Request) (any, error) {
-	var req ReleaseRequest
+	var req api.ReleaseRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.PlanYAML == "" && (req.Service == "" || req.Version == "") {
-		return nil, fmt.Errorf("%w: service and version are required", ErrBadRequest)
+		return nil, fmt.Errorf("%w: service and version are required", orchestrate.ErrBadRequest)
 	}
-	return s.CreateRelease(r.Context(), req)
+	return s.orch.Release(r.Context(), req)
 }
 
-// CommandRequest is a person's command over the API.
-type CommandRequest struct {
-	Actor  string `json:"actor"`
-	Reason string `json:"reason"`
-	Env    string `json:"environment,omitempty"`
-	To     string `json:"to,omitempty"`
+func (s *Server) getRelease(r *http.Request) (any, error) {
+	id, err := pathID(r, "release")
+	if err != nil {
+		return nil, err
+	}
+	return s.orch.ReleaseView(r.Context(), id)
 }
 
 func (s *Server) postApprove(r *http.Request) (any, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r, "release")
 	if err != nil {
-		return nil, fmt.Errorf("%w: release id %q is not a number", ErrBadRequest, r.PathValue("id"))
+		return nil, err
 	}
-	var req CommandRequest
+	var req api.CommandRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if req.Actor == "" || req.Env == "" {
-		return nil, fmt.Errorf("%w: an approval needs an actor and an environment", ErrBadRequest)
-	}
-	return s.Approve(r.Context(), id, req.Env, req.Actor, req.Reason)
+	return s.orch.Approve(r.Context(), id, req.Env, req.Actor, req.Reason)
 }
 
 func (s *Server) postCommand(r *http.Request) (any, error) {
-	var req CommandRequest
+	var req api.CommandRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -119,153 +122,72 @@ func (s *Server) postCommand(r *http.Request) (any, error) {
 	switch kind {
 	case rollout.CmdPause, rollout.CmdResume, rollout.CmdPromote, rollout.CmdAbort:
 	default:
-		return nil, fmt.Errorf("%w: unknown command %q: use pause, resume, promote or abort", ErrBadRequest, kind)
+		return nil, fmt.Errorf("%w: unknown command %q: use pause, resume, promote or abort", orchestrate.ErrBadRequest, kind)
 	}
-	return s.Command(r.Context(), r.PathValue("id"), rollout.Command{Kind: kind, Actor: req.Actor, Reason: req.Reason})
-}
-
-// RollbackRequest asks for a fast-path rollback.
-type RollbackRequest struct {
-	CommandRequest
-	Service        string `json:"service"`
-	AcceptContract bool   `json:"accept_contract,omitempty"`
+	return s.orch.Command(r.Context(), r.PathValue("id"), rollout.Command{Kind: kind, Actor: req.Actor, Reason: req.Reason})
 }
 
 func (s *Server) postRollback(r *http.Request) (any, error) {
-	var req RollbackRequest
+	var req api.RollbackRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.Rollback(r.Context(), req)
+	return s.orch.Rollback(r.Context(), req)
 }
 
-// RolloutView is a rollout with its history, for status and explain.
-type RolloutView struct {
-	ID          int64                `json:"id"`
-	Release     int64                `json:"release"`
-	Service     string               `json:"service"`
-	Environment string               `json:"environment"`
-	Version     string               `json:"version"`
-	Phase       string               `json:"phase"`
-	Terminal    bool                 `json:"terminal"`
-	State       json.RawMessage      `json:"state,omitempty"`
-	Transitions []rollout.Transition `json:"transitions,omitempty"`
-	CreatedAt   time.Time            `json:"created_at"`
-	UpdatedAt   time.Time            `json:"updated_at"`
+func (s *Server) getQueue(r *http.Request) (any, error) {
+	return s.orch.Queue(r.Context(), 0, r.URL.Query().Get("all") != "1")
 }
 
-func view(r store.Rollout) RolloutView {
-	return RolloutView{ID: r.ID, Release: r.ReleaseID, Service: r.Service, Environment: r.Environment, Version: r.Version,
-		Phase: r.Phase, Terminal: r.Terminal, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+func (s *Server) postCancelQueued(r *http.Request) (any, error) {
+	id, err := pathID(r, "queue entry")
+	if err != nil {
+		return nil, err
+	}
+	var req api.CommandRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.orch.CancelQueued(r.Context(), id, req.Actor, req.Reason)
 }
 
 func (s *Server) getRollouts(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	rows, err := s.d.Store.ListRollouts(r.Context(), store.RolloutFilter{Active: q.Get("active") == "1", Service: q.Get("service"), Environment: q.Get("environment")})
-	out := make([]RolloutView, 0, len(rows))
+	out := make([]api.RolloutView, 0, len(rows))
 	for _, row := range rows {
-		out = append(out, view(row))
+		out = append(out, s.orch.View(row, false))
 	}
 	return out, err
 }
 
 func (s *Server) getRollout(r *http.Request) (any, error) {
-	id, err := parseID(r.PathValue("id"))
+	id, err := orchestrate.ParseID(r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
-	return s.Explain(r.Context(), id)
-}
-
-// Explain returns a rollout with every transition and the evidence behind it.
-func (s *Server) Explain(ctx context.Context, id int64) (RolloutView, error) {
-	row, err := s.d.Store.GetRollout(ctx, id)
-	if err != nil {
-		return RolloutView{}, err
-	}
-	v := view(row)
-	v.State = row.State
-	ts, err := s.d.Store.Transitions(ctx, id)
-	if err != nil {
-		return v, err
-	}
-	for _, t := range ts {
-		var rt rollout.Transition
-		if err := json.Unmarshal(t.Evidence, &rt); err != nil {
-			rt = rollout.Transition{Seq: t.Seq, At: t.At, From: rollout.Phase(t.From), To: rollout.Phase(t.To), Reason: t.Reason}
-		}
-		v.Transitions = append(v.Transitions, rt)
-	}
-	return v, nil
-}
-
-// EnvStatus is one service in one environment.
-type EnvStatus struct {
-	Environment string           `json:"environment"`
-	Stable      string           `json:"stable,omitempty"`
-	Rollout     *RolloutView     `json:"rollout,omitempty"`
-	Observed    *target.Observed `json:"observed,omitempty"`
-	ObserveErr  string           `json:"observe_error,omitempty"`
-}
-
-// ServiceStatus is one service across its environments.
-type ServiceStatus struct {
-	Service      string      `json:"service"`
-	Environments []EnvStatus `json:"environments"`
+	return s.orch.Explain(r.Context(), id)
 }
 
 func (s *Server) getStatus(r *http.Request) (any, error) {
-	p, err := s.Project()
-	if err != nil {
-		return nil, err
-	}
-	names := p.ServiceNames()
-	if only := r.URL.Query().Get("service"); only != "" {
-		if p.Service(only) == nil {
-			return nil, fmt.Errorf("%w: unknown service %q", store.ErrNotFound, only)
-		}
-		names = []string{only}
-	}
-	var out []ServiceStatus
-	for _, svc := range names {
-		ss := ServiceStatus{Service: svc}
-		for _, env := range p.EnvironmentNames() {
-			ss.Environments = append(ss.Environments, s.envStatus(r.Context(), svc, env))
-		}
-		out = append(out, ss)
-	}
-	return out, nil
-}
-
-func (s *Server) envStatus(ctx context.Context, svc, env string) EnvStatus {
-	es := EnvStatus{Environment: env}
-	if st, err := s.d.Store.Stable(ctx, svc, env); err == nil {
-		es.Stable = st.Version
-	}
-	if rows, err := s.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: svc, Environment: env}); err == nil && len(rows) > 0 {
-		v := view(rows[0])
-		es.Rollout = &v
-	}
-	obs, err := s.d.Target.Observe(ctx, env, svc)
-	if err != nil && !errors.Is(err, target.ErrNotFound) {
-		es.ObserveErr = err.Error()
-	} else if err == nil {
-		es.Observed = &obs
-	}
-	return es
+	return s.orch.Status(r.Context(), r.URL.Query().Get("service"))
 }
 
 func (s *Server) getHistory(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	if q.Get("service") == "" || q.Get("environment") == "" {
-		return nil, fmt.Errorf("%w: history needs service and environment", ErrBadRequest)
+		return nil, fmt.Errorf("%w: history needs service and environment", orchestrate.ErrBadRequest)
 	}
-	rows, err := s.d.Store.History(r.Context(), q.Get("service"), q.Get("environment"))
-	out := make([]RolloutView, 0, len(rows))
-	for _, row := range rows {
-		out = append(out, view(row))
+	return s.orch.History(r.Context(), q.Get("service"), q.Get("environment"))
+}
+
+// pathID is the {id} of the path, a positive number naming what.
+func pathID(r *http.Request, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: %s id %q is not a number", orchestrate.ErrBadRequest, what, r.PathValue("id"))
 	}
-	return out, err
+	return id, nil
 }
 
 // getEvents lists events after ?after=ID; with ?follow=1 it streams them as

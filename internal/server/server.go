@@ -1,6 +1,7 @@
-// Package server is belay's control plane: the HTTP/JSON API under /api/v1,
-// the rollout engine loop, and the wiring between the state store, the
-// target, the artifact store and the analysis.
+// Package server is belay's control plane over HTTP: the JSON API under
+// /api/v1 and the event stream, in front of the release orchestrator, with
+// the wiring of the state store, the target, the artifact store and the
+// analysis by name. It decides nothing itself: internal/orchestrate does.
 package server
 
 import (
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
@@ -22,12 +24,7 @@ import (
 )
 
 // Artifacts is what the server needs from the artifact store.
-type Artifacts interface {
-	// Verify checks a version (digests and signature) and returns its digest.
-	Verify(ctx context.Context, version string) (digest string, err error)
-	// Open returns a verified, unpacked, read-only tree of the artifact.
-	Open(ctx context.Context, ref string) (dir string, err error)
-}
+type Artifacts = orchestrate.Artifacts
 
 // DefaultTick is how often the engine looks at every rollout. A canary
 // with the builtin source is judged at every tick, so at 100 canary
@@ -51,9 +48,8 @@ type Deps struct {
 // Server holds the control plane's state.
 type Server struct {
 	d      Deps
-	engine *rollout.Engine
+	orch   *orchestrate.Orchestrator
 	notify *broadcast // wakes event followers
-	mu     sync.Mutex // serialises release creation and manual rollbacks
 }
 
 // New wires the engine and returns a server.
@@ -71,54 +67,65 @@ func New(d Deps) (*Server, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{d: d, notify: newBroadcast()}
-	rs := rolloutStore{st: d.Store}
-	if f, ok := d.Judge.(interface{ Forget(id string) }); ok {
-		rs.finished = f.Forget // a finished rollout's analysis state is no longer needed
-	}
-	eng, err := rollout.NewEngine(rollout.Deps{
-		Store: rs, Target: d.Target, Judge: d.Judge,
-		Smoke: smokeRunner{s}, Hooks: hookRunner{s}, Verifier: verifier{s}, Stable: stableMarker{s},
-		Sink: s, Now: d.Now, Logger: d.Logger,
+	o, err := orchestrate.New(orchestrate.Deps{
+		Store: d.Store, Target: d.Target, Judge: d.Judge, Artifacts: d.Artifacts,
+		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.engine = eng
+	s.orch = o
 	return s, nil
 }
 
 // Project loads belay.yaml as it is now: edits apply to the next release.
 func (s *Server) Project() (*spec.Project, error) { return spec.Load(s.d.ProjectFile) }
 
-// Emit stores an event, appends it to the JSON-lines file, and wakes followers.
-func (s *Server) Emit(ctx context.Context, e event.Event) error {
-	if e.Time.IsZero() {
-		e.Time = s.d.Now().UTC()
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if _, err := s.d.Store.AppendEvent(ctx, b, e.Time); err != nil {
-		return err
-	}
+// published hears of events once they are stored with their change: it
+// copies them to the JSON-lines file (which keeps each ID once) and wakes
+// the followers of the event stream.
+func (s *Server) published(ctx context.Context, evs []event.Event) {
 	if s.d.Events != nil {
-		if err := s.d.Events.Emit(ctx, e); err != nil {
-			s.d.Logger.Warn("event file", "err", err)
+		for _, e := range evs {
+			if err := s.d.Events.Emit(ctx, e); err != nil {
+				s.d.Logger.Warn("event file", "err", err)
+			}
 		}
 	}
 	s.notify.wake()
-	return nil
 }
 
-var _ event.Sink = (*Server)(nil)
+// syncEventFile copies to the JSON-lines file the stored events a crash
+// may have kept from it (stored, not yet copied); the file skips IDs it has.
+func (s *Server) syncEventFile(ctx context.Context) {
+	if s.d.Events == nil {
+		return
+	}
+	for after := int64(0); ; {
+		evs, err := s.d.Store.EventsSince(ctx, after, 1000)
+		if err != nil || len(evs) == 0 {
+			return
+		}
+		for _, e := range evs {
+			var ev event.Event
+			if json.Unmarshal(e.Data, &ev) == nil && ev.ID != "" {
+				if err := s.d.Events.Emit(ctx, ev); err != nil {
+					s.d.Logger.Warn("event file", "err", err)
+					return
+				}
+			}
+			after = e.ID
+		}
+	}
+}
 
 // Serve runs the API on ln and the engine until ctx ends, then shuts down
 // gracefully. Rollouts in flight are persisted and resume at the next start.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	s.syncEventFile(ctx)
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- s.engine.Run(ctx, s.d.Tick) }()
+	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
@@ -133,8 +140,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Engine exposes the rollout engine (tests drive ticks by hand).
-func (s *Server) Engine() *rollout.Engine { return s.engine }
+// Orchestrator exposes the release orchestrator (tests drive ticks by hand).
+func (s *Server) Orchestrator() *orchestrate.Orchestrator { return s.orch }
 
 // broadcast wakes every waiter when something new happened.
 type broadcast struct {

@@ -1,18 +1,16 @@
-package server
+package orchestrate
 
 import (
 	"fmt"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
-
-// VersionHeader names the version that served a request through the proxy.
-const VersionHeader = "X-Belay-Version"
 
 // runOf maps a service's run and health settings in an environment onto
 // what a target starts for one version.
@@ -39,6 +37,16 @@ func runOf(eff *spec.Effective, version, artifact string) target.Version {
 	}
 }
 
+// baseOf is what every desired state of a service in an environment carries.
+func baseOf(eff *spec.Effective) target.Desired {
+	d := target.Desired{Environment: eff.EnvName, Service: eff.ServiceName, Listen: eff.Listen,
+		VersionHeader: api.VersionHeader, DrainTimeout: time.Duration(eff.Rollout.DrainTimeout)}
+	if st := eff.Rollout.Sticky; st != nil {
+		d.Sticky = &target.Sticky{Header: st.Header, Cookie: st.Cookie}
+	}
+	return d
+}
+
 // rolloutConfig maps belay.yaml and the release plan onto one environment's rollout.
 func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string) (rollout.Config, error) {
 	eff, err := p.Effective(pl.Service, env)
@@ -49,10 +57,7 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 	cfg := rollout.Config{
 		Release: pl.ReleaseID, Service: pl.Service, Environment: env,
 		New: runOf(eff, pl.Version, pl.Digest),
-		Base: target.Desired{
-			Environment: env, Service: pl.Service, Listen: eff.Listen,
-			VersionHeader: VersionHeader, DrainTimeout: time.Duration(eff.Rollout.DrainTimeout),
-		},
+		Base: baseOf(eff),
 		Strategy:        rollout.Strategy(eff.Rollout.Strategy),
 		RequireApproval: eff.Environment.Protected(),
 		MigrationType:   pl.MigrationType,
@@ -60,13 +65,11 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		PostHooks:       svc.Hooks != nil && (svc.Hooks.PostPromote != "" || svc.Hooks.PostRollback != ""),
 		Owner:           pl.Owner,
 	}
-	if st := eff.Rollout.Sticky; st != nil {
-		cfg.Base.Sticky = &target.Sticky{Header: st.Header, Cookie: st.Cookie}
-	}
-	if prev := pl.PreviousStable[env]; prev != "" {
-		v := runOf(eff, prev, stableDigest)
+	if pl.PreviousStable != "" {
+		v := runOf(eff, pl.PreviousStable, stableDigest)
 		cfg.Stable = &v
 	}
+	cfg.Watch, cfg.KeepPrevious = time.Duration(eff.Rollout.Watch), eff.Rollout.KeepPrevious
 	for _, s := range eff.Rollout.Steps {
 		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, MinDuration: time.Duration(s.MinDuration)})
 	}
@@ -143,7 +146,7 @@ type planView struct {
 	Digest         string
 	MigrationType  string
 	Owner          string
-	PreviousStable map[string]string
+	PreviousStable string // in the rollout's environment; "" for a first release
 }
 
 func (p planView) String() string { return fmt.Sprintf("%s of %s", p.Version, p.Service) }

@@ -1,32 +1,29 @@
-package server
+package orchestrate
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
-	"github.com/belay-dev/belay/internal/store"
 )
 
 // The engine's runners, backed by the server's parts.
 type (
-	smokeRunner  struct{ s *Server }
-	hookRunner   struct{ s *Server }
-	verifier     struct{ s *Server }
-	stableMarker struct{ s *Server }
+	smokeRunner struct{ s *Orchestrator }
+	hookRunner  struct{ s *Orchestrator }
+	verifier    struct{ s *Orchestrator }
 )
 
 var (
-	_ rollout.SmokeRunner  = smokeRunner{}
-	_ rollout.HookRunner   = hookRunner{}
-	_ rollout.Verifier     = verifier{}
-	_ rollout.StableMarker = stableMarker{}
+	_ rollout.SmokeRunner = smokeRunner{}
+	_ rollout.HookRunner  = hookRunner{}
+	_ rollout.Verifier    = verifier{}
 )
 
 // smokeReport is the evidence of a smoke run: the new version reached
@@ -38,7 +35,7 @@ type smokeReport struct {
 }
 
 func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessage, error) {
-	p, err := r.s.Project()
+	p, err := r.s.d.Project()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
 	}
@@ -52,17 +49,17 @@ func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessa
 	}
 	for i := range tests {
 		if h := tests[i].HTTP; h != nil {
-			h.Header = map[string]string{VersionHeader: st.New.Version}
+			h.Header = map[string]string{api.VersionHeader: st.New.Version}
 		}
 	}
 	base := "http://" + st.Base.Listen
 	rep, err := smoke.Run(ctx, &http.Client{Timeout: 30 * time.Second}, base, tests)
-	ev, _ := json.Marshal(smokeReport{Target: base + " (" + VersionHeader + ": " + st.New.Version + ")", Report: rep})
+	ev, _ := json.Marshal(smokeReport{Target: base + " (" + api.VersionHeader + ": " + st.New.Version + ")", Report: rep})
 	return ev, err
 }
 
 func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessage, error) {
-	p, err := r.s.Project()
+	p, err := r.s.d.Project()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
 	}
@@ -104,25 +101,4 @@ func (v verifier) Verify(ctx context.Context, st rollout.State) (json.RawMessage
 		return nil, fmt.Errorf("%w: %s now has digest %s, but the release was planned with %s", rollout.ErrActionFailed, st.New.Version, digest, st.New.Artifact)
 	}
 	return json.Marshal(map[string]string{"version": st.New.Version, "digest": digest, "signature": "verified"})
-}
-
-// MarkStable records version as stable and, when it is the release's new
-// version, starts the release's rollout in the next environment.
-func (m stableMarker) MarkStable(ctx context.Context, st rollout.State, version string) error {
-	digest := st.New.Artifact
-	if st.Stable != nil && version == st.Stable.Version {
-		digest = st.Stable.Artifact
-	} else if st.RollbackTo != nil && version == st.RollbackTo.Version {
-		digest = st.RollbackTo.Artifact
-	}
-	id, _ := parseID(st.ID)
-	err := m.s.d.Store.SetStable(ctx, store.StableVersion{Service: st.Service, Environment: st.Environment, Version: version, Digest: digest, At: m.s.d.Now().UTC(), RolloutID: id})
-	if err != nil || version != st.New.Version {
-		return err
-	}
-	if err := m.s.promoteToNext(ctx, st); err != nil && !errors.Is(err, errAlreadyStarted) {
-		m.s.d.Logger.Error("start the next environment", "rollout", st.ID, "err", err)
-		_ = m.s.Emit(ctx, eventFor(st, "promotion_blocked", err.Error()))
-	}
-	return nil
 }

@@ -1,0 +1,144 @@
+// Package api holds the wire types of belay's HTTP/JSON API under /api/v1,
+// shared by the server that answers and the clients (CLI, demo) that ask.
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/belay-dev/belay/internal/release"
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// VersionHeader names the version that served a request through the proxy;
+// a request carrying it is routed to that version.
+const VersionHeader = "X-Belay-Version"
+
+// ReleaseRequest asks for a release of a version.
+type ReleaseRequest struct {
+	Service       string `json:"service"`
+	Version       string `json:"version"`
+	Owner         string `json:"owner"`
+	AllowContract bool   `json:"allow_contract,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	// Environment starts the release there instead of the first environment;
+	// every earlier environment must already run this version as stable.
+	Environment string `json:"environment,omitempty"`
+	// PlanYAML is a plan file in the seed's shape (belay release -f plan.yaml).
+	PlanYAML string `json:"plan_yaml,omitempty"`
+	// Supersede: wherever this release must wait for a busy environment, it
+	// takes the place of older releases of the service waiting there.
+	Supersede bool `json:"supersede,omitempty"`
+}
+
+// ReleaseAnswer is a created release and its first rollout.
+type ReleaseAnswer struct {
+	Release int64        `json:"release"`
+	Plan    release.Plan `json:"plan"`
+	Rollout int64        `json:"rollout"`
+	Env     string       `json:"environment"`
+}
+
+// CommandRequest is a person's command over the API.
+type CommandRequest struct {
+	Actor  string `json:"actor"`
+	Reason string `json:"reason"`
+	Env    string `json:"environment,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// RollbackRequest asks for a rollback of a service in an environment.
+type RollbackRequest struct {
+	CommandRequest
+	Service        string `json:"service"`
+	AcceptContract bool   `json:"accept_contract,omitempty"`
+	// Force allows To to be a version that was rolled back somewhere or was
+	// never stable in the environment.
+	Force bool `json:"force,omitempty"`
+}
+
+// RollbackAnswer reports a rollback: the rollout that carries it out.
+type RollbackAnswer struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	From        string `json:"from"`
+	To          string `json:"to"`
+	Rollout     int64  `json:"rollout"`
+	// Forced names why the target needed --force (empty when it did not).
+	Forced string `json:"forced,omitempty"`
+}
+
+// RolloutView is a rollout with its history, for status and explain.
+type RolloutView struct {
+	ID          int64                `json:"id"`
+	Release     int64                `json:"release"`
+	Service     string               `json:"service"`
+	Environment string               `json:"environment"`
+	Version     string               `json:"version"`
+	Phase       string               `json:"phase"`
+	Terminal    bool                 `json:"terminal"`
+	Kind        rollout.Kind         `json:"kind,omitempty"`
+	Reason      string               `json:"reason,omitempty"`
+	WatchLeft   string               `json:"watch_left,omitempty"` // during the watch
+	State       json.RawMessage      `json:"state,omitempty"`
+	Transitions []rollout.Transition `json:"transitions,omitempty"`
+	CreatedAt   time.Time            `json:"created_at"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+}
+
+// QueueView is a release waiting for (or done waiting for) an environment.
+type QueueView struct {
+	ID          int64     `json:"id"`
+	Release     int64     `json:"release"`
+	Service     string    `json:"service"`
+	Version     string    `json:"version"`
+	Environment string    `json:"environment"`
+	State       string    `json:"state"` // waiting, started, cancelled, superseded
+	Reason      string    `json:"reason,omitempty"`
+	Rollout     int64     `json:"rollout,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// EnvStatus is one service in one environment.
+type EnvStatus struct {
+	Environment string           `json:"environment"`
+	Stable      string           `json:"stable,omitempty"`
+	Rejected    bool             `json:"stable_rejected,omitempty"` // the stable version was rolled back elsewhere
+	OnRejected  string           `json:"on_rejected_downstream,omitempty"`
+	Rollout     *RolloutView     `json:"rollout,omitempty"`
+	Queue       []QueueView      `json:"queue,omitempty"`
+	Observed    *target.Observed `json:"observed,omitempty"`
+	ObserveErr  string           `json:"observe_error,omitempty"`
+}
+
+// ServiceStatus is one service across its environments.
+type ServiceStatus struct {
+	Service      string      `json:"service"`
+	Environments []EnvStatus `json:"environments"`
+}
+
+// Outcomes of a release.
+const (
+	OutcomeRunning    = "running"     // a rollout is in flight
+	OutcomeWaiting    = "waiting"     // queued for a busy environment
+	OutcomeSucceeded  = "succeeded"   // stable in the last environment
+	OutcomeRolledBack = "rolled_back" // rolled back in some environment
+	OutcomeFailed     = "failed"      // a rollout failed
+	OutcomeCancelled  = "cancelled"   // its queue entry was cancelled or superseded
+)
+
+// ReleaseView is a release followed through its environments.
+type ReleaseView struct {
+	ID           int64         `json:"id"`
+	Service      string        `json:"service"`
+	Version      string        `json:"version"`
+	Owner        string        `json:"owner"`
+	Environments []string      `json:"environments"`
+	Outcome      string        `json:"outcome"`
+	Done         bool          `json:"done"`
+	Reason       string        `json:"reason,omitempty"`
+	Rollouts     []RolloutView `json:"rollouts"`
+	Queue        []QueueView   `json:"queue,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+}

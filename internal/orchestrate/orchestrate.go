@@ -1,0 +1,112 @@
+// Package orchestrate decides a release: it starts one in its first
+// environment, moves it to the next after a promotion (queueing it behind a
+// busy environment), rolls a service back when no rollout is in flight, and
+// marks versions stable or rejected. Every effect is a rollout transition
+// (or a rollout's creation) stored in one transaction with its audit entry,
+// events and stable version; the rollout engine runs the rest.
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// Errors callers map to answers (the server to HTTP statuses).
+var (
+	ErrBadRequest = errors.New("bad request")
+	ErrOutOfOrder = errors.New("environment out of order")
+	// ErrForce refuses a rollback target that was rolled back or never
+	// stable in the environment, unless the person forces it.
+	ErrForce = errors.New("rollback target needs --force")
+)
+
+// Artifacts is what the orchestrator needs from the artifact store.
+type Artifacts interface {
+	// Verify checks a version (digests and signature) and returns its digest.
+	Verify(ctx context.Context, version string) (digest string, err error)
+	// Open returns a verified, unpacked, read-only tree of the artifact.
+	Open(ctx context.Context, ref string) (dir string, err error)
+}
+
+// Deps are the orchestrator's parts.
+type Deps struct {
+	Store     store.Store
+	Target    target.Target
+	Judge     rollout.Judge
+	Artifacts Artifacts
+	// Project loads belay.yaml as it is now: edits apply to the next release.
+	Project func() (*spec.Project, error)
+	// Published hears of the events of every stored change, after commit.
+	Published func(ctx context.Context, evs []event.Event)
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Orchestrator moves releases along the environments.
+type Orchestrator struct {
+	d      Deps
+	engine *rollout.Engine
+	mu     sync.Mutex // serialises the creation of rollouts (releases, rollbacks, the queue)
+	// followed is when the pump last looked for rejections to follow; o.mu.
+	followed time.Time
+}
+
+// New checks deps and wires the rollout engine.
+func New(d Deps) (*Orchestrator, error) {
+	if d.Store == nil || d.Target == nil || d.Judge == nil || d.Artifacts == nil || d.Project == nil {
+		return nil, errors.New("orchestrate: Store, Target, Judge, Artifacts and Project are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Published == nil {
+		d.Published = func(context.Context, []event.Event) {}
+	}
+	o := &Orchestrator{d: d}
+	rs := &rolloutStore{o: o}
+	if f, ok := d.Judge.(interface{ Forget(id string) }); ok {
+		rs.finished = f.Forget // a finished rollout's analysis state is no longer needed
+	}
+	eng, err := rollout.NewEngine(rollout.Deps{
+		Store: rs, Target: d.Target, Judge: d.Judge,
+		Smoke: smokeRunner{o}, Hooks: hookRunner{o}, Verifier: verifier{o},
+		BeforeTick: o.pump, Now: d.Now, Logger: d.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.engine = eng
+	return o, nil
+}
+
+// Run drives every rollout and the queue until ctx ends.
+func (o *Orchestrator) Run(ctx context.Context, every time.Duration) error {
+	return o.engine.Run(ctx, every)
+}
+
+// Tick starts what the queue allows and drives every rollout as far as it
+// can go now (tests drive time by hand).
+func (o *Orchestrator) Tick(ctx context.Context) error {
+	o.pump(ctx)
+	return o.engine.Tick(ctx)
+}
+
+// Command applies a person's command to a rollout.
+func (o *Orchestrator) Command(ctx context.Context, id string, c rollout.Command) (rollout.State, error) {
+	if c.Actor == "" {
+		return rollout.State{}, errorf(ErrBadRequest, "a command needs an actor")
+	}
+	return o.engine.Command(ctx, id, c)
+}
