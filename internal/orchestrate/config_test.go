@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
@@ -21,7 +22,7 @@ func hello(t *testing.T) *spec.Project {
 func TestRolloutConfigMapsBelayYAML(t *testing.T) {
 	p := hello(t)
 	pl := planView{ReleaseID: "7", Service: "hello", Version: "hello-2026.05.12-8f3a91c", Digest: "sha256:new",
-		MigrationType: "expand_only", PreviousStable: map[string]string{"production": "hello-2026.05.10-41c2d2a"}}
+		MigrationType: "expand_only", PreviousStable: "hello-2026.05.10-41c2d2a"}
 	cfg, err := rolloutConfig(p, pl, "production", "sha256:old")
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +43,10 @@ func TestRolloutConfigMapsBelayYAML(t *testing.T) {
 	if cfg.New.Instances != 2 || cfg.New.Run.Env["VERSION"] != pl.Version || cfg.New.Health.HTTPPath != "/healthz" {
 		t.Fatalf("new %+v", cfg.New)
 	}
-	if cfg.Base.Listen != "127.0.0.1:18082" || cfg.Base.VersionHeader != VersionHeader || cfg.Strategy != rollout.CanaryStrategy {
+	if cfg.Base.Listen != "127.0.0.1:18082" || cfg.Base.VersionHeader != api.VersionHeader || cfg.Strategy != rollout.CanaryStrategy {
 		t.Fatalf("base %+v strategy %s", cfg.Base, cfg.Strategy)
 	}
+	pl.PreviousStable = ""
 	staging, err := rolloutConfig(p, pl, "staging", "")
 	if err != nil {
 		t.Fatal(err)
