@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/server"
 )
 
 // rolloutOf waits for the rollout of version in env (created when the
@@ -67,18 +67,41 @@ func (r *crashRig) follow(id int64, crash bool) rolloutView {
 // stable is the stable version of hello in env, as the server says.
 func (r *crashRig) stable(env string) string {
 	r.t.Helper()
-	var st []server.ServiceStatus
+	return r.envStatus(env).Stable
+}
+
+func (r *crashRig) envStatus(env string) api.EnvStatus {
+	r.t.Helper()
+	var st []api.ServiceStatus
 	if err := r.get("/api/v1/status?service=hello", &st); err != nil {
 		r.t.Fatal(err)
 	}
 	for _, s := range st {
 		for _, e := range s.Environments {
 			if e.Environment == env {
-				return e.Stable
+				return e
 			}
 		}
 	}
-	return ""
+	return api.EnvStatus{}
+}
+
+// agree checks that no rollout runs in env and that the store's stable
+// version is the one taking all the traffic the agent routes.
+func (r *crashRig) agree(env string) {
+	r.t.Helper()
+	e := r.envStatus(env)
+	if e.Rollout != nil {
+		r.t.Fatalf("%s: rollout %d still in flight", env, e.Rollout.ID)
+	}
+	if e.Observed == nil {
+		r.t.Fatalf("%s: traffic unobservable: %s", env, e.ObserveErr)
+	}
+	for _, v := range e.Observed.Versions {
+		if v.Weight > 0 && v.Version != e.Stable {
+			r.t.Fatalf("%s: the store says %s is stable, but %s takes %.1f %% of the traffic", env, e.Stable, v.Version, v.Weight)
+		}
+	}
 }
 
 // next lists the phases a transition may lead to from each phase (besides
@@ -89,7 +112,8 @@ var next = map[rollout.Phase][]rollout.Phase{
 	rollout.Migrating:    {rollout.Deploying, rollout.Failed},
 	rollout.Deploying:    {rollout.SmokeTesting, rollout.RollingBack},
 	rollout.SmokeTesting: {rollout.Canary, rollout.RollingBack},
-	rollout.Canary:       {rollout.Promoting, rollout.RollingBack},
+	rollout.Canary:       {rollout.Watching, rollout.Promoting, rollout.RollingBack},
+	rollout.Watching:     {rollout.Promoting, rollout.RollingBack},
 	rollout.Promoting:    {rollout.Succeeded},
 	rollout.RollingBack:  {rollout.RolledBack},
 }
@@ -166,12 +190,8 @@ func (r *crashRig) checkEvents(id int64, ts []rollout.Transition) {
 	}
 	want := map[string]bool{}
 	for _, t := range ts {
-		n := 0
-		for _, a := range t.Actions {
-			if a == rollout.Emit {
-				want[fmt.Sprintf("%d/%d/%d", id, t.Seq, n)] = true
-				n++
-			}
+		for _, e := range t.Emitted {
+			want[e] = true
 		}
 	}
 	for w := range want {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -192,6 +193,22 @@ func (r *crashRig) get(path string, v any) error {
 		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// post sends v as JSON to path and decodes the answer into out.
+func (r *crashRig) post(path string, v, out any) error {
+	b, _ := json.Marshal(v)
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(r.api+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // freePort returns a loopback address nothing listens on right now.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
@@ -84,7 +85,25 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%s has %d rollouts in production, want 1: the promotion from staging was not exactly once", c.version, n)
 		}
+		r.agree("staging")
+		r.agree("production")
 	}
+	// A rollback with no rollout in flight is a rollout of its own: killed
+	// right after it was asked for, the server finishes it on restart.
+	var rb api.RollbackAnswer
+	if err := r.post("/api/v1/rollback", api.RollbackRequest{Service: "hello",
+		CommandRequest: api.CommandRequest{Actor: "crash-test", Reason: "back to v1", Env: "production", To: v1}}, &rb); err != nil {
+		t.Fatal(err)
+	}
+	r.crash()
+	v := r.follow(rb.Rollout, false)
+	if v.Phase != "RolledBack" || r.stable("production") != v1 {
+		t.Fatalf("idle rollback ended %s, production's stable %s; transitions:\n%s", v.Phase, r.stable("production"), v.path())
+	}
+	if err := checkChain(v.Transitions); err != nil {
+		t.Fatalf("idle rollback: %v", err)
+	}
+	r.agree("production")
 	// Let the proxy settle on v2 alone before the books are closed.
 	time.Sleep(time.Second)
 	load.stop()
@@ -138,8 +157,8 @@ func (r *crashRig) crashRollout(id int64, version, want string) {
 }
 
 // crashYAML gives the example free ports, a migration and a smoke test that
-// take a second each (so Migrating and SmokeTesting are seen), and canary
-// steps long enough to be seen.
+// take a second each (so Migrating and SmokeTesting are seen), canary steps
+// and a watch long enough to be seen.
 func crashYAML(t *testing.T, y, staging, production string) string {
 	for _, e := range [][2]string{
 		{"127.0.0.1:18081", staging},
@@ -149,6 +168,7 @@ func crashYAML(t *testing.T, y, staging, production string) string {
 		{"- {weight: 10%, min_duration: 5s}", "- {weight: 10%, min_duration: 4s}"},
 		{"- {weight: 50%, min_duration: 5s}", "- {weight: 50%, min_duration: 4s}"},
 		{"- {weight: 100%}", "- {weight: 100%, min_duration: 2s}"},
+		{"      drain_timeout: 2s\n", "      drain_timeout: 2s\n      watch: 3s\n"},
 	} {
 		if !strings.Contains(y, e[0]) {
 			t.Fatalf("examples/hello/belay.yaml no longer contains %q; update the crash test", e[0])
@@ -266,8 +286,9 @@ func promotedPath(n int) string {
 			add(rollout.Canary, rollout.Canary, i+1, rollout.Judged)
 		}
 	}
-	add(rollout.Canary, rollout.Promoting, n-1, rollout.Judged)
+	add(rollout.Canary, rollout.Watching, n-1, rollout.Judged)
+	add(rollout.Watching, rollout.Watching, n-1, rollout.Done)
+	add(rollout.Watching, rollout.Promoting, n-1, rollout.Tick)
 	add(rollout.Promoting, rollout.Succeeded, n-1, rollout.Done)
-	add(rollout.Succeeded, rollout.Succeeded, n-1, rollout.Done)
 	return v.path()
 }

@@ -52,8 +52,10 @@ type Transition struct {
 	Stable *target.Version `json:"stable,omitempty"`
 	// Rejected is the version rolled back by this transition.
 	Rejected string `json:"rejected,omitempty"`
-	// Events are the events the transition emits, stored with it.
-	Events []event.Event `json:"-"`
+	// Events are the events the transition emits, stored with it (their
+	// IDs are kept in Emitted, in the transition's own record).
+	Events  []event.Event `json:"-"`
+	Emitted []string      `json:"emitted,omitempty"`
 }
 
 // Record describes the move from prev to next caused by obs, and returns
@@ -71,6 +73,7 @@ func Record(prev, next State, obs Observation, at time.Time) (State, Transition)
 	for _, a := range next.Pending {
 		if a.Kind == Emit {
 			t.Events = append(t.Events, *a.Event)
+			t.Emitted = append(t.Emitted, a.Event.ID)
 			continue
 		}
 		keep = append(keep, a)
