@@ -155,3 +155,24 @@ environments: [{name: dev}, {name: staging}, {name: production}]
 		}
 	}
 }
+
+func TestTargetLocal(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+environments: [{name: staging, target: local}, {name: production}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		if e.Target != TargetLocal {
+			t.Errorf("%s: target %q, want local", e.Name, e.Target)
+		}
+	}
+}

@@ -13,7 +13,8 @@ type Environment struct {
 	// Listen is the default address of the environment's traffic proxy
 	// (host:port); services override it when several share an environment.
 	Listen string `yaml:"listen" json:"listen,omitempty"`
-	// Target is where services run: local (default) or kubernetes.
+	// Target is where services run: local, the default and for now the only
+	// one (kubernetes is refused until belay can drive it).
 	Target     TargetKind  `yaml:"target" json:"target"`
 	Protection *Protection `yaml:"protection" json:"protection,omitempty"`
 	// AutoRollback lets triggers roll back without a human; default true.

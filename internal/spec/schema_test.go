@@ -93,7 +93,7 @@ func TestSchemaRejectsShapeErrors(t *testing.T) {
 	for _, name := range []string{"unknown-top-key", "unknown-service-key", "wrong-type-int", "wrong-type-mapping",
 		"percent-over-100", "bad-duration", "unknown-strategy", "unknown-impact", "trigger-unknown-metric",
 		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required",
-		"watch-without-unit", "watch-negative"} {
+		"watch-without-unit", "watch-negative", "target-kubernetes"} {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {
 			t.Errorf("%s: schema accepted it", f)
