@@ -176,3 +176,27 @@ environments: [{name: staging, target: local}, {name: production}]
 		}
 	}
 }
+
+func TestOnRejectedDownstream(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+environments:
+  - {name: dev}
+  - {name: staging, on_rejected_downstream: rollback}
+  - {name: production}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for env, want := range map[string]DownstreamPolicy{"dev": DownstreamKeep, "staging": DownstreamRollback, "production": DownstreamKeep} {
+		if got := p.Environment(env).OnRejectedDownstream; got != want {
+			t.Errorf("%s: on_rejected_downstream %q, want %q", env, got, want)
+		}
+	}
+}

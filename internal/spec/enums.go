@@ -145,3 +145,15 @@ const (
 )
 
 func (SequentialTest) values() []string { return []string{"msprt", "beta"} }
+
+// DownstreamPolicy is what an environment does when a version it runs as
+// stable is rolled back in a later environment.
+type DownstreamPolicy string
+
+// Downstream policies.
+const (
+	DownstreamKeep     DownstreamPolicy = "keep"     // keep it as this environment's stable
+	DownstreamRollback DownstreamPolicy = "rollback" // roll it back here too
+)
+
+func (DownstreamPolicy) values() []string { return []string{"keep", "rollback"} }

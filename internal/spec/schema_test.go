@@ -60,8 +60,9 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	}
 }
 
-// rollout.watch and keep_previous pass the schema when the loader takes them.
-func TestSchemaAcceptsWatch(t *testing.T) {
+// The newer rollout and environment fields pass the schema when the loader
+// takes them.
+func TestSchemaAcceptsWatchAndPolicies(t *testing.T) {
 	doc := `
 services:
   api:
@@ -72,7 +73,9 @@ services:
     rollback_action: deploy previous_stable
     environments:
       production: {rollout: {strategy: staged, watch: 1h30m, keep_previous: true}}
-environments: [{name: staging}, {name: production}]
+environments:
+  - {name: staging, on_rejected_downstream: rollback}
+  - {name: production}
 `
 	if _, err := ParseProject("belay.yaml", []byte(doc)); err != nil {
 		t.Fatal(err)
@@ -93,7 +96,7 @@ func TestSchemaRejectsShapeErrors(t *testing.T) {
 	for _, name := range []string{"unknown-top-key", "unknown-service-key", "wrong-type-int", "wrong-type-mapping",
 		"percent-over-100", "bad-duration", "unknown-strategy", "unknown-impact", "trigger-unknown-metric",
 		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required",
-		"watch-without-unit", "watch-negative", "target-kubernetes"} {
+		"watch-without-unit", "watch-negative", "target-kubernetes", "on-rejected-downstream-unknown"} {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {
 			t.Errorf("%s: schema accepted it", f)
