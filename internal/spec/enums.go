@@ -142,9 +142,10 @@ type SequentialTest string
 const (
 	TestMSPRT SequentialTest = "msprt" // mixture of SPRTs over rate ratios
 	TestBeta  SequentialTest = "beta"  // Beta mixture
+	TestNone  SequentialTest = "none"  // no comparison: only the rollback triggers judge
 )
 
-func (SequentialTest) values() []string { return []string{"msprt", "beta"} }
+func (SequentialTest) values() []string { return []string{"msprt", "beta", "none"} }
 
 // DownstreamPolicy is what an environment does when a version it runs as
 // stable is rolled back in a later environment.

@@ -60,8 +60,8 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	}
 }
 
-// The newer rollout and environment fields pass the schema when the loader
-// takes them.
+// The newer rollout, environment and analysis fields pass the schema when the
+// loader takes them.
 func TestSchemaAcceptsWatchAndPolicies(t *testing.T) {
 	doc := `
 services:
@@ -71,6 +71,7 @@ services:
     rollout: {strategy: canary, steps: [{weight: 10%}, {weight: 100%}], watch: 10m, keep_previous: false}
     rollback_trigger: [error_rate > 1% for 5m]
     rollback_action: deploy previous_stable
+    analysis: {test: none}
     environments:
       production: {rollout: {strategy: staged, watch: 1h30m, keep_previous: true}}
 environments:

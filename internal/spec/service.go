@@ -72,7 +72,8 @@ type Analysis struct {
 	// Prometheus is the server and queries for source: prometheus.
 	Prometheus *PrometheusSource `yaml:"prometheus" json:"prometheus,omitempty"`
 	// Test is the sequential test comparing canary with stable: msprt (a
-	// mixture of SPRTs; default) or beta (a Beta mixture).
+	// mixture of SPRTs; default), beta (a Beta mixture) or none (no
+	// comparison: only the rollback triggers judge the canary).
 	Test SequentialTest `yaml:"test" json:"test"`
 	// OnUnavailable, OnLowTraffic and OnSRM override Inconclusive for an
 	// inconclusive verdict of that cause: metrics unavailable (the source is
