@@ -84,9 +84,10 @@ const initTemplate = `# belay.yaml: how SERVICE is built, checked, deployed and 
 # Check it with "belay validate"; "belay schema" prints a JSON Schema for editors.
 project: SERVICE
 
-# CI stages, in order; each step is a command (run:) or a built-in gate (gate:),
-# with what a failure does to the release (block, block_critical,
-# block_unsafe, block_promotion or warn).
+# CI stages, in order: each step is a command (run:) or a built-in gate
+# (gate:), with the impact a failure should have (block, block_critical,
+# block_unsafe, block_promotion or warn). belay validates this block but does
+# not run it yet.
 pipeline:
   pull_request: [lint, unit_tests, secrets]
   main_branch: [build_artifact]
@@ -127,6 +128,7 @@ services:
         - {weight: 50%, min_duration: 5m}
         - {weight: 100%}
       drain_timeout: 30s
+      watch: 10m          # at 100 %, the triggers judge the new version 10m more before it becomes stable
     # Rollback-first: when to leave, and how.
     rollback_trigger:
       - error_rate > 1% for 5m
@@ -146,5 +148,5 @@ environments:
   - name: production
     listen: 127.0.0.1:8082
     protection:
-      require_approval: true     # by someone other than the release's author
+      require_approval: true     # a release waits here until: belay approve <release> --env production
 `

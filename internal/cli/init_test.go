@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -18,6 +20,10 @@ func TestInitTemplateValidates(t *testing.T) {
 		}
 		if p.Service(name) == nil || len(p.Environments) != 2 || len(p.Service(name).RollbackTrigger) != 3 {
 			t.Errorf("%s: unexpected project %+v", name, p)
+		}
+		eff, err := p.Effective(name, "production")
+		if err != nil || eff.Rollout.Watch.D() != 10*time.Minute || !eff.Rollout.KeepPrevious {
+			t.Errorf("%s: production rollout %+v, %v; want the documented watch of 10m, keeping the previous stable", name, eff.Rollout, err)
 		}
 	}
 }
@@ -47,5 +53,15 @@ func TestInitTemplateMatchesSchema(t *testing.T) {
 	}
 	if err := s.Validate(inst); err != nil {
 		t.Error(err)
+	}
+}
+
+// The template promises only what belay enforces.
+func TestInitTemplateClaimsOnlyWhatIsEnforced(t *testing.T) {
+	text := InitTemplate("app")
+	for _, claim := range []string{"other than the release's author", "kubernetes"} {
+		if strings.Contains(text, claim) {
+			t.Errorf("template says %q, which belay does not enforce", claim)
+		}
 	}
 }

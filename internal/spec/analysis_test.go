@@ -83,3 +83,31 @@ environments:
 		t.Errorf("web's own fields must win: %+v", web)
 	}
 }
+
+func TestAnalysisTestNone(t *testing.T) {
+	p, err := ParseProject("belay.yaml", []byte(`
+analysis: {test: none}
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+  web:
+    run: {command: bin/web}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+    analysis: {test: msprt}
+environments:
+  - name: staging
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, w := p.Service("api").Analysis.Test, p.Service("web").Analysis.Test; a != TestNone || w != TestMSPRT {
+		t.Errorf("test: api %q (want none, from the project), web %q (want msprt)", a, w)
+	}
+}

@@ -17,6 +17,9 @@ func (p *Project) applyDefaults() {
 			t := true
 			e.AutoRollback = &t
 		}
+		if e.OnRejectedDownstream == "" {
+			e.OnRejectedDownstream = DownstreamKeep
+		}
 	}
 	for _, s := range p.Services {
 		s.HealthCheck.applyDefaults()

@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEffectiveAppliesOverrides(t *testing.T) {
@@ -104,5 +105,98 @@ environments: [{name: staging}, {name: production}]
 	}
 	if pr.Rollout.Strategy != Staged || len(pr.Rollout.Steps) != 2 || pr.Rollout.DrainTimeout.D() != 5e9 {
 		t.Errorf("production %+v", pr.Rollout)
+	}
+}
+
+func TestWatchAndKeepPrevious(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout:
+      strategy: canary
+      steps: [{weight: 10%, min_duration: 1m}, {weight: 100%}]
+      watch: 10m
+      keep_previous: false
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+    environments:
+      dev: {rollout: {strategy: all_at_once, watch: 0s}}
+      staging: {rollout: {strategy: all_at_once}}
+      production: {rollout: {strategy: staged, watch: 1h, keep_previous: true}}
+  api:
+    run: {command: bin/api}
+    health_check: {tcp: true}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+environments: [{name: dev}, {name: staging}, {name: production}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		svc, env string
+		watch    time.Duration
+		keep     bool
+	}{
+		{"web", "dev", 0, false},                    // watch: 0s turns the service's watch off
+		{"web", "staging", 10 * time.Minute, false}, // both inherited
+		{"web", "production", time.Hour, true},
+		{"api", "production", 0, true}, // defaults: no watch, keep the previous stable
+	} {
+		e, err := p.Effective(c.svc, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Rollout.Watch.D() != c.watch || e.Rollout.KeepPrevious != c.keep {
+			t.Errorf("%s/%s: watch %s keep_previous %v, want %s %v", c.svc, c.env, e.Rollout.Watch, e.Rollout.KeepPrevious, c.watch, c.keep)
+		}
+	}
+}
+
+func TestTargetLocal(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+environments: [{name: staging, target: local}, {name: production}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		if e.Target != TargetLocal {
+			t.Errorf("%s: target %q, want local", e.Name, e.Target)
+		}
+	}
+}
+
+func TestOnRejectedDownstream(t *testing.T) {
+	p, err := ParseProject("x.yaml", []byte(`
+services:
+  web:
+    run: {command: bin/web}
+    health_check: {tcp: true}
+    rollout: {strategy: all_at_once}
+    rollback_trigger: [error_rate > 5%]
+    rollback_action: deploy previous_stable
+environments:
+  - {name: dev}
+  - {name: staging, on_rejected_downstream: rollback}
+  - {name: production}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for env, want := range map[string]DownstreamPolicy{"dev": DownstreamKeep, "staging": DownstreamRollback, "production": DownstreamKeep} {
+		if got := p.Environment(env).OnRejectedDownstream; got != want {
+			t.Errorf("%s: on_rejected_downstream %q, want %q", env, got, want)
+		}
 	}
 }

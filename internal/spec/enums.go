@@ -1,5 +1,11 @@
 package spec
 
+import (
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+)
+
 // Impact is what a failed pipeline step does to the release (the seed's
 // "Release Impact" column).
 type Impact string
@@ -99,13 +105,24 @@ func (Method) values() []string { return []string{"GET", "HEAD", "POST", "PUT", 
 // TargetKind names where an environment runs its services.
 type TargetKind string
 
-// Targets.
+// Targets. Only the local agent is driven today; target: kubernetes is
+// refused by name (see decodeNode) rather than accepted and ignored.
 const (
-	TargetLocal      TargetKind = "local"
-	TargetKubernetes TargetKind = "kubernetes"
+	TargetLocal TargetKind = "local"
 )
 
-func (TargetKind) values() []string { return []string{"local", "kubernetes"} }
+func (TargetKind) values() []string { return []string{"local"} }
+
+// targetsLater are targets belay is designed for but cannot drive yet.
+var targetsLater = []string{"kubernetes"}
+
+func (t *TargetKind) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode && contains(targetsLater, n.Value) {
+		d.errorf(n, path, "%s is not supported yet: belay drives only the local agent today; remove the field or use target: local", n.Value)
+		return
+	}
+	d.decodeScalar(n, path, reflect.ValueOf(t).Elem())
+}
 
 // MetricSource names where analysis reads canary and stable metrics.
 type MetricSource string
@@ -125,6 +142,19 @@ type SequentialTest string
 const (
 	TestMSPRT SequentialTest = "msprt" // mixture of SPRTs over rate ratios
 	TestBeta  SequentialTest = "beta"  // Beta mixture
+	TestNone  SequentialTest = "none"  // no comparison: only the rollback triggers judge
 )
 
-func (SequentialTest) values() []string { return []string{"msprt", "beta"} }
+func (SequentialTest) values() []string { return []string{"msprt", "beta", "none"} }
+
+// DownstreamPolicy is what an environment does when a version it runs as
+// stable is rolled back in a later environment.
+type DownstreamPolicy string
+
+// Downstream policies.
+const (
+	DownstreamKeep     DownstreamPolicy = "keep"     // keep it as this environment's stable
+	DownstreamRollback DownstreamPolicy = "rollback" // roll it back here too
+)
+
+func (DownstreamPolicy) values() []string { return []string{"keep", "rollback"} }

@@ -13,11 +13,16 @@ type Environment struct {
 	// Listen is the default address of the environment's traffic proxy
 	// (host:port); services override it when several share an environment.
 	Listen string `yaml:"listen" json:"listen,omitempty"`
-	// Target is where services run: local (default) or kubernetes.
+	// Target is where services run: local, the default and for now the only
+	// one (kubernetes is refused until belay can drive it).
 	Target     TargetKind  `yaml:"target" json:"target"`
 	Protection *Protection `yaml:"protection" json:"protection,omitempty"`
 	// AutoRollback lets triggers roll back without a human; default true.
 	AutoRollback *bool `yaml:"auto_rollback" json:"auto_rollback"`
+	// OnRejectedDownstream is what this environment does when a version it
+	// runs as stable is rolled back in a later environment: keep (default)
+	// or rollback. The last environment has no later one and may not set it.
+	OnRejectedDownstream DownstreamPolicy `yaml:"on_rejected_downstream" json:"on_rejected_downstream"`
 	// Stack sizes the project's service_stack for this environment.
 	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
 }
@@ -89,6 +94,9 @@ func (d *decoder) checkEnvironments(p *Project) {
 		}
 		if e.Protection != nil && len(e.Protection.Approvers) > 0 && !e.Protection.RequireApproval {
 			d.errAt(path+".protection.approvers", "approvers are listed but require_approval is not true")
+		}
+		if d.set(path+".on_rejected_downstream") && i == len(p.Environments)-1 {
+			d.errAt(path+".on_rejected_downstream", "%s is the last environment: no later environment can roll back its version; remove on_rejected_downstream here and set it on an earlier environment", e.Name)
 		}
 	}
 }

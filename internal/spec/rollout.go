@@ -1,5 +1,10 @@
 package spec
 
+import (
+	"strings"
+	"time"
+)
+
 // Rollout is how traffic moves to a new version in one environment.
 type Rollout struct {
 	Strategy Strategy `yaml:"strategy" json:"strategy" belay:"required"`
@@ -10,6 +15,19 @@ type Rollout struct {
 	DrainTimeout Duration `yaml:"drain_timeout" json:"drain_timeout"`
 	// Sticky keeps a client on one version by a request header or cookie.
 	Sticky *Sticky `yaml:"sticky" json:"sticky,omitempty"`
+	// Watch is how long the new version keeps all traffic once it reaches
+	// 100 %, with the rollback triggers still judging, before it becomes the
+	// environment's stable; default 0 (no watch), at most MaxWatch.
+	Watch Duration `yaml:"watch" json:"watch"`
+	// KeepPrevious keeps the previous stable started, without traffic, during
+	// the watch, so that a rollback is a weight change and not a cold start;
+	// false stops it when the watch begins. Default true.
+	KeepPrevious bool `yaml:"keep_previous" json:"keep_previous"`
+
+	// written records which of the fields above whose zero value is a
+	// choice (watch: 0, keep_previous: false) the file sets, so that an
+	// environment's rollout inherits only what it leaves out.
+	written struct{ watch, keepPrevious bool }
 }
 
 // CanaryStep is one weight of a canary and the least time it is held.
@@ -27,6 +45,9 @@ type Sticky struct {
 // DefaultDrainTimeout is how long a replaced version drains.
 const DefaultDrainTimeout = Duration(30e9)
 
+// MaxWatch is the longest rollout.watch belay accepts.
+const MaxWatch = Duration(24 * time.Hour)
+
 func (d *decoder) checkRollout(path string, r *Rollout) {
 	if r == nil || r.Strategy == "" {
 		return
@@ -41,6 +62,57 @@ func (d *decoder) checkRollout(path string, r *Rollout) {
 	if s := r.Sticky; s != nil && (s.Header != "") == (s.Cookie != "") {
 		d.errAt(path+".sticky", "sticky needs exactly one of header: or cookie:")
 	}
+	if d.set(path+".watch") && r.Watch > MaxWatch { // an inherited watch is reported where it is written
+		d.errAt(path+".watch", "watch %s is above the maximum of %s: the new version waits this long before it becomes stable; use a shorter watch such as 10m or 1h", short(r.Watch), short(MaxWatch))
+	}
+}
+
+// short writes d as people do: 25h, not 25h0m0s.
+func short(d Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// checkKeepPrevious refuses a keep_previous that no watch uses: the previous
+// stable is kept only while a watch runs.
+func (d *decoder) checkKeepPrevious(p *Project, s *Service, path string) {
+	const msg = "keep_previous has no effect without a watch: the previous stable is kept only during rollout.watch; add e.g. watch: 10m, or remove keep_previous"
+	used := false
+	for _, e := range p.Environments {
+		if e == nil {
+			continue
+		}
+		r := s.Rollout
+		if o := s.Environments[e.Name]; o != nil && o.Rollout != nil {
+			r = o.Rollout
+			if at := path + ".environments." + e.Name + ".rollout.keep_previous"; d.set(at) {
+				if r.Watch == 0 {
+					d.errAt(at, msg)
+				}
+				continue // its own keep_previous, not the service's
+			}
+		}
+		used = used || r != nil && r.Watch > 0
+	}
+	if d.set(path+".rollout.keep_previous") && !used {
+		d.errAt(path+".rollout.keep_previous", msg)
+	}
+}
+
+// noteWritten records which of r's inheritable zero-valued fields the file
+// sets at path; it runs before an environment's rollout inherits.
+func (d *decoder) noteWritten(path string, r *Rollout) {
+	if r == nil {
+		return
+	}
+	r.written.watch = d.set(path + ".watch")
+	r.written.keepPrevious = d.set(path + ".keep_previous")
 }
 
 func (d *decoder) checkSteps(path string, r *Rollout) {
@@ -73,10 +145,14 @@ func (r *Rollout) applyDefaults() {
 	if r.DrainTimeout == 0 {
 		r.DrainTimeout = DefaultDrainTimeout
 	}
+	if !r.written.keepPrevious {
+		r.KeepPrevious = true
+	}
 }
 
 // inherit fills what an environment's rollout leaves out from the service's:
-// canary steps (when it is stepped too), drain timeout and stickiness.
+// canary steps (when it is stepped too), drain timeout, stickiness, watch and
+// keep_previous.
 func (r *Rollout) inherit(base *Rollout) {
 	if r == nil || base == nil {
 		return
@@ -89,5 +165,11 @@ func (r *Rollout) inherit(base *Rollout) {
 	}
 	if r.Sticky == nil {
 		r.Sticky = base.Sticky
+	}
+	if !r.written.watch {
+		r.Watch, r.written.watch = base.Watch, base.written.watch
+	}
+	if !r.written.keepPrevious {
+		r.KeepPrevious, r.written.keepPrevious = base.KeepPrevious, base.written.keepPrevious
 	}
 }

@@ -60,13 +60,44 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	}
 }
 
+// The newer rollout, environment and analysis fields pass the schema when the
+// loader takes them.
+func TestSchemaAcceptsWatchAndPolicies(t *testing.T) {
+	doc := `
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: canary, steps: [{weight: 10%}, {weight: 100%}], watch: 10m, keep_previous: false}
+    rollback_trigger: [error_rate > 1% for 5m]
+    rollback_action: deploy previous_stable
+    analysis: {test: none}
+    environments:
+      production: {rollout: {strategy: staged, watch: 1h30m, keep_previous: true}}
+environments:
+  - {name: staging, on_rejected_downstream: rollback}
+  - {name: production}
+`
+	if _, err := ParseProject("belay.yaml", []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "belay.yaml")
+	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := compileSchema(t).Validate(yamlInstance(t, f)); err != nil {
+		t.Error(err)
+	}
+}
+
 // Shape errors that the loader rejects are rejected by the schema too, so an
 // editor flags them while typing.
 func TestSchemaRejectsShapeErrors(t *testing.T) {
 	s := compileSchema(t)
 	for _, name := range []string{"unknown-top-key", "unknown-service-key", "wrong-type-int", "wrong-type-mapping",
 		"percent-over-100", "bad-duration", "unknown-strategy", "unknown-impact", "trigger-unknown-metric",
-		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required"} {
+		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required",
+		"watch-without-unit", "watch-negative", "target-kubernetes", "on-rejected-downstream-unknown"} {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {
 			t.Errorf("%s: schema accepted it", f)

@@ -72,7 +72,8 @@ type Analysis struct {
 	// Prometheus is the server and queries for source: prometheus.
 	Prometheus *PrometheusSource `yaml:"prometheus" json:"prometheus,omitempty"`
 	// Test is the sequential test comparing canary with stable: msprt (a
-	// mixture of SPRTs; default) or beta (a Beta mixture).
+	// mixture of SPRTs; default), beta (a Beta mixture) or none (no
+	// comparison: only the rollback triggers judge the canary).
 	Test SequentialTest `yaml:"test" json:"test"`
 	// OnUnavailable, OnLowTraffic and OnSRM override Inconclusive for an
 	// inconclusive verdict of that cause: metrics unavailable (the source is
@@ -160,8 +161,8 @@ type Override struct {
 	// Listen is this service's proxy address in the environment.
 	Listen string `yaml:"listen" json:"listen,omitempty"`
 	// Rollout replaces the service's rollout here (staging: all_at_once);
-	// steps (for a stepped strategy), drain_timeout and sticky left out are
-	// the service's.
+	// steps (for a stepped strategy), drain_timeout, sticky, watch and
+	// keep_previous left out are the service's.
 	Rollout *Rollout `yaml:"rollout" json:"rollout,omitempty"`
 	// Env adds to or replaces the service's run.env here.
 	Env map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`

@@ -77,12 +77,15 @@ func (d *decoder) checkService(p *Project, s *Service) {
 		d.errAt(path+".migration", "migration type %s needs a command:", m.Type)
 	}
 	d.checkAnalysis(path+".analysis", s.Analysis)
+	d.noteWritten(path+".rollout", s.Rollout)
 	for _, env := range sortedKeys(s.Environments) {
 		if o := s.Environments[env]; o != nil {
+			d.noteWritten(path+".environments."+env+".rollout", o.Rollout)
 			o.Rollout.inherit(s.Rollout)
 		}
 		d.checkOverride(p, path+".environments."+env, env, s.Environments[env])
 	}
+	d.checkKeepPrevious(p, s, path)
 }
 
 func (d *decoder) checkRun(path string, r *Run) {

@@ -32,7 +32,7 @@ func (d *Duration) decodeNode(dec *decoder, n *yaml.Node, path string) {
 	case err != nil:
 		dec.errorf(n, path, "bad duration %q: use a Go duration such as 30s, 5m or 1h", n.Value)
 	case v < 0:
-		dec.errorf(n, path, "duration %q is negative", n.Value)
+		dec.errorf(n, path, "duration %q is negative: write a positive duration such as %s", n.Value, strings.TrimPrefix(strings.TrimSpace(n.Value), "-"))
 	default:
 		*d = Duration(v)
 	}
