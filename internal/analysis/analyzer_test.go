@@ -433,13 +433,22 @@ func TestTriggersOnlyNoData(t *testing.T) {
 }
 
 // The watch never passes: with all traffic on the new version it continues
-// for as long as the engine asks, and only a firing trigger ends it.
+// for as long as the engine asks, and only a firing trigger fails it.
 func TestWatchContinuesUntilATriggerFires(t *testing.T) {
 	a := newAnalyzer(t, analysis.Config{Canary: "canary", Stable: "stable", Watch: true, Triggers: triggers(t, "error_rate > 1% for 30s")})
 	s := replay.New(3, t0, replay.Arm{Version: "stable"}, replay.Arm{Version: "canary", Rate: 50, ErrorRate: 0.001})
 	v, n := run(a, s, 100, 900)
 	if v.Decision != analysis.Continue || n != 900 || !strings.HasPrefix(v.Reason, "watching canary") {
 		t.Fatalf("%s after %d s of a healthy watch: %q, want continue", v.Decision, n, v.Reason)
+	}
+	// A watch without metrics is not a watch: past the grace, the verdict
+	// is inconclusive and on_unavailable applies, as at every step.
+	down := analysis.Observation{Err: analysis.ErrNoData, Weight: 100}
+	for i := range 6 {
+		v = a.Step(down, s.Now().Add(time.Duration(i+1)*time.Second))
+	}
+	if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyPause {
+		t.Errorf("watch without metrics for 6 s: %s %s %q", v.Decision, v.Policy, v.Reason)
 	}
 	bad := newAnalyzer(t, analysis.Config{Canary: "canary", Stable: "stable", Watch: true, Triggers: triggers(t, "error_rate > 1% for 30s")})
 	v, n = run(bad, replay.New(4, t0, replay.Arm{Version: "stable"}, replay.Arm{Version: "canary", Rate: 50, ErrorRate: 0.2}), 100, 900)

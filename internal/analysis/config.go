@@ -37,8 +37,10 @@ type Config struct {
 	BetaK    float64         `json:"beta_k,omitempty"` // prior strength of the Beta mixture; default 1
 	// Watch marks the watch after the last step (the rollout's Watching
 	// phase): the new version takes all traffic and only a firing trigger
-	// ends it. Its verdicts are Continue or Fail, never Pass: the engine
-	// ends the watch by time.
+	// fails it. Its verdicts are Continue or Fail, never Pass, for the
+	// engine ends the watch by time; metrics unavailable past the grace are
+	// Inconclusive (OnUnavailable), as everywhere, so that a watch without
+	// data does not count as one.
 	Watch bool `json:"watch,omitempty"`
 	// MinDuration is the step's time floor before a pass; MaxDuration is when
 	// too little traffic turns into an inconclusive verdict (default 3 ×
