@@ -6,18 +6,48 @@ import (
 	"github.com/belay-dev/belay/internal/target"
 )
 
-// advance folds one observation into the state: increases since the last
-// tick feed the sequential tests (at the canary's realised share, see Share) and
-// the trigger window.
+// advance folds one observation into the state. A comparing step feeds the
+// sequential tests the increases since the last tick that had both
+// versions (at the canary's realised share, see Share); a step judged by
+// its triggers alone takes each version's counts as they come. The
+// triggers always see every present version's latest counts.
 func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
 	st.Last = now
-	if !haveC || !haveS {
-		// Keep the present version's increase for the tick that has both, so
-		// that the realised share is measured over the same interval.
-		a.evaluateTriggers(cfg, false, false, now)
-		return
+	compares := cfg.Compares(weight)
+	switch {
+	case compares && haveC && haveS:
+		a.compare(cfg, weight, c, s)
+	case !compares && (haveC || haveS):
+		if len(st.Bounds) == 0 {
+			a.pickBounds(c, s)
+		}
+		if haveC {
+			st.Canary.observe(rawSample(c, st.Bounds))
+		}
+		if haveS {
+			st.Stable.observe(rawSample(s, st.Bounds))
+		}
 	}
+	cur := Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}
+	if compares && haveC != haveS {
+		// The present version's increase waits for the tick that has both,
+		// so that the realised share is measured over the same interval;
+		// the triggers judge it now.
+		if haveC {
+			cur.Canary = st.Canary.peek(rawSample(c, st.Bounds))
+		} else {
+			cur.Stable = st.Stable.peek(rawSample(s, st.Bounds))
+		}
+	}
+	st.Window = window(st.Window, cur, cfg.Window)
+	a.evaluateTriggers(cfg, cur, haveC, haveS, now)
+}
+
+// compare feeds one tick's increases of both versions to the sequential
+// tests and the sample-ratio check.
+func (a *Analyzer) compare(cfg Config, weight float64, c, s target.Counters) {
+	st := &a.State
 	if len(st.Bounds) == 0 {
 		a.pickBounds(c, s)
 	}
@@ -39,8 +69,6 @@ func (a *Analyzer) advance(cfg Config, weight float64, c, s target.Counters, hav
 			st.SRMFlagged = true
 		}
 	}
-	st.Window = window(st.Window, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
-	a.evaluateTriggers(cfg, haveC, haveS, now)
 }
 
 // srmLevel is the sample-ratio mismatch test's level: at most 0.1 %, as

@@ -1,7 +1,8 @@
-// Package analysis judges a canary while it runs: rollback triggers with
-// Prometheus `for` semantics plus an anytime-valid sequential comparison of
-// canary against stable, giving verdicts that carry their evidence. Metric
-// sources live in subpackages (builtin, prometheus).
+// Package analysis judges a new version while it rolls out: rollback
+// triggers with Prometheus `for` semantics at every step, plus an
+// anytime-valid sequential comparison of canary against stable where there
+// is a stable taking traffic, giving verdicts that carry their evidence.
+// Metric sources live in subpackages (builtin, prometheus).
 package analysis
 
 import (
@@ -59,6 +60,6 @@ type Evidence struct {
 	Baseline  float64 `json:"baseline,omitempty"`
 	Threshold float64 `json:"threshold,omitempty"`
 	Statistic float64 `json:"statistic,omitempty"` // e-value for sequential checks
-	CanaryN   int64   `json:"canary_n,omitempty"`  // canary requests (or events) seen
+	CanaryN   int64   `json:"canary_n,omitempty"`  // canary requests (or events) seen; a trigger's, in its window
 	StableN   int64   `json:"stable_n,omitempty"`
 }

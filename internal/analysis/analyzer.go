@@ -19,7 +19,8 @@ type Observation struct {
 	Err error `json:"-"`
 }
 
-// Analyzer judges one canary step. Config and State are JSON-encodable: the
+// Analyzer judges one rollout step, or the watch after the last one (see
+// Config.Watch). Config and State are JSON-encodable: the
 // engine stores the Analyzer after every Step and, after a crash, reloads it
 // and keeps calling Step. Step is deterministic: the same Analyzer,
 // Observation and now give the same Verdict and the same new State.
@@ -65,7 +66,11 @@ func (a *Analyzer) Tick(ctx context.Context, src Source, env, service string, we
 	cfg := a.Config.WithDefaults()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	cs, err := src.Counters(ctx, Query{Environment: env, Service: service, Versions: []string{cfg.Canary, cfg.Stable}})
+	versions := []string{cfg.Canary}
+	if cfg.Stable != "" {
+		versions = append(versions, cfg.Stable)
+	}
+	cs, err := src.Counters(ctx, Query{Environment: env, Service: service, Versions: versions})
 	return a.Step(Observation{Counters: cs, Weight: weight, Err: err}, now)
 }
 
@@ -93,15 +98,16 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 	st.UnavailableSince = time.Time{}
 	c, haveC := findCounters(obs.Counters, cfg.Canary)
 	s, haveS := findCounters(obs.Counters, cfg.Stable)
+	haveS = haveS && cfg.Stable != ""
 	if st.Started.IsZero() {
-		a.start(cfg, c, s, haveC, haveS, now)
+		a.start(cfg, obs.Weight, c, s, haveC, haveS, now)
 		return Verdict{Decision: Continue, At: now, Reason: "analysis started", Evidence: a.evidence(cfg, obs.Weight, a.required(cfg, obs.Weight))}
 	}
 	a.advance(cfg, obs.Weight, c, s, haveC, haveS, now)
 	return a.decide(cfg, obs.Weight, haveC, now)
 }
 
-func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, now time.Time) {
+func (a *Analyzer) start(cfg Config, weight float64, c, s target.Counters, haveC, haveS bool, now time.Time) {
 	st := &a.State
 	st.Started, st.Last = now, now
 	st.Errors = newSequential(cfg, cfg.Ratios)
@@ -119,7 +125,9 @@ func (a *Analyzer) start(cfg Config, c, s target.Counters, haveC, haveS bool, no
 	}
 	if haveS {
 		st.Stable.Raw = rawSample(s, st.Bounds)
-		a.freezeThresholds(cfg, st.Stable.Raw)
+		if cfg.Compares(weight) {
+			a.freezeThresholds(cfg, st.Stable.Raw)
+		}
 	}
 	st.Window = window(nil, Snapshot{At: now, Canary: st.Canary.Total, Stable: st.Stable.Total}, cfg.Window)
 }

@@ -283,7 +283,8 @@ func TestConfigValidate(t *testing.T) {
 		cfg  analysis.Config
 		want string
 	}{
-		{analysis.Config{Canary: "v2"}, "canary and stable versions are required"},
+		{analysis.Config{Stable: "v1"}, "the canary version is required"},
+		{analysis.Config{Canary: "v2", Stable: "v1", Test: "t-test"}, `test "t-test": use "msprt", "beta" or "none"`},
 		{analysis.Config{Canary: "v2", Stable: "v2"}, "both"},
 		{analysis.Config{Canary: "v2", Stable: "v1", Alpha: 2}, "alpha"},
 		{analysis.Config{Canary: "v2", Stable: "v1", OnLowTraffic: "wait"}, "policy"},
@@ -340,5 +341,147 @@ func TestHistogramAdoptedAfterStart(t *testing.T) {
 	}
 	if _, ok := evidence(v, "sequential:latency>50ms"); !ok {
 		t.Errorf("threshold frozen from stable's histogram missing: %+v", v.Evidence)
+	}
+}
+
+// Triggers judge alone on a first release, at all traffic and with the
+// test off: a healthy new version passes once the step's minimum duration
+// has passed with no trigger firing or pending, and the evidence carries
+// no comparison.
+func TestTriggersOnlyPassAfterMinDuration(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		cfg    analysis.Config
+		weight float64
+		arms   []replay.Arm
+	}{
+		{"first release", analysis.Config{Canary: "canary"}, 10, []replay.Arm{{Version: "canary", Rate: 10, ErrorRate: 0.001}}},
+		{"all traffic", analysis.Config{Canary: "canary", Stable: "stable"}, 100, []replay.Arm{{Version: "stable"}, {Version: "canary", Rate: 100, ErrorRate: 0.001}}},
+		{"test none", analysis.Config{Canary: "canary", Stable: "stable", Test: analysis.TestNone}, 10, arms(10, 0.001, 0.001)},
+	} {
+		c.cfg.Triggers, c.cfg.MinDuration = triggers(t, "error_rate > 5% for 30s", "health_check_failures > 3"), 30*time.Second
+		v, n := run(newAnalyzer(t, c.cfg), replay.New(1, t0, c.arms...), c.weight, 600)
+		if v.Decision != analysis.Pass || n != 30 || !strings.Contains(v.Reason, "triggers only") {
+			t.Errorf("%s: %s after %d s: %q, want a pass at the 30 s minimum", c.name, v.Decision, n, v.Reason)
+		}
+		for _, e := range v.Evidence {
+			if strings.HasPrefix(e.Check, "sequential") || e.Check == "srm" || e.Check == "power" {
+				t.Errorf("%s: comparison evidence %+v without a comparison", c.name, e)
+			}
+		}
+		if e, _ := evidence(v, "error_rate > 5% for 30s"); e.State != analysis.StateOK || e.CanaryN == 0 {
+			t.Errorf("%s: trigger evidence %+v", c.name, e)
+		}
+	}
+}
+
+// A pending trigger holds a triggers-only step past its minimum duration;
+// once it has held for its `for`, the step fails with the trigger's numbers.
+func TestTriggersOnlyPendingHoldsThenFails(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{Canary: "canary", Triggers: triggers(t, "error_rate > 1% for 2m"), MinDuration: 30 * time.Second})
+	s := replay.New(2, t0, replay.Arm{Version: "canary", Rate: 20, ErrorRate: 0.04})
+	v, n := run(a, s, 10, 600)
+	if v.Decision != analysis.Fail || v.Trigger != "error_rate > 1% for 2m" || n < 120 || n > 125 {
+		t.Fatalf("%s after %d s: %q, want the trigger to fire after 2 m", v.Decision, n, v.Reason)
+	}
+	if !strings.Contains(v.Reason, "canary error_rate 4") && !strings.Contains(v.Reason, "canary error_rate 3") {
+		t.Errorf("reason %q should name the canary's rate", v.Reason)
+	}
+	a = newAnalyzer(t, analysis.Config{Canary: "canary", Triggers: triggers(t, "error_rate > 1% for 2m"), MinDuration: 30 * time.Second})
+	s = replay.New(2, t0, replay.Arm{Version: "canary", Rate: 20, ErrorRate: 0.04})
+	for range 60 {
+		v = a.Step(analysis.Observation{Counters: s.Counters(), Weight: 10}, s.Now())
+		s.Advance(time.Second)
+	}
+	if v.Decision != analysis.Continue || !strings.Contains(v.Reason, `trigger "error_rate > 1% for 2m" pending`) {
+		t.Errorf("at 60 s: %s %q, want a hold for the pending trigger", v.Decision, v.Reason)
+	}
+}
+
+// No data follows each trigger's no_data policy and is never a pass by
+// itself: held triggers stay where they were (a step without requests
+// passes on time alone, saying which triggers had no data), "fail" counts
+// as the condition holding, and a version the source has no series for
+// keeps the step waiting until it turns inconclusive.
+func TestTriggersOnlyNoData(t *testing.T) {
+	idle := func(health int64) analysis.Observation {
+		return analysis.Observation{Counters: []target.Counters{counters("canary", 0, 0, []int64{0, 0, 0, 0}, health)}, Weight: 100}
+	}
+	step := func(a *analysis.Analyzer, obs analysis.Observation, secs int) analysis.Verdict {
+		var v analysis.Verdict
+		for i := range secs + 1 {
+			if v = a.Step(obs, t0.Add(time.Duration(i)*time.Second)); v.Decision != analysis.Continue {
+				break
+			}
+		}
+		return v
+	}
+	cfg := analysis.Config{Canary: "canary", Triggers: triggers(t, "error_rate > 1% for 5s"), MinDuration: 10 * time.Second}
+	v := step(newAnalyzer(t, cfg), idle(0), 10)
+	if v.Decision != analysis.Pass || !strings.Contains(v.Reason, `without data: "error_rate > 1% for 5s" (0 requests in the window)`) {
+		t.Errorf("hold: %s %q", v.Decision, v.Reason)
+	}
+	cfg.Triggers[0].NoData = analysis.NoDataFail
+	if v := step(newAnalyzer(t, cfg), idle(0), 10); v.Decision != analysis.Fail || v.At != t0.Add(6*time.Second) {
+		t.Errorf("no_data fail: %s at %v %q, want a fail once no data held for 5 s", v.Decision, v.At, v.Reason)
+	}
+	cfg.Triggers[0].NoData, cfg.MaxDuration = "", time.Minute
+	v = step(newAnalyzer(t, cfg), analysis.Observation{Weight: 100}, 120)
+	if v.Decision != analysis.Inconclusive || v.At != t0.Add(time.Minute) || !strings.Contains(v.Reason, "canary data") {
+		t.Errorf("no series: %s at %v %q, want inconclusive at the 1 m maximum", v.Decision, v.At, v.Reason)
+	}
+}
+
+// The watch never passes: with all traffic on the new version it continues
+// for as long as the engine asks, and only a firing trigger fails it.
+func TestWatchContinuesUntilATriggerFires(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{Canary: "canary", Stable: "stable", Watch: true, Triggers: triggers(t, "error_rate > 1% for 30s")})
+	s := replay.New(3, t0, replay.Arm{Version: "stable"}, replay.Arm{Version: "canary", Rate: 50, ErrorRate: 0.001})
+	v, n := run(a, s, 100, 900)
+	if v.Decision != analysis.Continue || n != 900 || !strings.HasPrefix(v.Reason, "watching canary") {
+		t.Fatalf("%s after %d s of a healthy watch: %q, want continue", v.Decision, n, v.Reason)
+	}
+	// A watch without metrics is not a watch: past the grace, the verdict
+	// is inconclusive and on_unavailable applies, as at every step.
+	down := analysis.Observation{Err: analysis.ErrNoData, Weight: 100}
+	for i := range 6 {
+		v = a.Step(down, s.Now().Add(time.Duration(i+1)*time.Second))
+	}
+	if v.Decision != analysis.Inconclusive || v.Policy != analysis.PolicyPause {
+		t.Errorf("watch without metrics for 6 s: %s %s %q", v.Decision, v.Policy, v.Reason)
+	}
+	bad := newAnalyzer(t, analysis.Config{Canary: "canary", Stable: "stable", Watch: true, Triggers: triggers(t, "error_rate > 1% for 30s")})
+	v, n = run(bad, replay.New(4, t0, replay.Arm{Version: "stable"}, replay.Arm{Version: "canary", Rate: 50, ErrorRate: 0.2}), 100, 900)
+	if v.Decision != analysis.Fail || n < 30 || n > 32 {
+		t.Errorf("%s after %d s of a bad watch: %q, want the trigger to fire after 30 s", v.Decision, n, v.Reason)
+	}
+}
+
+// belay.yaml's min_requests floors the canary traffic a comparing step
+// needs before it passes; it never keeps a trigger from judging.
+func TestMinCanaryRequestsFloorsThePass(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{MinDuration: 30 * time.Second, MinCanaryRequests: 2000, Triggers: triggers(t, "error_rate > 5%")})
+	v, n := run(a, replay.New(1, t0, arms(10, 0.001, 0.001)...), 5, 600)
+	pw, _ := evidence(v, "power")
+	if v.Decision != analysis.Pass || n < 200 || pw.Threshold != 2000 || pw.CanaryN < 2000 {
+		t.Fatalf("%s after %d s with power %+v: %q", v.Decision, n, pw, v.Reason)
+	}
+	if e, _ := evidence(v, "error_rate > 5%"); e.State != analysis.StateOK || e.CanaryN < 10 {
+		t.Errorf("trigger %+v", e)
+	}
+}
+
+// A comparing step whose stable has no series yet still judges the
+// canary's absolute triggers; the comparison waits for both.
+func TestTriggersJudgeBeforeStableHasSeries(t *testing.T) {
+	a := newAnalyzer(t, analysis.Config{Triggers: triggers(t, "error_rate > 10%")})
+	lat := []int64{0, 0, 0, 0}
+	a.Step(analysis.Observation{Counters: []target.Counters{counters("canary", 0, 0, lat, 0)}, Weight: 5}, t0)
+	v := a.Step(analysis.Observation{Counters: []target.Counters{counters("canary", 20, 5, lat, 0)}, Weight: 5}, t0.Add(time.Second))
+	if v.Decision != analysis.Fail || v.Trigger != "error_rate > 10%" {
+		t.Fatalf("%s %q", v.Decision, v.Reason)
+	}
+	if e, _ := evidence(v, "sequential:errors"); e.CanaryN != 0 {
+		t.Errorf("the comparison took the canary's requests without stable's: %+v", e)
 	}
 }

@@ -11,47 +11,55 @@ var latencyQuantile = map[spec.Metric]float64{
 	spec.P50Latency: 0.5, spec.P90Latency: 0.9, spec.P95Latency: 0.95, spec.P99Latency: 0.99,
 }
 
-// metricValue is a trigger metric over the window (rates, latencies) or
-// since the step started (health-check failures, restarts, which are counts).
-func (a *Analyzer) metricValue(m spec.Metric, win, total Sample, have bool, minReq int64) (float64, bool) {
+// measure is a trigger metric of one version with the requests it rests
+// on: over the window for rates and latencies, since the step started for
+// health-check failures and restarts (counts). ok is false without data: no
+// series, or fewer than minReq requests in the window; the value is still
+// given when there were requests, so that evidence shows what was seen.
+func (a *Analyzer) measure(m spec.Metric, win, total Sample, have bool, minReq int64) (v float64, n int64, ok bool) {
 	if !have {
-		return 0, false
+		return 0, 0, false
 	}
 	switch m {
-	case spec.ErrorRate:
-		if win.Requests < minReq || win.Requests == 0 {
-			return 0, false
-		}
-		return float64(win.Errors) / float64(win.Requests), true
 	case spec.HealthCheckFailures:
-		return float64(total.Health), true
+		return float64(total.Health), 0, true
 	case spec.Restarts:
-		return float64(total.Restarts), true
+		return float64(total.Restarts), 0, true
+	case spec.ErrorRate:
+		n = win.Requests
+		if n == 0 {
+			return 0, 0, false
+		}
+		return float64(win.Errors) / float64(n), n, n >= minReq
 	}
-	q, ok := latencyQuantile[m]
-	if !ok || win.Requests < minReq {
-		return 0, false
+	q, known := latencyQuantile[m]
+	if !known || win.Requests == 0 {
+		return 0, win.Requests, false
 	}
-	return quantile(q, a.State.Bounds, win.Latency)
+	v, ok = quantile(q, a.State.Bounds, win.Latency)
+	return v, win.Requests, ok && win.Requests >= minReq
 }
 
-func (a *Analyzer) evaluateTriggers(cfg Config, haveC, haveS bool, now time.Time) {
+// evaluateTriggers judges every trigger on cur, the versions' totals now,
+// against the window's base. Absolute triggers need only the canary;
+// relative ones need stable's value too.
+func (a *Analyzer) evaluateTriggers(cfg Config, cur Snapshot, haveC, haveS bool, now time.Time) {
 	st := &a.State
 	base := st.Window[0]
-	winC, winS := st.Canary.Total.minus(base.Canary), st.Stable.Total.minus(base.Stable)
+	winC, winS := cur.Canary.minus(base.Canary), cur.Stable.minus(base.Stable)
 	for i, t := range cfg.Triggers {
 		minReq := t.MinRequests
 		if minReq == 0 {
-			minReq = cfg.MinRequests
+			minReq = cfg.TriggerMinRequests
 		}
-		v, okC := a.metricValue(t.Metric, winC, st.Canary.Total, haveC, minReq)
-		b, okS := a.metricValue(t.Metric, winS, st.Stable.Total, haveS, minReq)
+		v, nC, okC := a.measure(t.Metric, winC, cur.Canary, haveC, minReq)
+		b, nS, okS := a.measure(t.Metric, winS, cur.Stable, haveS, minReq)
 		have := okC && (okS || !t.Relative)
 		th := t.Threshold(b)
 		ts := st.Triggers[i].evaluate(t, have && t.Op.Holds(v, th), have, now)
-		ts.Value, ts.Threshold, ts.Baseline = v, th, 0
-		if okS {
-			ts.Baseline = b
+		ts.Value, ts.Threshold, ts.N, ts.Baseline, ts.BaselineN = v, th, nC, 0, 0
+		if haveS && (okS || nS > 0) {
+			ts.Baseline, ts.BaselineN = b, nS
 		}
 		st.Triggers[i] = ts
 	}

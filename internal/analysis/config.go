@@ -22,22 +22,38 @@ const (
 
 // Config is one canary step's analysis. Zero values take the defaults of
 // WithDefaults; it is JSON-encodable so the engine can store it with State.
+//
+// The rollback triggers judge every step: they are absolute and need no
+// baseline. The sequential comparison of canary against stable judges only
+// where it can (see Compares); elsewhere the triggers judge alone.
 type Config struct {
-	Canary   string          `json:"canary"` // version names as the source reports them
-	Stable   string          `json:"stable"`
+	// Canary and Stable are version names as the source reports them.
+	// Stable is empty on a first release: there is nothing to compare with.
+	Canary   string          `json:"canary"`
+	Stable   string          `json:"stable,omitempty"`
 	Triggers []TriggerConfig `json:"triggers,omitempty"`
 	Alpha    float64         `json:"alpha,omitempty"`  // false-rollback rate of the sequential test; default 0.01
-	Test     Test            `json:"test,omitempty"`   // msprt (default) or beta
+	Test     Test            `json:"test,omitempty"`   // msprt (default), beta, or none (triggers only)
 	BetaK    float64         `json:"beta_k,omitempty"` // prior strength of the Beta mixture; default 1
+	// Watch marks the watch after the last step (the rollout's Watching
+	// phase): the new version takes all traffic and only a firing trigger
+	// fails it. Its verdicts are Continue or Fail, never Pass, for the
+	// engine ends the watch by time; metrics unavailable past the grace are
+	// Inconclusive (OnUnavailable), as everywhere, so that a watch without
+	// data does not count as one.
+	Watch bool `json:"watch,omitempty"`
 	// MinDuration is the step's time floor before a pass; MaxDuration is when
 	// too little traffic turns into an inconclusive verdict (default 3 ×
 	// MinDuration, at least 5 m).
 	MinDuration time.Duration `json:"min_duration,omitempty"`
 	MaxDuration time.Duration `json:"max_duration,omitempty"`
-	// A pass needs enough canary requests that an error rate MinEffect times
-	// stable's (stable's floored at BaselineFloor) would have been caught.
-	MinEffect     float64 `json:"min_effect,omitempty"`     // default 10 (0.1 % → 1 %)
-	BaselineFloor float64 `json:"baseline_floor,omitempty"` // default 0.001
+	// A comparing step's pass needs enough canary requests that an error
+	// rate MinEffect times stable's (stable's floored at BaselineFloor)
+	// would have been caught, and at least MinCanaryRequests (belay.yaml's
+	// analysis.min_requests; 0: the power figure alone).
+	MinEffect         float64 `json:"min_effect,omitempty"`     // default 10 (0.1 % → 1 %)
+	BaselineFloor     float64 `json:"baseline_floor,omitempty"` // default 0.001
+	MinCanaryRequests int64   `json:"min_canary_requests,omitempty"`
 	// LatencyQuantiles of stable, frozen when the canary starts, give the
 	// slow-event thresholds (rounded up to bucket bounds).
 	LatencyQuantiles []float64 `json:"latency_quantiles,omitempty"` // default 0.5, 0.9, 0.99
@@ -55,11 +71,16 @@ type Config struct {
 	// MinBaselineRequests of stable are needed before thresholds are frozen.
 	MinBaselineRequests int64         `json:"min_baseline_requests,omitempty"` // default 100
 	Window              time.Duration `json:"window,omitempty"`                // trigger evaluation window; default 1m
-	MinRequests         int64         `json:"min_requests,omitempty"`          // per-trigger default; default 10
-	OnLowTraffic        Policy        `json:"on_low_traffic,omitempty"`        // default pause
-	OnUnavailable       Policy        `json:"on_unavailable,omitempty"`        // metrics unavailable; default pause
-	OnSRM               Policy        `json:"on_srm,omitempty"`                // sample-ratio mismatch; default pause
-	Timeout             time.Duration `json:"timeout,omitempty"`               // per source query in Tick; default 5s
+	// TriggerMinRequests is the fewest requests of a version inside one
+	// trigger window for its rate or latency to count as data (a trigger's
+	// own MinRequests wins). Keep it small: a canary gets only its weight's
+	// share of traffic, and a minimum above what one window can hold keeps
+	// every rate trigger at no_data for good. Default 10.
+	TriggerMinRequests int64         `json:"trigger_min_requests,omitempty"`
+	OnLowTraffic       Policy        `json:"on_low_traffic,omitempty"` // default pause
+	OnUnavailable      Policy        `json:"on_unavailable,omitempty"` // metrics unavailable; default pause
+	OnSRM              Policy        `json:"on_srm,omitempty"`         // sample-ratio mismatch; default pause
+	Timeout            time.Duration `json:"timeout,omitempty"`        // per source query in Tick; default 5s
 	// UnavailableGrace is how long metrics may stay unavailable before the
 	// verdict is "inconclusive: metrics unavailable" (and OnUnavailable
 	// applies); until then the step holds, never passing. Default 5s, so that
@@ -104,8 +125,8 @@ func (c Config) WithDefaults() Config {
 	if c.Window == 0 {
 		c.Window = time.Minute
 	}
-	if c.MinRequests == 0 {
-		c.MinRequests = 10
+	if c.TriggerMinRequests == 0 {
+		c.TriggerMinRequests = 10
 	}
 	for _, p := range []*Policy{&c.OnLowTraffic, &c.OnUnavailable, &c.OnSRM} {
 		if *p == "" {
@@ -125,8 +146,8 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	switch {
-	case c.Canary == "" || c.Stable == "":
-		return fmt.Errorf("%w: canary and stable versions are required", ErrConfig)
+	case c.Canary == "":
+		return fmt.Errorf("%w: the canary version is required", ErrConfig)
 	case c.Canary == c.Stable:
 		return fmt.Errorf("%w: canary and stable are both %q; compare two versions", ErrConfig, c.Canary)
 	case !(c.Alpha > 0 && c.Alpha < 1):
@@ -137,8 +158,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: unavailable_grace %v must not be negative", ErrConfig, c.UnavailableGrace)
 	case c.LatencyWeight < 0 || c.LatencyWeight >= 1:
 		return fmt.Errorf("%w: latency_weight %v must be in [0, 1)", ErrConfig, c.LatencyWeight)
-	case c.Test != TestMixtureSPRT && c.Test != TestBeta:
-		return fmt.Errorf("%w: test %q: use %q or %q", ErrConfig, c.Test, TestMixtureSPRT, TestBeta)
+	case c.Test != TestMixtureSPRT && c.Test != TestBeta && c.Test != TestNone:
+		return fmt.Errorf("%w: test %q: use %q, %q or %q", ErrConfig, c.Test, TestMixtureSPRT, TestBeta, TestNone)
+	case c.MinCanaryRequests < 0 || c.TriggerMinRequests < 0:
+		return fmt.Errorf("%w: min_canary_requests %d and trigger_min_requests %d must not be negative", ErrConfig, c.MinCanaryRequests, c.TriggerMinRequests)
 	case c.BetaK <= 0:
 		return fmt.Errorf("%w: beta_k %v must be positive, e.g. 1", ErrConfig, c.BetaK)
 	case c.MaxDuration < c.MinDuration:
@@ -164,4 +187,23 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Compares reports whether the sequential comparison of canary against
+// stable judges a step at weight (percent): it needs a stable version,
+// traffic split between the two, and a test. Otherwise the triggers judge
+// alone.
+func (c Config) Compares(weight float64) bool {
+	return c.Stable != "" && c.Test != TestNone && weight < 100
+}
+
+// why says why a step at weight is judged by its triggers alone.
+func (c Config) why(weight float64) string {
+	switch {
+	case c.Stable == "":
+		return "a first release: no stable version to compare with"
+	case c.Test == TestNone:
+		return "the comparison is switched off (test: none)"
+	}
+	return fmt.Sprintf("%s takes %g%% of traffic: no stable traffic to compare with", c.Canary, weight)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/belay-dev/belay/internal/spec"
 )
 
 // sequential gives the errors e-value, the latency e-value (mean over
@@ -23,7 +25,8 @@ func (a *Analyzer) sequential(cfg Config) (eErr, eLat float64, c Combined) {
 	return eErr, eLat, Combine([]float64{eErr, eLat}, []float64{1 - cfg.LatencyWeight, cfg.LatencyWeight}, cfg.Alpha)
 }
 
-// required is the canary requests a pass needs (see RequiredCanaryRequests).
+// required is the canary requests a comparing step's pass needs (see
+// RequiredCanaryRequests), and at least MinCanaryRequests.
 func (a *Analyzer) required(cfg Config, weight float64) int64 {
 	st := &a.State
 	p0 := 0.0
@@ -34,24 +37,29 @@ func (a *Analyzer) required(cfg Config, weight float64) int64 {
 	if n := st.Canary.Total.Requests + st.Stable.Total.Requests; !(rho > 0 && rho < 1) && n > 0 {
 		rho = float64(st.Canary.Total.Requests) / float64(n)
 	}
-	return RequiredCanaryRequests(p0, cfg.BaselineFloor, cfg.MinEffect, rho, cfg.Alpha, cfg.Ratios)
+	return max(RequiredCanaryRequests(p0, cfg.BaselineFloor, cfg.MinEffect, rho, cfg.Alpha, cfg.Ratios), cfg.MinCanaryRequests)
 }
 
+// decide gives the verdict at now: a firing trigger fails the step
+// wherever it is; a comparing step also fails on the sequential test and
+// halts on a broken split. Otherwise the step passes once nothing is left
+// to wait for (see waiting), or turns inconclusive at MaxDuration. The
+// watch never passes: it continues until the engine ends it.
 func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time) Verdict {
 	st := &a.State
-	need := a.required(cfg, weight)
+	compares, need := cfg.Compares(weight), int64(0)
+	if compares {
+		need = a.required(cfg, weight)
+	}
 	v := Verdict{At: now, Evidence: a.evidence(cfg, weight, need)}
-	for i, ts := range st.Triggers {
-		if ts.Firing {
-			t := cfg.Triggers[i]
-			v.Decision, v.Trigger = Fail, t.Raw
-			v.Reason = fmt.Sprintf("trigger %q fired: canary %s against threshold %s", t.Raw, format(t.Metric, ts.Value), format(t.Metric, ts.Threshold))
-			st.Final = &v
-			return v
-		}
+	if i := a.firing(); i >= 0 {
+		t := cfg.Triggers[i]
+		v.Decision, v.Trigger, v.Reason = Fail, t.Raw, a.fired(cfg, i, now)
+		st.Final = &v
+		return v
 	}
 	eErr, eLat, comb := a.sequential(cfg)
-	if comb.Reject {
+	if compares && comb.Reject {
 		v.Decision, v.Trigger = Fail, "sequential:errors"
 		if comb.MaxIndex == 1 {
 			v.Trigger = "sequential:latency"
@@ -61,31 +69,29 @@ func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time)
 		st.Final = &v
 		return v
 	}
-	if st.SRMFlagged {
+	if compares && st.SRMFlagged {
 		v.Decision, v.Policy = Inconclusive, cfg.OnSRM
 		v.Reason = fmt.Sprintf("sample ratio mismatch: canary got %d of %d requests at weight %g%%; the traffic split is broken, so the comparison cannot be trusted",
 			st.Canary.Total.Requests, st.Canary.Total.Requests+st.Stable.Total.Requests, weight)
 		return v
 	}
-	var waiting []string
-	if el := now.Sub(st.Started); el < cfg.MinDuration {
-		waiting = append(waiting, fmt.Sprintf("minimum duration (%s of %s)", el.Round(time.Second), cfg.MinDuration))
-	}
-	if st.Canary.Total.Requests < need {
-		waiting = append(waiting, fmt.Sprintf("traffic (%d of %s canary requests)", st.Canary.Total.Requests, count(need)))
-	}
-	for i, ts := range st.Triggers {
-		if ts.Active || ts.Firing {
-			waiting = append(waiting, fmt.Sprintf("trigger %q pending", cfg.Triggers[i].Raw))
-		}
-	}
-	if !haveC {
-		waiting = append(waiting, "canary data")
-	}
+	waiting := a.waiting(cfg, compares, need, haveC, now)
 	switch {
-	case len(waiting) == 0:
+	case cfg.Watch:
+		v.Decision = Continue
+		v.Reason = "watching " + cfg.Canary + " with all traffic: no rollback trigger firing"
+		if len(waiting) > 0 {
+			v.Reason += "; " + strings.Join(waiting, ", ")
+		}
+	case len(waiting) == 0 && compares:
 		v.Decision = Pass
 		v.Reason = fmt.Sprintf("enough evidence: %d canary requests, no trigger firing, e-value %.3g below %.3g", st.Canary.Total.Requests, comb.Average, 1/cfg.Alpha)
+	case len(waiting) == 0:
+		v.Decision = Pass
+		v.Reason = fmt.Sprintf("no rollback trigger firing or pending for the step's minimum duration (%s); triggers only, as %s", cfg.MinDuration, cfg.why(weight))
+		if nd := a.noData(cfg); len(nd) > 0 {
+			v.Reason += "; without data: " + strings.Join(nd, ", ")
+		}
 	case now.Sub(st.Started) >= cfg.MaxDuration:
 		v.Decision, v.Policy = Inconclusive, cfg.OnLowTraffic
 		v.Reason = "inconclusive after " + cfg.MaxDuration.String() + ": still waiting for " + strings.Join(waiting, ", ")
@@ -94,6 +100,74 @@ func (a *Analyzer) decide(cfg Config, weight float64, haveC bool, now time.Time)
 		v.Reason = "waiting for " + strings.Join(waiting, ", ")
 	}
 	return v
+}
+
+// waiting lists what keeps the step from passing: its minimum duration,
+// pending triggers, the canary's series and, when comparing, the traffic a
+// pass needs.
+func (a *Analyzer) waiting(cfg Config, compares bool, need int64, haveC bool, now time.Time) []string {
+	st := &a.State
+	var w []string
+	if el := now.Sub(st.Started); el < cfg.MinDuration && !cfg.Watch {
+		w = append(w, fmt.Sprintf("minimum duration (%s of %s)", el.Round(time.Second), cfg.MinDuration))
+	}
+	if compares && st.Canary.Total.Requests < need {
+		w = append(w, fmt.Sprintf("traffic (%d of %s canary requests)", st.Canary.Total.Requests, count(need)))
+	}
+	for i, ts := range st.Triggers {
+		if ts.Active || ts.Firing {
+			w = append(w, fmt.Sprintf("trigger %q pending (%s of %s)", cfg.Triggers[i].Raw, now.Sub(ts.Since).Round(time.Second), cfg.Triggers[i].For))
+		}
+	}
+	if !haveC {
+		w = append(w, "canary data")
+	}
+	return w
+}
+
+// firing is the index of the first firing trigger, or -1.
+func (a *Analyzer) firing() int {
+	for i, ts := range a.State.Triggers {
+		if ts.Firing {
+			return i
+		}
+	}
+	return -1
+}
+
+// fired says why trigger i fired, with its numbers: the canary's value
+// and the requests it rests on, the window, the threshold, and how long
+// the condition held.
+func (a *Analyzer) fired(cfg Config, i int, now time.Time) string {
+	st := &a.State
+	t, ts := cfg.Triggers[i], st.Triggers[i]
+	what := fmt.Sprintf("%s %s %s", cfg.Canary, t.Metric, format(t.Metric, ts.Value))
+	if k, _ := spec.KindOf(t.Metric); k == spec.KindCount {
+		what += " since the step started"
+	} else {
+		what += fmt.Sprintf(" over the last %s (%d requests)", now.Sub(st.Window[0].At).Round(time.Second), ts.N)
+	}
+	th := format(t.Metric, ts.Threshold)
+	if t.Relative {
+		th += fmt.Sprintf(" (stable %s + %g%%)", format(t.Metric, ts.Baseline), t.Margin*100)
+	}
+	out := fmt.Sprintf("trigger %q fired: %s against threshold %s", t.Raw, what, th)
+	if t.For > 0 {
+		out += fmt.Sprintf("; the condition held for %s (for %s)", now.Sub(ts.Since).Round(time.Millisecond), t.For)
+	}
+	return out
+}
+
+// noData lists the triggers whose last evaluation had no data, with the
+// requests they saw.
+func (a *Analyzer) noData(cfg Config) []string {
+	var out []string
+	for i, ts := range a.State.Triggers {
+		if ts.NoData {
+			out = append(out, fmt.Sprintf("%q (%d requests in the window)", cfg.Triggers[i].Raw, ts.N))
+		}
+	}
+	return out
 }
 
 func count(n int64) string {

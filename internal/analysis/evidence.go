@@ -9,17 +9,25 @@ import (
 )
 
 // evidence lists every check's numbers at now: triggers, the sequential
-// tests, sample-ratio mismatch, power, and the canary's health.
+// tests, sample-ratio mismatch and power (when comparing), and the
+// canary's health.
 func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	st := &a.State
 	c, s := st.Canary.Total, st.Stable.Total
 	var ev []Evidence
 	for i, ts := range st.Triggers {
 		ev = append(ev, Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
-			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold)})
+			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold), CanaryN: ts.N, StableN: ts.BaselineN})
 	}
 	if st.Started.IsZero() {
 		return ev
+	}
+	health := []Evidence{
+		{Check: "health_check_failures", State: StateOK, Canary: float64(c.Health), Baseline: float64(s.Health)},
+		{Check: "restarts", State: StateOK, Canary: float64(c.Restarts), Baseline: float64(s.Restarts)},
+	}
+	if !cfg.Compares(weight) {
+		return append(ev, health...)
 	}
 	eErr, eLat, comb := a.sequential(cfg)
 	ev = append(ev, Evidence{Check: "sequential:errors", State: seqState(eErr, cfg), Canary: rate(c.Errors, c.Requests),
@@ -48,10 +56,8 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	if c.Requests >= need {
 		pw.State = StatePassed
 	}
-	ev = append(ev, srm, pw,
-		Evidence{Check: "health_check_failures", State: StateOK, Canary: float64(c.Health), Baseline: float64(s.Health)},
-		Evidence{Check: "restarts", State: StateOK, Canary: float64(c.Restarts), Baseline: float64(s.Restarts)})
-	return ev
+	ev = append(ev, srm, pw)
+	return append(ev, health...)
 }
 
 func seqState(e float64, cfg Config) string {

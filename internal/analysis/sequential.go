@@ -16,6 +16,9 @@ const (
 	// e-values multiply. A segment is judged at the canary's realised share
 	// over it (see Share).
 	TestBeta Test = "beta"
+	// TestNone switches the comparison off: only the rollback triggers
+	// judge, as on a step without a stable version to compare with.
+	TestNone Test = "none"
 )
 
 // BetaMixture is the one-sided Beta mixture over segments of constant weight.

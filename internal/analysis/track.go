@@ -17,16 +17,19 @@ type Sample struct {
 	Restarts int64   `json:"restarts,omitempty"`
 }
 
+// minus is s − o, never below zero: a trigger window's base may hold a
+// peeked total that a counter reset took back (see Track.peek).
 func (s Sample) minus(o Sample) Sample {
-	d := Sample{Requests: s.Requests - o.Requests, Errors: s.Errors - o.Errors,
-		Health: s.Health - o.Health, Restarts: s.Restarts - o.Restarts}
+	sub := func(x, y int64) int64 { return max(x-y, 0) }
+	d := Sample{Requests: sub(s.Requests, o.Requests), Errors: sub(s.Errors, o.Errors),
+		Health: sub(s.Health, o.Health), Restarts: sub(s.Restarts, o.Restarts)}
 	switch {
 	case len(o.Latency) == 0:
 		d.Latency = slices.Clone(s.Latency)
 	case len(s.Latency) == len(o.Latency):
 		d.Latency = make([]int64, len(s.Latency))
 		for i := range s.Latency {
-			d.Latency[i] = s.Latency[i] - o.Latency[i]
+			d.Latency[i] = sub(s.Latency[i], o.Latency[i])
 		}
 	}
 	return d
@@ -73,9 +76,22 @@ func increase(prev, cur int64) int64 {
 // (Raw, set when the analyzer started, or zero for a version that had no
 // series then).
 func (t *Track) observe(cur Sample) Sample {
-	if len(t.Total.Latency) == 0 {
-		t.Total.Latency = make([]int64, len(cur.Latency))
+	d := t.since(cur)
+	t.Total, t.Raw = t.peek(cur), cur
+	return d
+}
+
+// peek is what Total would be after observe(cur), leaving t as it is.
+func (t Track) peek(cur Sample) Sample {
+	total := t.Total
+	if len(total.Latency) == 0 {
+		total.Latency = make([]int64, len(cur.Latency))
 	}
+	return total.plus(t.since(cur))
+}
+
+// since is cur's increase over Raw.
+func (t Track) since(cur Sample) Sample {
 	d := Sample{Requests: increase(t.Raw.Requests, cur.Requests), Errors: increase(t.Raw.Errors, cur.Errors),
 		Health: increase(t.Raw.Health, cur.Health), Restarts: increase(t.Raw.Restarts, cur.Restarts)}
 	switch {
@@ -87,8 +103,6 @@ func (t *Track) observe(cur Sample) Sample {
 			d.Latency[i] = increase(t.Raw.Latency[i], cur.Latency[i])
 		}
 	}
-	t.Raw = cur
-	t.Total = t.Total.plus(d)
 	return d
 }
 

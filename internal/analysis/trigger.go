@@ -21,8 +21,8 @@ const (
 type TriggerConfig struct {
 	spec.Trigger
 	NoData NoDataPolicy `json:"no_data,omitempty"`
-	// MinRequests is the fewest requests in the window (per version) for a
-	// rate or latency to count as data; 0 means the analyzer's default.
+	// MinRequests is the fewest requests of a version in the window for its
+	// rate or latency to count as data; 0: Config.TriggerMinRequests.
 	MinRequests int64 `json:"min_requests,omitempty"`
 }
 
@@ -37,13 +37,19 @@ const (
 
 // TriggerState is one trigger's Prometheus-style alert state.
 type TriggerState struct {
-	Active    bool      `json:"active,omitempty"` // the condition held at the last evaluation with data
-	Since     time.Time `json:"since,omitzero"`   // first true evaluation of the current run
-	Firing    bool      `json:"firing,omitempty"`
-	NoData    bool      `json:"no_data,omitempty"` // the last evaluation had no data
-	Value     float64   `json:"value"`
-	Baseline  float64   `json:"baseline,omitempty"`
-	Threshold float64   `json:"threshold"`
+	Active bool      `json:"active,omitempty"` // the condition held at the last evaluation with data
+	Since  time.Time `json:"since,omitzero"`   // first true evaluation of the current run
+	Firing bool      `json:"firing,omitempty"`
+	NoData bool      `json:"no_data,omitempty"` // the last evaluation had no data
+	// Value and Baseline are the canary's and stable's values at the last
+	// evaluation, N and BaselineN the requests they rest on (the window's,
+	// for rates and latencies). They are shown even when too few requests
+	// made them no data, so that evidence says what was seen.
+	Value     float64 `json:"value"`
+	Baseline  float64 `json:"baseline,omitempty"`
+	Threshold float64 `json:"threshold"`
+	N         int64   `json:"n,omitempty"`
+	BaselineN int64   `json:"baseline_n,omitempty"`
 }
 
 // evaluate advances s with Prometheus `for` semantics: pending from the

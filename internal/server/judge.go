@@ -2,14 +2,18 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
 )
 
 // JudgeDeps are what a Judge reads metrics, settings and time from.
@@ -19,18 +23,18 @@ type JudgeDeps struct {
 	Source  func(a *spec.Analysis) (analysis.Source, error)
 	Project func() (*spec.Project, error)
 	Now     func() time.Time
-	// Dir keeps each rollout step's analyzer as JSON, so that a restarted
-	// server resumes the sequential test instead of starting it again
-	// (which would spend α a second time). Empty keeps analyzers in memory only.
-	Dir    string
+	// States keeps each rollout step's analyzer, so that a restarted server,
+	// on this host or another, resumes the sequential test instead of
+	// starting it again (which would spend α a second time). The store
+	// satisfies it; nil keeps analyzers in memory only.
+	States store.Analyses
 	Logger *slog.Logger
 }
 
-// Judge asks the analysis for a verdict on a rollout's current canary step.
-// It keeps one analyzer per rollout step, in memory and under Dir.
+// Judge asks the analysis for a verdict on a rollout's current step, or on
+// its watch. It keeps one analyzer per rollout step, in memory and in States.
 type Judge struct {
 	d     JudgeDeps
-	store stepFiles
 	mu    sync.Mutex // guards steps; each step has its own lock for ticks
 	steps map[string]*step
 }
@@ -53,6 +57,8 @@ const (
 	// its series change once per scrape (1 s at the fastest), so looking
 	// more often would only load Prometheus.
 	promEvery = time.Second
+	// forgetTimeout bounds Forget's delete, which has no caller's context.
+	forgetTimeout = 5 * time.Second
 )
 
 var _ rollout.Judge = (*Judge)(nil)
@@ -65,21 +71,17 @@ func NewJudge(d JudgeDeps) *Judge {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Judge{d: d, store: stepFiles{dir: d.Dir}, steps: map[string]*step{}}
+	return &Judge{d: d, steps: map[string]*step{}}
 }
 
-// Judge implements rollout.Judge.
+// Judge implements rollout.Judge. The triggers judge every step and the
+// watch; the comparison with stable only where there is one taking traffic
+// (see analysis.Config.Compares).
 func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, error) {
 	now := j.d.Now()
-	if st.Stable == nil {
-		return analysis.Verdict{Decision: analysis.Pass, At: now,
-			Reason: fmt.Sprintf("first release of %s in %s: no stable version to compare with, so it is gated by its health checks and smoke tests", st.Service, st.Environment)}, nil
-	}
-	if w := st.Steps[st.Step].Weight; w >= 100 {
-		// Stable gets no traffic any more, so there is nothing to compare
-		// with: earlier steps carried the comparison, health checks guard this one.
-		return analysis.Verdict{Decision: analysis.Pass, At: now,
-			Reason: fmt.Sprintf("%s takes all traffic in %s: no canary left to compare; gated by health checks and smoke tests", st.New.Version, st.Environment)}, nil
+	at, err := stepOf(st)
+	if err != nil {
+		return analysis.Verdict{}, err
 	}
 	svc, err := j.service(st)
 	if err != nil {
@@ -89,34 +91,60 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 	if err != nil {
 		return analysis.Verdict{}, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
 	}
-	sp, err := j.stepFor(st, svc)
+	cfg, err := config(st, svc, at)
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
-	sp.mu.Lock() // one tick of a step at a time: the analyzer and its file change together
+	sp, err := j.stepFor(ctx, st.ID, at, cfg)
+	if err != nil {
+		return analysis.Verdict{}, err
+	}
+	sp.mu.Lock() // one tick of a step at a time: the analyzer and its stored state change together
 	defer sp.mu.Unlock()
 	if svc.Analysis != nil && svc.Analysis.Source == spec.SourcePrometheus &&
 		sp.last.Decision == analysis.Continue && now.Sub(sp.last.At) < promEvery {
 		return sp.last, nil
 	}
-	v := sp.a.Tick(ctx, src, st.Environment, st.Service, st.Steps[st.Step].Weight, now)
+	v := sp.a.Tick(ctx, src, st.Environment, st.Service, at.weight, now)
 	sp.last = v
 	if v.Decision == analysis.Continue && now.Sub(sp.lastSave) < saveEvery {
 		return v, nil
 	}
-	if err := j.store.save(st.ID, st.Step, sp.a); err != nil {
-		j.d.Logger.Warn("analysis state not saved; a restart would start this step's test again", "rollout", st.ID, "step", st.Step, "err", err)
+	if err := j.save(ctx, st.ID, at.index, sp.a, now); err != nil {
+		j.d.Logger.Warn("analysis state not saved; a restart would start this step's test again", "rollout", st.ID, "step", at.index, "err", err)
 	} else {
 		sp.lastSave = now
 	}
 	return v, nil
 }
 
-// Forget drops a finished rollout's analyzers and their files (best effort).
+// Forget drops a finished rollout's analyzers and their stored states (best effort).
 func (j *Judge) Forget(id string) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	j.dropOthers(id, -1)
+	j.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
+	defer cancel()
+	j.deleteOthers(ctx, id, -1)
+}
+
+// judged names the analyzer a rollout state is judged by: its step's index
+// and weight, or, in Watching, an index past the last step (so that the
+// watch's trigger windows start afresh) at all traffic.
+type judged struct {
+	index  int
+	weight float64
+	watch  bool
+}
+
+func stepOf(st rollout.State) (judged, error) {
+	if st.Step < 0 || st.Step >= len(st.Steps) {
+		return judged{}, fmt.Errorf("%w: rollout %s: step %d of %d", rollout.ErrActionFailed, st.ID, st.Step+1, len(st.Steps))
+	}
+	if st.Phase == rollout.Watching {
+		return judged{index: len(st.Steps), weight: 100, watch: true}, nil
+	}
+	return judged{index: st.Step, weight: st.Steps[st.Step].Weight}, nil
 }
 
 func (j *Judge) service(st rollout.State) (*spec.Service, error) {
@@ -131,31 +159,37 @@ func (j *Judge) service(st rollout.State) (*spec.Service, error) {
 	return svc, nil
 }
 
-// stepFor returns the step's analyzer: from memory, else from its file
-// (after a restart), else a fresh one.
-func (j *Judge) stepFor(st rollout.State, svc *spec.Service) (*step, error) {
+// stepFor returns the step's analyzer: from memory, else from States
+// (after a restart), else a fresh one. A rollout has one live step, so
+// its other steps are forgotten.
+func (j *Judge) stepFor(ctx context.Context, id string, at judged, cfg analysis.Config) (*step, error) {
+	key := stepKey(id, at.index)
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	key := stepKey(st.ID, st.Step)
-	if sp, ok := j.steps[key]; ok {
+	sp, ok := j.steps[key]
+	j.mu.Unlock()
+	if ok {
 		return sp, nil
 	}
-	a, err := j.store.load(st.ID, st.Step)
+	a, err := j.load(ctx, id, at.index)
 	if err != nil {
-		j.d.Logger.Warn("analysis state unreadable; starting the step's test afresh", "rollout", st.ID, "step", st.Step, "err", err)
+		j.d.Logger.Warn("analysis state unreadable; starting the step's test afresh", "rollout", id, "step", at.index, "err", err)
 	}
-	if a != nil && (a.Config.Canary != st.New.Version || a.Config.Stable != st.Stable.Version) {
-		a = nil // a file from another rollout under the same ID (a reset store): not ours
+	if a != nil && (a.Config.Canary != cfg.Canary || a.Config.Stable != cfg.Stable) {
+		a = nil // a state from another rollout under the same ID (a reset store): not ours
 	}
 	if a == nil {
-		cfg := config(st, svc)
 		if a, err = analysis.New(cfg); err != nil {
 			return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
 		}
 	}
-	j.dropOthers(st.ID, st.Step) // a rollout has one live step: forget its earlier ones
-	sp := &step{a: a}
-	j.steps[key] = sp
+	j.mu.Lock()
+	if sp, ok = j.steps[key]; !ok { // a concurrent tick may have got here first
+		sp = &step{a: a}
+		j.steps[key] = sp
+	}
+	j.dropOthers(id, at.index)
+	j.mu.Unlock()
+	j.deleteOthers(ctx, id, at.index)
 	return sp, nil
 }
 
@@ -166,23 +200,97 @@ func (j *Judge) dropOthers(id string, keep int) {
 			delete(j.steps, k)
 		}
 	}
-	if err := j.store.removeOthers(id, keep); err != nil {
-		j.d.Logger.Warn("old analysis state not removed", "rollout", id, "err", err)
-	}
 }
 
 func stepKey(id string, step int) string { return fmt.Sprintf("%s/%d", id, step) }
 
-// config maps the service's triggers and analysis settings onto one step.
-func config(st rollout.State, svc *spec.Service) analysis.Config {
-	cfg := analysis.Config{Canary: st.New.Version, Stable: st.Stable.Version, MinDuration: st.Steps[st.Step].MinDuration}
+// rowID is a rollout ID as the store keys it: the decimal of its row ID.
+func rowID(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("rollout id %q is not a store row id: %w", id, err)
+	}
+	return n, nil
+}
+
+// load returns the stored analyzer of a step, or nil when there is none.
+func (j *Judge) load(ctx context.Context, id string, index int) (*analysis.Analyzer, error) {
+	if j.d.States == nil {
+		return nil, nil
+	}
+	n, err := rowID(id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := j.d.States.LoadAnalysis(ctx, n, index)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var a analysis.Analyzer
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("rollout %s step %d: %w", id, index, err)
+	}
+	return &a, nil
+}
+
+func (j *Judge) save(ctx context.Context, id string, index int, a *analysis.Analyzer, now time.Time) error {
+	if j.d.States == nil {
+		return nil
+	}
+	n, err := rowID(id)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return j.d.States.SaveAnalysis(ctx, n, index, b, now)
+}
+
+// deleteOthers removes rollout id's stored states except step keep (-1: all).
+func (j *Judge) deleteOthers(ctx context.Context, id string, keep int) {
+	if j.d.States == nil {
+		return
+	}
+	n, err := rowID(id)
+	if err == nil {
+		err = j.d.States.DeleteAnalyses(ctx, n, keep)
+	}
+	if err != nil {
+		j.d.Logger.Warn("old analysis state not removed", "rollout", id, "err", err)
+	}
+}
+
+// testNone is belay.yaml's "analysis.test: none" (spec.TestNone).
+const testNone spec.SequentialTest = "none"
+
+// tests maps belay.yaml's analysis.test onto the analysis's tests.
+var tests = map[spec.SequentialTest]analysis.Test{
+	"": analysis.TestMixtureSPRT, spec.TestMSPRT: analysis.TestMixtureSPRT, spec.TestBeta: analysis.TestBeta, testNone: analysis.TestNone,
+}
+
+// config maps the service's triggers and analysis settings onto one step
+// of a rollout, or its watch.
+func config(st rollout.State, svc *spec.Service, at judged) (analysis.Config, error) {
+	cfg := analysis.Config{Canary: st.New.Version, Watch: at.watch}
+	if st.Stable != nil {
+		cfg.Stable = st.Stable.Version
+	}
+	if !at.watch { // the watch has no minimum: the engine ends it by time
+		cfg.MinDuration = st.Steps[at.index].MinDuration
+	}
+	noData := analysis.NoDataHold
 	if a := svc.Analysis; a != nil {
-		cfg.Alpha, cfg.MinRequests = a.Alpha, int64(a.MinRequests)
+		test, ok := tests[a.Test]
+		if !ok {
+			return cfg, fmt.Errorf("%w: service %s: analysis.test %q is unknown: use msprt, beta or none", rollout.ErrActionFailed, st.Service, a.Test)
+		}
+		cfg.Test, cfg.Alpha, cfg.MinCanaryRequests = test, a.Alpha, int64(a.MinRequests)
 		if a.MinEffect > 1 {
 			cfg.MinEffect = a.MinEffect
-		}
-		if a.Test == spec.TestBeta {
-			cfg.Test = analysis.TestBeta
 		}
 		// Each cause's policy, else the service's inconclusive policy, so
 		// that the verdict carries the policy the engine applies.
@@ -198,13 +306,12 @@ func config(st rollout.State, svc *spec.Service) analysis.Config {
 		if a.Source == spec.SourcePrometheus && a.Prometheus != nil {
 			cfg.Timeout = a.Prometheus.Timeout.D()
 		}
-	}
-	noData := analysis.NoDataHold
-	if a := svc.Analysis; a != nil && a.NoData != "" {
-		noData = analysis.NoDataPolicy(a.NoData)
+		if a.NoData != "" {
+			noData = analysis.NoDataPolicy(a.NoData)
+		}
 	}
 	for _, t := range svc.RollbackTrigger {
 		cfg.Triggers = append(cfg.Triggers, analysis.TriggerConfig{Trigger: t, NoData: noData})
 	}
-	return cfg
+	return cfg, nil
 }
