@@ -156,14 +156,26 @@ func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
 	return unchanged(prev)
 }
 
-// watched applies a verdict during the watch: only a firing trigger (Fail)
-// changes anything; the watch's end is decided by time in tick.
+// watched applies a verdict during the watch: a firing trigger (Fail) rolls
+// back; metrics unavailable (Inconclusive) apply their policy when it is
+// pause or rollback, so that a watch nobody could see is not a passed one.
+// The watch's end is decided by time, in tick.
 func watched(s State, v analysis.Verdict, now time.Time) (State, []Action) {
-	if v.Decision != analysis.Fail {
+	policy := InconclusivePolicy(v.Policy)
+	switch {
+	case v.Decision == analysis.Fail:
+	case v.Decision == analysis.Inconclusive && (policy == Rollback || policy == PauseOn):
+	default:
 		return unchanged(s)
 	}
 	s.LastVerdict = &v
 	ev, _ := json.Marshal(v)
+	if v.Decision == analysis.Inconclusive {
+		if policy == PauseOn {
+			return s.pause(now, "analysis inconclusive during the watch: "+v.Reason, true, ev)
+		}
+		return autoRollback(s, now, "analysis inconclusive during the watch: "+v.Reason, ev)
+	}
 	return autoRollback(s, now, "rollback trigger fired during the watch: "+v.Reason, ev)
 }
 

@@ -264,12 +264,10 @@ func (j *Judge) deleteOthers(ctx context.Context, id string, keep int) {
 	}
 }
 
-// testNone is belay.yaml's "analysis.test: none" (spec.TestNone).
-const testNone spec.SequentialTest = "none"
 
 // tests maps belay.yaml's analysis.test onto the analysis's tests.
 var tests = map[spec.SequentialTest]analysis.Test{
-	"": analysis.TestMixtureSPRT, spec.TestMSPRT: analysis.TestMixtureSPRT, spec.TestBeta: analysis.TestBeta, testNone: analysis.TestNone,
+	"": analysis.TestMixtureSPRT, spec.TestMSPRT: analysis.TestMixtureSPRT, spec.TestBeta: analysis.TestBeta, spec.TestNone: analysis.TestNone,
 }
 
 // config maps the service's triggers and analysis settings onto one step

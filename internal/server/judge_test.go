@@ -354,7 +354,7 @@ func evidenceOf(t *testing.T, v analysis.Verdict, check string) analysis.Evidenc
 // 5 s after its first data, the verdict saved at once with its numbers.
 func TestJudgeTriggersWithoutComparison(t *testing.T) {
 	testNone := project(t, helloYAML)
-	testNone.Service("hello").Analysis.Test = "none" // spec.TestNone
+	testNone.Service("hello").Analysis.Test = spec.TestNone
 	for _, c := range []struct {
 		name   string
 		p      *spec.Project
