@@ -56,8 +56,8 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 	svc := eff.Service
 	cfg := rollout.Config{
 		Release: pl.ReleaseID, Service: pl.Service, Environment: env,
-		New: runOf(eff, pl.Version, pl.Digest),
-		Base: baseOf(eff),
+		New:             runOf(eff, pl.Version, pl.Digest),
+		Base:            baseOf(eff),
 		Strategy:        rollout.Strategy(eff.Rollout.Strategy),
 		RequireApproval: eff.Environment.Protected(),
 		MigrationType:   pl.MigrationType,

@@ -135,7 +135,9 @@ func TestReleaseQueuedBehindBusyEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.until("v3 queued for production", 60, func() bool { return h.releaseView(a3.Release).Outcome == api.OutcomeWaiting && len(h.releaseView(a3.Release).Queue) == 1 })
+	h.until("v3 queued for production", 60, func() bool {
+		return h.releaseView(a3.Release).Outcome == api.OutcomeWaiting && len(h.releaseView(a3.Release).Queue) == 1
+	})
 	q := h.releaseView(a3.Release).Queue[0]
 	if q.Environment != "production" || !strings.Contains(q.Reason, "waiting for rollout") {
 		t.Fatalf("queue %+v", q)

@@ -264,7 +264,6 @@ func (j *Judge) deleteOthers(ctx context.Context, id string, keep int) {
 	}
 }
 
-
 // tests maps belay.yaml's analysis.test onto the analysis's tests.
 var tests = map[spec.SequentialTest]analysis.Test{
 	"": analysis.TestMixtureSPRT, spec.TestMSPRT: analysis.TestMixtureSPRT, spec.TestBeta: analysis.TestBeta, spec.TestNone: analysis.TestNone,
