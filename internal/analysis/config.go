@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/belay-dev/belay/internal/spec"
 )
 
 // ErrConfig marks an analysis configuration that cannot be used.
@@ -19,6 +21,24 @@ const (
 	PolicyPause    Policy = "pause"    // pause the rollout for a human
 	PolicyRollback Policy = "rollback" // roll back
 )
+
+// policies maps belay.yaml's policies onto the analysis's, one for one.
+var policies = map[spec.InconclusivePolicy]Policy{
+	spec.InconclusiveExtend: PolicyExtend, spec.InconclusivePause: PolicyPause, spec.InconclusiveRollback: PolicyRollback,
+}
+
+// PolicyOf is the policy belay.yaml names; "" (not set) is "", and a name
+// the spec does not define is an error (spec validation refuses it first).
+func PolicyOf(p spec.InconclusivePolicy) (Policy, error) {
+	if p == "" {
+		return "", nil
+	}
+	out, ok := policies[p]
+	if !ok {
+		return "", fmt.Errorf("inconclusive policy %q is unknown: use extend, pause or rollback", p)
+	}
+	return out, nil
+}
 
 // Config is one canary step's analysis. Zero values take the defaults of
 // WithDefaults; it is JSON-encodable so the engine can store it with State.

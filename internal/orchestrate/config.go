@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
@@ -74,12 +75,8 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, MinDuration: time.Duration(s.MinDuration)})
 	}
 	if a := svc.Analysis; a != nil {
-		switch a.Inconclusive {
-		case spec.InconclusiveExtend:
-			cfg.Inconclusive = rollout.Extend
-		case "":
-		default:
-			cfg.Inconclusive = rollout.InconclusivePolicy(a.Inconclusive)
+		if cfg.Inconclusive, err = analysis.PolicyOf(a.Inconclusive); err != nil {
+			return rollout.Config{}, err
 		}
 	}
 	return cfg, nil

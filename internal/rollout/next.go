@@ -161,7 +161,7 @@ func judged(s State, v analysis.Verdict, now time.Time) (State, []Action) {
 // pause or rollback, so that a watch nobody could see is not a passed one.
 // The watch's end is decided by time, in tick.
 func watched(s State, v analysis.Verdict, now time.Time) (State, []Action) {
-	policy := InconclusivePolicy(v.Policy)
+	policy := v.Policy
 	switch {
 	case v.Decision == analysis.Fail:
 	case v.Decision == analysis.Inconclusive && (policy == Rollback || policy == PauseOn):
@@ -183,7 +183,7 @@ func inconclusive(s, prev State, v analysis.Verdict, held time.Duration, ev json
 	reason := "analysis inconclusive: " + v.Reason
 	policy := s.Inconclusive
 	if v.Policy != "" { // the analysis names a policy for this cause (metrics unavailable, low traffic, SRM)
-		policy = InconclusivePolicy(v.Policy)
+		policy = v.Policy
 	}
 	switch policy {
 	case Rollback:

@@ -26,14 +26,15 @@ const (
 // unable to run against the database: never rolled back past automatically.
 const ContractMigration = "contract"
 
-// InconclusivePolicy says what an inconclusive verdict does.
-type InconclusivePolicy string
+// InconclusivePolicy says what an inconclusive verdict does; the analysis
+// owns the enum, so a verdict's policy needs no mapping.
+type InconclusivePolicy = analysis.Policy
 
 // Inconclusive policies.
 const (
-	Extend   InconclusivePolicy = "extend"   // keep the step until ExtendLimit past its minimum, then pause
-	PauseOn  InconclusivePolicy = "pause"    // pause for a human
-	Rollback InconclusivePolicy = "rollback" // treat as a failure
+	Extend   = analysis.PolicyExtend   // keep the step until ExtendLimit past its minimum, then pause
+	PauseOn  = analysis.PolicyPause    // pause for a human
+	Rollback = analysis.PolicyRollback // treat as a failure
 )
 
 // Step is one canary step: the new version's share of traffic, held at

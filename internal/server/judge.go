@@ -298,7 +298,11 @@ func config(st rollout.State, svc *spec.Service, at judged) (analysis.Config, er
 			if p.v == "" {
 				p.v = a.Inconclusive
 			}
-			*p.dst = analysis.Policy(p.v)
+			pol, err := analysis.PolicyOf(p.v)
+			if err != nil {
+				return cfg, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
+			}
+			*p.dst = pol
 		}
 		if a.Source == spec.SourcePrometheus && a.Prometheus != nil {
 			cfg.Timeout = a.Prometheus.Timeout.D()
