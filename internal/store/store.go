@@ -1,6 +1,6 @@
-// Package store is belay's durable state: the last validated project,
-// artifacts, releases, rollouts with their transitions, stable versions per
-// environment, approvals, events and audit entries. This package owns the
+// Package store is belay's durable state: artifacts, releases, rollouts with
+// their transitions, stable versions per environment, the release queue,
+// rejected versions, analysis states, approvals, events and audit entries. This package owns the
 // domain types and the interfaces; backends live in subpackages (sqlite,
 // postgres), the open package picks one by URL, and storetest is the suite
 // every backend passes.
@@ -14,14 +14,6 @@ import (
 	"encoding/json"
 	"time"
 )
-
-// Projects keeps the last validated project.
-type Projects interface {
-	// SaveProject records p as the latest validated project.
-	SaveProject(ctx context.Context, p Project) error
-	// LastProject returns the most recently saved project, or ErrNotFound.
-	LastProject(ctx context.Context) (Project, error)
-}
 
 // Artifacts records built artifacts; a version names one digest forever.
 type Artifacts interface {
@@ -144,7 +136,6 @@ type Audits interface {
 // Store is everything belay keeps. Backends implement it; it is safe for
 // concurrent use.
 type Store interface {
-	Projects
 	Artifacts
 	Releases
 	Rollouts

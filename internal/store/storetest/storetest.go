@@ -29,8 +29,6 @@ func Run(t *testing.T, open Opener) {
 		name string
 		fn   func(t *testing.T, s store.Store)
 	}{
-		{"Project", testProject},
-		{"ProjectInvalid", testProjectInvalid},
 		{"Artifact", testArtifact},
 		{"ArtifactConflict", testArtifactConflict},
 		{"ArtifactConcurrent", testArtifactConcurrent},
