@@ -144,7 +144,7 @@ func (s *Server) startRollout(ctx context.Context, p *spec.Project, rel store.Re
 	}
 	state, _ := json.Marshal(st)
 	row, err := s.d.Store.CreateRollout(ctx, store.Rollout{ReleaseID: rel.ID, Service: pl.Service, Environment: env, Version: pl.Version,
-		RolloutState: store.RolloutState{Phase: string(st.Phase), State: state}, CreatedAt: st.Created, UpdatedAt: st.Created})
+		RolloutState: store.RolloutState{Phase: string(st.Phase), State: state}, CreatedAt: st.Created, UpdatedAt: st.Created}, store.Effects{})
 	if err != nil {
 		return 0, err
 	}

@@ -32,7 +32,7 @@ func TestRolloutStoreAdapter(t *testing.T) {
 	}
 	b, _ := json.Marshal(s0)
 	_, err = st.CreateRollout(ctx, store.Rollout{ReleaseID: rel.ID, Service: "hello", Environment: "production", Version: "v2",
-		RolloutState: store.RolloutState{Phase: string(s0.Phase), State: b}})
+		RolloutState: store.RolloutState{Phase: string(s0.Phase), State: b}}, store.Effects{})
 	if err != nil {
 		t.Fatal(err)
 	}

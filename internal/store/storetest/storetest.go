@@ -39,6 +39,8 @@ func Run(t *testing.T, open Opener) {
 		{"TransitionStale", testTransitionStale},
 		{"TransitionAtomic", testTransitionAtomic},
 		{"TransitionRollback", testTransitionRollback},
+		{"TransitionEventDedupe", testTransitionEventDedupe},
+		{"CreateRolloutEffects", testCreateRolloutEffects},
 		{"TransitionConcurrent", testTransitionConcurrent},
 		{"CreateRolloutConcurrent", testCreateRolloutConcurrent},
 		{"ListRollouts", testListRollouts},
