@@ -20,13 +20,10 @@ type ValidateResult struct {
 	Project     *spec.Project     `json:"project,omitempty"`
 	ReleasePlan *spec.ReleasePlan `json:"release_plan,omitempty"`
 	Errors      spec.Errors       `json:"errors,omitempty"`
-	// Recorded is the spec digest saved as the last validated project in the state store.
-	Recorded string `json:"recorded,omitempty"`
 }
 
 func newValidateCmd(g *Globals) *cobra.Command {
 	file := "belay.yaml"
-	var noRecord bool
 	cmd := &cobra.Command{
 		Use:   "validate [-f FILE]",
 		Short: "Check a belay.yaml or a release plan file and summarise it",
@@ -45,13 +42,6 @@ func newValidateCmd(g *Globals) *cobra.Command {
 				return err // unreadable file: not a validation result
 			default:
 				res.Kind, res.Project, res.ReleasePlan = doc.Kind, doc.Project, doc.ReleasePlan
-				if doc.Project != nil && !noRecord {
-					d, err := g.recordProject(cmd.Context(), file, doc.Project)
-					if err != nil {
-						return fmt.Errorf("%s is valid, but recording it in the state store failed: %w (use --no-record to only check)", file, err)
-					}
-					res.Recorded = d
-				}
 			}
 			if err := g.emit(cmd.OutOrStdout(), res, func(w io.Writer) error { return printSummary(w, res) }); err != nil {
 				return err
@@ -66,9 +56,19 @@ func newValidateCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", file, "the belay.yaml or release plan file to check")
-	cmd.Flags().BoolVar(&noRecord, "no-record", false, "only check; do not record the project as the last validated one in the state store")
+	// validate used to record the project in the state store; it only checks
+	// now, and --no-record is accepted so that existing scripts keep working.
+	cmd.Flags().Bool("no-record", false, "no effect: validate never records anything")
+	_ = cmd.Flags().MarkDeprecated("no-record", "validate only checks; drop the flag")
+	// Cobra prints flag warnings to stdout, where one would break -o json.
+	cmd.Flags().SetOutput(stderrOf{cmd})
 	return cmd
 }
+
+// stderrOf writes to a command's stderr, resolved when written.
+type stderrOf struct{ cmd *cobra.Command }
+
+func (w stderrOf) Write(p []byte) (int, error) { return w.cmd.ErrOrStderr().Write(p) }
 
 func printSummary(w io.Writer, r ValidateResult) error {
 	if !r.Valid {
@@ -98,9 +98,6 @@ func printSummary(w io.Writer, r ValidateResult) error {
 		}
 		if rp := p.ReleasePlan; rp != nil {
 			fmt.Fprintf(&b, "release plan: %s (previous stable %s)\n", rp.Version, rp.PreviousStable)
-		}
-		if r.Recorded != "" {
-			fmt.Fprintf(&b, "recorded as the last validated project (%s)\n", r.Recorded[:19])
 		}
 	}
 	if rp := r.ReleasePlan; rp != nil {

@@ -5,7 +5,8 @@ import "errors"
 // Errors the store reports, wrapped with fmt.Errorf("%w: …"); check them with
 // errors.Is.
 var (
-	// ErrNotFound: no such project, artifact, release, rollout or stable version.
+	// ErrNotFound: no such artifact, release, rollout, queue entry, stable
+	// version or analysis state.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the change contradicts what is stored (a version re-pointed
 	// to other bytes, a second active rollout, a stale expected seq).

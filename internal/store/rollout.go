@@ -37,14 +37,24 @@ type Step struct {
 }
 
 // Effects are the records a change of a rollout writes in the same
-// transaction as the change itself, so that a crash keeps all or none.
+// transaction as the change itself, so that a crash keeps all or none: if
+// any is refused, the change is too. Times left zero are the change's
+// (Step.At, or the new rollout's CreatedAt).
 type Effects struct {
-	Audit  *AuditEntry       // optional: overrides, approvals, forced rollbacks
-	Events []json.RawMessage // optional: the events the change emits, in order
-	Stable *StableVersion    // optional: promotion or rollback sets the environment's stable
+	Audit *AuditEntry // optional: overrides, approvals, forced rollbacks
+	// Events the change emits, stored in order at the change's time, each
+	// deduplicated by its "id" as Events.AppendEvent does (optional).
+	Events []json.RawMessage
+	// Stable sets the environment's stable version; its RolloutID is the
+	// changing rollout's (optional).
+	Stable *StableVersion
 	// Reject marks a version rolled back in an environment (optional).
+	// RolloutID defaults to the changing rollout, and empty Service, Version
+	// and Environment to those of the rollout RolloutID names.
 	Reject *Rejection
-	// Enqueue puts the release in the queue of the next environment (optional).
+	// Enqueue puts a release in the queue of an environment, as
+	// Queues.Enqueue does (optional); ReleaseID defaults to the changing
+	// rollout's release.
 	Enqueue *QueueEntry
 }
 

@@ -1,6 +1,6 @@
-// Package store is belay's durable state: the last validated project,
-// artifacts, releases, rollouts with their transitions, stable versions per
-// environment, approvals, events and audit entries. This package owns the
+// Package store is belay's durable state: artifacts, releases, rollouts with
+// their transitions, stable versions per environment, the release queue,
+// rejected versions, analysis states, approvals, events and audit entries. This package owns the
 // domain types and the interfaces; backends live in subpackages (sqlite,
 // postgres), the open package picks one by URL, and storetest is the suite
 // every backend passes.
@@ -14,14 +14,6 @@ import (
 	"encoding/json"
 	"time"
 )
-
-// Projects keeps the last validated project.
-type Projects interface {
-	// SaveProject records p as the latest validated project.
-	SaveProject(ctx context.Context, p Project) error
-	// LastProject returns the most recently saved project, or ErrNotFound.
-	LastProject(ctx context.Context) (Project, error)
-}
 
 // Artifacts records built artifacts; a version names one digest forever.
 type Artifacts interface {
@@ -45,17 +37,17 @@ type Releases interface {
 // Rollouts stores rollouts and their transitions for the engine.
 type Rollouts interface {
 	// CreateRollout stores a new rollout at Seq 0 with the effects of its
-	// creation (an audit entry, events) in one transaction. A second
-	// non-terminal rollout of the same service and environment is
+	// creation (usually an audit entry and events) in one transaction. A
+	// second non-terminal rollout of the same service and environment is
 	// ErrConflict naming the running one.
 	CreateRollout(ctx context.Context, r Rollout, with Effects) (Rollout, error)
 	GetRollout(ctx context.Context, id int64) (Rollout, error)
 	// Transition moves rollout id from expectedSeq to expectedSeq+1 with its
 	// new state, appending the transition row and the step's Effects (audit
 	// entry, events, stable version, rejection, queue entry) in the same
-	// transaction. If the rollout
-	// is no longer at expectedSeq it changes nothing and returns ErrConflict:
-	// a retried or concurrent transition is never applied twice.
+	// transaction. If the rollout is no longer at expectedSeq it changes
+	// nothing and returns ErrConflict: a retried or concurrent transition is
+	// never applied twice.
 	Transition(ctx context.Context, id, expectedSeq int64, next RolloutState, step Step) (Rollout, error)
 	ListRollouts(ctx context.Context, f RolloutFilter) ([]Rollout, error)
 	// History lists the rollouts of a service in an environment, newest first.
@@ -66,36 +58,43 @@ type Rollouts interface {
 
 // Queues keeps releases waiting for a busy environment.
 type Queues interface {
-	// Enqueue stores a waiting entry (State is set to QueueWaiting); with
-	// Supersede, older waiting entries of the same service and environment
-	// become QueueSuperseded in the same transaction.
+	// Enqueue stores a waiting entry (State is set to QueueWaiting; Service
+	// defaults to the release's and must match it); with Supersede, the other
+	// waiting entries of the same service and environment become
+	// QueueSuperseded in the same transaction. A release already waiting for
+	// the environment is not queued twice: its entry is returned.
 	Enqueue(ctx context.Context, q QueueEntry) (QueueEntry, error)
+	// GetQueued returns entry id, or ErrNotFound.
 	GetQueued(ctx context.Context, id int64) (QueueEntry, error)
 	// ListQueue lists entries, oldest first: only waiting ones when
 	// waitingOnly, of one release when releaseID > 0, else all.
 	ListQueue(ctx context.Context, releaseID int64, waitingOnly bool) ([]QueueEntry, error)
 	// StartQueued creates r with its effects and marks waiting entry id
-	// QueueStarted with r's ID, in one transaction. An environment with an
-	// active rollout is ErrConflict and the entry keeps waiting; an entry
-	// that is not waiting is ErrConflict too.
+	// QueueStarted with r's ID, in one transaction; r's ReleaseID and
+	// Environment default to the entry's and must match them. An environment
+	// with an active rollout is ErrConflict and the entry keeps waiting; an
+	// entry that is not waiting is ErrConflict too.
 	StartQueued(ctx context.Context, id int64, r Rollout, with Effects) (Rollout, error)
 	// EndQueued marks waiting entry id state (QueueCancelled or
 	// QueueSuperseded) with reason, writing audit (optional) in the same
-	// transaction; an entry that is not waiting is ErrConflict.
+	// transaction; an entry that is not waiting is ErrConflict. The entry's
+	// UpdatedAt is the audit entry's time, else the store's clock.
 	EndQueued(ctx context.Context, id int64, state, reason string, audit *AuditEntry) error
 }
 
 // Rejections lists versions that were rolled back.
 type Rejections interface {
 	// Rejections lists where a version of service was rolled back, oldest
-	// first; version "" lists every rejected version of the service.
+	// first; version "" lists every rejected version of the service. Rejections
+	// are written only as Effects.Reject.
 	Rejections(ctx context.Context, service, version string) ([]Rejection, error)
 }
 
 // Analyses keeps each rollout step's analysis state (the sequential test),
 // so that a restarted server, on any host, resumes it.
 type Analyses interface {
-	// SaveAnalysis replaces the state of a rollout's step.
+	// SaveAnalysis replaces the state (JSON) of a rollout's step (>= 0); an
+	// unknown rollout is ErrNotFound.
 	SaveAnalysis(ctx context.Context, rolloutID int64, step int, state json.RawMessage, at time.Time) error
 	// LoadAnalysis returns it, or ErrNotFound.
 	LoadAnalysis(ctx context.Context, rolloutID int64, step int) (json.RawMessage, error)
@@ -144,7 +143,6 @@ type Audits interface {
 // Store is everything belay keeps. Backends implement it; it is safe for
 // concurrent use.
 type Store interface {
-	Projects
 	Artifacts
 	Releases
 	Rollouts

@@ -65,7 +65,7 @@ func TestOpenDefaultSQLite(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "state.db")); err != nil {
 		t.Errorf("state.db not created under home: %v", err)
 	}
-	if _, err := s.LastProject(t.Context()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetRollout(t.Context(), 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("fresh store: %v, want ErrNotFound", err)
 	}
 }

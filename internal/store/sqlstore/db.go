@@ -39,6 +39,10 @@ const (
 	LockMigrations int64 = 0x62656c6179_01 // "belay" 1
 	lockEvents     int64 = 0x62656c6179_02
 	lockAudit      int64 = 0x62656c6179_03
+	// lockQueue serialises enqueues, so that a release waits at most once
+	// per environment and a superseding entry sees every older one. Taken
+	// after lockAudit and lockEvents, never before, so writers do not deadlock.
+	lockQueue int64 = 0x62656c6179_04
 )
 
 // DB is a store.Store over a writer and a reader pool (the same pool where
@@ -47,6 +51,9 @@ type DB struct {
 	w, r *sql.DB
 	d    Dialect
 	log  *slog.Logger
+	// now stamps the few rows a caller gives no time for (a queue entry
+	// ended without an audit entry).
+	now func() time.Time
 }
 
 var _ store.Store = (*DB)(nil)
@@ -56,7 +63,7 @@ func New(w, r *sql.DB, d Dialect, log *slog.Logger) *DB {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &DB{w: w, r: r, d: d, log: log}
+	return &DB{w: w, r: r, d: d, log: log, now: time.Now}
 }
 
 // Close closes the pools.

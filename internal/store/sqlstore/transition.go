@@ -9,9 +9,9 @@ import (
 )
 
 // Transition moves rollout id from expectedSeq to expectedSeq+1, writing the
-// transition row and the step's audit entry, stable version and event in the
-// same transaction. The UPDATE is conditional on seq, so of several
-// concurrent or retried transitions from one seq exactly one applies.
+// transition row and the step's effects in the same transaction. The UPDATE
+// is conditional on seq, so of several concurrent or retried transitions
+// from one seq exactly one applies.
 func (db *DB) Transition(ctx context.Context, id, expectedSeq int64, next store.RolloutState, step store.Step) (store.Rollout, error) {
 	if next.Phase == "" {
 		return store.Rollout{}, fmt.Errorf("%w: transition of rollout %d needs a phase", store.ErrInvalid, id)
@@ -54,7 +54,7 @@ func (db *DB) Transition(ctx context.Context, id, expectedSeq int64, next store.
 		if err != nil {
 			return fmt.Errorf("store: record transition of rollout %d: %w", id, err)
 		}
-		if err := db.sideRecords(ctx, tx, id, step); err != nil {
+		if err := db.writeEffects(ctx, tx, cur, step.At, step.Effects); err != nil {
 			return err
 		}
 		out, err = db.getRollout(ctx, tx, id)
@@ -72,28 +72,6 @@ func stale(cur store.Rollout, expectedSeq int64) error {
 	}
 	if cur.Terminal {
 		return fmt.Errorf("%w: rollout %d is finished (phase %s)", store.ErrConflict, cur.ID, cur.Phase)
-	}
-	return nil
-}
-
-// sideRecords writes what a step carries besides the transition.
-func (db *DB) sideRecords(ctx context.Context, tx *sql.Tx, id int64, step store.Step) error {
-	if step.Audit != nil {
-		if _, err := db.appendAudit(ctx, tx, *step.Audit); err != nil {
-			return err
-		}
-	}
-	if step.Stable != nil {
-		s := *step.Stable
-		s.RolloutID = id
-		if err := db.setStable(ctx, tx, s); err != nil {
-			return err
-		}
-	}
-	if len(step.Event) > 0 {
-		if _, err := db.appendEvent(ctx, tx, step.Event, step.At); err != nil {
-			return err
-		}
 	}
 	return nil
 }

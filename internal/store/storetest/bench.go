@@ -19,8 +19,8 @@ func Bench(b *testing.B, open Opener) {
 		b.ResetTimer()
 		for i := range int64(b.N) {
 			must(s.Transition(b.Context(), r.ID, i, state("Canary", false), store.Step{At: at, Reason: "tick",
-				Event: json.RawMessage(`{"event":"canary_step"}`),
-				Audit: &store.AuditEntry{At: at, Actor: "engine", Action: "transition", Subject: "rollout"}}))
+				Effects: store.Effects{Events: []json.RawMessage{json.RawMessage(`{"event":"canary_step"}`)},
+					Audit: &store.AuditEntry{At: at, Actor: "engine", Action: "transition", Subject: "rollout"}}}))
 		}
 	})
 	b.Run("EventsSince100", func(b *testing.B) {

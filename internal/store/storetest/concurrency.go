@@ -69,7 +69,7 @@ func testCreateRolloutConcurrent(t *testing.T, s store.Store) {
 	for i := range n {
 		wg.Go(func() {
 			r, err := s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rels[i].ID, Environment: "production",
-				RolloutState: state("Pending", false), CreatedAt: at})
+				RolloutState: state("Pending", false), CreatedAt: at}, store.Effects{})
 			ids[i], errs[i] = r.ID, err
 		})
 	}

@@ -39,8 +39,10 @@ func CrashWriter(ctx context.Context, s store.Store) error {
 		next := r.Seq + 1
 		_, err = s.Transition(ctx, id, r.Seq, state(fmt.Sprintf("Canary-%d", next), false), store.Step{
 			At: time.Now(), Reason: "tick",
-			Event: json.RawMessage(fmt.Sprintf(`{"seq":%d}`, next)),
-			Audit: &store.AuditEntry{At: time.Now(), Actor: "engine", Action: "transition", Subject: fmt.Sprintf("rollout/%d#%d", id, next)},
+			Effects: store.Effects{
+				Events: []json.RawMessage{json.RawMessage(fmt.Sprintf(`{"seq":%d}`, next))},
+				Audit:  &store.AuditEntry{At: time.Now(), Actor: "engine", Action: "transition", Subject: fmt.Sprintf("rollout/%d#%d", id, next)},
+			},
 		})
 		if err != nil {
 			return err

@@ -33,6 +33,10 @@ func testListRollouts(t *testing.T, s store.Store) {
 		{store.RolloutFilter{Service: "api", Environment: "staging"}, []int64{a.ID, c.ID}},
 		{store.RolloutFilter{Active: true, Environment: "staging"}, []int64{c.ID, d.ID}},
 		{store.RolloutFilter{Service: "nope"}, nil},
+		{store.RolloutFilter{Release: api1.ID}, []int64{a.ID, b.ID}},
+		{store.RolloutFilter{Release: api1.ID, Active: true}, []int64{b.ID}},
+		{store.RolloutFilter{Release: api2.ID, Environment: "staging"}, []int64{c.ID}},
+		{store.RolloutFilter{Release: web.ID, Environment: "production"}, nil},
 	} {
 		if got := ids(must(s.ListRollouts(ctx(t), tc.f))); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ListRollouts(%+v) = %v, want %v", tc.f, got, tc.want)

@@ -12,7 +12,7 @@ import (
 func rollout(t testing.TB, s store.Store, rel store.Release, env string) store.Rollout {
 	t.Helper()
 	return must(s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, Environment: env,
-		RolloutState: store.RolloutState{Phase: "Pending", State: json.RawMessage(`{"step": 0}`)}, CreatedAt: at}))
+		RolloutState: store.RolloutState{Phase: "Pending", State: json.RawMessage(`{"step": 0}`)}, CreatedAt: at}, store.Effects{}))
 }
 
 func state(phase string, terminal bool) store.RolloutState {
@@ -69,7 +69,7 @@ func testRolloutActiveConflict(t *testing.T, s store.Store) {
 
 	rel2 := release(t, s, "api", "api-2026.05.13-1234567")
 	_, err := s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel2.ID, Environment: "production",
-		RolloutState: state("Pending", false), CreatedAt: at})
+		RolloutState: state("Pending", false), CreatedAt: at}, store.Effects{})
 	wantErr(t, err, store.ErrConflict, "api", "production", "rollout "+itoa(first.ID), rel.Version, "Pending")
 
 	// Once the first finishes, the next may start.
@@ -85,14 +85,14 @@ func testRolloutActiveConflict(t *testing.T, s store.Store) {
 
 func testRolloutInvalid(t *testing.T, s store.Store) {
 	rel := release(t, s, "api", "api-2026.05.12-8f3a91c")
-	_, err := s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID + 100, Environment: "staging", RolloutState: state("Pending", false)})
+	_, err := s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID + 100, Environment: "staging", RolloutState: state("Pending", false)}, store.Effects{})
 	wantErr(t, err, store.ErrNotFound, "release")
-	_, err = s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, Service: "web", Environment: "staging", RolloutState: state("Pending", false)})
+	_, err = s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, Service: "web", Environment: "staging", RolloutState: state("Pending", false)}, store.Effects{})
 	wantErr(t, err, store.ErrInvalid, "does not match release")
-	_, err = s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, RolloutState: state("Pending", false)})
+	_, err = s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, RolloutState: state("Pending", false)}, store.Effects{})
 	wantErr(t, err, store.ErrInvalid, "environment")
 	_, err = s.CreateRollout(ctx(t), store.Rollout{ReleaseID: rel.ID, Environment: "staging",
-		RolloutState: store.RolloutState{Phase: "Pending", State: json.RawMessage("{")}})
+		RolloutState: store.RolloutState{Phase: "Pending", State: json.RawMessage("{")}}, store.Effects{})
 	wantErr(t, err, store.ErrInvalid, "state")
 
 	r := rollout(t, s, rel, "staging")

@@ -29,8 +29,6 @@ func Run(t *testing.T, open Opener) {
 		name string
 		fn   func(t *testing.T, s store.Store)
 	}{
-		{"Project", testProject},
-		{"ProjectInvalid", testProjectInvalid},
 		{"Artifact", testArtifact},
 		{"ArtifactConflict", testArtifactConflict},
 		{"ArtifactConcurrent", testArtifactConcurrent},
@@ -41,10 +39,19 @@ func Run(t *testing.T, open Opener) {
 		{"TransitionStale", testTransitionStale},
 		{"TransitionAtomic", testTransitionAtomic},
 		{"TransitionRollback", testTransitionRollback},
+		{"TransitionEventDedupe", testTransitionEventDedupe},
+		{"CreateRolloutEffects", testCreateRolloutEffects},
 		{"TransitionConcurrent", testTransitionConcurrent},
 		{"CreateRolloutConcurrent", testCreateRolloutConcurrent},
 		{"ListRollouts", testListRollouts},
 		{"Stable", testStable},
+		{"Queue", testQueue},
+		{"QueueSupersede", testQueueSupersede},
+		{"QueueStart", testQueueStart},
+		{"QueueStartConcurrent", testQueueStartConcurrent},
+		{"QueueCancel", testQueueCancel},
+		{"Rejections", testRejections},
+		{"Analysis", testAnalysis},
 		{"Events", testEvents},
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
