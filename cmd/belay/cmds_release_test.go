@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/server"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -135,7 +136,7 @@ func (load *loadState) one(ctx context.Context, c *http.Client, url string) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode >= 500 {
-			fail = fmt.Sprintf("%s %d", resp.Header.Get(server.VersionHeader), resp.StatusCode)
+			fail = fmt.Sprintf("%s %d", resp.Header.Get(api.VersionHeader), resp.StatusCode)
 		}
 	}
 	if fail != "" {

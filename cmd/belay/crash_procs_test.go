@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/server"
 )
 
@@ -272,7 +273,7 @@ func (l *crashLoad) one(ctx context.Context, c *http.Client, url string) {
 			l.ok.Add(1)
 			return
 		}
-		key = resp.Header.Get(server.VersionHeader)
+		key = resp.Header.Get(api.VersionHeader)
 	}
 	l.mu.Lock()
 	l.failures[key]++

@@ -134,13 +134,13 @@ func (o *Orchestrator) Approve(ctx context.Context, releaseID int64, env, actor,
 	if err != nil {
 		return rollout.State{}, err
 	}
-	for _, r := range rows {
-		if err := o.d.Store.Approve(ctx, store.Approval{ReleaseID: releaseID, Environment: env, Actor: actor, Reason: reason, At: o.d.Now().UTC()}); err != nil {
-			return rollout.State{}, err
-		}
-		return o.engine.Command(ctx, strconv.FormatInt(r.ID, 10), rollout.Command{Kind: rollout.CmdApprove, Actor: actor, Reason: reason})
+	if len(rows) == 0 {
+		return rollout.State{}, fmt.Errorf("%w: release %d has no rollout waiting in %s", store.ErrNotFound, releaseID, env)
 	}
-	return rollout.State{}, fmt.Errorf("%w: release %d has no rollout waiting in %s", store.ErrNotFound, releaseID, env)
+	if err := o.d.Store.Approve(ctx, store.Approval{ReleaseID: releaseID, Environment: env, Actor: actor, Reason: reason, At: o.d.Now().UTC()}); err != nil {
+		return rollout.State{}, err
+	}
+	return o.engine.Command(ctx, strconv.FormatInt(rows[0].ID, 10), rollout.Command{Kind: rollout.CmdApprove, Actor: actor, Reason: reason})
 }
 
 // verifyOnly narrows Artifacts to the release package's Verifier.

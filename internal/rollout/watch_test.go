@@ -18,7 +18,7 @@ func TestWatchThenPromote(t *testing.T) {
 	cfg.Steps = []rollout.Step{{Weight: 50, MinDuration: 10 * time.Second}, {Weight: 100, MinDuration: 10 * time.Second}}
 	cfg.Watch, cfg.KeepPrevious = time.Minute, true
 	h.create(cfg)
-	s := h.runUntil("r1", rollout.Watching, 40)
+	h.runUntil("r1", rollout.Watching, 40)
 	if len(h.stables()) != 0 {
 		t.Fatalf("stable before the watch ended: %v", h.stables())
 	}
@@ -27,7 +27,7 @@ func TestWatchThenPromote(t *testing.T) {
 	}
 	judged := h.judged
 	h.tick() // weights in force: the watch starts
-	s = h.get("r1")
+	s := h.get("r1")
 	if left := s.WatchLeft(h.clock.now()); s.WatchStarted.IsZero() || left <= 0 || left > time.Minute {
 		t.Fatalf("watch not started: %+v", s)
 	}
