@@ -29,10 +29,13 @@ import (
 // bugErrorRate is 0 in every good release; the demo's bad release ships a
 // file that raises it, the way a real bug reaches production. The bug shows
 // only after bugAfter requests, as bugs that need load do: a single smoke
-// request does not see it, a canary with real traffic does.
+// request does not see it, a canary with real traffic does. With bugFile
+// set, the bug shows only while that file exists, as bugs that start later
+// do (a cache expiring, a cron job, a dependency degrading).
 var (
 	bugErrorRate float64
 	bugAfter     int64
+	bugFile      string
 )
 
 type config struct {
@@ -96,7 +99,7 @@ func handler(c config, healthy *atomic.Bool) http.Handler {
 			time.Sleep(d)
 		}
 		rate := c.errorRate
-		if served.Add(1) > bugAfter {
+		if served.Add(1) > bugAfter && bugOn() {
 			rate = max(rate, bugErrorRate)
 		}
 		if rate > 0 && rand.Float64() < rate {
@@ -107,6 +110,16 @@ func handler(c config, healthy *atomic.Bool) http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]string{"service": "hello", "version": c.version, "path": r.URL.Path})
 	})
 	return mux
+}
+
+// bugOn reports whether the bug shows now: always, unless bugFile names a
+// file that does not exist.
+func bugOn() bool {
+	if bugFile == "" {
+		return true
+	}
+	_, err := os.Stat(bugFile)
+	return err == nil
 }
 
 func env(k, def string) string {

@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 )
@@ -38,5 +40,31 @@ func TestBugShowsAfterItsThreshold(t *testing.T) {
 		if want := map[bool]int{true: 200, false: 500}[i <= 3]; r.StatusCode != want {
 			t.Fatalf("request %d: got %d, want %d", i, r.StatusCode, want)
 		}
+	}
+}
+
+func TestBugShowsWhileItsFileExists(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "fail")
+	bugErrorRate, bugFile = 1, flag
+	defer func() { bugErrorRate, bugFile = 0, "" }()
+	var healthy atomic.Bool
+	srv := httptest.NewServer(handler(config{version: "v2"}, &healthy))
+	defer srv.Close()
+	status := func() int {
+		r, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("before the file: %d", got)
+	}
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != 500 {
+		t.Fatalf("with the file: %d", got)
 	}
 }
