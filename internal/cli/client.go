@@ -39,6 +39,21 @@ func (g *Globals) client(projectFile string) (*apiClient, error) {
 	return &apiClient{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
+// statusError is an API answer that is not a success; its text is the
+// server's error message.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// notFound reports whether err is the server's 404.
+func notFound(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == http.StatusNotFound
+}
+
 // do sends in as JSON (when not nil) and decodes the answer into out (when not nil).
 func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
@@ -65,9 +80,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
+			return &statusError{code: resp.StatusCode, msg: e.Error}
 		}
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))}
 	}
 	if out == nil {
 		return nil

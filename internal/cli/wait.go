@@ -74,10 +74,14 @@ func waitRollout(ctx context.Context, c *apiClient, id, phase string) (api.Rollo
 	if want == "" {
 		want = "Succeeded"
 	}
+	// A release's next rollout is created a tick after the promotion that
+	// queues it: a rollout not there yet is given a few seconds to appear.
+	appear := time.Now().Add(5 * time.Second)
 	for {
 		var v api.RolloutView
 		err := c.do(ctx, "GET", "/rollouts/"+id, nil, &v)
 		switch {
+		case err != nil && notFound(err) && time.Now().Before(appear):
 		case err != nil && ctx.Err() == nil:
 			return v, err
 		case err == nil && v.Phase == want:
