@@ -13,21 +13,38 @@ import (
 
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/store"
+	"github.com/belay-dev/belay/internal/store/open"
 	"github.com/belay-dev/belay/internal/store/sqlite"
+	"github.com/belay-dev/belay/internal/store/storetest"
 )
 
-// TestJudgeKeepsStateInSQLite: the judge's analyzers live in the real
-// store. A judge restarted on the same database resumes a rollout's step
-// where it was (same verdicts, same analyzer as a judge never restarted),
-// a new step replaces the old one's state, and Forget removes them all.
-func TestJudgeKeepsStateInSQLite(t *testing.T) {
+// TestJudgeKeepsStateInTheStore: the judge's analyzers live in the real
+// store, SQLite or PostgreSQL. A judge restarted on the same database — on
+// PostgreSQL, as on another host with an empty home: nothing of the judge is
+// on disk — resumes a rollout's step where it was (same verdicts, same
+// analyzer as a judge never restarted), a new step replaces the old one's
+// state, and Forget removes them all.
+func TestJudgeKeepsStateInTheStore(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "belay.db"), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		judgeResumes(t, db)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db, err := open.Open(context.Background(), storetest.PostgresURL(t), t.TempDir(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		judgeResumes(t, db)
+	})
+}
+
+func judgeResumes(t *testing.T, db store.Store) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "belay.db")
-	db, err := sqlite.Open(ctx, path, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	rel, err := db.CreateRelease(ctx, store.Release{Service: "api", Version: "v2", Owner: "alice", Plan: json.RawMessage(`{}`), CreatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
