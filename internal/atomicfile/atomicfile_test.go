@@ -14,15 +14,16 @@ import (
 // names lists the directory, to catch temporary files left behind.
 func names(t *testing.T, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
+	d, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
+	defer d.Close()
+	n, err := d.Readdirnames(-1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return n
 }
 
 func TestWriteCreatesAndReplaces(t *testing.T) {
