@@ -90,10 +90,21 @@ func TestSplitAccuracy(t *testing.T) {
 	if share := float64(n["v2"]) / 10000; share < 0.09 || share > 0.11 {
 		t.Fatalf("canary share %.4f at 10%% (%v)", share, n)
 	}
-	cs, err := a.Counters(context.Background(), "test", "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The client has its answer before the proxy records the latency; a
+	// request leaves flight only after its latency is recorded.
+	var cs []target.Counters
+	waitFor(t, "requests out of flight", func() bool {
+		var err error
+		if cs, err = a.Counters(context.Background(), "test", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.InFlight != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, c := range cs {
 		var hist int64
 		for _, x := range c.LatencyCounts {
