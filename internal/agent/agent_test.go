@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -317,4 +318,62 @@ func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
 		t.Fatalf("a health-check change restarted the instance (pid %d → %d)", pid, got)
 	}
 	waitFor(t, "failures under the new check", func() bool { return observed(t, a).HealthFailures >= 2 })
+}
+
+// A desired state with no versions stops every instance and routes
+// nothing: the listener answers 503 saying so. Applying it again changes
+// nothing, and a restarted agent restores it as it was.
+func TestApplyNoVersionsStopsEverything(t *testing.T) {
+	dir := t.TempDir()
+	a := newAgent(t, dir)
+	url := apply(t, a, desired(hello("v1", 100, 2)))
+	pids := pidsOf(t, a)
+	apply(t, a, desired())
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Fatalf("instance pid %d still runs", pid)
+		}
+	}
+	wantNone(t, a, url)
+	apply(t, a, desired()) // idempotent
+	wantNone(t, a, url)
+
+	a.Close(true)
+	restarted := newAgent(t, dir)
+	if err := restarted.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantNone(t, restarted, url)
+	if v, err := served(http.DefaultClient, apply(t, restarted, desired(hello("v2", 100, 1)))); err != nil || v != "v2" {
+		t.Fatalf("deploying again after none: %q %v", v, err)
+	}
+}
+
+// The rollback of a failed first release: there is no earlier version to
+// go back to, so it applies none.
+func TestNoVersionsAfterFailedFirstRelease(t *testing.T) {
+	a := newAgent(t, "")
+	sick := hello("v1", 100, 1, "HEALTH", "fail")
+	sick.Health.HealthTimeout = time.Second
+	if err := a.Apply(context.Background(), desired(sick)); !errors.Is(err, target.ErrUnhealthy) {
+		t.Fatalf("want ErrUnhealthy, got %v", err)
+	}
+	wantNone(t, a, apply(t, a, desired()))
+}
+
+func wantNone(t *testing.T, a *Agent, url string) {
+	t.Helper()
+	o, err := a.Observe(context.Background(), "test", "hello")
+	if err != nil || len(o.Versions) != 0 || "http://"+o.Listen != url {
+		t.Fatalf("observed %+v %v; want no versions on %s", o, err, url)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != "no version of this service is deployed\n" {
+		t.Fatalf("answer %d %q", resp.StatusCode, body)
+	}
 }

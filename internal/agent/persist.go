@@ -49,7 +49,7 @@ func (a *Agent) persist() error {
 			ss.Versions = append(ss.Versions, sv)
 		}
 		s.mu.Unlock()
-		if len(ss.Versions) > 0 {
+		if ss.Desired.Service != "" { // else its first apply failed: nothing to restore
 			st.Services = append(st.Services, ss)
 		}
 	}
