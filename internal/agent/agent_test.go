@@ -7,13 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/belay-dev/belay/internal/agent/agenttest"
+	"github.com/belay-dev/belay/internal/loadgen"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -148,51 +147,19 @@ func TestStickyByHeaderAndCookie(t *testing.T) {
 	}
 }
 
-// load sends requests from n goroutines until stop is closed and counts
-// every answer; failures are kept for the error message.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	wg         sync.WaitGroup
-	stop       chan struct{}
+// startLoad sends requests from n senders back to back until finish.
+func startLoad(url string, n int) *loadgen.Load {
+	return loadgen.Start(url, loadgen.Options{Workers: n, Header: "X-Belay-Version"})
 }
 
-func startLoad(url string, n int) *load {
-	l := &load{stop: make(chan struct{})}
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
-	for range n {
-		l.wg.Go(func() {
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if _, err := served(c, url); err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err.Error())
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-			}
-		})
-	}
-	return l
-}
-
-func (l *load) finish(t *testing.T) {
+// finish stops the load and fails the test if any request failed.
+func finish(t *testing.T, l *loadgen.Load) {
 	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if l.failed.Load() > 0 || l.ok.Load() == 0 {
-		t.Fatalf("%d requests failed of %d: %v", l.failed.Load(), l.failed.Load()+l.ok.Load(), l.errs)
+	got := l.Stop()
+	if len(got.Failures) > 0 || got.OK == 0 {
+		t.Fatalf("%d requests failed of %d: %v", len(got.Failures), got.Sent, got.Failures[:min(len(got.Failures), 5)])
 	}
-	t.Logf("%d requests, none failed", l.ok.Load())
+	t.Logf("%d requests, none failed", got.Sent)
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
@@ -234,7 +201,7 @@ func TestUnhealthyInstanceEjectedAndRestarted(t *testing.T) {
 	resp.Body.Close()
 	waitFor(t, "restart of the unhealthy instance", func() bool { return observed(t, a).Restarts >= 1 })
 	waitFor(t, "both instances ready again", func() bool { return observed(t, a).Ready == 2 })
-	l.finish(t)
+	finish(t, l)
 	if f := observed(t, a).HealthFailures; f < 2 {
 		t.Fatalf("health failures %d, want ≥ threshold 2", f)
 	}
@@ -262,7 +229,7 @@ func TestCrashedInstanceRestarted(t *testing.T) {
 	waitFor(t, "restart after kill -9", func() bool { return in.proc.Pid() != 0 && in.proc.Pid() != pid })
 	waitFor(t, "both ready", func() bool { return observed(t, a).Ready == 2 })
 	time.Sleep(200 * time.Millisecond)
-	l.finish(t)
+	finish(t, l)
 }
 
 func TestDrainLetsSlowRequestFinish(t *testing.T) {
@@ -304,7 +271,7 @@ func TestZeroFailedRequestsOver20Rollbacks(t *testing.T) {
 		}
 		apply(t, a, desired(hello("v1", 100, 2))) // roll back
 	}
-	l.finish(t)
+	finish(t, l)
 }
 
 func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
