@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/belay-dev/belay/internal/agent/agenttest"
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/analysis/builtin"
+	"github.com/belay-dev/belay/internal/loadgen"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -80,8 +79,8 @@ func (b *realBench) run(c cell, seed uint64, tick, limit time.Duration) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
-	stop := loadAt(obs.Listen, c.Rate/realShare)
-	defer stop()
+	load := loadgen.Start("http://"+obs.Listen+"/", loadgen.Options{Rate: c.Rate / realShare, Poisson: true})
+	defer load.Stop()
 	src := builtin.New(b.a)
 	wald := analysis.NewWald(c.P0, c.P1, 0.01, 0.01)
 	order := rand.New(rand.NewPCG(seed, 77))
@@ -126,29 +125,6 @@ func (b *realBench) run(c cell, seed uint64, tick, limit time.Duration) (outcome
 		}
 	}
 	return out, nil
-}
-
-// loadAt sends GETs to addr at rps with Poisson arrivals until stopped.
-func loadAt(addr string, rps float64) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-		next := time.Now()
-		for ctx.Err() == nil {
-			next = next.Add(time.Duration(r.ExpFloat64() / rps * float64(time.Second)))
-			time.Sleep(time.Until(next))
-			wg.Go(func() {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
-				if resp, err := client.Do(req); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			})
-		}
-	})
-	return func() { cancel(); wg.Wait(); client.CloseIdleConnections() }
 }
 
 // realCells prints the real-canary rows: regression cells, then A/A.

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
-	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/loadgen"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -45,106 +42,52 @@ func cmdFreePorts(ts *testscript.TestScript, neg bool, args []string) {
 // loadgen URL RPS: send requests until the script ends; `loadgen -check`
 // fails the script if any request failed other than 5xx answers from the
 // versions listed after it (a bad release's own errors), or never connected.
-type loadState struct {
-	sync.Mutex
-	failures []string
-	sent     atomic.Int64
-	start    time.Time
-}
-
-// loads are per script: scripts run in parallel in this one process.
+// Loads are per script: scripts run in parallel in this one process.
 var loads = struct {
 	sync.Mutex
-	m map[*testscript.TestScript]*loadState
-}{m: map[*testscript.TestScript]*loadState{}}
-
-func loadOf(ts *testscript.TestScript) *loadState {
-	loads.Lock()
-	defer loads.Unlock()
-	l, ok := loads.m[ts]
-	if !ok {
-		l = &loadState{start: time.Now()}
-		loads.m[ts] = l
-		ts.Defer(func() { loads.Lock(); delete(loads.m, ts); loads.Unlock() })
-	}
-	return l
-}
+	m map[*testscript.TestScript]*loadgen.Load
+}{m: map[*testscript.TestScript]*loadgen.Load{}}
 
 func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
-	load := loadOf(ts)
+	loads.Lock()
+	load := loads.m[ts]
+	loads.Unlock()
 	if len(args) >= 1 && args[0] == "-check" {
-		allowed := args[1:]
-		load.Lock()
-		defer load.Unlock()
-		var bad []string
-		for _, f := range load.failures {
-			ok := false
-			for _, v := range allowed {
-				ok = ok || strings.HasPrefix(f, v+" ")
-			}
-			if !ok {
-				bad = append(bad, f)
-			}
+		var got loadgen.Tally
+		if load != nil {
+			got = load.Tally()
 		}
-		ts.Logf("loadgen: %d requests sent, %d failed, %d not allowed", load.sent.Load(), len(load.failures), len(bad))
+		bad, _ := got.Except(args[1:]...)
+		ts.Logf("loadgen: %d requests sent, %d failed, %d not allowed", got.Sent, len(got.Failures), len(bad))
 		if len(bad) > 0 {
 			for _, log := range []string{".belay/agent.log", ".belay/server.log"} {
 				if b, err := os.ReadFile(ts.MkAbs(log)); err == nil {
 					ts.Logf("last lines of %s:\n%s", log, tail(string(b), 40))
 				}
 			}
-			ts.Fatalf("requests failed: %s", strings.Join(bad[:min(len(bad), 10)], "; "))
+			var first []string
+			for _, f := range bad[:min(len(bad), 10)] {
+				first = append(first, f.String())
+			}
+			ts.Fatalf("requests failed: %s", strings.Join(first, "; "))
 		}
 		return
 	}
-	if len(args) != 2 {
-		ts.Fatalf("usage: loadgen URL RPS | loadgen -check [VERSION...]")
+	if len(args) != 2 || load != nil {
+		ts.Fatalf("usage: loadgen URL RPS (once a script) | loadgen -check [VERSION...]")
 	}
 	var rps int
 	fmt.Sscan(args[1], &rps)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	ts.Defer(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		client := &http.Client{Timeout: 10 * time.Second}
-		t := time.NewTicker(time.Second / time.Duration(rps))
-		defer t.Stop()
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); load.one(ctx, client, args[0]) }()
-		}
-	}()
-}
-
-func (load *loadState) one(ctx context.Context, c *http.Client, url string) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	load.sent.Add(1)
-	resp, err := c.Do(req)
-	var fail string
-	switch {
-	case err != nil && ctx.Err() == nil:
-		fail = "- " + err.Error()
-	case err == nil:
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			fail = fmt.Sprintf("%s %d", resp.Header.Get(api.VersionHeader), resp.StatusCode)
-		}
-	}
-	if fail != "" {
-		fail += fmt.Sprintf(" (at %.2fs)", time.Since(load.start).Seconds())
-		load.Lock()
-		load.failures = append(load.failures, fail)
-		load.Unlock()
-	}
+	load = loadgen.Start(args[0], loadgen.Options{Rate: float64(rps), Header: api.VersionHeader, Client: &http.Client{Timeout: 10 * time.Second}})
+	loads.Lock()
+	loads.m[ts] = load
+	loads.Unlock()
+	ts.Defer(func() {
+		load.Stop()
+		loads.Lock()
+		delete(loads.m, ts)
+		loads.Unlock()
+	})
 }
 
 // stopatend HOME: when the script ends, however it ends, stop the server
@@ -152,7 +95,7 @@ func (load *loadState) one(ctx context.Context, c *http.Client, url string) {
 func cmdStopAtEnd(ts *testscript.TestScript, neg bool, args []string) {
 	home := ts.MkAbs(args[0])
 	ts.Defer(func() {
-		r, err := server.ReadReady(server.ReadyFile(home))
+		r, err := api.ReadReady(api.ReadyFile(home))
 		if err != nil {
 			return
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,14 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
-	"github.com/belay-dev/belay/internal/server"
 )
 
 // crashRig is a project with a built belay binary, an agent process and a
@@ -150,12 +146,12 @@ func (r *crashRig) start() {
 // socket and waits until its API answers.
 func (r *crashRig) startServer() {
 	r.t.Helper()
-	ready := server.ReadyFile(r.home)
+	ready := api.ReadyFile(r.home)
 	_ = os.Remove(ready)
 	r.server = r.spawn("server.log", "server", "--home", r.home, "-f", "belay.yaml", "--agent", r.sock, "--ready-file", ready, "--tick", "200ms")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if rd, err := server.ReadReady(ready); err == nil && rd.ServerPID == r.server.Process.Pid {
+		if rd, err := api.ReadReady(ready); err == nil && rd.ServerPID == r.server.Process.Pid {
 			if resp, err := http.Get(rd.Server + "/healthz"); err == nil {
 				resp.Body.Close()
 				r.api = rd.Server
@@ -220,81 +216,4 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// crashLoad sends rps requests a second to url until stopped and counts every
-// failure: a connection error or a 5xx, by the version that answered it.
-type crashLoad struct {
-	sent, ok atomic.Int64
-	mu       sync.Mutex
-	failures map[string]int // version (or "-" with the error) → count
-	stop     func()
-}
-
-func startCrashLoad(url string, rps int) *crashLoad {
-	l := &crashLoad{failures: map[string]int{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	l.stop = func() { cancel(); wg.Wait() }
-	client := &http.Client{Timeout: 10 * time.Second}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tk := time.NewTicker(time.Second / time.Duration(rps))
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); l.one(ctx, client, url) }()
-		}
-	}()
-	return l
-}
-
-func (l *crashLoad) one(ctx context.Context, c *http.Client, url string) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	l.sent.Add(1)
-	resp, err := c.Do(req)
-	var key string
-	switch {
-	case err != nil && ctx.Err() == nil:
-		key = "- " + err.Error()
-	case err != nil:
-		l.sent.Add(-1) // cut off by the end of the test, not failed
-		return
-	default:
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode < 500 {
-			l.ok.Add(1)
-			return
-		}
-		key = resp.Header.Get(api.VersionHeader)
-	}
-	l.mu.Lock()
-	l.failures[key]++
-	l.mu.Unlock()
-}
-
-// failedExcept returns the failures not answered by one of the versions allowed.
-func (l *crashLoad) failedExcept(allowed ...string) (bad map[string]int, allowedN int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	bad = map[string]int{}
-	for k, n := range l.failures {
-		ok := false
-		for _, v := range allowed {
-			ok = ok || k == v
-		}
-		if ok {
-			allowedN += n
-		} else {
-			bad[k] += n
-		}
-	}
-	return bad, allowedN
 }

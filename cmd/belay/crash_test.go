@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/loadgen"
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
@@ -46,13 +48,8 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
 		t.Fatalf("v1 in production ended %s", got)
 	}
-	load := startCrashLoad("http://"+production+"/", 200)
-	loadStopped := false
-	defer func() {
-		if !loadStopped {
-			load.stop()
-		}
-	}()
+	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 200, Header: api.VersionHeader, Client: &http.Client{Timeout: 10 * time.Second}})
+	defer load.Stop()
 
 	for _, c := range []struct {
 		version, want, stable string
@@ -106,18 +103,17 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	r.agree("production")
 	// Let the proxy settle on v2 alone before the books are closed.
 	time.Sleep(time.Second)
-	load.stop()
-	loadStopped = true
-	bad, allowed := load.failedExcept(v3)
+	got := load.Stop()
+	bad, allowed := got.Except(v3)
 	t.Logf("load: %d requests, %d ok, %d 5xx answered by %s (allowed), %d other failures %v",
-		load.sent.Load(), load.ok.Load(), allowed, v3, len(bad), bad)
+		got.Sent, got.OK, allowed, v3, len(bad), bad[:min(len(bad), 10)])
 	t.Logf("server restarts: %d, mean time from SIGKILL to API answering again: %s; whole test %s",
 		r.restarts, (r.downtime / time.Duration(max(r.restarts, 1))).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 	if len(bad) > 0 {
 		t.Fatalf("requests failed while the server was killed and restarted: %v", bad)
 	}
-	if load.sent.Load() < 1000 {
-		t.Fatalf("only %d requests were sent; the load did not run throughout", load.sent.Load())
+	if got.Sent < 1000 {
+		t.Fatalf("only %d requests were sent; the load did not run throughout", got.Sent)
 	}
 }
 

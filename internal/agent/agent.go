@@ -82,7 +82,10 @@ func New(cfg Config) (*Agent, error) {
 // Apply makes one service in one environment match want: new versions are
 // started and must become healthy before any traffic moves; then weights
 // change atomically; then versions no longer wanted are drained and stopped.
-// On error, versions that were serving keep serving as they were.
+// With no versions in want, everything is drained and stopped, and the
+// service's address answers 503 until versions are applied again (Remove
+// also gives up the address). On error, versions that were serving keep
+// serving as they were.
 func (a *Agent) Apply(ctx context.Context, want target.Desired) error {
 	if err := validate(&want); err != nil {
 		return err

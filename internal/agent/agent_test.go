@@ -2,17 +2,17 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/belay-dev/belay/internal/agent/agenttest"
+	"github.com/belay-dev/belay/internal/loadgen"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -90,10 +90,21 @@ func TestSplitAccuracy(t *testing.T) {
 	if share := float64(n["v2"]) / 10000; share < 0.09 || share > 0.11 {
 		t.Fatalf("canary share %.4f at 10%% (%v)", share, n)
 	}
-	cs, err := a.Counters(context.Background(), "test", "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The client has its answer before the proxy records the latency; a
+	// request leaves flight only after its latency is recorded.
+	var cs []target.Counters
+	waitFor(t, "requests out of flight", func() bool {
+		var err error
+		if cs, err = a.Counters(context.Background(), "test", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.InFlight != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, c := range cs {
 		var hist int64
 		for _, x := range c.LatencyCounts {
@@ -136,51 +147,19 @@ func TestStickyByHeaderAndCookie(t *testing.T) {
 	}
 }
 
-// load sends requests from n goroutines until stop is closed and counts
-// every answer; failures are kept for the error message.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	wg         sync.WaitGroup
-	stop       chan struct{}
+// startLoad sends requests from n senders back to back until finish.
+func startLoad(url string, n int) *loadgen.Load {
+	return loadgen.Start(url, loadgen.Options{Workers: n, Header: "X-Belay-Version"})
 }
 
-func startLoad(url string, n int) *load {
-	l := &load{stop: make(chan struct{})}
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
-	for range n {
-		l.wg.Go(func() {
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if _, err := served(c, url); err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err.Error())
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-			}
-		})
-	}
-	return l
-}
-
-func (l *load) finish(t *testing.T) {
+// finish stops the load and fails the test if any request failed.
+func finish(t *testing.T, l *loadgen.Load) {
 	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if l.failed.Load() > 0 || l.ok.Load() == 0 {
-		t.Fatalf("%d requests failed of %d: %v", l.failed.Load(), l.failed.Load()+l.ok.Load(), l.errs)
+	got := l.Stop()
+	if len(got.Failures) > 0 || got.OK == 0 {
+		t.Fatalf("%d requests failed of %d: %v", len(got.Failures), got.Sent, got.Failures[:min(len(got.Failures), 5)])
 	}
-	t.Logf("%d requests, none failed", l.ok.Load())
+	t.Logf("%d requests, none failed", got.Sent)
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
@@ -222,7 +201,7 @@ func TestUnhealthyInstanceEjectedAndRestarted(t *testing.T) {
 	resp.Body.Close()
 	waitFor(t, "restart of the unhealthy instance", func() bool { return observed(t, a).Restarts >= 1 })
 	waitFor(t, "both instances ready again", func() bool { return observed(t, a).Ready == 2 })
-	l.finish(t)
+	finish(t, l)
 	if f := observed(t, a).HealthFailures; f < 2 {
 		t.Fatalf("health failures %d, want ≥ threshold 2", f)
 	}
@@ -250,7 +229,7 @@ func TestCrashedInstanceRestarted(t *testing.T) {
 	waitFor(t, "restart after kill -9", func() bool { return in.proc.Pid() != 0 && in.proc.Pid() != pid })
 	waitFor(t, "both ready", func() bool { return observed(t, a).Ready == 2 })
 	time.Sleep(200 * time.Millisecond)
-	l.finish(t)
+	finish(t, l)
 }
 
 func TestDrainLetsSlowRequestFinish(t *testing.T) {
@@ -292,7 +271,7 @@ func TestZeroFailedRequestsOver20Rollbacks(t *testing.T) {
 		}
 		apply(t, a, desired(hello("v1", 100, 2))) // roll back
 	}
-	l.finish(t)
+	finish(t, l)
 }
 
 func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
@@ -306,4 +285,62 @@ func TestHealthChangeAppliesWithoutRestart(t *testing.T) {
 		t.Fatalf("a health-check change restarted the instance (pid %d → %d)", pid, got)
 	}
 	waitFor(t, "failures under the new check", func() bool { return observed(t, a).HealthFailures >= 2 })
+}
+
+// A desired state with no versions stops every instance and routes
+// nothing: the listener answers 503 saying so. Applying it again changes
+// nothing, and a restarted agent restores it as it was.
+func TestApplyNoVersionsStopsEverything(t *testing.T) {
+	dir := t.TempDir()
+	a := newAgent(t, dir)
+	url := apply(t, a, desired(hello("v1", 100, 2)))
+	pids := pidsOf(t, a)
+	apply(t, a, desired())
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Fatalf("instance pid %d still runs", pid)
+		}
+	}
+	wantNone(t, a, url)
+	apply(t, a, desired()) // idempotent
+	wantNone(t, a, url)
+
+	a.Close(true)
+	restarted := newAgent(t, dir)
+	if err := restarted.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantNone(t, restarted, url)
+	if v, err := served(http.DefaultClient, apply(t, restarted, desired(hello("v2", 100, 1)))); err != nil || v != "v2" {
+		t.Fatalf("deploying again after none: %q %v", v, err)
+	}
+}
+
+// The rollback of a failed first release: there is no earlier version to
+// go back to, so it applies none.
+func TestNoVersionsAfterFailedFirstRelease(t *testing.T) {
+	a := newAgent(t, "")
+	sick := hello("v1", 100, 1, "HEALTH", "fail")
+	sick.Health.HealthTimeout = time.Second
+	if err := a.Apply(context.Background(), desired(sick)); !errors.Is(err, target.ErrUnhealthy) {
+		t.Fatalf("want ErrUnhealthy, got %v", err)
+	}
+	wantNone(t, a, apply(t, a, desired()))
+}
+
+func wantNone(t *testing.T, a *Agent, url string) {
+	t.Helper()
+	o, err := a.Observe(context.Background(), "test", "hello")
+	if err != nil || len(o.Versions) != 0 || "http://"+o.Listen != url {
+		t.Fatalf("observed %+v %v; want no versions on %s", o, err, url)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != "no version of this service is deployed\n" {
+		t.Fatalf("answer %d %q", resp.StatusCode, body)
+	}
 }

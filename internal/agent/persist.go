@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/agent/supervise"
+	"github.com/belay-dev/belay/internal/atomicfile"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -34,8 +35,7 @@ type savedVersion struct {
 
 func (a *Agent) statePath() string { return a.dir("desired.json") }
 
-// persist writes the state of every service atomically: temp file, fsync,
-// rename, fsync of the directory.
+// persist writes the state of every service atomically.
 func (a *Agent) persist() error {
 	var st state
 	for _, s := range a.sorted() {
@@ -49,7 +49,7 @@ func (a *Agent) persist() error {
 			ss.Versions = append(ss.Versions, sv)
 		}
 		s.mu.Unlock()
-		if len(ss.Versions) > 0 {
+		if ss.Desired.Service != "" { // else its first apply failed: nothing to restore
 			st.Services = append(st.Services, ss)
 		}
 	}
@@ -59,35 +59,7 @@ func (a *Agent) persist() error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return writeAtomic(a.statePath(), b)
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".desired-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(a.statePath(), b, 0o600)
 }
 
 // Restore brings back the persisted state: listeners, routing, and the

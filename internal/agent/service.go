@@ -126,13 +126,14 @@ func (s *service) hasVersionLocked(name string) bool {
 }
 
 // drain waits until the version's in-flight requests have finished, or the
-// drain timeout. It first lets requests that chose the old table before the
-// swap reach their instance.
+// drain timeout. It runs after the table without v was swapped in; the proxy
+// counts a request in flight from the moment it picks a route, and a
+// request that picked the old table but is not counted yet routes again by
+// the new one (proxy.Proxy.begin), so an idle count means v serves nothing.
 func (s *service) drain(v *version, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	time.Sleep(100 * time.Millisecond)
 	for v.inFlight() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	if n := v.inFlight(); n > 0 {
 		s.a.log.Warn("drain timeout; stopping with requests in flight", "version", v.spec.Version, "in_flight", n)

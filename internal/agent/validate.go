@@ -24,7 +24,8 @@ func stickyField(d *target.Desired, cookie bool) string {
 	return d.Sticky.Header
 }
 
-// validate checks a desired state and fills in defaults.
+// validate checks a desired state and fills in defaults. No versions at all
+// is valid: it stops every instance of the service and routes nothing.
 func validate(d *target.Desired) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s/%s: %s", target.ErrInvalid, d.Environment, d.Service, fmt.Sprintf(format, args...))
@@ -34,9 +35,6 @@ func validate(d *target.Desired) error {
 	}
 	if d.Listen == "" {
 		return bad("listen address missing: give the proxy's address, e.g. 127.0.0.1:8080")
-	}
-	if len(d.Versions) == 0 {
-		return bad("no versions: give at least one version with weight 100")
 	}
 	for what, h := range map[string]string{"version_header": d.VersionHeader, "sticky.header": stickyField(d, false), "sticky.cookie": stickyField(d, true)} {
 		if h != "" && !tokenRE.MatchString(h) {
@@ -72,7 +70,7 @@ func validate(d *target.Desired) error {
 			v.Run.GracePeriod = 10 * time.Second
 		}
 	}
-	if math.Abs(sum-100) > 0.001 {
+	if len(d.Versions) > 0 && math.Abs(sum-100) > 0.001 {
 		return bad("weights add up to %v%%, want 100%%", sum)
 	}
 	return nil

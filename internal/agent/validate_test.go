@@ -17,7 +17,7 @@ func TestValidate(t *testing.T) {
 		"ok":            {func(*target.Desired) {}, ""},
 		"no listen":     {func(d *target.Desired) { d.Listen = "" }, "listen address missing"},
 		"bad service":   {func(d *target.Desired) { d.Service = "a/b" }, "must be names"},
-		"no versions":   {func(d *target.Desired) { d.Versions = nil }, "no versions"},
+		"no versions":   {func(d *target.Desired) { d.Versions = nil }, ""},
 		"twice":         {func(d *target.Desired) { d.Versions[1].Version = "v1" }, `"v1" listed twice`},
 		"weight range":  {func(d *target.Desired) { d.Versions[0].Weight = 160; d.Versions[1].Weight = -60 }, "outside 0–100"},
 		"sum":           {func(d *target.Desired) { d.Versions[1].Weight = 30 }, "add up to 90%"},
@@ -30,7 +30,7 @@ func TestValidate(t *testing.T) {
 		c.edit(&d)
 		err := validate(&d)
 		if c.want == "" {
-			if err != nil || d.Versions[0].Health.Interval == 0 || d.DrainTimeout == 0 {
+			if err != nil || len(d.Versions) > 0 && d.Versions[0].Health.Interval == 0 || d.DrainTimeout == 0 {
 				t.Errorf("%s: %v (defaults %+v)", name, err, d.Versions[0].Health)
 			}
 			continue

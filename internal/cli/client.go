@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/belay-dev/belay/internal/api"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/belay-dev/belay/internal/server"
 )
 
 // apiClient talks to a belay server's /api/v1.
@@ -27,7 +26,7 @@ func (g *Globals) client(projectFile string) (*apiClient, error) {
 	base := os.Getenv("BELAY_SERVER")
 	if base == "" {
 		home := g.HomeDir(projectFile)
-		r, err := server.ReadReady(server.ReadyFile(home))
+		r, err := api.ReadReady(api.ReadyFile(home))
 		if errors.Is(err, os.ErrNotExist) {
 			abs, _ := filepath.Abs(home)
 			return nil, fmt.Errorf("no belay server is running for %s (no ready-file there): start one with `belay up`, or set BELAY_SERVER", abs)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/belay-dev/belay/internal/api"
 	"log/slog"
 	"net"
 	"os"
@@ -57,7 +58,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runServer(ctx, g, c, log, func(r server.Ready) {
+			return runServer(ctx, g, c, log, func(r api.Ready) {
 				fmt.Fprintf(cmd.OutOrStdout(), "server: API on %s\n", r.Server)
 			})
 		},
@@ -72,7 +73,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 }
 
 // runServer wires the server's parts by name and serves until ctx ends.
-func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger, ready func(server.Ready)) error {
+func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger, ready func(api.Ready)) error {
 	home, err := filepath.Abs(g.HomeDir(c.File))
 	if err != nil {
 		return err
@@ -81,7 +82,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		_, c.AgentSocket = agentPaths(&Globals{Home: home}, "", "")
 	}
 	if c.ReadyFile == "" {
-		c.ReadyFile = server.ReadyFile(home)
+		c.ReadyFile = api.ReadyFile(home)
 	}
 	p, err := spec.Load(c.File)
 	if err != nil {
@@ -114,8 +115,8 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		return fmt.Errorf("server: listen on %s: %w (choose another with --listen)", c.Listen, err)
 	}
 	abs, _ := filepath.Abs(c.File)
-	r := server.Ready{Server: "http://" + ln.Addr().String(), ServerPID: os.Getpid(), AgentSocket: c.AgentSocket, Home: home, Project: abs}
-	if err := server.WriteReady(c.ReadyFile, r); err != nil {
+	r := api.Ready{Server: "http://" + ln.Addr().String(), ServerPID: os.Getpid(), AgentSocket: c.AgentSocket, Home: home, Project: abs}
+	if err := api.WriteReady(c.ReadyFile, r); err != nil {
 		ln.Close()
 		return err
 	}

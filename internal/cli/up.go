@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/belay-dev/belay/internal/api"
 	"io"
 	"net/http"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/belay-dev/belay/internal/server"
 	"github.com/spf13/cobra"
 )
 
@@ -54,20 +54,20 @@ func newUpCmd(g *Globals) *cobra.Command {
 }
 
 // up starts the daemons unless the ready-file names live ones.
-func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (server.Ready, error) {
-	readyPath := server.ReadyFile(home)
-	if r, err := server.ReadReady(readyPath); err == nil && alive(r.ServerPID) && alive(r.AgentPID) && serverAnswers(ctx, r.Server) {
+func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (api.Ready, error) {
+	readyPath := api.ReadyFile(home)
+	if r, err := api.ReadReady(readyPath); err == nil && alive(r.ServerPID) && alive(r.AgentPID) && serverAnswers(ctx, r.Server) {
 		return r, nil
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return server.Ready{}, err
+		return api.Ready{}, err
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return server.Ready{}, fmt.Errorf("project file %s: %w (run `belay init` to write one, or pass -f)", file, err)
+		return api.Ready{}, fmt.Errorf("project file %s: %w (run `belay init` to write one, or pass -f)", file, err)
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
-		return server.Ready{}, err
+		return api.Ready{}, err
 	}
 	os.Remove(readyPath)
 	state, sock := agentPaths(&Globals{Home: home}, "", "") // where `belay logs` looks too
@@ -76,31 +76,31 @@ func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.
 	if agentAPI != "" {
 		tok, err := agentToken(home)
 		if err != nil {
-			return server.Ready{}, err
+			return api.Ready{}, err
 		}
 		agentArgs, agentEnv = append(agentArgs, "--listen-api", agentAPI), []string{"BELAY_AGENT_TOKEN=" + tok}
 	}
 	agentPID, err := spawn(home, "agent.log", agentEnv, agentArgs...)
 	if err != nil {
-		return server.Ready{}, err
+		return api.Ready{}, err
 	}
 	serverPID, err := spawn(home, "server.log", nil, "server", "--home", home, "-f", abs, "--agent", sock, "--ready-file", readyPath, "--state", g.State)
 	if err != nil {
-		return server.Ready{}, err
+		return api.Ready{}, err
 	}
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		if r, err := server.ReadReady(readyPath); err == nil && serverAnswers(ctx, r.Server) {
+		if r, err := api.ReadReady(readyPath); err == nil && serverAnswers(ctx, r.Server) {
 			r.AgentPID = agentPID
 			r.AgentSocket = sock
-			return r, server.WriteReady(readyPath, r)
+			return r, api.WriteReady(readyPath, r)
 		}
 		if !alive(serverPID) {
-			return server.Ready{}, fmt.Errorf("belay server exited during start-up; see %s", filepath.Join(home, "server.log"))
+			return api.Ready{}, fmt.Errorf("belay server exited during start-up; see %s", filepath.Join(home, "server.log"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return server.Ready{}, fmt.Errorf("belay server not ready after %s; see %s", wait, filepath.Join(home, "server.log"))
+	return api.Ready{}, fmt.Errorf("belay server not ready after %s; see %s", wait, filepath.Join(home, "server.log"))
 }
 
 // agentToken returns the token in <home>/agent.token, generating it the
@@ -174,9 +174,9 @@ func newDownCmd(g *Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.HomeDir(file)
-			r, err := server.ReadReady(server.ReadyFile(home))
+			r, err := api.ReadReady(api.ReadyFile(home))
 			if errors.Is(err, os.ErrNotExist) {
-				fmt.Fprintf(cmd.OutOrStdout(), "belay is not running (no %s)\n", server.ReadyFile(home))
+				fmt.Fprintf(cmd.OutOrStdout(), "belay is not running (no %s)\n", api.ReadyFile(home))
 				return nil
 			} else if err != nil {
 				return err
@@ -189,7 +189,7 @@ func newDownCmd(g *Globals) *cobra.Command {
 					return fmt.Errorf("stop %s (pid %d): %w", p.name, p.pid, err)
 				}
 			}
-			os.Remove(server.ReadyFile(home))
+			os.Remove(api.ReadyFile(home))
 			fmt.Fprintln(cmd.OutOrStdout(), "belay is down")
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/belay-dev/belay/internal/api"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/belay-dev/belay/internal/api"
-	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/loadgen"
 )
 
 // Options configure a demo run.
@@ -37,7 +37,7 @@ type Summary struct {
 	Versions   [3]string     `json:"versions"`
 	Stable     string        `json:"stable"`
 	Detected   time.Duration `json:"detected_after"` // canary start to rollback
-	BadServed  tally         `json:"bad_version_requests"`
+	BadServed  loadgen.Count `json:"bad_version_requests"`
 	Requests   int64         `json:"requests"`
 	Failed     int64         `json:"failed"`
 	Unrouted   int64         `json:"connection_errors"`
@@ -48,8 +48,8 @@ type Summary struct {
 type run struct {
 	Options
 	project string // the project directory
-	ready   server.Ready
-	load    *load
+	ready   api.Ready
+	load    *loadgen.Load // production's users, once production exists
 	step    int
 	start   time.Time
 }
@@ -57,7 +57,7 @@ type run struct {
 // Run tells the whole story: three builds, a good release through staging
 // and production, a good canary promoted, a bad canary rolled back.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	r := &run{Options: o, load: newLoad(), start: time.Now()}
+	r := &run{Options: o, start: time.Now()}
 	if r.RPS <= 0 {
 		r.RPS = 150
 	}
@@ -95,9 +95,8 @@ func (r *run) story(ctx context.Context) (Summary, error) {
 	}
 	// Users arrive once production exists; from here on every failed
 	// request counts against belay, except those v3's bug causes.
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
-	go r.load.run(loadCtx, "http://"+s.Production+"/", api.VersionHeader, r.RPS)
+	r.load = loadgen.Start("http://"+s.Production+"/", loadgen.Options{Rate: float64(r.RPS), Header: api.VersionHeader})
+	defer r.load.Stop()
 	fmt.Fprintf(r.Out, "   users arrive: %d requests/s to production at http://%s/\n", r.RPS, s.Production)
 	if err := r.release(ctx, s.Versions[1], "v2: a good change, canaried in production (10 % → 50 % → 100 %) and promoted", "Succeeded"); err != nil {
 		return s, err
@@ -105,8 +104,16 @@ func (r *run) story(ctx context.Context) (Summary, error) {
 	if err := r.release(ctx, s.Versions[2], "v3: a bug that fails 30 % of requests under load: it passes its smoke tests, then its canary is caught and rolled back", "RolledBack"); err != nil {
 		return s, err
 	}
-	stopLoad()
+	r.load.Stop()
 	return r.summarise(ctx, s)
+}
+
+// served is what production's users have had from version so far.
+func (r *run) served(version string) loadgen.Count {
+	if r.load == nil {
+		return loadgen.Count{}
+	}
+	return r.load.Tally().ByVersion[version]
 }
 
 func (r *run) say(title string) {
@@ -198,7 +205,7 @@ func (r *run) up(ctx context.Context) error {
 	if _, err := r.belay(ctx, "up"); err != nil {
 		return err
 	}
-	ready, err := server.ReadReady(server.ReadyFile(filepath.Join(r.project, ".belay")))
+	ready, err := api.ReadReady(api.ReadyFile(filepath.Join(r.project, ".belay")))
 	r.ready = ready
 	return err
 }

@@ -88,7 +88,7 @@ func (r *run) narrate(v api.RolloutView, seen map[string]bool) {
 	if st.Reason != "" && (v.Terminal || v.Phase == string(rollout.RollingBack)) {
 		line += "  " + st.Reason
 	}
-	if t := r.load.of(v.Version); v.Environment == "production" && t.Total > 0 && v.Phase == string(rollout.Canary) {
+	if t := r.served(v.Version); v.Environment == "production" && t.Total > 0 && v.Phase == string(rollout.Canary) {
 		line += fmt.Sprintf("  (%d requests served by it so far, %d failed)", t.Total, t.Failed)
 	}
 	fmt.Fprintln(r.Out, line)

@@ -3,10 +3,10 @@ package demo
 import (
 	"context"
 	"fmt"
+	"github.com/belay-dev/belay/internal/api"
 	"strconv"
 	"time"
 
-	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
@@ -27,8 +27,13 @@ func (r *run) summarise(ctx context.Context, s Summary) (Summary, error) {
 	}
 	s.BadRollout = bad.ID
 	s.Detected = detection(bad)
-	s.BadServed = r.load.of(s.Versions[2])
-	s.Requests, s.Failed, s.Unrouted = r.load.sum()
+	s.BadServed = r.served(s.Versions[2])
+	load := r.load.Tally()
+	for _, c := range load.ByVersion {
+		s.Requests += c.Total
+		s.Failed += c.Failed
+	}
+	s.Unrouted = load.Unanswered
 	var status []api.ServiceStatus
 	if err := r.get(ctx, "/status?service=hello", &status); err == nil {
 		for _, e := range status[0].Environments {

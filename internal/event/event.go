@@ -3,10 +3,12 @@
 package event
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -59,10 +61,26 @@ type Sink interface {
 
 // File appends events as JSON lines; each event is one write on an O_APPEND
 // file, so concurrent writers never interleave within a line.
+//
+// File writes an event with an ID once: an event re-sent after a crash is
+// dropped if its ID is already in the file. On first use File reads the IDs
+// in the last 8 MiB of the file (dedupTail), and before each write those of
+// whatever was appended since, by it or by another process; it remembers
+// the last 16384 IDs (dedupIDs). So an event re-sent after that many newer
+// ones is written again, as is one that two processes write at the same
+// moment; readers can drop those by ID.
 type File struct {
-	path string
-	mu   sync.Mutex
+	path    string
+	mu      sync.Mutex
+	started bool  // the tail was read
+	read    int64 // offset up to which the file's IDs are in ids
+	ids     recent
 }
+
+const (
+	dedupTail = 8 << 20
+	dedupIDs  = 16384
+)
 
 var _ Sink = (*File)(nil)
 
@@ -72,7 +90,7 @@ func NewFile(path string) *File { return &File{path: path} }
 // Path is the file events are appended to.
 func (f *File) Path() string { return f.path }
 
-// Emit appends e as one line.
+// Emit appends e as one line, unless an event with e's ID is in the file.
 func (f *File) Emit(_ context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
@@ -87,15 +105,100 @@ func (f *File) Emit(_ context.Context, e Event) error {
 	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
-	fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("event log: %w", err)
 	}
-	if _, err := fh.Write(b); err != nil {
-		fh.Close()
+	defer fh.Close()
+	torn, err := f.catchUp(fh)
+	if err != nil {
 		return fmt.Errorf("event log %s: %w", f.path, err)
 	}
+	if e.ID != "" && f.ids.has(e.ID) {
+		return nil
+	}
+	if torn { // a writer died mid-line: keep this event on a line of its own
+		b = append([]byte{'\n'}, b...)
+	}
+	if _, err := fh.Write(b); err != nil {
+		return fmt.Errorf("event log %s: %w", f.path, err)
+	}
+	f.ids.add(e.ID)
 	return fh.Close()
+}
+
+// catchUp reads the IDs of the complete lines appended since f.read. torn
+// reports a last line without its newline.
+func (f *File) catchUp(fh *os.File) (torn bool, err error) {
+	fi, err := fh.Stat()
+	if err != nil {
+		return false, err
+	}
+	size, start := fi.Size(), f.read
+	midLine := false
+	if !f.started || size < start { // first use, or the file was truncated
+		f.started, f.ids = true, recent{}
+		start = max(0, size-dedupTail)
+		f.read = start
+		if start > 0 {
+			var prev [1]byte
+			if _, err := fh.ReadAt(prev[:], start-1); err != nil {
+				return false, err
+			}
+			midLine = prev[0] != '\n'
+		}
+	}
+	br := bufio.NewReader(io.NewSectionReader(fh, start, size-start))
+	for {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF {
+			f.read = start // a torn line is read again once it has its newline
+			return len(line) > 0, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		start += int64(len(line))
+		if midLine { // the tail began inside this line
+			midLine = false
+			continue
+		}
+		var id struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(line, &id) == nil {
+			f.ids.add(id.ID)
+		}
+	}
+}
+
+// recent is a set of the last dedupIDs IDs added.
+type recent struct {
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func (r *recent) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recent) add(id string) {
+	if id == "" || r.has(id) {
+		return
+	}
+	if r.set == nil {
+		r.set = map[string]struct{}{}
+	}
+	if len(r.ring) < dedupIDs {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % dedupIDs
+	}
+	r.set[id] = struct{}{}
 }
 
 // ReadFile reads every event of a JSON-lines file.

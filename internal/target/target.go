@@ -36,11 +36,13 @@ type Metrics interface {
 
 // Desired is the state wanted for one service in one environment.
 type Desired struct {
-	Environment string    `json:"environment"`
-	Service     string    `json:"service"`
-	Listen      string    `json:"listen,omitempty"` // proxy address, e.g. 127.0.0.1:8080
-	Versions    []Version `json:"versions"`         // versions absent here are drained and stopped
-	Sticky      *Sticky   `json:"sticky,omitempty"`
+	Environment string `json:"environment"`
+	Service     string `json:"service"`
+	Listen      string `json:"listen,omitempty"` // proxy address, e.g. 127.0.0.1:8080
+	// Versions absent here are drained and stopped; none at all stops every
+	// instance of the service, and its address answers 503.
+	Versions []Version `json:"versions"`
+	Sticky   *Sticky   `json:"sticky,omitempty"`
 	// VersionHeader, when set, names the response header carrying the version that served.
 	VersionHeader string        `json:"version_header,omitempty"`
 	DrainTimeout  time.Duration `json:"drain_timeout,omitempty"`

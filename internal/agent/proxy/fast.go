@@ -106,28 +106,37 @@ func (b *Backend) serveFast(w http.ResponseWriter, r *http.Request, stats *Stats
 	return nil
 }
 
-// roundTrip sends r and reads the answer's head. A pooled connection the
-// instance closed meanwhile is replaced by a fresh one once.
+// roundTrip sends r and reads the answer's head.
 func (b *Backend) roundTrip(r *http.Request) (*http.Response, *upConn, error) {
+	return withConn(b, func(uc *upConn) (*http.Response, error) { return exchange(uc, r) })
+}
+
+// withConn runs send (write a request, read the answer's head) on a pooled
+// connection to b. A pooled connection the instance closed meanwhile is
+// replaced by a fresh one once. An error wraps errUpstream: nothing has
+// reached the client yet.
+func withConn[T any](b *Backend, send func(*upConn) (T, error)) (T, *upConn, error) {
 	for attempt := 0; ; attempt++ {
 		uc, reused := b.pool.get(), true
 		if uc == nil || attempt > 0 {
 			if uc != nil {
-				uc.c.Close()
+				uc.c.Close() // likely as stale as the one that failed
 			}
 			var err error
 			if uc, err = b.dial(); err != nil {
-				return nil, nil, errors.Join(errUpstream, err)
+				var zero T
+				return zero, nil, errors.Join(errUpstream, err)
 			}
 			reused = false
 		}
-		resp, err := exchange(uc, r)
+		v, err := send(uc)
 		if err == nil {
-			return resp, uc, nil
+			return v, uc, nil
 		}
 		uc.c.Close()
 		if !reused || attempt > 0 {
-			return nil, nil, errors.Join(errUpstream, err)
+			var zero T
+			return zero, nil, errors.Join(errUpstream, err)
 		}
 	}
 }

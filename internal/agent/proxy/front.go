@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http/httputil"
 	"strconv"
@@ -278,37 +277,16 @@ func asciiEqualFold(b []byte, s string) bool {
 	return true
 }
 
-// pickRandom is Table.pick without sticky routing.
-func (t *Table) pickRandom() *Route {
-	n := rand.Uint32N(weightUnits)
-	for i, c := range t.cum {
-		if n < c {
-			if r := t.routes[i]; len(r.Backends) > 0 {
-				return r
-			}
-			break
-		}
-	}
-	return t.fallback()
-}
-
 // serve proxies one request; keep reports whether the client connection
 // can carry another request.
 func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error) {
-	route := t.pickRandom()
-	if route == nil {
-		_, _ = f.bw.WriteString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20\r\n\r\nno healthy instance\n")
+	t, fl, _ := f.p.begin(t, nil)
+	if fl.route == nil {
+		_, _ = f.bw.WriteString(unavailableResponse[t.unavailable()])
 		return !req.close, f.bw.Flush()
 	}
-	b := route.next()
-	start := time.Now()
-	route.Stats.inFlight.Add(1)
-	b.inFlight.Add(1)
-	defer func() {
-		b.inFlight.Add(-1)
-		route.Stats.inFlight.Add(-1)
-		route.Stats.latency(time.Since(start))
-	}()
+	defer fl.end()
+	route, b := fl.route, fl.b
 	uc, rh, err := f.exchange(b, head, req)
 	if err != nil {
 		if alt := route.other(b); alt != nil {
@@ -332,31 +310,24 @@ func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error
 	return err == nil && !req.close, err
 }
 
-// exchange sends the request head to b and reads the answer's head; a
-// pooled connection the instance closed meanwhile is replaced once.
-func (f *front) exchange(b *Backend, head []byte, req *request) (*upConn, respHead, error) {
-	for attempt := 0; ; attempt++ {
-		uc, reused := b.pool.get(), true
-		if uc == nil || attempt > 0 {
-			if uc != nil {
-				uc.c.Close()
-			}
-			var err error
-			if uc, err = b.dial(); err != nil {
-				return nil, respHead{}, errors.Join(errUpstream, err)
-			}
-			reused = false
-		}
-		f.writeUpstream(uc.bw, head, req)
-		rh, err := readResponseHead(uc, req)
-		if err == nil {
-			return uc, rh, nil
-		}
-		uc.c.Close()
-		if !reused || attempt > 0 {
-			return nil, respHead{}, errors.Join(errUpstream, err)
-		}
+// unavailableResponse is the front's 503 for each Table.unavailable text,
+// as net/http's http.Error writes it.
+var unavailableResponse = func() map[string]string {
+	m := map[string]string{}
+	for _, msg := range []string{noVersion, noHealthy} {
+		m[msg] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+			strconv.Itoa(len(msg)+1) + "\r\n\r\n" + msg + "\n"
 	}
+	return m
+}()
+
+// exchange sends the request head to b and reads the answer's head.
+func (f *front) exchange(b *Backend, head []byte, req *request) (*upConn, respHead, error) {
+	rh, uc, err := withConn(b, func(uc *upConn) (respHead, error) {
+		f.writeUpstream(uc.bw, head, req)
+		return readResponseHead(uc, req)
+	})
+	return uc, rh, err
 }
 
 func (f *front) writeUpstream(bw *bufio.Writer, head []byte, req *request) {

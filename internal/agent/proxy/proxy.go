@@ -96,41 +96,83 @@ func (p *Proxy) Table() *Table { return p.table.Load() }
 func (p *Proxy) CloseIdle() { p.transport.CloseIdleConnections() }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := p.table.Load()
-	route := t.pick(w, r)
-	if route == nil {
-		http.Error(w, "no healthy instance", http.StatusServiceUnavailable)
+	t, f, cookie := p.begin(p.table.Load(), r)
+	if f.route == nil {
+		http.Error(w, t.unavailable(), http.StatusServiceUnavailable)
 		return
 	}
-	if t.versionHeader != "" {
-		w.Header()[t.versionHeader] = []string{route.Version}
+	defer f.end()
+	if cookie != "" {
+		t.setCookie(w, cookie)
 	}
-	b := route.next()
-	start := time.Now()
-	route.Stats.inFlight.Add(1)
-	b.inFlight.Add(1)
-	defer func() {
-		b.inFlight.Add(-1)
-		route.Stats.inFlight.Add(-1)
-		route.Stats.latency(time.Since(start))
-	}()
+	if t.versionHeader != "" {
+		w.Header()[t.versionHeader] = []string{f.route.Version}
+	}
+	b := f.b
 	if !fastPath(r) {
 		b.rp.ServeHTTP(w, r)
 		return
 	}
 	buf := p.buffers.Get()
 	defer p.buffers.Put(buf)
-	err := b.serveFast(w, r, route.Stats, buf)
+	err := b.serveFast(w, r, f.route.Stats, buf)
 	if err != nil && r.Context().Err() == nil {
-		if alt := route.other(b); alt != nil {
-			err = alt.serveFast(w, r, route.Stats, buf)
+		if alt := f.route.other(b); alt != nil {
+			err = alt.serveFast(w, r, f.route.Stats, buf)
 		}
 	}
 	if err != nil {
-		route.Stats.proxyError()
-		p.log.Warn("proxy error", "version", route.Version, "instance", b.Addr, "err", err)
+		f.route.Stats.proxyError()
+		p.log.Warn("proxy error", "version", f.route.Version, "instance", b.Addr, "err", err)
 		w.WriteHeader(http.StatusBadGateway)
 	}
+}
+
+// flight is one request counted in flight, on its instance and its version,
+// from the moment its route was picked until end.
+type flight struct {
+	route *Route // nil: no route has a healthy instance
+	b     *Backend
+	start time.Time
+}
+
+// begin picks the route for r (see Table.pick) from t, the table in force,
+// and an instance of it, and counts the request in flight on that instance
+// before it goes anywhere. Then it checks that t is still in force: a table
+// swapped in meanwhile may already have had its retired instances drained
+// (found idle), so the request gives its count back and picks again from the
+// new table. A drain that waits for an instance's count to reach zero after
+// a swap thus never misses a request that picked the old table.
+func (p *Proxy) begin(t *Table, r *http.Request) (*Table, flight, string) {
+	for {
+		route, cookie := t.pick(r)
+		if route == nil {
+			return t, flight{}, ""
+		}
+		b := route.next()
+		if testHookPicked != nil {
+			testHookPicked()
+		}
+		b.inFlight.Add(1)
+		if now := p.table.Load(); now != t {
+			b.inFlight.Add(-1)
+			t = now
+			continue
+		}
+		route.Stats.inFlight.Add(1)
+		return t, flight{route: route, b: b, start: time.Now()}, cookie
+	}
+}
+
+// testHookPicked, when set by a test, runs between a request's pick and its
+// count in flight: the window a drain must not miss.
+var testHookPicked func()
+
+// end records the request's latency and takes it out of flight.
+func (f flight) end() {
+	f.route.Stats.latency(time.Since(f.start))
+	f.route.Stats.inFlight.Add(-1)
+	f.b.inFlight.Add(-1)
 }
 
 // retrier sends a request to its backend and, when that fails before an

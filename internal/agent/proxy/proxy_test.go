@@ -210,3 +210,26 @@ func TestWebSocketUpgrade(t *testing.T) {
 		t.Fatalf("got %q", line)
 	}
 }
+
+// A 503 says whether the service has no version at all or only no healthy
+// instance, the same through the front and through net/http.
+func TestUnavailableSaysWhy(t *testing.T) {
+	p := New(slog.New(slog.DiscardHandler))
+	url := serve(t, p)
+	s := &Stats{}
+	for _, c := range []struct {
+		table *Table
+		want  string
+	}{
+		{NewTable(nil, Sticky{}, ""), "no version of this service is deployed\n"},
+		{NewTable([]*Route{{Version: "v1", Weight: 100, Stats: s}}, Sticky{}, ""), "no healthy instance\n"},
+	} {
+		p.Swap(c.table)
+		for _, hdr := range []string{"X-Plain", "Content-Length"} { // the front; net/http
+			body, resp := get(t, http.DefaultClient, url, hdr, "0")
+			if resp.StatusCode != http.StatusServiceUnavailable || body != c.want || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+				t.Errorf("%s: %d %q %v, want 503 %q", hdr, resp.StatusCode, body, resp.Header, c.want)
+			}
+		}
+	}
+}

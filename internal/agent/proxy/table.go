@@ -57,28 +57,33 @@ func NewTable(routes []*Route, sticky Sticky, versionHeader string) *Table {
 // Routes are the table's routes, in order.
 func (t *Table) Routes() []*Route { return t.routes }
 
-// pick chooses the route for a request, setting the sticky cookie on w when
-// the client has none yet.
-func (t *Table) pick(w http.ResponseWriter, r *http.Request) *Route {
-	if rt := t.pinned(r); rt != nil {
-		return rt
+// pick chooses the route for a request: the version it pins, else by its
+// sticky key, else at random by weight. A nil r (the front's requests,
+// which are never pinned or sticky) picks at random. cookie, when not
+// empty, is a new sticky key for the answer to set (see setCookie).
+func (t *Table) pick(r *http.Request) (route *Route, cookie string) {
+	var key string
+	if r != nil {
+		if rt := t.pinned(r); rt != nil {
+			return rt, ""
+		}
+		key, cookie = t.stickyKey(r)
 	}
 	var n uint32
-	switch key := t.stickyKey(w, r); key {
-	case "":
-		n = rand.Uint32N(weightUnits)
-	default:
+	if key != "" {
 		n = fnv32a(key) % weightUnits
+	} else {
+		n = rand.Uint32N(weightUnits)
 	}
 	for i, c := range t.cum {
 		if n < c {
 			if r := t.routes[i]; len(r.Backends) > 0 {
-				return r
+				return r, cookie
 			}
 			break
 		}
 	}
-	return t.fallback()
+	return t.fallback(), cookie
 }
 
 // pinned is the route a request from this host names in the version
@@ -125,22 +130,43 @@ func (t *Table) fallback() *Route {
 	return nil
 }
 
-func (t *Table) stickyKey(w http.ResponseWriter, r *http.Request) string {
+// stickyKey is the key that keeps the client on one version; a client with
+// none gets a new one, returned as cookie too when the table sets cookies.
+func (t *Table) stickyKey(r *http.Request) (key, cookie string) {
 	if t.sticky.Header != "" {
 		if v := r.Header.Get(t.sticky.Header); v != "" {
-			return v
+			return v, ""
 		}
 	}
 	if t.sticky.Cookie == "" {
-		return ""
+		return "", ""
 	}
 	if c, err := r.Cookie(t.sticky.Cookie); err == nil && c.Value != "" {
-		return c.Value
+		return c.Value, ""
 	}
 	v := strconv.FormatUint(rand.Uint64(), 36)
-	http.SetCookie(w, &http.Cookie{Name: t.sticky.Cookie, Value: v, Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	return v
+	return v, v
 }
+
+// setCookie gives the client the sticky key pick chose for it.
+func (t *Table) setCookie(w http.ResponseWriter, v string) {
+	http.SetCookie(w, &http.Cookie{Name: t.sticky.Cookie, Value: v, Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// unavailable is the body of the 503 answered when pick finds no route:
+// a service whose desired state lists no version is told apart from one
+// whose instances are all unhealthy.
+func (t *Table) unavailable() string {
+	if len(t.routes) == 0 {
+		return noVersion
+	}
+	return noHealthy
+}
+
+const (
+	noVersion = "no version of this service is deployed"
+	noHealthy = "no healthy instance"
+)
 
 // next balances round-robin across the route's healthy instances.
 func (r *Route) next() *Backend {

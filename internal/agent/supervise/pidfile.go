@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/belay-dev/belay/internal/atomicfile"
 )
 
 // PidFile records a running instance so that a restarted agent can adopt it.
@@ -30,11 +32,7 @@ func WritePidFile(path string, pid int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // ReadPidFile reads a pid file; a missing file gives nil and no error.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/belay-dev/belay/internal/artifact"
+	"github.com/belay-dev/belay/internal/atomicfile"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -41,7 +42,7 @@ func New(dir string) (*Store, error) {
 		return nil, fmt.Errorf("artifact store %s: %w", dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
-		if err := writeAtomic(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -73,26 +74,20 @@ func (s *Store) PutBlob(_ context.Context, d v1.Descriptor, r io.Reader) error {
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+d.Digest.Hex[:12]+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(tmp, h), r)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err := atomicfile.WriteFunc(dst, 0o444, func(w io.Writer) error {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(w, h), r); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != d.Digest.Hex {
+			return fmt.Errorf("content hashes to sha256:%s", got)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("write blob %s: %w", d.Digest, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != d.Digest.Hex {
-		return fmt.Errorf("write blob %s: content hashes to sha256:%s", d.Digest, got)
-	}
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return nil
 }
 
 // PutManifest stores the manifest as a blob and points tag at it.
@@ -187,24 +182,5 @@ func (s *Store) writeIndex(idx v1.IndexManifest) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.indexPath(), append(b, '\n'))
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(s.indexPath(), append(b, '\n'), 0o644)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/artifact/storetest"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
@@ -33,6 +35,24 @@ func TestNewWritesLayoutFiles(t *testing.T) {
 	}
 	if _, err := New(dir); err != nil { // reopening keeps it
 		t.Fatal(err)
+	}
+}
+
+// A blob whose content does not hash to its digest never takes its name,
+// and leaves no temporary file behind.
+func TestPutBlobRefusesWrongContent(t *testing.T) {
+	s, err := New(filepath.Join(t.TempDir(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}}
+	err = s.PutBlob(context.Background(), d, strings.NewReader("not the zero hash"))
+	if err == nil || !strings.Contains(err.Error(), "content hashes to sha256:") {
+		t.Fatalf("got %v", err)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(s.BlobPath(d.Digest)))
+	if len(ents) != 0 {
+		t.Fatalf("blobs directory holds %v", ents)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package targettest is the behaviour every target.Target must show: apply,
 // observe, weights in force, idempotent apply, refusal of a version that never
-// becomes healthy or whose artifact cannot be opened, and (when the target
-// has the ability) counters.
+// becomes healthy or whose artifact cannot be opened, applying no versions
+// (everything stops), and (when the target has the ability) counters.
 package targettest
 
 import (
@@ -109,6 +109,27 @@ func Run(t *testing.T, h Harness) {
 		err := h.Target.Apply(ctx, want(h.Good("v1", 90)))
 		if !errors.Is(err, target.ErrInvalid) {
 			t.Fatalf("weights adding up to 90: want ErrInvalid, got %v", err)
+		}
+	})
+	t.Run("NoVersions", func(t *testing.T) {
+		mustApply(t, h, want(h.Good("v1", 100)))
+		for range 2 { // the second time changes nothing
+			mustApply(t, h, want())
+			o := observe(t, h)
+			if len(o.Versions) != 0 {
+				t.Fatalf("after applying no versions: %+v", o)
+			}
+			if h.Request != nil {
+				if v, err := h.Request(o); err == nil {
+					t.Fatalf("a request was served by %q with no versions", v)
+				}
+			}
+		}
+		mustApply(t, h, want(h.Good("v1", 100)))
+		if h.Request != nil {
+			if v, err := h.Request(observe(t, h)); err != nil || v != "v1" {
+				t.Fatalf("deploying again after none: %q %v", v, err)
+			}
 		}
 	})
 	t.Run("Counters", func(t *testing.T) {

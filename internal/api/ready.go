@@ -1,11 +1,12 @@
-package server
+package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/belay-dev/belay/internal/atomicfile"
 )
 
 // Ready is what `belay up` and the daemons write once they listen, so that
@@ -22,13 +23,16 @@ type Ready struct {
 // ReadyFile is where a home directory's ready-file lives.
 func ReadyFile(home string) string { return filepath.Join(home, "ready.json") }
 
-// WriteReady writes r atomically (temp file, fsync, rename).
+// WriteReady writes r atomically, creating the directory if need be.
 func WriteReady(path string, r Ready) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(b, '\n'))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // ReadReady reads a ready-file; a missing file wraps os.ErrNotExist.
@@ -42,22 +46,4 @@ func ReadReady(path string) (Ready, error) {
 		return r, fmt.Errorf("ready-file %s is corrupt (%v): remove it and run `belay up` again", path, err)
 	}
 	return r, nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
