@@ -178,32 +178,31 @@ func (r *crashRig) crash() {
 
 // get decodes GET path from the running server; errors are returned, not
 // fatal, because the server may be down between a kill and its restart.
-func (r *crashRig) get(path string, v any) error {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(r.api + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
+func (r *crashRig) get(path string, v any) error { return r.call("GET", path, nil, v) }
 
-// post sends v as JSON to path and decodes the answer into out.
-func (r *crashRig) post(path string, v, out any) error {
-	b, _ := json.Marshal(v)
+// post sends in as JSON to path and decodes the answer into out.
+func (r *crashRig) post(path string, in, out any) error { return r.call("POST", path, in, out) }
+
+func (r *crashRig) call(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.api+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Post(r.api+path, "application/json", bytes.NewReader(b))
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

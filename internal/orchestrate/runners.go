@@ -11,6 +11,7 @@ import (
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
+	"github.com/belay-dev/belay/internal/spec"
 )
 
 // The engine's runners, backed by the server's parts.
@@ -34,14 +35,23 @@ type smokeReport struct {
 	Report smoke.Report `json:"report"`
 }
 
-func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessage, error) {
-	p, err := r.s.d.Project()
+// service is belay.yaml's service as it is now; its absence fails the action.
+func (o *Orchestrator) service(name string) (*spec.Service, error) {
+	p, err := o.d.Project()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
 	}
-	svc := p.Service(st.Service)
+	svc := p.Service(name)
 	if svc == nil {
-		return nil, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Service)
+		return nil, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, name)
+	}
+	return svc, nil
+}
+
+func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessage, error) {
+	svc, err := r.s.service(st.Service)
+	if err != nil {
+		return nil, err
 	}
 	tests := smokeTests(svc)
 	if len(tests) == 0 {
@@ -59,13 +69,9 @@ func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessa
 }
 
 func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessage, error) {
-	p, err := r.s.d.Project()
+	svc, err := r.s.service(st.Service)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", rollout.ErrActionFailed, err)
-	}
-	svc := p.Service(st.Service)
-	if svc == nil {
-		return nil, fmt.Errorf("%w: service %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Service)
+		return nil, err
 	}
 	// Hooks run in the directory of the version that serves once the phase
 	// is done: the new one, or the one a rollback returns to.
