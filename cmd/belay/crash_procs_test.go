@@ -25,6 +25,9 @@ type crashRig struct {
 	t          *testing.T
 	bin, proj  string
 	home, sock string
+	// serverHome is the server's --home (default home): another one plays
+	// a server started on another host.
+	serverHome string
 	env        []string
 	agent      *exec.Cmd
 	server     *exec.Cmd
@@ -146,9 +149,13 @@ func (r *crashRig) start() {
 // socket and waits until its API answers.
 func (r *crashRig) startServer() {
 	r.t.Helper()
-	ready := api.ReadyFile(r.home)
+	home := r.home
+	if r.serverHome != "" {
+		home = r.serverHome
+	}
+	ready := api.ReadyFile(home)
 	_ = os.Remove(ready)
-	r.server = r.spawn("server.log", "server", "--home", r.home, "-f", "belay.yaml", "--agent", r.sock, "--ready-file", ready, "--tick", "200ms")
+	r.server = r.spawn("server.log", "server", "--home", home, "-f", "belay.yaml", "--agent", r.sock, "--ready-file", ready, "--tick", "200ms")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if rd, err := api.ReadReady(ready); err == nil && rd.ServerPID == r.server.Process.Pid {

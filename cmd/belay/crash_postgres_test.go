@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/loadgen"
+	"github.com/belay-dev/belay/internal/store/open"
+	"github.com/belay-dev/belay/internal/store/storetest"
+	"github.com/belay-dev/belay/internal/testenv"
+)
+
+// TestPostgresServerResumesOnAnotherHost: a server whose state is in
+// PostgreSQL and whose artifacts are in a registry is killed mid-canary,
+// and a new one starts with an empty home — as on another host. It resumes
+// the canary step's sequential test from the store (same start, counts
+// that kept growing) rather than starting it again, and the release goes on.
+func TestPostgresServerResumesOnAnotherHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds belay and examples/hello, runs a release on PostgreSQL and a registry")
+	}
+	pg := storetest.PostgresURL(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	repo := "oci://" + testenv.Registry(t) + "/belay-crash/" + hex.EncodeToString(b)
+	staging, production := freePort(t), freePort(t)
+	r := newCrashRig(t, func(y string) string {
+		y = strings.NewReplacer("127.0.0.1:18081", staging, "127.0.0.1:18082", production,
+			"- {weight: 10%, min_duration: 5s}", "- {weight: 10%, min_duration: 25s}").Replace(y)
+		return y + "\nartifacts:\n  store: " + repo + "\n  trusted_keys: [keys/belay.pub]\n"
+	})
+	r.env = append(r.env, "BELAY_STATE="+pg)
+	r.run(r.bin, "keys", "create")
+	if err := os.MkdirAll(filepath.Join(r.proj, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.run("cp", filepath.Join(r.home, "keys", "belay.pub"), filepath.Join(r.proj, "keys", "belay.pub"))
+	v1 := r.commit("v1")
+	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
+	v2 := r.commit("v2")
+
+	r.serverHome = t.TempDir() // host A
+	r.start()
+	r.env = append(r.env, "BELAY_SERVER="+r.api)
+	r.run(r.bin, "release", "hello", v1)
+	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
+		t.Fatalf("v1 in production ended %s", got)
+	}
+	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 100, Header: api.VersionHeader})
+	defer load.Stop()
+	r.run(r.bin, "release", "hello", v2)
+	id := r.rolloutOf("production", v2)
+
+	st, err := open.Open(context.Background(), pg, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before := waitAnalysis(t, st, id, func(a analysisView) bool { return a.State.Canary.Total.Requests >= 60 })
+
+	// Host A dies; host B starts with nothing of A's home.
+	if err := r.server.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.server.Wait()
+	r.serverHome = t.TempDir()
+	r.startServer()
+	after := waitAnalysis(t, st, id, func(a analysisView) bool {
+		return a.State.Canary.Total.Requests > before.State.Canary.Total.Requests
+	})
+	if !after.State.Started.Equal(before.State.Started) {
+		t.Fatalf("the new server started the step's test again (started %s, was %s)", after.State.Started, before.State.Started)
+	}
+	t.Logf("step 0's test: %d canary requests before the kill, %d after, started at %s on both hosts",
+		before.State.Canary.Total.Requests, after.State.Canary.Total.Requests, before.State.Started.Format(time.RFC3339Nano))
+	if v := r.follow(id, false); v.Phase != "Succeeded" {
+		t.Fatalf("v2 in production ended %s on the second host:\n%s", v.Phase, v.path())
+	}
+	if got := load.Stop(); len(got.Failures) > 0 {
+		t.Fatalf("requests failed: %v", got.Failures[:min(len(got.Failures), 10)])
+	}
+}
+
+// analysisView is the part of a stored analyzer the test reads.
+type analysisView struct {
+	State struct {
+		Started time.Time `json:"started"`
+		Canary  struct {
+			Total struct {
+				Requests int64 `json:"requests"`
+			} `json:"total"`
+		} `json:"canary"`
+	} `json:"state"`
+}
+
+// waitAnalysis polls rollout id's step 0 analyzer in the store until ok.
+func waitAnalysis(t *testing.T, st interface {
+	LoadAnalysis(ctx context.Context, rolloutID int64, step int) (json.RawMessage, error)
+}, id int64, ok func(analysisView) bool) analysisView {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		b, err := st.LoadAnalysis(context.Background(), id, 0)
+		if err == nil {
+			var a analysisView
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatal(err)
+			}
+			if ok(a) {
+				return a
+			}
+			last = fmt.Sprintf("%+v", a)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("rollout %d's analysis in the store never got there; last: %s", id, last)
+	return analysisView{}
+}
+
