@@ -41,8 +41,9 @@ func cmdFreePorts(ts *testscript.TestScript, neg bool, args []string) {
 
 // loadgen URL RPS: send requests until the script ends; `loadgen -check`
 // fails the script if any request failed other than 5xx answers from the
-// versions listed after it (a bad release's own errors), or never connected.
-// Loads are per script: scripts run in parallel in this one process.
+// versions listed after it (a bad release's own errors), or never connected;
+// `loadgen -stop` ends the script's load and forgets it, so that another
+// can start. Loads are per script: scripts run in parallel in this one process.
 var loads = struct {
 	sync.Mutex
 	m map[*testscript.TestScript]*loadgen.Load
@@ -73,8 +74,16 @@ func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return
 	}
+	if len(args) == 1 && args[0] == "-stop" && load != nil {
+		got := load.Stop()
+		ts.Logf("loadgen: stopped after %d requests, %d failed", got.Sent, len(got.Failures))
+		loads.Lock()
+		delete(loads.m, ts)
+		loads.Unlock()
+		return
+	}
 	if len(args) != 2 || load != nil {
-		ts.Fatalf("usage: loadgen URL RPS (once a script) | loadgen -check [VERSION...]")
+		ts.Fatalf("usage: loadgen URL RPS (one at a time) | loadgen -stop | loadgen -check [VERSION...]")
 	}
 	var rps int
 	fmt.Sscan(args[1], &rps)
