@@ -95,26 +95,39 @@ func (s *Server) published(ctx context.Context, evs []event.Event) {
 	s.notify.wake()
 }
 
+// syncBack is how many of the newest stored events a starting server copies
+// to the JSON-lines file; far fewer than the IDs the file remembers, so an
+// event already there is never written twice.
+const syncBack = 1000
+
 // syncEventFile copies to the JSON-lines file the stored events a crash
-// may have kept from it (stored, not yet copied); the file skips IDs it has.
+// may have kept from it (stored, not yet copied): the file skips IDs it has.
 func (s *Server) syncEventFile(ctx context.Context) {
 	if s.d.Events == nil {
 		return
 	}
+	var tail []store.Event
 	for after := int64(0); ; {
-		evs, err := s.d.Store.EventsSince(ctx, after, 1000)
-		if err != nil || len(evs) == 0 {
+		evs, err := s.d.Store.EventsSince(ctx, after, syncBack)
+		if err != nil {
+			s.d.Logger.Warn("event file not synced", "err", err)
 			return
 		}
-		for _, e := range evs {
-			var ev event.Event
-			if json.Unmarshal(e.Data, &ev) == nil && ev.ID != "" {
-				if err := s.d.Events.Emit(ctx, ev); err != nil {
-					s.d.Logger.Warn("event file", "err", err)
-					return
-				}
-			}
-			after = e.ID
+		if len(evs) == 0 {
+			break
+		}
+		tail = append(tail, evs...)
+		tail = tail[max(0, len(tail)-syncBack):]
+		after = evs[len(evs)-1].ID
+	}
+	for _, e := range tail {
+		var ev event.Event
+		if json.Unmarshal(e.Data, &ev) != nil || ev.ID == "" {
+			continue
+		}
+		if err := s.d.Events.Emit(ctx, ev); err != nil {
+			s.d.Logger.Warn("event file", "err", err)
+			return
 		}
 	}
 }
