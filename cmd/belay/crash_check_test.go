@@ -122,7 +122,16 @@ var next = map[rollout.Phase][]rollout.Phase{
 // each from where the last one went, along edges the state machine has,
 // completions only of pending actions, verdicts and ticks only without.
 func checkChain(ts []rollout.Transition) error {
-	prev := rollout.Transition{To: rollout.Pending}
+	return checkChainFrom(rollout.Transition{To: rollout.Pending}, ts)
+}
+
+// checkRollbackChain checks the history of a rollout of kind rollback,
+// which is created in RollingBack with its actions asked for (seq 0).
+func checkRollbackChain(ts []rollout.Transition) error {
+	return checkChainFrom(rollout.Transition{To: rollout.RollingBack, Actions: []rollout.ActionKind{rollout.SetWeights}}, ts)
+}
+
+func checkChainFrom(prev rollout.Transition, ts []rollout.Transition) error {
 	for i, t := range ts {
 		if t.Seq != int64(i+1) {
 			return fmt.Errorf("transition %d has seq %d: a gap or a repeat", i+1, t.Seq)

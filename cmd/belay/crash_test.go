@@ -97,7 +97,10 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	if v.Phase != "RolledBack" || r.stable("production") != v1 {
 		t.Fatalf("idle rollback ended %s, production's stable %s; transitions:\n%s", v.Phase, r.stable("production"), v.path())
 	}
-	if err := checkChain(v.Transitions); err != nil {
+	if v.state().Kind != rollout.KindRollback {
+		t.Fatalf("idle rollback: rollout %d is of kind %q", rb.Rollout, v.state().Kind)
+	}
+	if err := checkRollbackChain(v.Transitions); err != nil {
 		t.Fatalf("idle rollback: %v", err)
 	}
 	r.agree("production")
