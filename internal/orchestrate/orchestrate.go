@@ -23,6 +23,9 @@ import (
 // Errors callers map to answers (the server to HTTP statuses).
 var (
 	ErrBadRequest = errors.New("bad request")
+	// ErrMalformed is a request that cannot be read at all: a body that is
+	// not the expected JSON, an ID that is not a number.
+	ErrMalformed  = errors.New("malformed request")
 	ErrOutOfOrder = errors.New("environment out of order")
 	// ErrForce refuses a rollback target that was rolled back or never
 	// stable in the environment, unless the person forces it.
@@ -31,7 +34,9 @@ var (
 
 // Artifacts is what the orchestrator needs from the artifact store.
 type Artifacts interface {
-	// Verify checks a version (digests and signature) and returns its digest.
+	// Verify checks a version (digests and signature) and returns its
+	// digest; the error for a version the store lacks wraps
+	// release.ErrNoArtifact.
 	Verify(ctx context.Context, version string) (digest string, err error)
 	// Open returns a verified, unpacked, read-only tree of the artifact.
 	Open(ctx context.Context, ref string) (dir string, err error)

@@ -22,7 +22,7 @@ func (o *Orchestrator) Release(ctx context.Context, req api.ReleaseRequest) (api
 	if err != nil {
 		return api.ReleaseAnswer{}, err
 	}
-	opts := release.Options{Owner: req.Owner, AllowContract: req.AllowContract, Reason: req.Reason, Supersede: req.Supersede, Now: o.d.Now()}
+	opts := release.Options{Owner: req.Owner, Actor: req.Actor, AllowContract: req.AllowContract, Reason: req.Reason, Supersede: req.Supersede, Now: o.d.Now()}
 	if req.PlanYAML != "" {
 		doc, err := spec.Parse("plan.yaml", []byte(req.PlanYAML))
 		if err != nil {

@@ -148,13 +148,17 @@ func decodeState(row store.Rollout) (rollout.State, error) {
 	return s, nil
 }
 
-// ParseID parses a rollout ID as the API and the engine spell it.
-func ParseID(id string) (int64, error) { return parseID(id) }
-
-func parseID(id string) (int64, error) {
+// ParseID parses the ID of what (a rollout, a release, a queue entry) as the
+// API and the engine spell it: a positive decimal number.
+func ParseID(what, id string) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%w: rollout id %q is not a number: see `belay status`", rollout.ErrNotFound, id)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%w: %s id %q is not a number: %s ids are whole numbers starting at 1", ErrMalformed, what, id, what)
+	case n <= 0:
+		return 0, fmt.Errorf("%w: %s ids start at 1, so there is no %s %d", store.ErrNotFound, what, what, n)
 	}
 	return n, nil
 }
+
+func parseID(id string) (int64, error) { return ParseID("rollout", id) }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
 
@@ -37,10 +37,16 @@ func (s *Server) Handler() http.Handler {
 
 type apiFunc func(r *http.Request) (any, error)
 
-// handle writes a handler's answer as JSON and maps sentinel errors to statuses.
+// handle writes a handler's answer as JSON and maps sentinel errors to
+// statuses. A POST must carry JSON (or say nothing of its type), and no body
+// may be larger than maxBody.
 func (s *Server) handle(f apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := f(r)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		v, err := checkBody(r)
+		if err == nil {
+			v, err = f(r)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			code := statusOf(err)
@@ -57,7 +63,13 @@ func (s *Server) handle(f apiFunc) http.HandlerFunc {
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, rollout.ErrNotFound), errors.Is(err, release.ErrNoService):
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, orchestrate.ErrMalformed), errors.Is(err, spec.ErrVersion):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, rollout.ErrNotFound), errors.Is(err, release.ErrNoService), errors.Is(err, release.ErrNoArtifact):
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrConflict), errors.Is(err, release.ErrMismatch), errors.Is(err, orchestrate.ErrOutOfOrder):
 		return http.StatusConflict
@@ -68,17 +80,6 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
-}
-
-func decode(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: request body: %v", orchestrate.ErrBadRequest, err)
-	}
-	return nil
 }
 
 func (s *Server) postRelease(r *http.Request) (any, error) {
@@ -161,7 +162,7 @@ func (s *Server) getRollouts(r *http.Request) (any, error) {
 }
 
 func (s *Server) getRollout(r *http.Request) (any, error) {
-	id, err := orchestrate.ParseID(r.PathValue("id"))
+	id, err := orchestrate.ParseID("rollout", r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
@@ -182,11 +183,7 @@ func (s *Server) getHistory(r *http.Request) (any, error) {
 
 // pathID is the {id} of the path, a positive number naming what.
 func pathID(r *http.Request, what string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: %s id %q is not a number", orchestrate.ErrBadRequest, what, r.PathValue("id"))
-	}
-	return id, nil
+	return orchestrate.ParseID(what, r.PathValue("id"))
 }
 
 // getEvents lists events after ?after=ID; with ?follow=1 it streams them as
