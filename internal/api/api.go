@@ -17,9 +17,13 @@ const VersionHeader = "X-Belay-Version"
 
 // ReleaseRequest asks for a release of a version.
 type ReleaseRequest struct {
-	Service       string `json:"service"`
-	Version       string `json:"version"`
-	Owner         string `json:"owner"`
+	Service string `json:"service"`
+	Version string `json:"version"`
+	// Actor is who asks for the release. The release's owner is the
+	// service's owner in belay.yaml; Owner stands in when belay.yaml and the
+	// plan file name none, and the actor when Owner is empty too.
+	Actor         string `json:"actor,omitempty"`
+	Owner         string `json:"owner,omitempty"`
 	AllowContract bool   `json:"allow_contract,omitempty"`
 	Reason        string `json:"reason,omitempty"`
 	// Environment starts the release there instead of the first environment;

@@ -44,7 +44,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 				}
 				plan, f.file = f.file, "belay.yaml"
 			}
-			req := api.ReleaseRequest{Owner: actor(cmd), AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
+			req := api.ReleaseRequest{Actor: actor(cmd), AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
 			if plan != "" {
 				b, err := os.ReadFile(plan)
 				if err != nil {
@@ -90,6 +90,9 @@ func printRelease(w io.Writer, a api.ReleaseAnswer) error {
 	}
 	fmt.Fprintf(w, "  previous_stable %s\n", strings.Join(envs, "; "))
 	fmt.Fprintf(w, "  migration_type  %s\n  rollout         %s\n  owner           %s\n", p.MigrationType, p.Rollout, p.Owner)
+	if p.Actor != "" && p.Actor != p.Owner {
+		fmt.Fprintf(w, "  released by     %s\n", p.Actor)
+	}
 	fmt.Fprintf(w, "  rollback        %s when %s\n", strings.Join(p.RollbackAction, ", then "), strings.Join(p.Triggers, " or "))
 	if p.Runbook != "" {
 		fmt.Fprintf(w, "  runbook         %s\n", p.Runbook)

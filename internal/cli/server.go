@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/belay-dev/belay/internal/analysis/builtin"
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/server"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target/local"
@@ -150,6 +152,9 @@ func openArtifacts(g *Globals, file string, p *spec.Project) (artifactStore, err
 
 func (a artifactStore) Verify(ctx context.Context, version string) (string, error) {
 	rep, err := artifact.Verify(ctx, a.store, version, a.trusted)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return "", fmt.Errorf("%w: %w", release.ErrNoArtifact, err)
+	}
 	if err != nil {
 		return "", err
 	}

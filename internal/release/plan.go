@@ -20,6 +20,9 @@ var (
 	ErrUnsafe    = errors.New("not rollback-safe") // the exit path is missing or unsafe
 	ErrMismatch  = errors.New("plan disagrees with the store")
 	ErrNoService = errors.New("unknown service")
+	// ErrNoArtifact is a version the artifact store does not hold; a
+	// Verifier wraps it so that a plan can say what to build.
+	ErrNoArtifact = errors.New("no such artifact")
 )
 
 // Plan is a release plan: the seed's fields, with previous_stable resolved
@@ -33,7 +36,8 @@ type Plan struct {
 	Rollout        string            `json:"rollout"`
 	Triggers       []string          `json:"rollback_trigger"`
 	RollbackAction []string          `json:"rollback_action"`
-	Owner          string            `json:"owner"`
+	Owner          string            `json:"owner"`           // who owns the service: belay.yaml's owner
+	Actor          string            `json:"actor,omitempty"` // who asked for the release
 	Runbook        string            `json:"runbook,omitempty"`
 	Environments   []string          `json:"environments"` // promotion order
 	AllowContract  bool              `json:"allow_contract,omitempty"`
@@ -58,7 +62,10 @@ type History interface {
 
 // Options are the caller's choices.
 type Options struct {
+	// Owner is the release's owner when neither belay.yaml nor the plan
+	// file names one; Actor is who asks, and the owner of last resort.
 	Owner         string
+	Actor         string
 	AllowContract bool
 	Supersede     bool
 	Reason        string
@@ -76,11 +83,11 @@ func New(ctx context.Context, p *spec.Project, st History, v Verifier, service, 
 	if svc == nil {
 		return Plan{}, fmt.Errorf("%w %q: belay.yaml defines %s", ErrNoService, service, strings.Join(p.ServiceNames(), ", "))
 	}
-	if !strings.HasPrefix(version, service+"-") {
-		return Plan{}, fmt.Errorf("%w: version %q does not belong to service %s (versions look like %s-YYYY.MM.DD-shortsha)", ErrUnknown, version, service, service)
+	if err := checkVersion(service, version); err != nil {
+		return Plan{}, err
 	}
 	plan := Plan{
-		Service: service, Version: version, Owner: o.Owner, Runbook: svc.Runbook,
+		Service: service, Version: version, Owner: svc.Owner, Actor: o.Actor, Runbook: svc.Runbook,
 		Rollout: string(svc.Rollout.Strategy), Environments: fromEnv(p.EnvironmentNames(), o.Start),
 		PreviousStable: map[string]string{}, MigrationType: string(spec.NoMigration),
 		AllowContract: o.AllowContract, Supersede: o.Supersede, Reason: o.Reason, CreatedAt: o.Now.UTC(),
@@ -94,10 +101,14 @@ func New(ctx context.Context, p *spec.Project, st History, v Verifier, service, 
 	for _, a := range svc.RollbackAction {
 		plan.RollbackAction = append(plan.RollbackAction, a.String())
 	}
-	if plan.Owner == "" {
-		plan.Owner = svc.Owner
-	}
 	digest, err := v.Verify(ctx, version)
+	if errors.Is(err, ErrNoArtifact) {
+		if _, perr := spec.ParseVersion(version); perr != nil {
+			return Plan{}, malformed(service, version)
+		}
+		return Plan{}, fmt.Errorf("%w: no artifact %s was built or pushed to the artifact store: build it with `belay build %s` at its commit, and see what exists with `belay artifacts list`",
+			ErrNoArtifact, version, service)
+	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("%w: release %s: %w", ErrUnsafe, version, err)
 	}
@@ -110,7 +121,33 @@ func New(ctx context.Context, p *spec.Project, st History, v Verifier, service, 
 			return Plan{}, err
 		}
 	}
+	for _, owner := range []string{o.Owner, o.Actor} {
+		if plan.Owner == "" {
+			plan.Owner = owner
+		}
+	}
 	return plan, plan.checkMigration()
+}
+
+// checkVersion refuses a version that is not service's: a string that is no
+// release version at all is malformed, a well-formed one of another service
+// is unknown here. A version with the service's prefix passes: whether it
+// exists is the artifact store's to say (and a missing one is checked for
+// shape then).
+func checkVersion(service, version string) error {
+	if strings.HasPrefix(version, service+"-") {
+		return nil // the artifact store decides whether it exists
+	}
+	v, err := spec.ParseVersion(version)
+	if err != nil {
+		return malformed(service, version)
+	}
+	return fmt.Errorf("%w: version %s belongs to service %s, not %s", ErrUnknown, version, v.Service, service)
+}
+
+func malformed(service, version string) error {
+	return fmt.Errorf("%w: release version %q is malformed: versions look like %s-YYYY.MM.DD-shortsha, e.g. %s-2026.05.12-8f3a91c (see `belay artifacts list`)",
+		spec.ErrVersion, version, service, service)
 }
 
 // resolveStables fills PreviousStable per environment from the store and

@@ -21,7 +21,7 @@ type verifier map[string]string
 func (v verifier) Verify(_ context.Context, version string) (string, error) {
 	d, ok := v[version]
 	if !ok {
-		return "", fmt.Errorf("artifact %s: not found", version)
+		return "", fmt.Errorf("%w: artifact %s: not found", ErrNoArtifact, version)
 	}
 	if d == "tampered" {
 		return "", fmt.Errorf("artifact %s: layer digest mismatch", version)
@@ -50,14 +50,14 @@ func setup(t *testing.T) (*spec.Project, store.Store) {
 
 func TestFirstReleaseSaysThereIsNoPreviousStable(t *testing.T) {
 	p, st := setup(t)
-	pl, err := New(context.Background(), p, st, verifier{v1: "sha256:1"}, "hello", v1, Options{Owner: "ana", Now: time.Unix(0, 0)})
+	pl, err := New(context.Background(), p, st, verifier{v1: "sha256:1"}, "hello", v1, Options{Actor: "ana", Now: time.Unix(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pl.PreviousStable) != 0 || len(pl.Notes) != 2 || !strings.Contains(pl.Notes[0], "first release of hello in staging") {
 		t.Fatalf("plan: %+v", pl)
 	}
-	if pl.Digest != "sha256:1" || pl.Owner != "ana" || len(pl.Triggers) != 3 || pl.MigrationType != "none" {
+	if pl.Digest != "sha256:1" || pl.Owner != "demo" || pl.Actor != "ana" || len(pl.Triggers) != 3 || pl.MigrationType != "none" {
 		t.Fatalf("plan: %+v", pl)
 	}
 }
@@ -95,15 +95,37 @@ func TestPreviousStableResolvedAndVerified(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	p, st := setup(t)
 	ctx := context.Background()
-	for _, c := range []struct{ service, version, want string }{
-		{"api", v1, `unknown service "api": belay.yaml defines hello`},
-		{"hello", "api-2026.05.10-41c2d2a", "does not belong to service hello"},
-		{"hello", v2, "artifact " + v2 + ": not found"},
+	for _, c := range []struct {
+		service, version string
+		is               error
+		want             string
+	}{
+		{"api", v1, ErrNoService, `unknown service "api": belay.yaml defines hello`},
+		{"hello", "api-2026.05.10-41c2d2a", ErrUnknown, "unknown: version api-2026.05.10-41c2d2a belongs to service api, not hello"},
+		{"hello", "1.2.3", spec.ErrVersion, `invalid release version: release version "1.2.3" is malformed: versions look like hello-YYYY.MM.DD-shortsha, e.g. hello-2026.05.12-8f3a91c (see ` + "`belay artifacts list`)"},
+		{"hello", "hello-1.2", spec.ErrVersion, `invalid release version: release version "hello-1.2" is malformed: versions look like hello-YYYY.MM.DD-shortsha, e.g. hello-2026.05.12-8f3a91c (see ` + "`belay artifacts list`)"},
+		{"hello", v2, ErrNoArtifact, "no such artifact: no artifact " + v2 + " was built or pushed to the artifact store: build it with `belay build hello` at its commit, and see what exists with `belay artifacts list`"},
 	} {
 		_, err := New(ctx, p, st, verifier{v1: "sha256:1"}, c.service, c.version, Options{})
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s %s: got %v, want %q", c.service, c.version, err, c.want)
+		if !errors.Is(err, c.is) || err.Error() != c.want {
+			t.Errorf("%s %s:\n got %v\nwant %s", c.service, c.version, err, c.want)
 		}
+	}
+}
+
+// The owner is the service's, from belay.yaml; who asks is the actor, and
+// owns the release only when nothing else names an owner.
+func TestOwnerIsTheServicesActorIsTheCaller(t *testing.T) {
+	p, st := setup(t)
+	ctx := context.Background()
+	pl, err := New(ctx, p, st, verifier{v1: "sha256:1"}, "hello", v1, Options{Actor: "root"})
+	if err != nil || pl.Owner != "demo" || pl.Actor != "root" {
+		t.Fatalf("owner %q actor %q, %v; want demo and root", pl.Owner, pl.Actor, err)
+	}
+	p.Service("hello").Owner = ""
+	pl, err = New(ctx, p, st, verifier{v1: "sha256:1"}, "hello", v1, Options{Actor: "root"})
+	if err != nil || pl.Owner != "root" {
+		t.Fatalf("owner %q, %v; want the actor when belay.yaml names no owner", pl.Owner, err)
 	}
 }
 
