@@ -485,3 +485,20 @@ func TestTriggersJudgeBeforeStableHasSeries(t *testing.T) {
 		t.Errorf("the comparison took the canary's requests without stable's: %+v", e)
 	}
 }
+
+// One request in the window reads "1 request", never "1 requests".
+func TestNoDataSaysOneRequest(t *testing.T) {
+	cfg := analysis.Config{Canary: "canary", Triggers: triggers(t, "error_rate > 1% for 5s"), MinDuration: 10 * time.Second, TriggerMinRequests: 5}
+	a := newAnalyzer(t, cfg)
+	var v analysis.Verdict
+	for i := range 11 {
+		n := int64(i / 10) // the step's only request arrives at its end
+		obs := analysis.Observation{Counters: []target.Counters{counters("canary", n, 0, []int64{n, 0, 0, 0}, 0)}, Weight: 100}
+		if v = a.Step(obs, t0.Add(time.Duration(i)*time.Second)); v.Decision != analysis.Continue {
+			break
+		}
+	}
+	if !strings.Contains(v.Reason, `"error_rate > 1% for 5s" (1 request in the window)`) {
+		t.Errorf("%s %q", v.Decision, v.Reason)
+	}
+}

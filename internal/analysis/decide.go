@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belay-dev/belay/internal/english"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -145,7 +146,7 @@ func (a *Analyzer) fired(cfg Config, i int, now time.Time) string {
 	if k, _ := spec.KindOf(t.Metric); k == spec.KindCount {
 		what += " since the step started"
 	} else {
-		what += fmt.Sprintf(" over the last %s (%d requests)", now.Sub(st.Window[0].At).Round(time.Second), ts.N)
+		what += fmt.Sprintf(" over the last %s (%s)", now.Sub(st.Window[0].At).Round(time.Second), english.Count(ts.N, "request"))
 	}
 	th := format(t.Metric, ts.Threshold)
 	if t.Relative {
@@ -164,7 +165,7 @@ func (a *Analyzer) noData(cfg Config) []string {
 	var out []string
 	for i, ts := range a.State.Triggers {
 		if ts.NoData {
-			out = append(out, fmt.Sprintf("%q (%d requests in the window)", cfg.Triggers[i].Raw, ts.N))
+			out = append(out, fmt.Sprintf("%q (%s in the window)", cfg.Triggers[i].Raw, english.Count(ts.N, "request")))
 		}
 	}
 	return out

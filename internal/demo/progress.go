@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/english"
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
@@ -89,7 +90,7 @@ func (r *run) narrate(v api.RolloutView, seen map[string]bool) {
 		line += "  " + st.Reason
 	}
 	if t := r.served(v.Version); v.Environment == "production" && t.Total > 0 && v.Phase == string(rollout.Canary) {
-		line += fmt.Sprintf("  (%d requests served by it so far, %d failed)", t.Total, t.Failed)
+		line += fmt.Sprintf("  (%s served by it so far, %d failed)", english.Count(t.Total, "request"), t.Failed)
 	}
 	fmt.Fprintln(r.Out, line)
 }

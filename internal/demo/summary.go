@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/english"
 	"strconv"
 	"time"
 
@@ -73,9 +74,9 @@ func (r *run) print(s Summary) {
 	fmt.Fprintf(w, "  v1 %s  deployed to staging and production\n", s.Versions[0])
 	fmt.Fprintf(w, "  v2 %s  canaried and promoted: production's stable version\n", s.Versions[1])
 	fmt.Fprintf(w, "  v3 %s  rolled back automatically %.1fs after its canary took traffic\n", s.Versions[2], s.Detected.Seconds())
-	fmt.Fprintf(w, "     it answered %d requests, %d of them failed, before belay took it out of traffic\n", s.BadServed.Total, s.BadServed.Failed)
+	fmt.Fprintf(w, "     it answered %s, %d of them failed, before belay took it out of traffic\n", english.Count(s.BadServed.Total, "request"), s.BadServed.Failed)
 	fmt.Fprintf(w, "  production now runs %s\n", s.Stable)
-	fmt.Fprintf(w, "  load: %d requests, %d failed: %d answered by v3, %d by other versions; %d connection errors\n", s.Requests, s.Failed, s.BadServed.Failed, s.Failed-s.BadServed.Failed, s.Unrouted)
+	fmt.Fprintf(w, "  load: %s, %d failed: %d answered by v3, %d by other versions; %s\n", english.Count(s.Requests, "request"), s.Failed, s.BadServed.Failed, s.Failed-s.BadServed.Failed, english.Count(s.Unrouted, "connection error"))
 	if r.Keep {
 		fmt.Fprintf(w, "\nStill running (stop with `belay down` in %s):\n", r.project)
 		fmt.Fprintf(w, "  API         %s/api/v1/status\n  production  http://%s/\n", s.Server, s.Production)
