@@ -93,32 +93,44 @@ func newHistoryCmd(g *Globals) *cobra.Command {
 	var f clientFlags
 	var env string
 	cmd := &cobra.Command{
-		Use:   "history <service> --env E",
-		Short: "List a service's rollouts in an environment, newest first",
+		Use:   "history <service> [--env E]",
+		Short: "List a service's rollouts, in one environment or in all, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if env == "" {
-				return fmt.Errorf("history needs --env: which environment's rollouts to list")
-			}
 			c, err := g.client(f.file)
 			if err != nil {
 				return err
 			}
+			q := url.Values{"service": {args[0]}}
+			if env != "" {
+				q.Set("environment", env)
+			}
 			var rs []api.RolloutView
-			if err := c.do(cmd.Context(), "GET", "/history?service="+url.QueryEscape(args[0])+"&environment="+url.QueryEscape(env), nil, &rs); err != nil {
+			if err := c.do(cmd.Context(), "GET", "/history?"+q.Encode(), nil, &rs); err != nil {
 				return err
 			}
-			return g.emit(cmd.OutOrStdout(), rs, func(w io.Writer) error {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ROLLOUT\tRELEASE\tVERSION\tPHASE\tSTARTED\tUPDATED")
-				for _, r := range rs {
-					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Release, r.Version, r.Phase, r.CreatedAt.Local().Format("2006-01-02 15:04:05"), r.UpdatedAt.Local().Format("15:04:05"))
-				}
-				return tw.Flush()
-			})
+			return g.emit(cmd.OutOrStdout(), rs, func(w io.Writer) error { return printHistory(w, rs, env == "") })
 		},
 	}
 	f.add(cmd, false)
-	cmd.Flags().StringVar(&env, "env", "", "environment")
+	cmd.Flags().StringVar(&env, "env", "", "only this environment (default: every environment)")
 	return cmd
+}
+
+// printHistory prints rollouts newest first, with an ENVIRONMENT column
+// when they are of every environment.
+func printHistory(w io.Writer, rs []api.RolloutView, allEnvs bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	envCol := func(s string) string {
+		if allEnvs {
+			return s + "\t"
+		}
+		return ""
+	}
+	fmt.Fprintln(tw, "ROLLOUT\tRELEASE\t"+envCol("ENVIRONMENT")+"VERSION\tPHASE\tSTARTED\tUPDATED")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%d\t%d\t%s%s\t%s\t%s\t%s\n", r.ID, r.Release, envCol(r.Environment), r.Version, r.Phase,
+			r.CreatedAt.Local().Format("2006-01-02 15:04:05"), r.UpdatedAt.Local().Format("15:04:05"))
+	}
+	return tw.Flush()
 }

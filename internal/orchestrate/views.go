@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
@@ -106,9 +107,17 @@ func (o *Orchestrator) envStatus(ctx context.Context, svc, env string) api.EnvSt
 	return es
 }
 
-// History lists the rollouts of a service in an environment, newest first.
+// History lists the rollouts of a service in an environment, or in every
+// environment when env is empty, newest first.
 func (o *Orchestrator) History(ctx context.Context, service, env string) ([]api.RolloutView, error) {
-	rows, err := o.d.Store.History(ctx, service, env)
+	var rows []store.Rollout
+	var err error
+	if env == "" {
+		rows, err = o.d.Store.ListRollouts(ctx, store.RolloutFilter{Service: service})
+		slices.Reverse(rows) // newest first, as History lists one environment
+	} else {
+		rows, err = o.d.Store.History(ctx, service, env)
+	}
 	out := make([]api.RolloutView, 0, len(rows))
 	for _, row := range rows {
 		out = append(out, o.View(row, false))

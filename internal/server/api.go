@@ -175,8 +175,8 @@ func (s *Server) getStatus(r *http.Request) (any, error) {
 
 func (s *Server) getHistory(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	if q.Get("service") == "" || q.Get("environment") == "" {
-		return nil, fmt.Errorf("%w: history needs service and environment", orchestrate.ErrBadRequest)
+	if q.Get("service") == "" {
+		return nil, fmt.Errorf("%w: history needs a service (and an environment, or every one)", orchestrate.ErrBadRequest)
 	}
 	return s.orch.History(r.Context(), q.Get("service"), q.Get("environment"))
 }
