@@ -29,13 +29,19 @@ func (g *Globals) client(projectFile string) (*apiClient, error) {
 		r, err := api.ReadReady(api.ReadyFile(home))
 		if errors.Is(err, os.ErrNotExist) {
 			abs, _ := filepath.Abs(home)
-			return nil, fmt.Errorf("no belay server is running for %s (no ready-file there): start one with `belay up`, or set BELAY_SERVER", abs)
+			return nil, &hintError{code: codeNoServer, msg: fmt.Sprintf("no belay server is running for %s (no ready-file there)", abs),
+				hint: "start one with `belay up`, or set BELAY_SERVER"}
 		} else if err != nil {
 			return nil, err
 		}
 		base = r.Server
 	}
 	return &apiClient{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// noAnswer is the error of a server that does not answer at base.
+func noAnswer(base string, err error) error {
+	return &hintError{code: codeNoServer, msg: fmt.Sprintf("no belay server answers at %s (%v)", base, err), hint: "start one with `belay up`", err: err}
 }
 
 // statusError is an API answer that is not a success; its text is the
@@ -70,7 +76,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("no belay server answers at %s (%v): start one with `belay up`", c.base, err)
+		return noAnswer(c.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {

@@ -84,7 +84,7 @@ func (c *apiClient) follow(ctx context.Context, each func([]byte) error) error {
 	}
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
-		return fmt.Errorf("no belay server answers at %s (%v): start one with `belay up`", c.base, err)
+		return noAnswer(c.base, err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/belay-dev/belay/internal/english"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -50,7 +51,7 @@ func newValidateCmd(g *Globals) *cobra.Command {
 				if g.Output != "json" {
 					fmt.Fprintln(cmd.ErrOrStderr(), problems.Error())
 				}
-				return &exitError{code: 1, err: fmt.Errorf("%s is invalid: %s", file, plural(len(problems), "problem"))}
+				return &exitError{code: exitInvalid, reported: true, err: fmt.Errorf("%s is invalid: %s", file, english.Count(len(problems), "problem"))}
 			}
 			return nil
 		},
@@ -87,7 +88,7 @@ func printSummary(w io.Writer, r ValidateResult) error {
 		for _, s := range p.Services {
 			n += len(s.RollbackTrigger)
 		}
-		fmt.Fprintf(&b, "triggers: %s parsed\n", plural(n, "trigger"))
+		fmt.Fprintf(&b, "triggers: %s parsed\n", english.Count(n, "trigger"))
 		for _, name := range p.ServiceNames() {
 			for _, t := range p.Service(name).RollbackTrigger {
 				fmt.Fprintf(&b, "  %s: %s\n", name, t)
@@ -103,7 +104,7 @@ func printSummary(w io.Writer, r ValidateResult) error {
 	if rp := r.ReleasePlan; rp != nil {
 		fmt.Fprintf(&b, "%s: valid release plan %s\n", r.File, rp.Version)
 		fmt.Fprintf(&b, "service: %s\nprevious_stable: %s\nmigration_type: %s\nrollout: %s\n", rp.Service(), rp.PreviousStable, rp.MigrationType, rp.Rollout)
-		fmt.Fprintf(&b, "triggers: %s parsed\n", plural(len(rp.RollbackTrigger), "trigger"))
+		fmt.Fprintf(&b, "triggers: %s parsed\n", english.Count(len(rp.RollbackTrigger), "trigger"))
 		for _, t := range rp.RollbackTrigger {
 			fmt.Fprintf(&b, "  %s\n", t)
 		}
@@ -115,11 +116,4 @@ func printSummary(w io.Writer, r ValidateResult) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -29,9 +30,14 @@ type Location struct {
 	URL     string // PostgreSQL: the connection URL
 }
 
+// Forms says which state locations Parse accepts, for error messages.
+const Forms = "a SQLite file path ending in .db, .sqlite or .sqlite3 (e.g. .belay/state.db), sqlite:///absolute/path/state.db, or postgres://user@host/db"
+
 // Parse resolves a --state value: empty means SQLite at home/state.db,
-// sqlite:///path or a plain file path means SQLite there, postgres:// and
-// postgresql:// mean PostgreSQL. Any other scheme is an error.
+// sqlite:///path or a SQLite file path (named *.db, *.sqlite, *.sqlite3,
+// or an existing file) means SQLite there, postgres:// and postgresql://
+// mean PostgreSQL. Anything else is an error naming the accepted forms: a
+// typo must not become a new, empty database.
 func Parse(state, home string) (Location, error) {
 	switch {
 	case state == "":
@@ -50,10 +56,24 @@ func Parse(state, home string) (Location, error) {
 	}
 	if scheme, _, ok := strings.Cut(state, "://"); ok {
 		// The URL itself is not repeated: it may hold a password.
-		return Location{}, fmt.Errorf("%w: state URL (--state / BELAY_STATE) has unknown scheme %q; use one of %s, or a file path",
-			store.ErrInvalid, scheme, strings.Join(Schemes, ", "))
+		return Location{}, fmt.Errorf("%w: state URL has unknown scheme %q (schemes: %s); use %s",
+			store.ErrInvalid, scheme, strings.Join(Schemes, ", "), Forms)
+	}
+	if !sqliteFile(state) {
+		return Location{}, fmt.Errorf("%w: state %q is neither a URL nor a SQLite file path; use %s", store.ErrInvalid, state, Forms)
 	}
 	return Location{Backend: "sqlite", Path: state}, nil
+}
+
+// sqliteFile reports whether a plain path names a SQLite file: by its
+// extension, or because the file exists.
+func sqliteFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".db", ".sqlite", ".sqlite3":
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Open opens and migrates the store that state names (see Parse).

@@ -32,7 +32,9 @@ func TestParse(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for state, fragments := range map[string][]string{
-		"mysql://u@db/belay":        {`unknown scheme "mysql"`, "sqlite, postgres, postgresql", "--state"},
+		"mysql://u@db/belay":        {`unknown scheme "mysql"`, "sqlite, postgres, postgresql", "postgres://user@host/db"},
+		"not a url":                 {`state "not a url" is neither a URL nor a SQLite file path; use a SQLite file path ending in .db`},
+		"state":                     {"neither a URL nor a SQLite file path"},
 		"redis://:secret@localhost": {`unknown scheme "redis"`},
 		"sqlite://":                 {"sqlite:///absolute/path"},
 		"sqlite://host/x.db":        {"sqlite:///absolute/path"},
