@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/belay-dev/belay/internal/spec"
@@ -18,6 +19,10 @@ func init() { commands = append(commands, newInitCmd) }
 type InitResult struct {
 	File    string `json:"file"`
 	Service string `json:"service"`
+	// Gitignore is the .gitignore beside File, which ignores .belay/ (state,
+	// keys, artifacts); GitignoreAdded says whether init added the line.
+	Gitignore      string `json:"gitignore"`
+	GitignoreAdded bool   `json:"gitignore_added"`
 }
 
 func newInitCmd(g *Globals) *cobra.Command {
@@ -41,9 +46,21 @@ func newInitCmd(g *Globals) *cobra.Command {
 			if err := writeNew(file, text, force); err != nil {
 				return err
 			}
-			res := InitResult{File: file, Service: service}
+			res := InitResult{File: file, Service: service, Gitignore: filepath.Join(filepath.Dir(file), ".gitignore")}
+			added, err := ensureIgnored(res.Gitignore, homeIgnore)
+			if err != nil {
+				return err
+			}
+			res.GitignoreAdded = added
 			return g.emit(cmd.OutOrStdout(), res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "wrote %s for service %s (staging, production); check it with: belay validate -f %s\n", file, service, file)
+				if _, err := fmt.Fprintf(w, "wrote %s for service %s (staging, production); check it with: belay validate -f %s\n", file, service, file); err != nil {
+					return err
+				}
+				verb := "already ignores"
+				if added {
+					verb = "now ignores"
+				}
+				_, err := fmt.Fprintf(w, "%s %s (belay's state, keys and artifacts)\n", res.Gitignore, verb+" "+homeIgnore)
 				return err
 			})
 		},
@@ -53,6 +70,33 @@ func newInitCmd(g *Globals) *cobra.Command {
 	f.StringVar(&service, "service", service, "name of the service (lower-case letters, digits and '-')")
 	f.BoolVar(&force, "force", false, "overwrite an existing file")
 	return cmd
+}
+
+// homeIgnore is the .gitignore line for the default home directory.
+const homeIgnore = ".belay/"
+
+// ensureIgnored adds line to the .gitignore at path unless a line there
+// already ignores the same directory (with or without the slashes); it
+// reports whether it added the line.
+func ensureIgnored(path, line string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	want := strings.Trim(line, "/")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Trim(strings.TrimSpace(l), "/") == want {
+			return false, nil
+		}
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	b = append(b, line+"\n"...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, nil
 }
 
 // writeNew writes text to path, refusing to replace a file unless force.
