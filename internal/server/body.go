@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/orchestrate"
 )
 
@@ -87,31 +88,8 @@ func bodyError(err error, v any) error {
 	}
 	// encoding/json has no type for an unknown field; its message names it.
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("%w: request body: unknown field %s; the fields are %s", orchestrate.ErrMalformed, f, strings.Join(jsonFields(reflect.TypeOf(v)), ", "))
+		return fmt.Errorf("%w: request body: unknown field %s; the fields are %s", orchestrate.ErrMalformed, f, strings.Join(api.FieldNames(reflect.TypeOf(v)), ", "))
 	}
 	return fmt.Errorf("%w: request body: %v", orchestrate.ErrMalformed, err)
 }
 
-// jsonFields lists the JSON names of a struct's fields, embedded ones included.
-func jsonFields(t reflect.Type) []string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var names []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Anonymous {
-			names = append(names, jsonFields(f.Type)...)
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names = append(names, name)
-	}
-	return names
-}
