@@ -70,6 +70,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	for _, c := range commands {
 		root.AddCommand(c(g))
 	}
+	addCompletions(root, g)
 	return root
 }
 
