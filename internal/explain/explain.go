@@ -119,11 +119,13 @@ func (c scene) stable() string {
 }
 
 // live is how long the new version had taken traffic at this transition:
-// since the first step's (or the watch's) weights were in force.
+// since the first step's (or the watch's) weights were in force, or, for a
+// first release, which takes all traffic once started, since it was healthy.
 func (c scene) live() (d string, ok bool) {
 	for j := 0; j < c.i; j++ {
 		t := c.ts[j]
-		if t.From == t.To && (t.To == rollout.Canary || t.To == rollout.Watching) && t.Cause == rollout.Done {
+		first := c.st.Stable == nil && t.From == rollout.Deploying && t.Cause == rollout.Done
+		if first || t.From == t.To && (t.To == rollout.Canary || t.To == rollout.Watching) && t.Cause == rollout.Done {
 			return dur(c.t.At.Sub(t.At)), true
 		}
 	}
