@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/belay-dev/belay/internal/explain"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/target"
@@ -87,8 +88,13 @@ type RolloutView struct {
 	WatchLeft   string               `json:"watch_left,omitempty"` // during the watch
 	State       json.RawMessage      `json:"state,omitempty"`
 	Transitions []rollout.Transition `json:"transitions,omitempty"`
-	CreatedAt   time.Time            `json:"created_at"`
-	UpdatedAt   time.Time            `json:"updated_at"`
+	// Summary and Decisions tell the transitions in plain words (explain
+	// only): the decision that settled where the rollout is, then one per
+	// transition that is not bookkeeping, by its seq.
+	Summary   *explain.Decision  `json:"summary,omitempty"`
+	Decisions []explain.Decision `json:"decisions,omitempty"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
 }
 
 // QueueView is a release waiting for (or done waiting for) an environment.

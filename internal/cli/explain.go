@@ -8,6 +8,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/explain"
 	"github.com/spf13/cobra"
 )
 
@@ -35,32 +36,53 @@ func newExplainCmd(g *Globals) *cobra.Command {
 	return cmd
 }
 
+// printExplain tells the rollout in two layers: first what settled it in
+// plain words, then every decision — its story, then the transition and the
+// numbers it rests on.
 func printExplain(w io.Writer, v api.RolloutView) error {
 	fmt.Fprintf(w, "rollout %d: %s of %s in %s (release %d) — %s\n", v.ID, v.Version, v.Service, v.Environment, v.Release, v.Phase)
+	if s := v.Summary; s != nil {
+		for _, line := range s.Story {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+		if s.Next != "" {
+			fmt.Fprintf(w, "  What you can do: %s\n", s.Next)
+		}
+		fmt.Fprintln(w)
+	}
+	stories := map[int64][]string{}
+	for _, d := range v.Decisions {
+		stories[d.Seq] = d.Story
+	}
 	start := v.CreatedAt
 	for i, t := range v.Transitions {
-		if i > 0 && t.From == t.To && t.Reason == v.Transitions[i-1].Reason && t.Verdict == nil && !t.Override {
-			continue // the engine's bookkeeping step (events sent), not a decision
+		if explain.Bookkeeping(v.Transitions, i) {
+			continue
+		}
+		at := fmt.Sprintf("%+7.1fs  ", t.At.Sub(start).Seconds())
+		for _, line := range stories[t.Seq] {
+			fmt.Fprintf(w, "%s%s\n", at, line)
+			at = strings.Repeat(" ", len(at))
 		}
 		by := ""
 		if t.Override {
 			by = fmt.Sprintf(" [override by %s]", t.Actor)
 		}
-		fmt.Fprintf(w, "%+7.1fs  %s → %s%s: %s\n", t.At.Sub(start).Seconds(), dash(string(t.From)), t.To, by, t.Reason)
+		fmt.Fprintf(w, "%s%s → %s%s: %s\n", at, dash(string(t.From)), t.To, by, t.Reason)
 		if t.Verdict != nil {
 			printVerdict(w, *t.Verdict)
 		}
 		if len(t.Evidence) > 0 && t.Verdict == nil && string(t.Evidence) != "null" {
-			fmt.Fprintf(w, "           evidence: %s\n", compact(t.Evidence, 300))
+			fmt.Fprintf(w, "             evidence: %s\n", compact(t.Evidence, 300))
 		}
 	}
 	return nil
 }
 
 func printVerdict(w io.Writer, v analysis.Verdict) {
-	fmt.Fprintf(w, "           verdict %s: %s\n", v.Decision, v.Reason)
+	fmt.Fprintf(w, "             verdict %s: %s\n", v.Decision, v.Reason)
 	for _, e := range v.Evidence {
-		fmt.Fprintf(w, "             %-28s %-8s canary %s%s  stable %s%s  threshold %s%s\n",
+		fmt.Fprintf(w, "               %-28s %-8s canary %s%s  stable %s%s  threshold %s%s\n",
 			e.Check, e.State, num(e.Canary), count(e.CanaryN), num(e.Baseline), count(e.StableN), num(e.Threshold), statistic(e))
 	}
 }

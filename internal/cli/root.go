@@ -106,6 +106,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *Global
 		root.AddCommand(c(g))
 	}
 	markUsage(root)
+	addCompletions(root, g)
 	return root, g
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/explain"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/store"
@@ -49,6 +50,10 @@ func (o *Orchestrator) Explain(ctx context.Context, id int64) (api.RolloutView, 
 			rt = rollout.Transition{Seq: t.Seq, At: t.At, From: rollout.Phase(t.From), To: rollout.Phase(t.To), Reason: t.Reason}
 		}
 		v.Transitions = append(v.Transitions, rt)
+	}
+	if st, err := decodeState(row); err == nil {
+		e := explain.Rollout(st, v.Transitions)
+		v.Summary, v.Decisions = e.Summary, e.Decisions
 	}
 	return v, nil
 }
