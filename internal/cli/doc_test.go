@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-var updateDoc = flag.Bool("update", false, "rewrite docs/cli.md from the commands")
 
 // docs/cli.md is generated from the command tree; a verb, flag or output
 // type that changes without it fails here.
@@ -25,7 +23,7 @@ func TestCLIDocCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	const path = "../../docs/cli.md"
-	if *updateDoc {
+	if *update {
 		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/belay-dev/belay/internal/rollout"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden with the output printed now")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden and docs/cli.md with what is printed now")
 
 // demoRollback is the demo's rolled-back rollout as the server answers
 // `belay explain`: recorded from a demo run, told as the server tells it.
