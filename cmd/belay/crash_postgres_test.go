@@ -129,4 +129,3 @@ func waitAnalysis(t *testing.T, st interface {
 	t.Fatalf("rollout %d's analysis in the store never got there; last: %s", id, last)
 	return analysisView{}
 }
-

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-
 // docs/cli.md is generated from the command tree; a verb, flag or output
 // type that changes without it fails here.
 func TestCLIDocCurrent(t *testing.T) {

@@ -92,4 +92,3 @@ func bodyError(err error, v any) error {
 	}
 	return fmt.Errorf("%w: request body: %v", orchestrate.ErrMalformed, err)
 }
-
