@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type front struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	clientIP string
+	draining *atomic.Bool // the listener is shutting down: one request more at most
 }
 
 var frontPool = sync.Pool{New: func() any {
@@ -44,9 +46,9 @@ var frontPool = sync.Pool{New: func() any {
 
 // serveConn runs the front on c; handoff receives the connection when the
 // front will not serve it.
-func (p *Proxy) serveConn(c net.Conn, handoff func(net.Conn)) {
+func (p *Proxy) serveConn(c net.Conn, handoff func(net.Conn), draining *atomic.Bool) {
 	f := frontPool.Get().(*front)
-	f.p, f.c = p, c
+	f.p, f.c, f.draining = p, c, draining
 	f.br.Reset(c)
 	f.bw.Reset(c)
 	f.clientIP, _, _ = net.SplitHostPort(c.RemoteAddr().String())
@@ -57,7 +59,7 @@ func (p *Proxy) serveConn(c net.Conn, handoff func(net.Conn)) {
 		return
 	}
 	c.Close()
-	f.p, f.c = nil, nil
+	f.p, f.c, f.draining = nil, nil, nil
 	f.br.Reset(nil)
 	f.bw.Reset(nil)
 	frontPool.Put(f)
@@ -68,11 +70,20 @@ func (f *front) loop() error {
 		// One deadline per request covers the idle wait and the head: the
 		// front reads nothing else from the client, so it needs no clearing.
 		_ = f.c.SetReadDeadline(time.Now().Add(idleTimeout))
+		if f.draining.Load() {
+			return nil // after the deadline is set, so Shutdown's wake-up is never overwritten
+		}
 		head, err := readHead(f.br)
 		if err != nil {
+			if f.draining.Load() && len(head) == 0 && f.br.Buffered() == 0 {
+				return nil // woken idle by Shutdown: close without a word
+			}
 			return err
 		}
 		req, ok := parseRequest(head)
+		if f.draining.Load() {
+			req.close = true // answer, then close: the next request goes to the next process
+		}
 		t := f.p.table.Load()
 		if !ok || t.sticky.Header != "" || t.sticky.Cookie != "" || t.versionHeader != "" && hasHeader(head, t.versionHeader) {
 			return errHandoff // pinning a version (Table.pinned) is net/http's

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,17 +26,32 @@ type Listener struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // connections the front is serving
 	closed bool
+	// draining asks the front to end each connection after its current
+	// request (Shutdown), so clients reconnect to whoever accepts next.
+	draining atomic.Bool
 }
 
 // Listen binds addr and serves p in the background.
 func Listen(addr string, p *Proxy, log *slog.Logger) (*Listener, error) {
 	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("%w: listen %s: another process holds this address; stop it or choose another listen address for the service", ErrAddrInUse, addr)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, ListenError(addr, err)
 	}
+	return Serve(ln, p, log), nil
+}
+
+// ListenError explains a failure to bind addr.
+func ListenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: listen %s: another process holds this address; stop it or choose another listen address for the service", ErrAddrInUse, addr)
+	}
+	return fmt.Errorf("listen %s: %w", addr, err)
+}
+
+// Serve serves p on ln in the background. ln may be a socket another
+// process opened and passed on (the agent's keeper), so closing it here
+// only closes this process's copy.
+func Serve(ln net.Listener, p *Proxy, log *slog.Logger) *Listener {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -48,7 +65,7 @@ func Listen(addr string, p *Proxy, log *slog.Logger) (*Listener, error) {
 	}
 	go func() { _ = l.srv.Serve(l.hand) }()
 	go l.accept(p)
-	return l, nil
+	return l
 }
 
 func (l *Listener) accept(p *Proxy) {
@@ -69,7 +86,7 @@ func (l *Listener) accept(p *Proxy) {
 			return
 		}
 		go func() {
-			p.serveConn(c, l.hand.deliver)
+			p.serveConn(c, l.hand.deliver, &l.draining)
 			l.track(c, false)
 		}()
 	}
@@ -104,6 +121,36 @@ func (l *Listener) Close() error {
 	_ = l.srv.Close()
 	l.hand.close()
 	return err
+}
+
+// Shutdown stops accepting and lets every connection finish the request it
+// is serving: the front closes each after its answer (with "Connection:
+// close"), idle ones at once, and net/http's connections shut down the same
+// way. Past ctx's deadline the rest are closed. Used when another process
+// takes over the same socket, so nothing waiting in the backlog is lost.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	l.draining.Store(true)
+	err := l.ln.Close()
+	l.mu.Lock()
+	for c := range l.conns {
+		_ = c.SetReadDeadline(time.Now()) // wakes a front idle between requests
+	}
+	l.mu.Unlock()
+	_ = l.srv.Shutdown(ctx)
+	for ctx.Err() == nil && l.active() > 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = l.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (l *Listener) active() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
 }
 
 // handoffListener feeds net/http the connections the front handed over.
