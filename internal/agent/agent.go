@@ -35,6 +35,7 @@ type Config struct {
 	LogMaxBytes int64            // rotate an instance's log above this size (default 10 MiB)
 	LogKeep     int              // rotated copies kept (default 3)
 	Now         func() time.Time // clock stamping counters (default time.Now)
+	Sockets     Sockets          // where listeners come from (default: bound by this process)
 }
 
 // Agent runs services on this host. Its methods are safe for concurrent use.
@@ -68,6 +69,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Sockets == nil {
+		cfg.Sockets = bindHere{}
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: state directory: %w", err)
@@ -104,6 +108,11 @@ func (a *Agent) Remove(ctx context.Context, env, svc string) error {
 		return fmt.Errorf("%w: service %q in environment %q", target.ErrNotFound, svc, env)
 	}
 	s.shutdown(true)
+	if addr := s.desired.Listen; addr != "" {
+		if err := a.cfg.Sockets.Release("tcp", addr); err != nil {
+			a.log.Warn("release listener", "addr", addr, "err", err)
+		}
+	}
 	return a.persist()
 }
 

@@ -198,15 +198,9 @@ func splitLines(s string) []string {
 	return out
 }
 
-// ServeUnix serves the API on a unix socket until ctx ends. A stale socket
-// file left by a killed agent is replaced.
+// ServeUnix serves the API on a unix socket until ctx ends.
 func (a *Agent) ServeUnix(ctx context.Context, path string) (net.Listener, error) {
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("agent socket %s: another agent is listening there; stop it or pass another --socket", path)
-	}
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
+	l, err := a.cfg.Sockets.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("agent socket %s: %w", path, err)
 	}
@@ -225,7 +219,7 @@ func (a *Agent) ServeTCP(ctx context.Context, addr, token string) (net.Listener,
 	if err != nil || !(host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
 		return nil, fmt.Errorf("agent API address %q: must be a loopback address such as 127.0.0.1:7070", addr)
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := a.cfg.Sockets.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("agent API: %w", err)
 	}

@@ -105,9 +105,6 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	s := a.service(key{want.Environment, want.Service})
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	if err := s.ensureListener(want.Listen); err != nil {
-		return err
-	}
 	saved := map[string]savedVersion{}
 	for _, sv := range ss.Versions {
 		saved[sv.Version] = sv
@@ -138,7 +135,10 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	s.holdTable = false
 	s.rebuildLocked()
 	s.mu.Unlock()
-	return nil
+	// Serve only now: under a keeper, connections that arrived while this
+	// agent was down wait in the socket's queue for a table that routes them,
+	// instead of getting a 503 from an empty one.
+	return s.ensureListener(want.Listen)
 }
 
 // restoreWait bounds how long a restored service waits for its instances

@@ -146,14 +146,18 @@ func (s *service) ensureListener(addr string) error {
 	if s.listener != nil && (addr == s.desired.Listen || addr == s.listener.Addr() || strings.HasSuffix(addr, ":0")) {
 		return nil // port 0 asks for any port: the one bound already will do
 	}
-	l, err := proxy.Listen(addr, s.proxy, s.a.log)
+	ln, err := s.a.cfg.Sockets.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%w: %s/%s: %w", target.ErrInvalid, s.key.env, s.key.service, err)
+		return fmt.Errorf("%w: %s/%s: %w", target.ErrInvalid, s.key.env, s.key.service, proxy.ListenError(addr, err))
 	}
 	if s.listener != nil {
+		old := s.listener.Addr()
 		_ = s.listener.Close()
+		if err := s.a.cfg.Sockets.Release("tcp", old); err != nil {
+			s.a.log.Warn("release listener", "addr", old, "err", err)
+		}
 	}
-	s.listener = l
+	s.listener = proxy.Serve(ln, s.proxy, s.a.log)
 	return nil
 }
 
@@ -343,11 +347,15 @@ func (s *service) shutdown(stopInstances bool) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.mu.Lock()
-	vs := s.versions
-	if s.listener != nil {
-		_ = s.listener.Close()
-	}
+	vs, l := s.versions, s.listener
 	s.mu.Unlock()
+	if l != nil {
+		// Requests in flight finish; the socket may live on in the keeper
+		// for the next agent, which takes the connections queued meanwhile.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		_ = l.Shutdown(ctx)
+		cancel()
+	}
 	for _, v := range vs {
 		if stopInstances {
 			s.stopVersion(v)
@@ -364,6 +372,10 @@ func (s *service) shutdown(stopInstances bool) {
 	}
 	s.proxy.CloseIdle()
 }
+
+// shutdownGrace bounds how long a stopping agent lets requests in flight
+// finish before it closes their connections.
+const shutdownGrace = 10 * time.Second
 
 var unsafeRE = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
