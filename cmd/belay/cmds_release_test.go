@@ -99,25 +99,20 @@ func cmdLoadgen(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-// stopatend HOME: when the script ends, however it ends, stop the server
-// and agent that `belay up` started with state in HOME.
+// stopatend HOME: when the script ends, however it ends, stop what
+// `belay up` started with state in HOME: server, agent and its instances.
 func cmdStopAtEnd(ts *testscript.TestScript, neg bool, args []string) {
 	home := ts.MkAbs(args[0])
 	ts.Defer(func() {
-		r, err := api.ReadReady(api.ReadyFile(home))
-		if err != nil {
-			return
+		for _, p := range belayProcs(home) {
+			_ = syscall.Kill(p.pid, syscall.SIGTERM) // the agent of `belay up` stops its instances
 		}
-		// SIGTERM first: the agent of `belay up` stops its instances on exit.
-		for _, pid := range []int{r.ServerPID, r.AgentPID} {
-			if pid <= 0 {
-				continue
-			}
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-			for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		for i := 0; i < 100 && len(belayProcs(home)) > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, p := range belayProcs(home) {
+			_ = syscall.Kill(-p.pid, syscall.SIGKILL) // instances lead their process groups
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 	})
 }

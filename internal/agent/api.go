@@ -212,12 +212,8 @@ func (a *Agent) ServeUnix(ctx context.Context, path string) (net.Listener, error
 // ServeTCP serves the API on a loopback TCP address, every call but /metrics
 // requiring "Authorization: Bearer token".
 func (a *Agent) ServeTCP(ctx context.Context, addr, token string) (net.Listener, error) {
-	if token == "" {
-		return nil, errors.New("agent API on TCP needs a token: pass --token (or BELAY_AGENT_TOKEN)")
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || !(host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
-		return nil, fmt.Errorf("agent API address %q: must be a loopback address such as 127.0.0.1:7070", addr)
+	if err := CheckAPIAddress(addr, token); err != nil {
+		return nil, err
 	}
 	l, err := a.cfg.Sockets.Listen("tcp", addr)
 	if err != nil {
@@ -227,10 +223,27 @@ func (a *Agent) ServeTCP(ctx context.Context, addr, token string) (net.Listener,
 	return l, nil
 }
 
+// CheckAPIAddress refuses a TCP API address that is not loopback, or one
+// without a token.
+func CheckAPIAddress(addr, token string) error {
+	if token == "" {
+		return errors.New("agent API on TCP needs a token: pass --token (or BELAY_AGENT_TOKEN)")
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !(host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
+		return fmt.Errorf("agent API address %q: must be a loopback address such as 127.0.0.1:7070", addr)
+	}
+	return nil
+}
+
 func (a *Agent) serve(ctx context.Context, l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
+		// Calls in progress finish (a successor may serve the same socket already).
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
 		_ = srv.Close()
 	}()
 	_ = srv.Serve(l)

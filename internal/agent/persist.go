@@ -94,7 +94,10 @@ func (a *Agent) Restore(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	return nil
+	// Instances started anew (their processes were gone) listen on new
+	// ports: record them, or the next agent would adopt these processes at
+	// the old ports and never find them healthy.
+	return a.persist()
 }
 
 func (a *Agent) restoreService(ctx context.Context, ss savedService) error {

@@ -53,6 +53,33 @@ func TestRestoreAdoptsRunningInstances(t *testing.T) {
 	}
 }
 
+// Instances that were gone at a restore start anew on new ports; those
+// ports must be recorded, or the agent after that adopts the processes at
+// their old ports and never finds them healthy.
+func TestRestoreRecordsPortsOfInstancesStartedAnew(t *testing.T) {
+	dir := t.TempDir()
+	first := newAgent(t, dir)
+	url := apply(t, first, desired(hello("v1", 100, 1)))
+	first.Close(true) // the instances are stopped: the next agent starts them anew
+
+	second := newAgent(t, dir)
+	if err := second.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second agent serving", func() bool { v, err := served(http.DefaultClient, url); return err == nil && v != "" })
+	started := pidsOf(t, second)
+	second.Close(false)
+
+	third := newAgent(t, dir)
+	if err := third.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pidsOf(t, third); len(got) != 1 || got[0] != started[0] {
+		t.Fatalf("third agent runs %v, want %v adopted", got, started)
+	}
+	waitFor(t, "adopted instance healthy", func() bool { v, err := served(http.DefaultClient, url); return err == nil && v != "" })
+}
+
 func pidsOf(t *testing.T, a *Agent) []int {
 	s, err := a.lookup("test", "hello")
 	if err != nil {

@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/belay-dev/belay/internal/agent"
+	"github.com/belay-dev/belay/internal/agent/keeper"
 	"github.com/belay-dev/belay/internal/agent/proxy"
+	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/spf13/cobra"
 )
 
@@ -34,62 +39,194 @@ func agentPaths(g *Globals, state, socket string) (string, string) {
 	return state, socket
 }
 
+// agentConfig is `belay agent`'s configuration.
+type agentConfig struct {
+	state, socket, listenAPI, token, file string
+	stopOnExit, keeper, upgrade          bool
+	wait                                 time.Duration
+}
+
+// Validate checks what a child would otherwise fail on over and over.
+func (c agentConfig) Validate() error {
+	if c.listenAPI != "" {
+		return agent.CheckAPIAddress(c.listenAPI, c.token)
+	}
+	return nil
+}
+
 func newAgentCmd(g *Globals) *cobra.Command {
-	var state, socket, listenAPI, token, file string
-	var stopOnExit bool
+	var c agentConfig
 	cmd := &cobra.Command{
-		Use:   "agent",
+		Use:   "agent [--upgrade]",
 		Short: "Run the data plane on this host: supervise service processes and route traffic between versions",
 		Long: "belay agent runs services' versions as supervised processes and splits each service's traffic between\n" +
 			"them through a measuring reverse proxy. Its desired state is kept in --state; after a restart (even\n" +
-			"after kill -9) it restores routing and adopts the instances that kept running. On SIGINT/SIGTERM it\n" +
-			"stops routing and leaves the instances running for the next agent, unless --stop-on-exit is given.",
+			"after kill -9) it restores routing and adopts the instances that kept running.\n\n" +
+			"The process you start is a small keeper: it holds every listening socket (<socket>.lock makes it one\n" +
+			"per socket) and runs the agent as its child, passing the sockets on. When the child dies the keeper\n" +
+			"starts another at once and the kernel queues connections meanwhile, so none is refused. SIGHUP, or\n" +
+			"`belay agent --upgrade`, starts the binary again as a new child and, once it serves, lets the old one\n" +
+			"finish its requests and exit: an upgrade without a failed request. On SIGINT/SIGTERM it stops routing\n" +
+			"and, with --stop-on-exit, every instance; SIGUSR2 stops it leaving the instances running.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			state, socket = agentPaths(g, state, socket)
-			if token == "" {
-				token = os.Getenv("BELAY_AGENT_TOKEN")
+			c.state, c.socket = agentPaths(g, c.state, c.socket)
+			if c.token == "" {
+				c.token = os.Getenv("BELAY_AGENT_TOKEN")
 			}
-			debug.SetGCPercent(proxy.GCPercent)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			opener, err := newAgentOpener(g, projectFileFor(file))
+			if c.upgrade {
+				return upgradeAgent(cmd, g, c)
+			}
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			kc, err := keeper.FromEnv()
 			if err != nil {
 				return err
 			}
-			a, err := agent.New(agent.Config{StateDir: state, Opener: opener, Log: log})
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			if err := a.Restore(ctx); err != nil {
-				return err
-			}
-			if _, err := a.ServeUnix(ctx, socket); err != nil {
-				a.Close(false)
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "agent: API on unix socket %s, state in %s\n", socket, state)
-			if listenAPI != "" {
-				l, err := a.ServeTCP(ctx, listenAPI, token)
+			switch {
+			case kc != nil:
+				defer kc.Close()
+				return runAgent(cmd, g, c, log, kc)
+			case !c.keeper:
+				lock, err := pidlock.Acquire(agentLock(c.socket), "belay agent on socket "+c.socket)
 				if err != nil {
-					a.Close(false)
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "agent: API on http://%s (bearer token required; /metrics open)\n", l.Addr())
+				defer lock.Release()
+				return runAgent(cmd, g, c, log, nil)
 			}
-			<-ctx.Done()
-			a.Close(stopOnExit)
-			_ = os.Remove(socket)
-			return nil
+			return runKeeper(cmd, g, c, log)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&state, "state", "", "directory for the agent's desired state, pid files and logs (env BELAY_AGENT_STATE; default HOME/agent)")
-	f.StringVar(&socket, "socket", "", "unix socket for the agent API (env BELAY_AGENT_SOCKET; default STATE/agent.sock)")
-	f.StringVar(&listenAPI, "listen-api", "", "also serve the API on this loopback address, e.g. 127.0.0.1:7070 (needs --token)")
-	f.StringVar(&token, "token", "", "bearer token for --listen-api (env BELAY_AGENT_TOKEN)")
-	f.StringVarP(&file, "file", "f", "", "project belay.yaml whose artifact store and trusted keys verify what the agent runs (default ./belay.yaml when present)")
-	f.BoolVar(&stopOnExit, "stop-on-exit", false, "stop every service instance when the agent exits")
+	f.StringVar(&c.state, "state", "", "directory for the agent's desired state, pid files and logs (env BELAY_AGENT_STATE; default HOME/agent)")
+	f.StringVar(&c.socket, "socket", "", "unix socket for the agent API (env BELAY_AGENT_SOCKET; default STATE/agent.sock)")
+	f.StringVar(&c.listenAPI, "listen-api", "", "also serve the API on this loopback address, e.g. 127.0.0.1:7070 (needs --token)")
+	f.StringVar(&c.token, "token", "", "bearer token for --listen-api (env BELAY_AGENT_TOKEN)")
+	f.StringVarP(&c.file, "file", "f", "", "project belay.yaml whose artifact store and trusted keys verify what the agent runs (default ./belay.yaml when present)")
+	f.BoolVar(&c.stopOnExit, "stop-on-exit", false, "stop every service instance when the agent is stopped (SIGINT/SIGTERM)")
+	f.BoolVar(&c.keeper, "keeper", true, "hold the sockets in a keeper process that restarts the agent; --keeper=false runs the agent alone (a crash then refuses traffic until it is started again)")
+	f.BoolVar(&c.upgrade, "upgrade", false, "do not start an agent: have the one on --socket start this binary anew and hand over to it without failing a request")
+	f.DurationVar(&c.wait, "wait", time.Minute, "with --upgrade: how long to wait for the new agent to serve")
 	return cmd
+}
+
+// runKeeper holds the agent's lock and sockets and runs the agent as its
+// child until a stop signal.
+func runKeeper(cmd *cobra.Command, g *Globals, c agentConfig, log *slog.Logger) error {
+	lock, err := pidlock.Acquire(agentLock(c.socket), "belay agent on socket "+c.socket)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if _, err := newAgentOpener(g, projectFileFor(c.file)); err != nil {
+		return err // the child would fail on it again and again
+	}
+	sup := &keeper.Supervisor{
+		Args:         os.Args, // the same command line; the child finds BELAY_KEEPER_FD
+		Stdout:       cmd.OutOrStdout(),
+		Stderr:       cmd.ErrOrStderr(),
+		Log:          log,
+		ChildPIDFile: childPIDFile(c.state),
+	}
+	return sup.Run(cmd.Context())
+}
+
+// runAgent runs the agent itself, on sockets from its keeper (kc) or bound
+// here, until a signal: SIGINT/SIGTERM stop it, SIGUSR1 (a successor took
+// the sockets, or the keeper died) and SIGUSR2 hand over, leaving the
+// instances running.
+func runAgent(cmd *cobra.Command, g *Globals, c agentConfig, log *slog.Logger, kc *keeper.Client) error {
+	debug.SetGCPercent(proxy.GCPercent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2) // before Ready: SIGUSR1 kills by default
+	defer signal.Stop(sigs)
+	opener, err := newAgentOpener(g, projectFileFor(c.file))
+	if err != nil {
+		return err
+	}
+	cfg := agent.Config{StateDir: c.state, Opener: opener, Log: log}
+	if kc != nil {
+		cfg.Sockets = kc
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	if err := a.Restore(ctx); err != nil {
+		return err
+	}
+	if err := serveAgentAPI(ctx, cmd.OutOrStdout(), a, c); err != nil {
+		a.Close(false)
+		return err
+	}
+	if kc != nil {
+		if err := kc.Ready(); err != nil {
+			log.Warn("tell the keeper we serve", "err", err)
+		}
+	}
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case <-cmd.Context().Done():
+	}
+	handOver := sig == syscall.SIGUSR1 || sig == syscall.SIGUSR2
+	log.Info("agent stopping", "signal", fmt.Sprint(sig), "stop_instances", c.stopOnExit && !handOver)
+	cancel()
+	a.Close(c.stopOnExit && !handOver)
+	if kc == nil {
+		_ = os.Remove(c.socket)
+	}
+	return nil
+}
+
+func serveAgentAPI(ctx context.Context, out io.Writer, a *agent.Agent, c agentConfig) error {
+	if _, err := a.ServeUnix(ctx, c.socket); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "agent: API on unix socket %s, state in %s (pid %d)\n", c.socket, c.state, os.Getpid())
+	if c.listenAPI != "" {
+		l, err := a.ServeTCP(ctx, c.listenAPI, c.token)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "agent: API on http://%s (bearer token required; /metrics open)\n", l.Addr())
+	}
+	return nil
+}
+
+// upgradeAgent has the keeper on c.socket start a new agent child and
+// waits until it has replaced the old one.
+func upgradeAgent(cmd *cobra.Command, g *Globals, c agentConfig) error {
+	pid, err := pidlock.Holder(agentLock(c.socket))
+	if err != nil {
+		return err
+	}
+	if pid == 0 {
+		return fmt.Errorf("no belay agent runs on socket %s: start one with `belay up` (or `belay agent`)", c.socket)
+	}
+	old := agentChild(c.state)
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("signal the agent (pid %d): %w", pid, err)
+	}
+	deadline := time.Now().Add(c.wait)
+	for time.Now().Before(deadline) {
+		if now := agentChild(c.state); now != 0 && now != old {
+			r := struct {
+				Agent    int `json:"agent_pid"`
+				OldChild int `json:"old_child_pid"`
+				NewChild int `json:"new_child_pid"`
+			}{pid, old, now}
+			return g.emit(cmd.OutOrStdout(), r, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "agent upgraded: child pid %d handed over to pid %d (keeper pid %d)\n", old, now, pid)
+				return err
+			})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the agent (pid %d) did not hand over to a new child within %s; the old one keeps serving: see the agent's log", pid, c.wait)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/belay-dev/belay/internal/analysis/builtin"
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/server"
 	"github.com/belay-dev/belay/internal/spec"
@@ -80,6 +81,12 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// One server per home: two engines on one store would act twice.
+	lock, err := pidlock.Acquire(serverLock(home), "belay server for home "+home)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if c.AgentSocket == "" {
 		_, c.AgentSocket = agentPaths(&Globals{Home: home}, "", "")
 	}
@@ -164,6 +171,9 @@ func (a artifactStore) Verify(ctx context.Context, version string) (string, erro
 func (a artifactStore) Open(ctx context.Context, ref string) (string, error) {
 	return a.opener.Open(ctx, ref)
 }
+
+// serverLock is the lock a home's server holds for its life.
+func serverLock(home string) string { return filepath.Join(home, "server.lock") }
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

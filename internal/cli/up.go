@@ -4,10 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"github.com/belay-dev/belay/internal/api"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,36 +15,65 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newUpCmd, newDownCmd) }
+func init() { commands = append(commands, newUpCmd) }
+
+// upResult is what `belay up` found or started.
+type upResult struct {
+	Server daemon `json:"server"`
+	Agent  daemon `json:"agent"`
+	Home   string `json:"home"`
+}
+
+// daemon is one of belay's processes on this host.
+type daemon struct {
+	Address string `json:"address"` // API URL or unix socket
+	PID     int    `json:"pid"`
+	State   string `json:"state"` // started | already running
+}
+
+const (
+	started        = "started"
+	alreadyRunning = "already running"
+)
 
 func newUpCmd(g *Globals) *cobra.Command {
-	var file, agentAPI string
+	var file, agentAPI, installDir string
 	var wait time.Duration
+	var install bool
 	cmd := &cobra.Command{
-		Use:   "up",
+		Use:   "up [--install]",
 		Short: "Start the belay server and agent on this host (idempotent)",
 		Long: "up starts `belay server` and `belay agent` in the background with state in the home directory and\n" +
-			"writes their addresses to <home>/ready.json. When they already run, it says so and changes nothing.",
+			"writes their addresses to <home>/ready.json. It finds what already runs by the locks each holds\n" +
+			"(<home>/server.lock, <agent socket>.lock), starts only what is missing, and says which is which.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home, err := filepath.Abs(g.HomeDir(file))
 			if err != nil {
 				return err
 			}
+			if install {
+				return runInstall(cmd, g, installDir, file, home)
+			}
 			r, err := up(cmd.Context(), g, home, file, agentAPI, wait)
 			if err != nil {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), r, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "belay is up\n  server  %s (pid %d)\n  agent   %s (pid %d)\n  home    %s\n", r.Server, r.ServerPID, r.AgentSocket, r.AgentPID, r.Home)
+				_, err := fmt.Fprintf(w, "belay is up\n  server  %s (pid %d, %s)\n  agent   %s (pid %d, %s)\n  home    %s\n",
+					r.Server.Address, r.Server.PID, r.Server.State, r.Agent.Address, r.Agent.PID, r.Agent.State, r.Home)
 				return err
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file the server serves")
+	cmd.Flags().BoolVar(&install, "install", false, "do not start anything: write systemd units for server and agent (restarted by systemd, started at boot)")
+	cmd.Flags().StringVar(&installDir, "install-dir", "/etc/systemd/system", "where --install writes the units")
 	cmd.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for server and agent to be ready")
 	cmd.Flags().StringVar(&agentAPI, "agent-api", "", "also serve the agent's API on this loopback address, e.g. 127.0.0.1:7070,\n"+
 		"for Prometheus to scrape /metrics (open; the rest needs the token generated into <home>/agent.token);\n"+
@@ -53,54 +81,134 @@ func newUpCmd(g *Globals) *cobra.Command {
 	return cmd
 }
 
-// up starts the daemons unless the ready-file names live ones.
-func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (api.Ready, error) {
-	readyPath := api.ReadyFile(home)
-	if r, err := api.ReadReady(readyPath); err == nil && alive(r.ServerPID) && alive(r.AgentPID) && serverAnswers(ctx, r.Server) {
-		return r, nil
-	}
+// up starts whichever of agent and server does not hold its lock, and
+// waits until both answer.
+func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (upResult, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return api.Ready{}, err
+		return upResult{}, err
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return api.Ready{}, fmt.Errorf("project file %s: %w (run `belay init` to write one, or pass -f)", file, err)
+		return upResult{}, fmt.Errorf("project file %s: %w (run `belay init` to write one, or pass -f)", file, err)
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
-		return api.Ready{}, err
+		return upResult{}, err
 	}
-	os.Remove(readyPath)
 	state, sock := agentPaths(&Globals{Home: home}, "", "") // where `belay logs` looks too
-	agentArgs := []string{"agent", "--home", home, "-f", abs, "--state", state, "--socket", sock, "--stop-on-exit"}
-	var agentEnv []string
+	res := upResult{Home: home, Agent: daemon{Address: sock, State: alreadyRunning}, Server: daemon{State: alreadyRunning}}
+	deadline := time.Now().Add(wait)
+	if res.Agent.PID, err = pidlock.Holder(agentLock(sock)); err != nil {
+		return res, err
+	}
+	if res.Agent.PID == 0 {
+		if res.Agent.PID, err = startAgent(home, abs, state, sock, agentAPI); err != nil {
+			return res, err
+		}
+		res.Agent.State = started
+	}
+	if err := waitAgent(ctx, res.Agent.PID, sock, deadline, home); err != nil {
+		return res, err
+	}
+	if res.Server.PID, err = pidlock.Holder(serverLock(home)); err != nil {
+		return res, err
+	}
+	if res.Server.PID == 0 {
+		_ = os.Remove(api.ReadyFile(home))
+		if res.Server.PID, err = spawn(home, "server.log", nil, "server", "--home", home, "-f", abs, "--agent", sock, "--state", g.State); err != nil {
+			return res, err
+		}
+		res.Server.State = started
+	}
+	r, err := waitServer(ctx, res.Server.PID, home, deadline)
+	if err != nil {
+		return res, err
+	}
+	res.Server.Address = r.Server
+	r.AgentPID, r.AgentSocket = res.Agent.PID, sock
+	return res, api.WriteReady(api.ReadyFile(home), r)
+}
+
+func runInstall(cmd *cobra.Command, g *Globals, dir, file, home string) error {
+	project, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(project); err != nil {
+		return fmt.Errorf("project file %s: %w (run `belay init` to write one, or pass -f)", file, err)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	paths, err := installUnits(g, dir, project, home, bin)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Units []string `json:"units"`
+		Next  string   `json:"next"`
+	}{paths, "systemctl daemon-reload && systemctl enable --now belay-agent.service belay-server.service"}
+	return g.emit(cmd.OutOrStdout(), out, func(w io.Writer) error {
+		for _, p := range paths {
+			fmt.Fprintf(w, "wrote %s\n", p)
+		}
+		_, err := fmt.Fprintf(w, "next: %s\n(stop `belay up`'s processes first with `belay down --keep-services`)\n", out.Next)
+		return err
+	})
+}
+
+// agentLock is the lock the agent serving sock holds for its life.
+func agentLock(sock string) string { return sock + ".lock" }
+
+func startAgent(home, project, state, sock, agentAPI string) (int, error) {
+	args := []string{"agent", "--home", home, "-f", project, "--state", state, "--socket", sock, "--stop-on-exit"}
+	var env []string
 	if agentAPI != "" {
 		tok, err := agentToken(home)
 		if err != nil {
-			return api.Ready{}, err
+			return 0, err
 		}
-		agentArgs, agentEnv = append(agentArgs, "--listen-api", agentAPI), []string{"BELAY_AGENT_TOKEN=" + tok}
+		args, env = append(args, "--listen-api", agentAPI), []string{"BELAY_AGENT_TOKEN=" + tok}
 	}
-	agentPID, err := spawn(home, "agent.log", agentEnv, agentArgs...)
-	if err != nil {
-		return api.Ready{}, err
-	}
-	serverPID, err := spawn(home, "server.log", nil, "server", "--home", home, "-f", abs, "--agent", sock, "--ready-file", readyPath, "--state", g.State)
-	if err != nil {
-		return api.Ready{}, err
-	}
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if r, err := api.ReadReady(readyPath); err == nil && serverAnswers(ctx, r.Server) {
-			r.AgentPID = agentPID
-			r.AgentSocket = sock
-			return r, api.WriteReady(readyPath, r)
+	return spawn(home, "agent.log", env, args...)
+}
+
+// waitAgent waits until the agent's API answers on sock.
+func waitAgent(ctx context.Context, pid int, sock string, deadline time.Time, home string) error {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+			return nil
 		}
-		if !alive(serverPID) {
-			return api.Ready{}, fmt.Errorf("belay server exited during start-up; see %s", filepath.Join(home, "server.log"))
+		if !alive(pid) {
+			if other, _ := pidlock.Holder(agentLock(sock)); other != 0 {
+				pid = other // another `belay up` started one first: ours lost the lock
+				continue
+			}
+			return fmt.Errorf("belay agent (pid %d) exited during start-up; see %s", pid, filepath.Join(home, "agent.log"))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	return api.Ready{}, fmt.Errorf("belay server not ready after %s; see %s", wait, filepath.Join(home, "server.log"))
+	return fmt.Errorf("belay agent (pid %d) not answering on %s; see %s", pid, sock, filepath.Join(home, "agent.log"))
+}
+
+// waitServer waits until the server holding the home's lock has written
+// its ready-file and answers there.
+func waitServer(ctx context.Context, pid int, home string, deadline time.Time) (api.Ready, error) {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if r, err := api.ReadReady(api.ReadyFile(home)); err == nil && r.ServerPID == pid && serverAnswers(ctx, r.Server) {
+			return r, nil
+		}
+		if !alive(pid) {
+			if other, _ := pidlock.Holder(serverLock(home)); other != 0 {
+				pid = other
+				continue
+			}
+			return api.Ready{}, fmt.Errorf("belay server (pid %d) exited during start-up; see %s", pid, filepath.Join(home, "server.log"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return api.Ready{}, fmt.Errorf("belay server (pid %d) not ready; see %s", pid, filepath.Join(home, "server.log"))
 }
 
 // agentToken returns the token in <home>/agent.token, generating it the
@@ -164,54 +272,4 @@ func serverAnswers(ctx context.Context, base string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-func newDownCmd(g *Globals) *cobra.Command {
-	var file string
-	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the belay server and agent started by `belay up`",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			home := g.HomeDir(file)
-			r, err := api.ReadReady(api.ReadyFile(home))
-			if errors.Is(err, os.ErrNotExist) {
-				fmt.Fprintf(cmd.OutOrStdout(), "belay is not running (no %s)\n", api.ReadyFile(home))
-				return nil
-			} else if err != nil {
-				return err
-			}
-			for _, p := range []struct {
-				name string
-				pid  int
-			}{{"server", r.ServerPID}, {"agent", r.AgentPID}} {
-				if err := stop(p.pid, 15*time.Second); err != nil {
-					return fmt.Errorf("stop %s (pid %d): %w", p.name, p.pid, err)
-				}
-			}
-			os.Remove(api.ReadyFile(home))
-			fmt.Fprintln(cmd.OutOrStdout(), "belay is down")
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file (its directory holds the default home)")
-	return cmd
-}
-
-// stop sends SIGTERM and waits; SIGKILL after grace.
-func stop(pid int, grace time.Duration) error {
-	if !alive(pid) {
-		return nil
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return syscall.Kill(pid, syscall.SIGKILL)
 }

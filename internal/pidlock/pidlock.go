@@ -16,7 +16,7 @@ import (
 )
 
 // ErrHeld marks a lock another live process holds.
-var ErrHeld = errors.New("held by another process")
+var ErrHeld = errors.New("lock held")
 
 // Lock is a held lock; Release gives it up (process exit does too).
 type Lock struct {
@@ -39,7 +39,7 @@ func Acquire(path, what string) (*Lock, error) {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			pid, _ := readPID(path)
-			return nil, fmt.Errorf("%w: %s already runs (pid %d, lock %s); stop it first (`belay down`), or use another home or socket", ErrHeld, what, pid, path)
+			return nil, fmt.Errorf("%s already runs (pid %d; %w: %s); stop it first (`belay down`), or use another home or socket", what, pid, ErrHeld, path)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -52,7 +52,7 @@ func TestSecondAcquireNamesTheHolder(t *testing.T) {
 	if !errors.Is(err, ErrHeld) {
 		t.Fatalf("Acquire = %v, want ErrHeld", err)
 	}
-	want := "belay server already runs (pid " + strconv.Itoa(c.Process.Pid) + ", lock " + path + ")"
+	want := "belay server already runs (pid " + strconv.Itoa(c.Process.Pid) + "; lock held: " + path + ")"
 	if !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not contain %q", err, want)
 	}
