@@ -42,8 +42,8 @@ func agentPaths(g *Globals, state, socket string) (string, string) {
 // agentConfig is `belay agent`'s configuration.
 type agentConfig struct {
 	state, socket, listenAPI, token, file string
-	stopOnExit, keeper, upgrade          bool
-	wait                                 time.Duration
+	stopOnExit, keeper, upgrade           bool
+	wait                                  time.Duration
 }
 
 // Validate checks what a child would otherwise fail on over and over.
