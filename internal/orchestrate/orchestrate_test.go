@@ -88,8 +88,14 @@ func TestTriggerDuringWatchRollsBackAndRejects(t *testing.T) {
 		t.Fatalf("staging %s", h.stable("staging"))
 	}
 	st, _ := h.o.Status(h.ctx, "api")
-	if e := st[0].Environments[0]; !e.Rejected || e.OnRejected != "keep" {
+	// status says where and when v2 was rolled back, and what staging would
+	// return to.
+	if e := st[0].Environments[0]; !e.Rejected || e.OnRejected != "keep" || e.RejectedIn != "production" ||
+		e.RejectedAt == nil || !e.RejectedAt.Equal(rej[0].At) || e.RejectedRollout != rej[0].RolloutID || e.RollbackTo != "api-v1" {
 		t.Fatalf("staging status %+v", e)
+	}
+	if e := st[0].Environments[1]; e.Rejected || e.RejectedIn != "" || e.RejectedAt != nil || e.RollbackTo != "" {
+		t.Fatalf("production status %+v", e)
 	}
 	ans = h.release("api-v3")
 	if got := ans.Plan.PreviousStable["staging"]; got != "api-v1" {
