@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
-	"github.com/belay-dev/belay/internal/english"
+	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +29,7 @@ func newWaitCmd(g *Globals) *cobra.Command {
 			"environment, queues included: exit 0 only once it is stable in the last one; exit 1 with the\n" +
 			"reason when it was rolled back, failed or cancelled, or when the timeout passes. CI jobs gate on\n" +
 			"it: `belay wait --release 12`. A rollout or release that does not exist fails at once, unless a\n" +
-			"release waiting in the queue may still create that rollout.",
+			"release under way (in flight or queued) may still create that rollout.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			// --release 0 is given to the server, which says there is no such release
 			if cmd.Flags().Changed("release") == (len(args) == 0) && len(args) <= 1 {
@@ -108,27 +108,40 @@ func waitRollout(ctx context.Context, c *apiClient, id, phase string) (api.Rollo
 }
 
 // missingRollout decides about rollout id, which the server answered
-// notFound for: nil when it may yet appear (a release waiting in the queue
-// creates the next rollout a tick after the promotion that queued it, and
-// the numbers are given in order), else the error to fail with at once.
+// notFound for: nil when a release under way may still create it, else the
+// error to fail with at once. A release's rollout that succeeds, short of
+// the last environment, queues the release for the next one in the same
+// transaction, and the queue pump creates that rollout (numbered in order)
+// a tick later.
 func (c *apiClient) missingRollout(ctx context.Context, id string, notFound error) error {
 	n, _ := strconv.ParseInt(id, 10, 64)
 	const hint = "see rollout numbers with `belay status` or `belay history <service>`"
 	if n <= 0 {
 		return withHint(notFound, hint) // the server says ids start at 1
 	}
-	// the queue first: an entry that starts between the two answers shows
-	// up as a rollout in the second
+	// Looked at in this order, a future rollout is seen at one of its stages
+	// however it moves on meanwhile: its creator in flight, its queue entry
+	// waiting, or itself. A creator seen twice only makes wait patient.
+	var active []api.RolloutView
+	if err := c.do(ctx, "GET", "/rollouts?active=1", nil, &active); err != nil {
+		return err
+	}
 	var queue []api.QueueView
 	if err := c.do(ctx, "GET", "/queue", nil, &queue); err != nil {
 		return err
 	}
-	var rs []api.RolloutView
-	if err := c.do(ctx, "GET", "/rollouts", nil, &rs); err != nil {
+	var all []api.RolloutView
+	if err := c.do(ctx, "GET", "/rollouts", nil, &all); err != nil {
 		return err
 	}
+	pending := int64(len(queue))
+	for _, r := range active {
+		if r.Kind == rollout.KindRelease && !c.inLastEnvironment(ctx, r) {
+			pending++
+		}
+	}
 	var newest int64
-	for _, r := range rs {
+	for _, r := range all {
 		newest = max(newest, r.ID)
 	}
 	var msg string
@@ -140,17 +153,26 @@ func (c *apiClient) missingRollout(ctx context.Context, id string, notFound erro
 			return nil
 		}
 		msg = fmt.Sprintf("no rollout %d: it was never created (the newest is rollout %d)", n, newest)
-	case n <= newest+int64(len(queue)):
+	case n <= newest+pending:
 		return nil
 	case newest == 0:
-		msg = fmt.Sprintf("no rollout %d: there is no rollout yet, and no release waits in the queue to start one", n)
-	case len(queue) == 0:
-		msg = fmt.Sprintf("no rollout %d: the newest is rollout %d, and no release waits in the queue to start another", n, newest)
+		msg = fmt.Sprintf("no rollout %d: there is no rollout yet, and no release is under way to start one", n)
+	case pending == 0:
+		msg = fmt.Sprintf("no rollout %d: the newest is rollout %d, and no release is under way to start another", n, newest)
 	default:
-		msg = fmt.Sprintf("no rollout %d: the newest is rollout %d, and the %s waiting in the queue would start at most rollout %d",
-			n, newest, english.Count(len(queue), "release"), newest+int64(len(queue)))
+		msg = fmt.Sprintf("no rollout %d: the newest is rollout %d, and the releases under way would start at most rollout %d", n, newest, newest+pending)
 	}
 	return &hintError{code: httpCode(http.StatusNotFound), msg: msg, hint: hint, err: notFound}
+}
+
+// inLastEnvironment reports whether r runs in its release's last
+// environment, so that its success starts no other rollout.
+func (c *apiClient) inLastEnvironment(ctx context.Context, r api.RolloutView) bool {
+	var rel api.ReleaseView
+	if err := c.do(ctx, "GET", fmt.Sprintf("/releases/%d", r.Release), nil, &rel); err != nil || len(rel.Environments) == 0 {
+		return false
+	}
+	return rel.Environments[len(rel.Environments)-1] == r.Environment
 }
 
 // withHint adds what to do to the server's 404.

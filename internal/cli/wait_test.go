@@ -15,13 +15,15 @@ import (
 )
 
 // rolloutServer answers like a belay server that holds rollouts 1..newest
-// (but not those in gaps) and waiting queue entries; create makes the next
-// rollout appear, as the queue pump does.
+// (but not those in gaps), waiting queue entries, and the newest rollout
+// in flight in inFlight (none when empty) of a release through staging and
+// production; create makes the next rollout appear, as the queue pump does.
 type rolloutServer struct {
-	mu      sync.Mutex
-	newest  int64
-	gaps    map[int64]bool
-	waiting int
+	mu       sync.Mutex
+	newest   int64
+	gaps     map[int64]bool
+	waiting  int
+	inFlight string
 }
 
 func (s *rolloutServer) create() {
@@ -50,11 +52,15 @@ func (s *rolloutServer) client(t *testing.T) *apiClient {
 		defer s.mu.Unlock()
 		out := []api.RolloutView{}
 		for id := int64(1); id <= s.newest; id++ {
-			if !s.gaps[id] {
-				out = append(out, api.RolloutView{ID: id})
+			active := id == s.newest && s.inFlight != ""
+			if !s.gaps[id] && (active || r.URL.Query().Get("active") != "1") {
+				out = append(out, api.RolloutView{ID: id, Release: 1, Environment: s.inFlight, Terminal: !active})
 			}
 		}
 		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("GET /api/v1/releases/1", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(api.ReleaseView{ID: 1, Environments: []string{"staging", "production"}})
 	})
 	mux.HandleFunc("GET /api/v1/queue", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -80,15 +86,18 @@ func TestWaitForARolloutThatDoesNotExist(t *testing.T) {
 		wantErr string // "" waits (until the test's short timeout); a wait that waited ends "before the timeout"
 	}{
 		{"none yet", &rolloutServer{}, "1",
-			"no rollout 1: there is no rollout yet, and no release waits in the queue to start one: see rollout numbers with `belay status` or `belay history <service>`"},
+			"no rollout 1: there is no rollout yet, and no release is under way to start one: see rollout numbers with `belay status` or `belay history <service>`"},
 		{"past the newest", &rolloutServer{newest: 7}, "9",
-			"no rollout 9: the newest is rollout 7, and no release waits in the queue to start another: see rollout numbers"},
+			"no rollout 9: the newest is rollout 7, and no release is under way to start another: see rollout numbers"},
 		{"past what the queue starts", &rolloutServer{newest: 7, waiting: 1}, "9",
-			"no rollout 9: the newest is rollout 7, and the 1 release waiting in the queue would start at most rollout 8: see rollout numbers"},
+			"no rollout 9: the newest is rollout 7, and the releases under way would start at most rollout 8: see rollout numbers"},
+		{"after the last environment", &rolloutServer{newest: 7, inFlight: "production"}, "8",
+			"no rollout 8: the newest is rollout 7, and no release is under way to start another: see rollout numbers"},
 		{"a gap", &rolloutServer{newest: 7, gaps: map[int64]bool{5: true}}, "5",
 			"no rollout 5: it was never created (the newest is rollout 7): see rollout numbers"},
 		{"zero", &rolloutServer{newest: 7}, "0", "not found: no rollout 0: see rollout numbers"},
 		{"the next one, queued", &rolloutServer{newest: 7, waiting: 1}, "8", ""},
+		{"the next one, its release in staging", &rolloutServer{newest: 7, inFlight: "staging"}, "8", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
