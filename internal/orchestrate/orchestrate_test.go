@@ -185,8 +185,10 @@ func TestQueueCancelAndSupersede(t *testing.T) {
 	if _, err := h.o.CancelQueued(h.ctx, q.ID, "", ""); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("cancel without actor: %v", err)
 	}
-	if _, err := h.o.CancelQueued(h.ctx, q.ID, "ann", "wrong build"); err != nil {
-		t.Fatal(err)
+	// the answer is the entry as `belay queue` shows it, release and version included
+	if c, err := h.o.CancelQueued(h.ctx, q.ID, "ann", "wrong build"); err != nil || c.Release != a4.Release || c.Version != "api-v4" ||
+		c.Environment != "production" || c.State != store.QueueCancelled || c.Reason != "cancel by ann: wrong build" {
+		t.Fatalf("cancelled %+v, %v", c, err)
 	}
 	if v := h.releaseView(a4.Release); v.Outcome != api.OutcomeCancelled || !v.Done {
 		t.Fatalf("v4 %+v", v)

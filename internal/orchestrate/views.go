@@ -156,19 +156,25 @@ func (o *Orchestrator) Queue(ctx context.Context, releaseID int64, waitingOnly b
 	}
 	out := make([]api.QueueView, 0, len(qs))
 	for _, q := range qs {
-		v := api.QueueView{ID: q.ID, Release: q.ReleaseID, Service: q.Service, Environment: q.Environment, State: q.State,
-			Reason: q.Reason, Rollout: q.RolloutID, CreatedAt: q.CreatedAt}
-		if rel, err := o.d.Store.GetRelease(ctx, q.ReleaseID); err == nil {
-			v.Version = rel.Version
-		}
-		if q.State == store.QueueWaiting {
-			if busy, err := o.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: q.Service, Environment: q.Environment}); err == nil && len(busy) > 0 {
-				v.Reason = fmt.Sprintf("waiting for rollout %d of %s (%s)", busy[0].ID, busy[0].Version, busy[0].Phase)
-			}
-		}
-		out = append(out, v)
+		out = append(out, o.queueView(ctx, q))
 	}
 	return out, nil
+}
+
+// queueView is a queue entry as the API shows it: with its release's
+// version and, while it waits, the rollout it waits for.
+func (o *Orchestrator) queueView(ctx context.Context, q store.QueueEntry) api.QueueView {
+	v := api.QueueView{ID: q.ID, Release: q.ReleaseID, Service: q.Service, Environment: q.Environment, State: q.State,
+		Reason: q.Reason, Rollout: q.RolloutID, CreatedAt: q.CreatedAt}
+	if rel, err := o.d.Store.GetRelease(ctx, q.ReleaseID); err == nil {
+		v.Version = rel.Version
+	}
+	if q.State == store.QueueWaiting {
+		if busy, err := o.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: q.Service, Environment: q.Environment}); err == nil && len(busy) > 0 {
+			v.Reason = fmt.Sprintf("waiting for rollout %d of %s (%s)", busy[0].ID, busy[0].Version, busy[0].Phase)
+		}
+	}
+	return v
 }
 
 // ReleaseView follows a release through its environments: done, with its
