@@ -112,14 +112,22 @@ type QueueView struct {
 
 // EnvStatus is one service in one environment.
 type EnvStatus struct {
-	Environment string           `json:"environment"`
-	Stable      string           `json:"stable,omitempty"`
-	Rejected    bool             `json:"stable_rejected,omitempty"` // the stable version was rolled back elsewhere
-	OnRejected  string           `json:"on_rejected_downstream,omitempty"`
-	Rollout     *RolloutView     `json:"rollout,omitempty"`
-	Queue       []QueueView      `json:"queue,omitempty"`
-	Observed    *target.Observed `json:"observed,omitempty"`
-	ObserveErr  string           `json:"observe_error,omitempty"`
+	Environment string `json:"environment"`
+	Stable      string `json:"stable,omitempty"`
+	Rejected    bool   `json:"stable_rejected,omitempty"` // the stable version was rolled back elsewhere
+	OnRejected  string `json:"on_rejected_downstream,omitempty"`
+	// RejectedIn, RejectedAt and RejectedRollout say where, when and by
+	// which rollout the stable version was last rolled back (only when
+	// Rejected); RollbackTo is the version `belay rollback` without --to
+	// would return this environment to, empty when there is none.
+	RejectedIn      string           `json:"stable_rejected_in,omitempty"`
+	RejectedAt      *time.Time       `json:"stable_rejected_at,omitempty"`
+	RejectedRollout int64            `json:"stable_rejected_rollout,omitempty"`
+	RollbackTo      string           `json:"rollback_to,omitempty"`
+	Rollout         *RolloutView     `json:"rollout,omitempty"`
+	Queue           []QueueView      `json:"queue,omitempty"`
+	Observed        *target.Observed `json:"observed,omitempty"`
+	ObserveErr      string           `json:"observe_error,omitempty"`
 }
 
 // ServiceStatus is one service across its environments.

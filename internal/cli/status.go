@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/english"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +21,12 @@ func newStatusCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [service]",
 		Short: "Show what runs where: stable versions, rollouts in flight, weights and health",
-		Args:  cobra.MaximumNArgs(1),
+		Long: "status shows, per service and environment, the stable version, the rollout in flight, releases\n" +
+			"queued there and the traffic each version takes. A stable version that was rolled back in another\n" +
+			"environment is marked with where and when (\"rolled back in production 12 min ago\"), and a note\n" +
+			"under the table says what on_rejected_downstream does about it and gives the command that rolls\n" +
+			"this environment back too.",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client(f.file)
 			if err != nil {
@@ -32,14 +40,16 @@ func newStatusCmd(g *Globals) *cobra.Command {
 			if err := c.do(cmd.Context(), "GET", "/status"+q, nil, &st); err != nil {
 				return err
 			}
-			return g.emit(cmd.OutOrStdout(), st, func(w io.Writer) error { return printStatus(w, st) })
+			return g.emit(cmd.OutOrStdout(), st, func(w io.Writer) error { return printStatus(w, st, time.Now()) })
 		},
 	}
 	f.add(cmd, false)
 	return cmd
 }
 
-func printStatus(w io.Writer, st []api.ServiceStatus) error {
+// printStatus prints the status table, then notes; now is the clock that
+// says how long ago a version was rolled back.
+func printStatus(w io.Writer, st []api.ServiceStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tENVIRONMENT\tSTABLE\tROLLOUT\tTRAFFIC")
 	var notes []string
@@ -47,9 +57,8 @@ func printStatus(w io.Writer, st []api.ServiceStatus) error {
 		for _, e := range s.Environments {
 			stable, ro := dash(e.Stable), "-"
 			if e.Rejected {
-				stable += " (rolled back elsewhere)"
-				notes = append(notes, fmt.Sprintf("%s in %s runs %s, which was rolled back in a later environment; on_rejected_downstream: %s",
-					s.Service, e.Environment, e.Stable, dash(e.OnRejected)))
+				stable += " (rolled back " + rejectedWhen(e, now) + ")"
+				notes = append(notes, rejectedNote(s.Service, e, now))
 			}
 			if r := e.Rollout; r != nil {
 				ro = fmt.Sprintf("#%d %s %s", r.ID, r.Version, r.Phase)
@@ -80,6 +89,38 @@ func printStatus(w io.Writer, st []api.ServiceStatus) error {
 		fmt.Fprintln(w, n)
 	}
 	return nil
+}
+
+// rejectedWhen says where and when e's stable version was rolled back:
+// "in production 12 min ago", or "elsewhere" from a server that does not say.
+func rejectedWhen(e api.EnvStatus, now time.Time) string {
+	if e.RejectedIn == "" || e.RejectedAt == nil {
+		return "elsewhere"
+	}
+	return "in " + e.RejectedIn + " " + english.Ago(now.Sub(*e.RejectedAt))
+}
+
+// rejectedNote tells what runs in e although a later environment rolled it
+// back, what e's on_rejected_downstream does about it, and the command
+// that rolls e back too.
+func rejectedNote(svc string, e api.EnvStatus, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s in %s runs %s, which was rolled back %s", svc, e.Environment, e.Stable, rejectedWhen(e, now))
+	if e.RejectedRollout > 0 {
+		fmt.Fprintf(&b, " (why: `belay explain %d`)", e.RejectedRollout)
+	}
+	cmd := fmt.Sprintf("`belay rollback %s --env %s --reason …`", svc, e.Environment)
+	switch {
+	case e.OnRejected == string(spec.DownstreamRollback) && e.RollbackTo != "":
+		fmt.Fprintf(&b, "; on_rejected_downstream: rollback, so belay rolls %s back to %s by itself", e.Environment, e.RollbackTo)
+	case e.RollbackTo != "":
+		fmt.Fprintf(&b, "; on_rejected_downstream: %s, so %s keeps it. To roll %s back to %s too: %s",
+			dash(e.OnRejected), e.Environment, e.Environment, e.RollbackTo, cmd)
+	default:
+		fmt.Fprintf(&b, "; %s has no earlier stable version that was never rolled back: release a fixed version, or name one with `belay rollback %s --env %s --to <version> --force --reason …`",
+			e.Environment, svc, e.Environment)
+	}
+	return b.String()
 }
 
 func dash(s string) string {

@@ -88,8 +88,14 @@ func TestTriggerDuringWatchRollsBackAndRejects(t *testing.T) {
 		t.Fatalf("staging %s", h.stable("staging"))
 	}
 	st, _ := h.o.Status(h.ctx, "api")
-	if e := st[0].Environments[0]; !e.Rejected || e.OnRejected != "keep" {
+	// status says where and when v2 was rolled back, and what staging would
+	// return to.
+	if e := st[0].Environments[0]; !e.Rejected || e.OnRejected != "keep" || e.RejectedIn != "production" ||
+		e.RejectedAt == nil || !e.RejectedAt.Equal(rej[0].At) || e.RejectedRollout != rej[0].RolloutID || e.RollbackTo != "api-v1" {
 		t.Fatalf("staging status %+v", e)
+	}
+	if e := st[0].Environments[1]; e.Rejected || e.RejectedIn != "" || e.RejectedAt != nil || e.RollbackTo != "" {
+		t.Fatalf("production status %+v", e)
 	}
 	ans = h.release("api-v3")
 	if got := ans.Plan.PreviousStable["staging"]; got != "api-v1" {
@@ -179,8 +185,10 @@ func TestQueueCancelAndSupersede(t *testing.T) {
 	if _, err := h.o.CancelQueued(h.ctx, q.ID, "", ""); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("cancel without actor: %v", err)
 	}
-	if _, err := h.o.CancelQueued(h.ctx, q.ID, "ann", "wrong build"); err != nil {
-		t.Fatal(err)
+	// the answer is the entry as `belay queue` shows it, release and version included
+	if c, err := h.o.CancelQueued(h.ctx, q.ID, "ann", "wrong build"); err != nil || c.Release != a4.Release || c.Version != "api-v4" ||
+		c.Environment != "production" || c.State != store.QueueCancelled || c.Reason != "cancel by ann: wrong build" {
+		t.Fatalf("cancelled %+v, %v", c, err)
 	}
 	if v := h.releaseView(a4.Release); v.Outcome != api.OutcomeCancelled || !v.Done {
 		t.Fatalf("v4 %+v", v)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
@@ -74,24 +75,28 @@ func (o *Orchestrator) endQueued(ctx context.Context, q store.QueueEntry, reason
 		&store.AuditEntry{At: o.d.Now().UTC(), Actor: "belay", Action: "queue.cancel", Subject: fmt.Sprintf("release/%d/%s", q.ReleaseID, q.Environment), Reason: reason})
 }
 
-// CancelQueued cancels a waiting release's entry in an environment's queue.
-func (o *Orchestrator) CancelQueued(ctx context.Context, id int64, actor, reason string) (store.QueueEntry, error) {
+// CancelQueued cancels a waiting release's entry in an environment's queue
+// and returns the entry as the API shows it.
+func (o *Orchestrator) CancelQueued(ctx context.Context, id int64, actor, reason string) (api.QueueView, error) {
 	if actor == "" || reason == "" {
-		return store.QueueEntry{}, errorf(ErrBadRequest, "cancelling a queued release needs an actor and a reason")
+		return api.QueueView{}, errorf(ErrBadRequest, "cancelling a queued release needs an actor and a reason")
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	q, err := o.d.Store.GetQueued(ctx, id)
 	if err != nil {
-		return q, err
+		return api.QueueView{}, err
 	}
 	why := fmt.Sprintf("cancel by %s: %s", actor, reason)
 	err = o.d.Store.EndQueued(ctx, id, store.QueueCancelled, why,
 		&store.AuditEntry{At: o.d.Now().UTC(), Actor: actor, Action: "override.queue.cancel", Subject: fmt.Sprintf("release/%d/%s", q.ReleaseID, q.Environment), Reason: reason})
 	if err != nil {
-		return q, err
+		return api.QueueView{}, err
 	}
-	return o.d.Store.GetQueued(ctx, id)
+	if q, err = o.d.Store.GetQueued(ctx, id); err != nil {
+		return api.QueueView{}, err
+	}
+	return o.queueView(ctx, q), nil
 }
 
 // followRejections rolls back every environment whose on_rejected_downstream

@@ -98,6 +98,9 @@ func (o *Orchestrator) envStatus(ctx context.Context, svc, env string) api.EnvSt
 	if prev, cur, err := release.PreviousStable(ctx, o.d.Store, svc, env); err == nil && cur != nil {
 		es.Stable = cur.Version
 		es.Rejected = prev == nil || prev.Version != cur.Version
+		if es.Rejected {
+			o.rejectedWhere(ctx, &es, svc, prev)
+		}
 	}
 	if rows, err := o.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: svc, Environment: env}); err == nil && len(rows) > 0 {
 		v := o.View(rows[0], false)
@@ -110,6 +113,21 @@ func (o *Orchestrator) envStatus(ctx context.Context, svc, env string) api.EnvSt
 		es.Observed = &obs
 	}
 	return es
+}
+
+// rejectedWhere fills in where and when es's stable version was last rolled
+// back, and what a rollback of es's environment would return to.
+func (o *Orchestrator) rejectedWhere(ctx context.Context, es *api.EnvStatus, svc string, prev *store.StableVersion) {
+	if prev != nil {
+		es.RollbackTo = prev.Version
+	}
+	rej, err := o.d.Store.Rejections(ctx, svc, es.Stable)
+	if err != nil || len(rej) == 0 {
+		return
+	}
+	last := rej[len(rej)-1]
+	at := last.At.UTC()
+	es.RejectedIn, es.RejectedAt, es.RejectedRollout = last.Environment, &at, last.RolloutID
 }
 
 // History lists the rollouts of a service in an environment, or in every
@@ -138,19 +156,25 @@ func (o *Orchestrator) Queue(ctx context.Context, releaseID int64, waitingOnly b
 	}
 	out := make([]api.QueueView, 0, len(qs))
 	for _, q := range qs {
-		v := api.QueueView{ID: q.ID, Release: q.ReleaseID, Service: q.Service, Environment: q.Environment, State: q.State,
-			Reason: q.Reason, Rollout: q.RolloutID, CreatedAt: q.CreatedAt}
-		if rel, err := o.d.Store.GetRelease(ctx, q.ReleaseID); err == nil {
-			v.Version = rel.Version
-		}
-		if q.State == store.QueueWaiting {
-			if busy, err := o.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: q.Service, Environment: q.Environment}); err == nil && len(busy) > 0 {
-				v.Reason = fmt.Sprintf("waiting for rollout %d of %s (%s)", busy[0].ID, busy[0].Version, busy[0].Phase)
-			}
-		}
-		out = append(out, v)
+		out = append(out, o.queueView(ctx, q))
 	}
 	return out, nil
+}
+
+// queueView is a queue entry as the API shows it: with its release's
+// version and, while it waits, the rollout it waits for.
+func (o *Orchestrator) queueView(ctx context.Context, q store.QueueEntry) api.QueueView {
+	v := api.QueueView{ID: q.ID, Release: q.ReleaseID, Service: q.Service, Environment: q.Environment, State: q.State,
+		Reason: q.Reason, Rollout: q.RolloutID, CreatedAt: q.CreatedAt}
+	if rel, err := o.d.Store.GetRelease(ctx, q.ReleaseID); err == nil {
+		v.Version = rel.Version
+	}
+	if q.State == store.QueueWaiting {
+		if busy, err := o.d.Store.ListRollouts(ctx, store.RolloutFilter{Active: true, Service: q.Service, Environment: q.Environment}); err == nil && len(busy) > 0 {
+			v.Reason = fmt.Sprintf("waiting for rollout %d of %s (%s)", busy[0].ID, busy[0].Version, busy[0].Phase)
+		}
+	}
+	return v
 }
 
 // ReleaseView follows a release through its environments: done, with its
