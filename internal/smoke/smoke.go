@@ -47,6 +47,9 @@ type Result struct {
 	Error    string        `json:"error,omitempty"`  // why it failed
 	Output   string        `json:"output,omitempty"` // body excerpt or command output
 	Duration time.Duration `json:"duration"`
+	// Attempts counts the requests of an HTTP test when more than one was
+	// needed: a request that got no answer at all is sent again (see runHTTP).
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // Report is the outcome of a run.

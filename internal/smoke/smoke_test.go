@@ -108,8 +108,8 @@ func TestRunUnreachable(t *testing.T) {
 	srv := newService(t)
 	url := srv.URL
 	srv.Close()
-	rep, err := Run(context.Background(), nil, url, []Test{{Name: "h", HTTP: &HTTP{Path: "/healthz"}}})
-	if !errors.Is(err, ErrFailed) || rep.Results[0].Error == "" {
+	rep, err := Run(context.Background(), nil, url, []Test{{Name: "h", Timeout: 500 * time.Millisecond, HTTP: &HTTP{Path: "/healthz"}}})
+	if !errors.Is(err, ErrFailed) || !strings.Contains(rep.Results[0].Error, "connection refused (and no answer within 500ms, ") {
 		t.Fatalf("err = %v, rep = %+v", err, rep)
 	}
 }
