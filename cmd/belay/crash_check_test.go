@@ -55,7 +55,11 @@ func (r *crashRig) follow(id int64, crash bool) rolloutView {
 		if crash && !seen[key] {
 			seen[key] = true
 			hits = append(hits, key)
-			r.crash()
+			if r.kill != nil {
+				r.kill()
+			} else {
+				r.crash()
+			}
 			continue
 		}
 		time.Sleep(10 * time.Millisecond)

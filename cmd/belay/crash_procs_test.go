@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,7 +34,9 @@ type crashRig struct {
 	server     *exec.Cmd
 	api        string // base URL of the running server
 	restarts   int
-	downtime   time.Duration // total time from kill to the new server answering
+	downtime   time.Duration // total time from kill to the new server (or agent) answering
+	kill       func()        // what follow kills in each phase (default: crash, the server)
+	killedAt   []time.Time   // when each agent kill happened
 }
 
 // newCrashRig builds belay, copies examples/hello into a git repository with
@@ -115,8 +118,7 @@ func (r *crashRig) start() {
 	if err := os.MkdirAll(r.home, 0o755); err != nil {
 		r.t.Fatal(err)
 	}
-	r.agent = r.spawn("agent.log", "agent", "--home", r.home, "-f", "belay.yaml", "--state", filepath.Join(r.home, "agent"),
-		"--socket", r.sock, "--stop-on-exit")
+	r.startAgent()
 	r.t.Cleanup(func() {
 		for _, c := range []*exec.Cmd{r.server, r.agent} {
 			if c == nil || c.ProcessState != nil {
@@ -133,16 +135,20 @@ func (r *crashRig) start() {
 			}
 		}
 	})
-	for i := 0; ; i++ {
-		if _, err := os.Stat(r.sock); err == nil {
-			break
-		}
-		if i > 300 {
-			r.t.Fatalf("agent did not open %s; see %s", r.sock, filepath.Join(r.home, "agent.log"))
+	r.startServer()
+}
+
+// startAgent starts the agent and waits until its API answers.
+func (r *crashRig) startAgent() {
+	r.t.Helper()
+	r.agent = r.spawn("agent.log", "agent", "--home", r.home, "-f", "belay.yaml", "--state", filepath.Join(r.home, "agent"),
+		"--socket", r.sock, "--stop-on-exit")
+	for i := 0; !agentAnswers(r.sock); i++ {
+		if i > 500 {
+			r.t.Fatalf("agent does not answer on %s; see %s", r.sock, filepath.Join(r.home, "agent.log"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.startServer()
 }
 
 // startServer starts `belay server` on the same home, store and agent
@@ -181,6 +187,81 @@ func (r *crashRig) crash() {
 	r.startServer()
 	r.restarts++
 	r.downtime += time.Since(t0)
+}
+
+// killAgentChild kills the agent's child with SIGKILL and waits until its
+// keeper has a new one serving.
+func (r *crashRig) killAgentChild() {
+	r.t.Helper()
+	pidFile := filepath.Join(r.home, "agent", "agent.child.pid")
+	old := readPID(pidFile)
+	if old == 0 {
+		r.t.Fatalf("no agent child in %s", pidFile)
+	}
+	t0 := time.Now()
+	r.killedAt = append(r.killedAt, t0)
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		r.t.Fatal(err)
+	}
+	for deadline := t0.Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if now := readPID(pidFile); now != 0 && now != old && agentAnswers(r.sock) {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no new agent child 10s after kill -9 of pid %d; see %s", old, filepath.Join(r.home, "agent.log"))
+		}
+	}
+	r.restarts++
+	r.downtime += time.Since(t0)
+	// Let the new child serve the connections queued while there was none,
+	// so that the next kill finds only the usual requests in flight, not
+	// that burst: each kill is then measured on its own.
+	time.Sleep(250 * time.Millisecond)
+}
+
+// killAgentKeeper kills the agent's keeper with SIGKILL, waits for its
+// child to hand over and exit, and starts the agent again.
+func (r *crashRig) killAgentKeeper() {
+	r.t.Helper()
+	child := readPID(filepath.Join(r.home, "agent", "agent.child.pid"))
+	t0 := time.Now()
+	if err := r.agent.Process.Signal(syscall.SIGKILL); err != nil {
+		r.t.Fatal(err)
+	}
+	_ = r.agent.Wait()
+	for i := 0; child > 0 && syscall.Kill(child, 0) == nil; i++ {
+		if i > 1000 {
+			r.t.Fatalf("the agent's child %d still runs 10s after its keeper was killed", child)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.startAgent()
+	r.restarts++
+	r.downtime += time.Since(t0)
+}
+
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func agentAnswers(sock string) bool {
+	c, err := net.DialTimeout("unix", sock, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
+		return false
+	}
+	b := make([]byte, 12)
+	n, _ := io.ReadFull(c, b)
+	return n == 12 && string(b[9:12]) == "200"
 }
 
 // get decodes GET path from the running server; errors are returned, not

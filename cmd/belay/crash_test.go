@@ -30,61 +30,11 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 		t.Skip("builds belay and examples/hello, runs real releases and kills the server")
 	}
 	began := time.Now()
-	staging, production := freePort(t), freePort(t)
-	r := newCrashRig(t, func(y string) string { return crashYAML(t, y, staging, production) })
-	r.run(r.bin, "keys", "create")
-	v1 := r.commit("v1")
-	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
-	v2 := r.commit("v2")
-	bug := "package main\n\n// Under load, 30 % of requests fail.\nfunc init() { bugErrorRate, bugAfter = 0.3, 20 }\n"
-	if err := os.WriteFile(filepath.Join(r.proj, "bug.go"), []byte(bug), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v3 := r.commit("v3")
-	t.Logf("built belay and %s, %s, %s in %s", v1, v2, v3, time.Since(began).Round(time.Millisecond))
-
-	r.start()
-	r.run(r.bin, "release", "hello", v1)
-	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
-		t.Fatalf("v1 in production ended %s", got)
-	}
+	r, production, v1, v2, v3 := newReleaseRig(t)
 	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 200, Header: api.VersionHeader, Client: &http.Client{Timeout: 10 * time.Second}})
 	defer load.Stop()
-
-	for _, c := range []struct {
-		version, want, stable string
-	}{{v2, "Succeeded", v2}, {v3, "RolledBack", v2}} {
-		out := r.run(r.bin, "release", "hello", c.version)
-		m := regexp.MustCompile(`(?m)^rollout (\d+) started in staging`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("release %s: no staging rollout in %q", c.version, out)
-		}
-		first, _ := strconv.ParseInt(m[1], 10, 64)
-		r.crashRollout(first, c.version, "Succeeded")
-		if got := r.stable("staging"); got != c.version {
-			t.Fatalf("after %s, staging's stable is %q", c.version, got)
-		}
-		id := r.rolloutOf("production", c.version)
-		r.crashRollout(id, c.version, c.want)
-		if got := r.stable("production"); got != c.stable {
-			t.Fatalf("after %s, production's stable is %q, want %s", c.version, got, c.stable)
-		}
-		var rows []rolloutView
-		if err := r.get("/api/v1/history?service=hello&environment=production", &rows); err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, row := range rows {
-			if row.Version == c.version {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("%s has %d rollouts in production, want 1: the promotion from staging was not exactly once", c.version, n)
-		}
-		r.agree("staging")
-		r.agree("production")
-	}
+	r.releaseThroughCrashes(v2, "Succeeded", v2)
+	r.releaseThroughCrashes(v3, "RolledBack", v2)
 	// A rollback with no rollout in flight is a rollout of its own: killed
 	// right after it was asked for, the server finishes it on restart.
 	var rb api.RollbackAnswer
@@ -120,6 +70,116 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	}
 }
 
+// newReleaseRig builds belay and three versions of hello (v3 fails 30 %
+// of requests), starts agent and server and releases v1 everywhere.
+func newReleaseRig(t *testing.T) (r *crashRig, production, v1, v2, v3 string) {
+	began := time.Now()
+	staging, production := freePort(t), freePort(t)
+	r = newCrashRig(t, func(y string) string { return crashYAML(t, y, staging, production) })
+	r.run(r.bin, "keys", "create")
+	v1 = r.commit("v1")
+	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
+	v2 = r.commit("v2")
+	bug := "package main\n\n// Under load, 30 % of requests fail.\nfunc init() { bugErrorRate, bugAfter = 0.3, 20 }\n"
+	if err := os.WriteFile(filepath.Join(r.proj, "bug.go"), []byte(bug), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v3 = r.commit("v3")
+	t.Logf("built belay and %s, %s, %s in %s", v1, v2, v3, time.Since(began).Round(time.Millisecond))
+	r.start()
+	r.run(r.bin, "release", "hello", v1)
+	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
+		t.Fatalf("v1 in production ended %s", got)
+	}
+	return r, production, v1, v2, v3
+}
+
+// releaseThroughCrashes releases version with r.kill in every phase of
+// staging's and production's rollouts, and checks that production ends
+// in want with stable, each promotion exactly once, agent and server agreeing.
+func (r *crashRig) releaseThroughCrashes(version, want, stable string) {
+	t := r.t
+	t.Helper()
+	out := r.run(r.bin, "release", "hello", version)
+	m := regexp.MustCompile(`(?m)^rollout (\d+) started in staging`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("release %s: no staging rollout in %q", version, out)
+	}
+	first, _ := strconv.ParseInt(m[1], 10, 64)
+	r.crashRollout(first, version, "Succeeded")
+	if got := r.stable("staging"); got != version {
+		t.Fatalf("after %s, staging's stable is %q", version, got)
+	}
+	id := r.rolloutOf("production", version)
+	r.crashRollout(id, version, want)
+	if got := r.stable("production"); got != stable {
+		t.Fatalf("after %s, production's stable is %q, want %s", version, got, stable)
+	}
+	var rows []rolloutView
+	if err := r.get("/api/v1/history?service=hello&environment=production", &rows); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, row := range rows {
+		if row.Version == version {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%s has %d rollouts in production, want 1: the promotion from staging was not exactly once", version, n)
+	}
+	r.agree("staging")
+	r.agree("production")
+}
+
+// TestAgentCrashInEveryPhase kills the agent with SIGKILL as soon as the
+// rollout is seen in each phase: for the good release its child (the keeper
+// restarts it at once, holding the sockets: no connection may be refused,
+// and no request fail but the one or two in flight on the killed child);
+// for the bad one the keeper itself (its child hands over and exits, the
+// instances keep running, and the agent is started again as systemd or
+// `belay up` would). Both releases must end as without the kills.
+func TestAgentCrashInEveryPhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds belay and examples/hello, runs real releases and kills the agent")
+	}
+	began := time.Now()
+	r, production, _, v2, v3 := newReleaseRig(t)
+	loadStart := time.Now()
+	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 200, Header: api.VersionHeader, Client: &http.Client{Timeout: 10 * time.Second}})
+	defer load.Stop()
+
+	r.kill = r.killAgentChild
+	r.releaseThroughCrashes(v2, "Succeeded", v2)
+	time.Sleep(500 * time.Millisecond)
+	got := load.Tally()
+	childKills, restart := r.restarts, r.downtime/time.Duration(max(r.restarts, 1))
+	bad, _ := got.Except()
+	refused := 0
+	for _, f := range bad {
+		if strings.Contains(f.Err, "connection refused") {
+			refused++
+		}
+	}
+	t.Logf("agent child killed %d times under 200 req/s: %d requests, %d failed %v, %d refused; mean time to a new child: %s",
+		childKills, got.Sent, len(bad), bad[:min(len(bad), 10)], refused, restart.Round(time.Millisecond))
+	var at []string
+	for _, k := range r.killedAt {
+		at = append(at, fmt.Sprintf("%.2fs", k.Sub(loadStart).Seconds()))
+	}
+	t.Logf("kills at %s", strings.Join(at, " "))
+	if refused > 0 || len(bad) > childKills {
+		t.Errorf("kill -9 of the agent's child: %d refused connections and %d failed requests over %d kills; want none refused, at most one in flight per kill", refused, len(bad), childKills)
+	}
+
+	r.kill = r.killAgentKeeper
+	r.restarts, r.downtime = 0, 0
+	r.releaseThroughCrashes(v3, "RolledBack", v2)
+	after := load.Stop()
+	t.Logf("agent keeper killed %d times: %d requests in all, mean time to the agent serving again %s; whole test %s",
+		r.restarts, after.Sent, (r.downtime / time.Duration(max(r.restarts, 1))).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
+
 // crashRollout follows rollout id, killing the server in each phase, and
 // checks it ended in want along a valid chain with every event stored once;
 // a promotion must take exactly the path of an uninterrupted one.
@@ -128,14 +188,23 @@ func (r *crashRig) crashRollout(id int64, version, want string) {
 	t.Helper()
 	t0, restarts := time.Now(), r.restarts
 	v := r.follow(id, true)
-	t.Logf("%s: rollout %d (%s) ended %s in %s; server killed in %s (%d restarts); phases not seen: %v", version, id,
+	t.Logf("%s: rollout %d (%s) ended %s in %s; killed in %s (%d restarts); phases not seen: %v", version, id,
 		v.Environment, v.Phase, time.Since(t0).Round(time.Millisecond), strings.Join(v.hits, ", "), r.restarts-restarts, v.missed())
 	t.Logf("rollout %d: time in each phase: %s", id, v.timingsString())
 	if v.Phase != want {
-		t.Fatalf("%s ended %s in %s, want %s; transitions:\n%s", version, v.Phase, v.Environment, want, v.path())
+		t.Fatalf("%s ended %s in %s, want %s; transitions:\n%s\n%s", version, v.Phase, v.Environment, want, v.path(),
+			r.run(r.bin, "explain", strconv.FormatInt(id, 10)))
 	}
 	if err := checkChain(v.Transitions); err != nil {
 		t.Fatalf("%s in %s: %v; transitions:\n%s", version, v.Environment, err, v.path())
+	}
+	// The same decision for the same reason: a bad version is rolled back
+	// by the canary's analysis, not because a kill made an action fail.
+	for _, tr := range v.Transitions {
+		if want == "RolledBack" && tr.To == rollout.RollingBack && tr.From != rollout.Canary {
+			t.Fatalf("%s in %s was rolled back from %s, not by the canary analysis; transitions:\n%s\n%s", version, v.Environment, tr.From, v.path(),
+				r.run(r.bin, "explain", strconv.FormatInt(id, 10)))
+		}
 	}
 	if want == "Succeeded" {
 		if got, want := v.path(), promotedPath(len(v.steps())); got != want {
@@ -144,13 +213,18 @@ func (r *crashRig) crashRollout(id int64, version, want string) {
 	}
 	// Polling every 10 ms cannot miss a phase that lasts half a second;
 	// faster ones may slip through and are only logged.
+	// Starting a killed agent's keeper again takes longer than that.
+	longest := 500 * time.Millisecond
+	if r.restarts > 0 && r.downtime/time.Duration(r.restarts) > 500*time.Millisecond {
+		longest += r.downtime / time.Duration(r.restarts)
+	}
 	for _, p := range v.timings() {
-		if p.d >= 500*time.Millisecond && !slices.Contains(v.hits, p.name) {
-			t.Errorf("%s in %s: %s lasted %s, but the server was not killed in it", version, v.Environment, p.name, p.d)
+		if p.d >= longest && !slices.Contains(v.hits, p.name) {
+			t.Errorf("%s in %s: %s lasted %s, but nothing was killed in it", version, v.Environment, p.name, p.d)
 		}
 	}
 	if len(v.hits) < 4 {
-		t.Errorf("%s in %s: the server was killed in only %d phases (%v); the test needs to see most of them", version, v.Environment, len(v.hits), v.hits)
+		t.Errorf("%s in %s: killed in only %d phases (%v); the test needs to see most of them", version, v.Environment, len(v.hits), v.hits)
 	}
 	r.checkEvents(id, v.Transitions)
 }

@@ -160,7 +160,7 @@ func runAgent(cmd *cobra.Command, g *Globals, c agentConfig, log *slog.Logger, k
 	if err := a.Restore(ctx); err != nil {
 		return err
 	}
-	if err := serveAgentAPI(ctx, cmd.OutOrStdout(), a, c); err != nil {
+	if err := serveAgentAPI(ctx, g, cmd.OutOrStdout(), a, c); err != nil {
 		a.Close(false)
 		return err
 	}
@@ -184,19 +184,30 @@ func runAgent(cmd *cobra.Command, g *Globals, c agentConfig, log *slog.Logger, k
 	return nil
 }
 
-func serveAgentAPI(ctx context.Context, out io.Writer, a *agent.Agent, c agentConfig) error {
+func serveAgentAPI(ctx context.Context, g *Globals, out io.Writer, a *agent.Agent, c agentConfig) error {
 	if _, err := a.ServeUnix(ctx, c.socket); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "agent: API on unix socket %s, state in %s (pid %d)\n", c.socket, c.state, os.Getpid())
+	r := struct {
+		Socket string `json:"socket"`
+		API    string `json:"api,omitempty"` // with --listen-api
+		State  string `json:"state"`
+		PID    int    `json:"pid"`
+	}{Socket: c.socket, State: c.state, PID: os.Getpid()}
 	if c.listenAPI != "" {
 		l, err := a.ServeTCP(ctx, c.listenAPI, c.token)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "agent: API on http://%s (bearer token required; /metrics open)\n", l.Addr())
+		r.API = "http://" + l.Addr().String()
 	}
-	return nil
+	return g.emit(out, r, func(w io.Writer) error {
+		fmt.Fprintf(w, "agent: API on unix socket %s, state in %s (pid %d)\n", r.Socket, r.State, r.PID)
+		if r.API != "" {
+			fmt.Fprintf(w, "agent: API on %s (bearer token required; /metrics open)\n", r.API)
+		}
+		return nil
+	})
 }
 
 // upgradeAgent has the keeper on c.socket start a new agent child and

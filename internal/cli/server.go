@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -62,7 +63,10 @@ func newServerCmd(g *Globals) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServer(ctx, g, c, log, func(r api.Ready) {
-				fmt.Fprintf(cmd.OutOrStdout(), "server: API on %s\n", r.Server)
+				_ = g.emit(cmd.OutOrStdout(), r, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "server: API on %s\n", r.Server)
+					return err
+				})
 			})
 		},
 	}
