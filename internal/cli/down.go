@@ -169,10 +169,21 @@ func agentChild(state string) int {
 		return 0
 	}
 	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err != nil || !alive(pid) || zombie(pid) {
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || !alive(pid) || zombie(pid) || !isAgent(pid) {
 		return 0
 	}
 	return pid
+}
+
+// isAgent reports whether pid runs `belay agent`: the file of a child whose
+// keeper was killed may name a PID that another process has since taken.
+func isAgent(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(b), "\x00")
+	return len(args) > 1 && args[1] == "agent"
 }
 
 // childPIDFile is where the agent's keeper records its serving child.
