@@ -70,13 +70,10 @@ func (f *front) loop() error {
 		// One deadline per request covers the idle wait and the head: the
 		// front reads nothing else from the client, so it needs no clearing.
 		_ = f.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		if f.draining.Load() {
-			return nil // after the deadline is set, so Shutdown's wake-up is never overwritten
-		}
 		head, err := readHead(f.br)
 		if err != nil {
 			if f.draining.Load() && len(head) == 0 && f.br.Buffered() == 0 {
-				return nil // woken idle by Shutdown: close without a word
+				return nil // idle all through Shutdown's wait: close without a word
 			}
 			return err
 		}

@@ -125,28 +125,49 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// Shutdown stops accepting and lets every connection finish the request it
-// is serving: the front closes each after its answer (with "Connection:
-// close"), idle ones at once, and net/http's connections shut down the same
-// way. Past ctx's deadline the rest are closed. Used when another process
-// takes over the same socket, so nothing waiting in the backlog is lost.
+// Shutdown stops accepting and lets every connection finish: each carries
+// one more request at most, answered with "Connection: close", so that the
+// client's next request opens a connection to whoever accepts next (the
+// successor serving the same socket). Connections still idle after
+// drainIdle are closed; past ctx's deadline, every one left is. net/http's
+// connections shut down the same way. Closing an idle connection races with
+// a request the client is just sending on it, so it is done last, for the
+// few that stayed idle all along.
 func (l *Listener) Shutdown(ctx context.Context) error {
 	l.draining.Store(true)
 	err := l.ln.Close()
-	l.mu.Lock()
-	for c := range l.conns {
-		_ = c.SetReadDeadline(time.Now()) // wakes a front idle between requests
-	}
-	l.mu.Unlock()
-	_ = l.srv.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() {
+		_ = l.srv.Shutdown(ctx)
+		close(done)
+	}()
+	idleUntil := time.Now().Add(drainIdle)
 	for ctx.Err() == nil && l.active() > 0 {
+		if time.Now().After(idleUntil) {
+			l.wakeIdle()
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = l.Close()
+	<-done
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	return err
+}
+
+// drainIdle is how long Shutdown waits for an idle connection's next
+// request before closing it.
+const drainIdle = time.Second
+
+// wakeIdle interrupts fronts waiting for a request; a front that has just
+// set its own deadline is woken at the next call.
+func (l *Listener) wakeIdle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		_ = c.SetReadDeadline(time.Now())
+	}
 }
 
 func (l *Listener) active() int {
