@@ -172,7 +172,7 @@ func writeRequest(bw *bufio.Writer, r *http.Request) error {
 	bw.WriteString("\r\n")
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if hopByHop(k) || listed(conn, k) || strings.HasPrefix(k, "X-Forwarded-") {
+		if hopByHop(k) || listed(conn, k) || strings.HasPrefix(k, "X-Forwarded-") || k == ShadowHeader {
 			continue
 		}
 		for _, v := range vv {

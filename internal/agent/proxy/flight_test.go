@@ -72,6 +72,10 @@ func TestPickJustBeforeSwapIsNotLost(t *testing.T) {
 			if n := oldB.InFlight(); n != 0 {
 				t.Fatalf("old instance left with %d in flight", n)
 			}
+			// The answer is flushed before the request leaves flight: wait for it.
+			for deadline := time.Now().Add(5 * time.Second); sn.Snapshot().InFlight != 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			if sn.Snapshot().InFlight != 0 || sn.Snapshot().Requests != 1 || so.Snapshot().InFlight != 0 {
 				t.Fatalf("stats in flight: old %d, new %d; new requests %d", so.Snapshot().InFlight, sn.Snapshot().InFlight, sn.Snapshot().Requests)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httputil"
 	"strconv"
 	"strings"
@@ -263,7 +264,8 @@ func kind(name []byte) hdrKind {
 		asciiEqualFold(name, "te"), asciiEqualFold(name, "trailer"):
 		return hdrRefuse
 	case asciiEqualFold(name, "keep-alive"), asciiEqualFold(name, "proxy-connection"), asciiEqualFold(name, "proxy-authorization"),
-		asciiEqualFold(name, "x-forwarded-host"), asciiEqualFold(name, "x-forwarded-proto"):
+		asciiEqualFold(name, "x-forwarded-host"), asciiEqualFold(name, "x-forwarded-proto"),
+		asciiEqualFold(name, "x-belay-shadow"): // only copies carry it
 		return hdrDrop
 	}
 	return hdrOther
@@ -306,7 +308,9 @@ func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error
 		route.Stats.proxyError()
 		f.p.log.Warn("proxy error", "version", route.Version, "instance", b.Addr, "err", err)
 		_, _ = f.bw.WriteString("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-		return !req.close, f.bw.Flush()
+		err = f.bw.Flush()
+		f.mirror(t.shadow, err, head, req, http.StatusBadGateway, fl.start)
+		return !req.close, err
 	}
 	route.Stats.code(rh.status)
 	upKeep, err := f.relay(uc, rh, req, t.versionHeader, route.Version)
@@ -315,7 +319,25 @@ func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error
 	} else {
 		b.pool.put(uc)
 	}
+	f.mirror(t.shadow, err, head, req, rh.status, fl.start)
 	return err == nil && !req.close, err
+}
+
+// mirror copies the request just answered with status (when the answer
+// reached the client: err is nil) to the shadow version, if any. Without a
+// shadow it costs one comparison: the front's path stays allocation-free.
+func (f *front) mirror(s *Shadow, err error, head []byte, req *request, status int, start time.Time) {
+	if s == nil || err != nil || !s.sampled() {
+		return
+	}
+	if !s.listed(string(req.method)) {
+		s.Stats.drop(DropMethod)
+		return
+	}
+	// The head lives in the connection's buffer, which the next request
+	// overwrites: the copy keeps its own.
+	own, ip := bytes.Clone(head), f.clientIP
+	s.send(f.p, func() (*http.Request, error) { return parseHead(own, ip) }, status, time.Since(start))
 }
 
 // unavailableResponse is the front's 503 for each Table.unavailable text,

@@ -67,6 +67,7 @@ func (p *Proxy) NewBackend(version, addr string, stats *Stats) *Backend {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = b.Addr
 			pr.SetXForwarded()
+			pr.Out.Header.Del(ShadowHeader) // only copies carry it
 		},
 		Transport:  &retrier{p: p, b: b},
 		BufferPool: &p.buffers,
@@ -102,12 +103,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.end()
+	var m *mirror
+	if t.shadow != nil {
+		w, m = t.shadow.prepare(w, r)
+	}
 	if cookie != "" {
 		t.setCookie(w, cookie)
 	}
 	if t.versionHeader != "" {
 		w.Header()[t.versionHeader] = []string{f.route.Version}
 	}
+	p.forward(w, r, f)
+	if m != nil {
+		m.send(p, r, time.Since(f.start))
+	}
+}
+
+// forward answers r from the flight's instance, or another of its version
+// when the fast path's connection fails before an answer.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f flight) {
 	b := f.b
 	if !fastPath(r) {
 		b.rp.ServeHTTP(w, r)

@@ -33,6 +33,7 @@ type Table struct {
 	cum           []uint32 // cumulative weight units
 	sticky        Sticky
 	versionHeader string
+	shadow        *Shadow // nil: no copies (see WithShadow)
 }
 
 // NewTable builds a table. Weights are percentages and need not add up to
