@@ -17,13 +17,15 @@ var (
 	descRestarts = prometheus.NewDesc("belay_instance_restarts_total", "Instance restarts per version.", labels, nil)
 	descReady    = prometheus.NewDesc("belay_instances_ready", "Instances in the pool per version.", labels, nil)
 	descWeight   = prometheus.NewDesc("belay_version_weight_percent", "Share of traffic in force per version.", labels, nil)
+	descShadow   = prometheus.NewDesc("belay_shadow_pairs_total", "Mirrored copies answered, by the outcome of the pair (the user's answer, the copy's).", append(labels, "outcome"), nil)
+	descDropped  = prometheus.NewDesc("belay_shadow_dropped_total", "Requests chosen for mirroring but not copied, by reason.", append(labels, "reason"), nil)
 )
 
 // collector exposes the agent's per-version measurements to Prometheus.
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight} {
+	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight, descShadow, descDropped} {
 		ch <- d
 	}
 }
@@ -44,8 +46,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(v.restarts()), lv...)
 			ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, float64(v.ready()), lv...)
 			ch <- prometheus.MustNewConstMetric(descWeight, prometheus.GaugeValue, v.weight, lv...)
+			if st := s.shadows[v.spec.Version]; st != nil {
+				shadowMetrics(ch, st.Snapshot(), lv)
+			}
 		}
 		s.mu.Unlock()
+	}
+}
+
+func shadowMetrics(ch chan<- prometheus.Metric, sn proxy.ShadowSnapshot, lv []string) {
+	for outcome, n := range map[string]int64{"both_ok": sn.BothOK, "new_failed": sn.ShadowFailed, "stable_failed": sn.StableFailed, "both_failed": sn.BothFailed} {
+		ch <- prometheus.MustNewConstMetric(descShadow, prometheus.CounterValue, float64(n), append(lv, outcome)...)
+	}
+	for i, n := range sn.Dropped {
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(n), append(lv, proxy.DropReasonNames[i])...)
 	}
 }
 

@@ -36,9 +36,29 @@ func (s *service) counters(now time.Time) []target.Counters {
 			Version: v.spec.Version, Requests: sn.Requests, Errors: sn.Errors, InFlight: sn.InFlight,
 			LatencyBounds: append([]float64(nil), proxy.LatencyBounds...), LatencyCounts: sn.Buckets,
 			HealthFailures: v.failures.Load(), Restarts: v.restarts(), At: now,
+			Shadow: shadowCounters(s.shadows[v.spec.Version]),
 		})
 	}
 	return out
+}
+
+// shadowCounters reports a version's mirrored copies, if it ever had any.
+func shadowCounters(st *proxy.ShadowStats) *target.ShadowCounters {
+	if st == nil {
+		return nil
+	}
+	sn := st.Snapshot()
+	c := &target.ShadowCounters{Sent: sn.Sent, BothOK: sn.BothOK, NewFailed: sn.ShadowFailed, StableFailed: sn.StableFailed,
+		BothFailed: sn.BothFailed, StableLatencyCounts: sn.StableBuckets, NewLatencyCounts: sn.ShadowBuckets}
+	for i, n := range sn.Dropped {
+		if n > 0 {
+			if c.Dropped == nil {
+				c.Dropped = map[string]int64{}
+			}
+			c.Dropped[proxy.DropReasonNames[i]] = n
+		}
+	}
+	return c
 }
 
 // logPaths lists the log files of the instances of version (all when "").

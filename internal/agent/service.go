@@ -27,7 +27,8 @@ type service struct {
 	versions []*version
 	proxy    *proxy.Proxy
 	listener *proxy.Listener
-	stats    map[string]*proxy.Stats // per version name, kept across generations
+	stats    map[string]*proxy.Stats       // per version name, kept across generations
+	shadows  map[string]*proxy.ShadowStats // per shadow version name, likewise
 	// holdTable keeps the table empty while a restore waits for its
 	// instances, so that routing resumes with every version at once rather
 	// than with the first version to answer taking all traffic.
@@ -35,7 +36,7 @@ type service struct {
 }
 
 func newService(a *Agent, k key) *service {
-	return &service{a: a, key: k, proxy: proxy.New(a.log.With("service", k.service, "env", k.env)), stats: map[string]*proxy.Stats{}}
+	return &service{a: a, key: k, proxy: proxy.New(a.log.With("service", k.service, "env", k.env)), stats: map[string]*proxy.Stats{}, shadows: map[string]*proxy.ShadowStats{}}
 }
 
 func (s *service) apply(ctx context.Context, want target.Desired) error {
@@ -111,6 +112,11 @@ func (s *service) retire(old, next []*version, drain time.Duration) {
 	for name := range s.stats {
 		if !s.hasVersionLocked(name) {
 			delete(s.stats, name)
+		}
+	}
+	for name := range s.shadows {
+		if !s.hasVersionLocked(name) {
+			delete(s.shadows, name)
 		}
 	}
 	s.mu.Unlock()
@@ -323,7 +329,28 @@ func (s *service) rebuildLocked() {
 	if st := s.desired.Sticky; st != nil {
 		sticky = proxy.Sticky{Header: st.Header, Cookie: st.Cookie}
 	}
-	s.proxy.Swap(proxy.NewTable(routes, sticky, s.desired.VersionHeader))
+	t := proxy.NewTable(routes, sticky, s.desired.VersionHeader)
+	s.proxy.Swap(t.WithShadow(s.shadowLocked(routes)))
+}
+
+// shadowLocked is the proxy's shadow for the desired state, or nil.
+func (s *service) shadowLocked(routes []*proxy.Route) *proxy.Shadow {
+	sh := s.desired.Shadow
+	if sh == nil {
+		return nil
+	}
+	st, ok := s.shadows[sh.Version]
+	if !ok {
+		st = &proxy.ShadowStats{}
+		s.shadows[sh.Version] = st
+	}
+	out := &proxy.Shadow{Version: sh.Version, Stats: st, Share: sh.Share / 100, Methods: sh.Methods}
+	for _, r := range routes {
+		if r.Version == sh.Version {
+			out.Backends = r.Backends
+		}
+	}
+	return out
 }
 
 // stopVersion stops the health loops and the processes of v.

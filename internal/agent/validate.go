@@ -10,8 +10,9 @@ import (
 )
 
 var (
-	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-	tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	tokenRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	methodRE = regexp.MustCompile(`^[A-Z]{1,20}$`)
 )
 
 func stickyField(d *target.Desired, cookie bool) string {
@@ -73,7 +74,33 @@ func validate(d *target.Desired) error {
 	if len(d.Versions) > 0 && math.Abs(sum-100) > 0.001 {
 		return bad("weights add up to %v%%, want 100%%", sum)
 	}
-	return nil
+	return validateShadow(d, bad)
+}
+
+// validateShadow checks that the shadow names a version taking no traffic.
+func validateShadow(d *target.Desired, bad func(string, ...any) error) error {
+	sh := d.Shadow
+	if sh == nil {
+		return nil
+	}
+	if sh.Share <= 0 || sh.Share > 100 || math.IsNaN(sh.Share) {
+		return bad("shadow share %v%% outside (0, 100]", sh.Share)
+	}
+	for _, m := range sh.Methods {
+		if !methodRE.MatchString(m) {
+			return bad("shadow method %q: not an HTTP method name in capitals", m)
+		}
+	}
+	for _, v := range d.Versions {
+		if v.Version != sh.Version {
+			continue
+		}
+		if v.Weight != 0 {
+			return bad("shadow version %s takes %v%% of traffic; a shadow takes none (weight 0)", v.Version, v.Weight)
+		}
+		return nil
+	}
+	return bad("shadow version %q is not one of the versions", sh.Version)
 }
 
 func defaultsHealth(h *target.Health) {

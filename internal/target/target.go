@@ -46,6 +46,17 @@ type Desired struct {
 	// VersionHeader, when set, names the response header carrying the version that served.
 	VersionHeader string        `json:"version_header,omitempty"`
 	DrainTimeout  time.Duration `json:"drain_timeout,omitempty"`
+	// Shadow, when set, copies a share of the service's requests, once they
+	// are answered, to a version that takes no traffic itself.
+	Shadow *Shadow `json:"shadow,omitempty"`
+}
+
+// Shadow is mirrored traffic: the copies' answers are measured beside the
+// answers users got for the same requests, and thrown away.
+type Shadow struct {
+	Version string   `json:"version"`           // one of Versions, with weight 0
+	Share   float64  `json:"share"`             // percent of requests copied, 0 < Share ≤ 100
+	Methods []string `json:"methods,omitempty"` // copied methods; none: GET, HEAD, OPTIONS
 }
 
 // Version is one version of the service and its share of traffic.
@@ -115,4 +126,21 @@ type Counters struct {
 	HealthFailures int64     `json:"health_failures"`
 	Restarts       int64     `json:"restarts"`
 	At             time.Time `json:"at"`
+	// Shadow is set on the version receiving mirrored copies.
+	Shadow *ShadowCounters `json:"shadow,omitempty"`
+}
+
+// ShadowCounters are cumulative measurements of mirrored copies. A pair is
+// one copied request's two answers, the user's (from the version that
+// served it) and the copy's; failed means 5xx or no answer.
+type ShadowCounters struct {
+	Sent         int64            `json:"sent"`
+	Dropped      map[string]int64 `json:"dropped,omitempty"` // by reason: method, body, in_flight, rate, no_instance
+	BothOK       int64            `json:"both_ok"`
+	NewFailed    int64            `json:"new_failed"`    // the user's answer ok, the copy's failed
+	StableFailed int64            `json:"stable_failed"` // the user's answer failed, the copy's ok
+	BothFailed   int64            `json:"both_failed"`
+	// Latency of the paired answers, per side, in the buckets of LatencyBounds.
+	StableLatencyCounts []int64 `json:"stable_latency_counts"`
+	NewLatencyCounts    []int64 `json:"new_latency_counts"`
 }
