@@ -231,7 +231,7 @@ func (d *decoder) decodeMap(n *yaml.Node, path string, v reflect.Value) {
 func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 	fs := fieldsOf(v.Type())
 	set := map[string]bool{}
-	ok := d.pairs(n, path, "a mapping", func(k, val *yaml.Node) {
+	ok := d.pairs(n, path, mappingOf(fs.names), func(k, val *yaml.Node) {
 		f, known := fs.byName[k.Value]
 		if !known && path == "" && strings.HasPrefix(k.Value, "x-") {
 			return // top-level x- keys hold anchors for reuse, like Compose files
@@ -368,6 +368,16 @@ type fieldSet struct {
 var fieldCache sync.Map // reflect.Type → *fieldSet
 
 // fieldsOf reads the `yaml:"name"` and `belay:"required"` tags of t.
+// mappingOf says what a struct's mapping looks like, so that a scalar or a
+// list where it belongs says what to write instead.
+func mappingOf(names []string) string {
+	const shown = 5
+	if len(names) > shown {
+		return "a mapping (keys such as " + strings.Join(names[:shown], ", ") + ", …)"
+	}
+	return "a mapping (keys: " + strings.Join(names, ", ") + ")"
+}
+
 func fieldsOf(t reflect.Type) *fieldSet {
 	if fs, ok := fieldCache.Load(t); ok {
 		return fs.(*fieldSet)
