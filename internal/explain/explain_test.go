@@ -203,6 +203,18 @@ func cases(t *testing.T) map[string]fixture {
 		}}))
 	add("first_release_pass", st, c)
 
+	// The same with no traffic at all: the rules passed, but saw nothing.
+	st = base()
+	st.Stable = nil
+	c = toCanary()
+	c.ts[2].Reason = "running and healthy"
+	c.add(65, judged(65, rollout.Canary, analysis.Verdict{Decision: analysis.Pass,
+		Reason: "no rollback trigger firing or pending for the step's minimum duration (1m0s); triggers only, as a first release", Evidence: []analysis.Evidence{
+			{Check: "error_rate > 1% for 5m", State: "ok"},
+			{Check: "health_check_failures", State: "ok"},
+		}}))
+	add("no_traffic_pass", st, c)
+
 	st = base()
 	st.MigrationType, st.Migrated = rollout.ContractMigration, true
 	c = toCanary()

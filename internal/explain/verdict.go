@@ -180,13 +180,18 @@ func (c scene) passed(v analysis.Verdict) []string {
 // quiet lists the user's rules that did not fire.
 func (c scene) quiet(v analysis.Verdict) string {
 	var rules []string
+	var seen int64 // requests the rules saw
 	for _, e := range v.Evidence {
 		if _, err := spec.ParseTrigger(e.Check); err == nil {
 			rules = append(rules, "`"+e.Check+"`")
+			seen += e.CanaryN
 		}
 	}
-	if len(rules) == 0 {
+	switch {
+	case len(rules) == 0:
 		return "you set no rollback rule"
+	case seen == 0:
+		return "none of your rollback rules fired (" + strings.Join(rules, ", ") + "), though no request reached the new version, so the rules on requests had nothing to judge"
 	}
 	return "none of your rollback rules fired (" + strings.Join(rules, ", ") + ")"
 }
