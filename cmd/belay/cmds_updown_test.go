@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/belay-dev/belay/internal/agent/supervise"
 	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -38,11 +39,7 @@ func belayProcs(home string) []proc {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if i := strings.LastIndexByte(string(stat), ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+		if !supervise.Alive(pid) {
 			continue
 		}
 		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))

@@ -142,24 +142,12 @@ func stop(pid int, sig syscall.Signal, grace time.Duration) error {
 func waitGone(pid int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !alive(pid) || zombie(pid) {
+		if !alive(pid) {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
-}
-
-// zombie reports a process that has exited but not been reaped by its
-// parent (e.g. a test harness): it runs nothing any more.
-func zombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // agentChild is the pid of the agent's child process while it runs.
@@ -169,7 +157,7 @@ func agentChild(state string) int {
 		return 0
 	}
 	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err != nil || !alive(pid) || zombie(pid) || !isAgent(pid) {
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || !alive(pid) || !isAgent(pid) {
 		return 0
 	}
 	return pid

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/belay-dev/belay/internal/agent/supervise"
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/spf13/cobra"
@@ -252,9 +253,8 @@ func spawn(home, logName string, env []string, args ...string) (int, error) {
 	return c.Process.Pid, nil
 }
 
-func alive(pid int) bool {
-	return pid > 0 && syscall.Kill(pid, 0) == nil
-}
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool { return supervise.Alive(pid) }
 
 func serverAnswers(ctx context.Context, base string) bool {
 	if base == "" {

@@ -289,45 +289,33 @@ func TestStopEndsChildAndClosesThePort(t *testing.T) {
 	}
 }
 
-func TestSIGTERMStops(t *testing.T) {
-	r := supervise(t, "serve")
-	pid := serving(t, r.addr)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil { // Run has it under signal.Notify
-		t.Fatal(err)
-	}
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+// SIGTERM stops the keeper and its child with SIGTERM (the agent then stops
+// its instances); SIGUSR2 stops it with the hand-over signal for its child,
+// so that the agent leaves its service instances running.
+func TestStopSignals(t *testing.T) {
+	for _, c := range []struct{ keeper, child syscall.Signal }{
+		{syscall.SIGTERM, syscall.SIGTERM},
+		{syscall.SIGUSR2, syscall.SIGUSR1},
+	} {
+		got := filepath.Join(t.TempDir(), "signal")
+		r := supervise(t, "serve", func(s *Supervisor) { s.Env = append(s.Env, envSignal+"="+got) })
+		pid := serving(t, r.addr)
+		if err := syscall.Kill(os.Getpid(), c.keeper); err != nil { // Run has it under signal.Notify
+			t.Fatal(err)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after SIGTERM")
-	}
-	gone(t, pid)
-}
-
-// SIGUSR2 stops the keeper with the hand-over signal for its child, so that
-// the agent leaves its service instances running.
-func TestSIGUSR2StopsWithHandOver(t *testing.T) {
-	got := filepath.Join(t.TempDir(), "signal")
-	r := supervise(t, "serve", func(s *Supervisor) { s.Env = append(s.Env, envSignal+"="+got) })
-	pid := serving(t, r.addr)
-	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR2); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+		select {
+		case err := <-r.done:
+			r.done <- err
+			if err != nil {
+				t.Fatalf("Run after %v: %v", c.keeper, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("Run did not return after %v", c.keeper)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after SIGUSR2")
-	}
-	gone(t, pid)
-	if b, _ := os.ReadFile(got); string(b) != syscall.SIGUSR1.String() {
-		t.Fatalf("child stopped by %q, want %q", b, syscall.SIGUSR1)
+		gone(t, pid)
+		if b, _ := os.ReadFile(got); string(b) != c.child.String() {
+			t.Fatalf("after %v the child was stopped by %q, want %q", c.keeper, b, c.child)
+		}
 	}
 }
 

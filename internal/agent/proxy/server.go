@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,8 +42,7 @@ func Listen(addr string, p *Proxy, log *slog.Logger) (*Listener, error) {
 
 // ListenError explains a failure to bind addr.
 func ListenError(addr string, err error) error {
-	// errors.Is for a bind here; the text for one the keeper made.
-	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
+	if errors.Is(err, syscall.EADDRINUSE) { // the keeper's errors carry their errno too
 		return fmt.Errorf("%w: listen %s: another process holds this address; stop it or choose another listen address for the service", ErrAddrInUse, addr)
 	}
 	return fmt.Errorf("listen %s: %w", addr, err)

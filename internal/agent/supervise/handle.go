@@ -56,6 +56,10 @@ func (h *handle) terminate(grace time.Duration) {
 	<-h.exited
 }
 
+// Alive reports whether pid runs: a zombie, exited but not yet reaped by
+// its parent, runs nothing and counts as gone.
+func Alive(pid int) bool { return pid > 0 && alive(pid) }
+
 func alive(pid int) bool {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 		return false
