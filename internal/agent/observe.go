@@ -49,7 +49,8 @@ func shadowCounters(st *proxy.ShadowStats) *target.ShadowCounters {
 	}
 	sn := st.Snapshot()
 	c := &target.ShadowCounters{Sent: sn.Sent, BothOK: sn.BothOK, NewFailed: sn.ShadowFailed, StableFailed: sn.StableFailed,
-		BothFailed: sn.BothFailed, StableLatencyCounts: sn.StableBuckets, NewLatencyCounts: sn.ShadowBuckets}
+		BothFailed: sn.BothFailed, StableLatencyCounts: sn.StableBuckets, NewLatencyCounts: sn.ShadowBuckets,
+		NewSlower: sn.ShadowSlower, StableSlower: sn.StableSlower}
 	for i, n := range sn.Dropped {
 		if n > 0 {
 			if c.Dropped == nil {

@@ -344,7 +344,8 @@ func (s *service) shadowLocked(routes []*proxy.Route) *proxy.Shadow {
 		st = &proxy.ShadowStats{}
 		s.shadows[sh.Version] = st
 	}
-	out := &proxy.Shadow{Version: sh.Version, Stats: st, Share: sh.Share / 100, Methods: sh.Methods}
+	out := &proxy.Shadow{Version: sh.Version, Stats: st, Share: sh.Share / 100, Methods: sh.Methods,
+		MaxInFlight: sh.MaxInFlight, MaxRate: sh.MaxRate}
 	for _, r := range routes {
 		if r.Version == sh.Version {
 			out.Backends = r.Backends

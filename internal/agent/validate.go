@@ -86,6 +86,9 @@ func validateShadow(d *target.Desired, bad func(string, ...any) error) error {
 	if sh.Share <= 0 || sh.Share > 100 || math.IsNaN(sh.Share) {
 		return bad("shadow share %v%% outside (0, 100]", sh.Share)
 	}
+	if sh.MaxInFlight < 0 || sh.MaxRate < 0 || math.IsNaN(sh.MaxRate) {
+		return bad("shadow bounds max_in_flight %d, max_rate %v must not be negative", sh.MaxInFlight, sh.MaxRate)
+	}
 	for _, m := range sh.Methods {
 		if !methodRE.MatchString(m) {
 			return bad("shadow method %q: not an HTTP method name in capitals", m)

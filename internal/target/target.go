@@ -57,6 +57,10 @@ type Shadow struct {
 	Version string   `json:"version"`           // one of Versions, with weight 0
 	Share   float64  `json:"share"`             // percent of requests copied, 0 < Share ≤ 100
 	Methods []string `json:"methods,omitempty"` // copied methods; none: GET, HEAD, OPTIONS
+	// MaxInFlight bounds the copies waiting for an answer (0: the target's default).
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// MaxRate bounds the copies per second (0: unbounded).
+	MaxRate float64 `json:"max_rate,omitempty"`
 }
 
 // Version is one version of the service and its share of traffic.
@@ -143,4 +147,9 @@ type ShadowCounters struct {
 	// Latency of the paired answers, per side, in the buckets of LatencyBounds.
 	StableLatencyCounts []int64 `json:"stable_latency_counts"`
 	NewLatencyCounts    []int64 `json:"new_latency_counts"`
+	// NewSlower[i] counts the pairs where only the copy took longer than
+	// LatencyBounds[i]; StableSlower[i] those where only the user's answer
+	// did: the discordant pairs of a "slow" event at each bound.
+	NewSlower    []int64 `json:"new_slower"`
+	StableSlower []int64 `json:"stable_slower"`
 }

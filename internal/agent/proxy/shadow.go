@@ -94,11 +94,19 @@ var DropReasonNames = [numDropReasons]string{"method", "body", "in_flight", "rat
 // counts its bounds are checked against; keep one per version across
 // tables, as Stats. The hot path only does atomic adds.
 type ShadowStats struct {
-	sent     atomic.Int64
-	dropped  [numDropReasons]atomic.Int64
-	pairs    [4]atomic.Int64 // index: 2·stable failed + shadow failed
-	stable   [numBounds + 1]atomic.Int64
-	shadow   [numBounds + 1]atomic.Int64
+	sent    atomic.Int64
+	dropped [numDropReasons]atomic.Int64
+	pairs   [4]atomic.Int64 // index: 2·stable failed + shadow failed
+	stable  [numBounds + 1]atomic.Int64
+	shadow  [numBounds + 1]atomic.Int64
+	// slower[side] is a difference array of the pairs where that side (0:
+	// stable, 1: shadow) was slower: +1 at the faster answer's bucket, -1
+	// at the slower one's, so that its prefix sum at bound i counts the
+	// pairs where only that side took longer than LatencyBounds[i].
+	// Both ends of a pair are written under mu, so that a snapshot never
+	// sees half a pair (a count that a later snapshot takes back).
+	mu       sync.Mutex
+	slower   [2][numBounds + 1]int64
 	inFlight atomic.Int64
 	seq      atomic.Uint64 // sampling
 	rr       atomic.Uint32 // round-robin over the shadow's instances
@@ -117,6 +125,10 @@ type ShadowSnapshot struct {
 	InFlight     int64
 	// Latencies of the paired requests, per side, in LatencyBounds buckets.
 	StableBuckets, ShadowBuckets []int64
+	// ShadowSlower[i] counts the pairs where only the copy took longer than
+	// LatencyBounds[i]; StableSlower[i] where only the user's answer did.
+	// These are the discordant pairs of a "slow" event at that threshold.
+	ShadowSlower, StableSlower []int64
 }
 
 // Pairs is the number of copies answered or given up on.
@@ -137,6 +149,7 @@ func (s *ShadowStats) Snapshot() ShadowSnapshot {
 		sn.StableBuckets[i] = s.stable[i].Load()
 		sn.ShadowBuckets[i] = s.shadow[i].Load()
 	}
+	sn.StableSlower, sn.ShadowSlower = s.prefix(0), s.prefix(1)
 	return sn
 }
 
@@ -145,8 +158,32 @@ func (s *ShadowStats) drop(r DropReason) { s.dropped[r].Add(1) }
 // pair records one copied request's outcomes; status 0 is no answer.
 func (s *ShadowStats) pair(stable, shadow int, stableLat, shadowLat time.Duration) {
 	s.pairs[2*b2i(failed(stable))+b2i(failed(shadow))].Add(1)
-	s.stable[bucket(stableLat.Seconds())].Add(1)
-	s.shadow[bucket(shadowLat.Seconds())].Add(1)
+	bs, bn := bucket(stableLat.Seconds()), bucket(shadowLat.Seconds())
+	s.shadow[bn].Add(1)
+	s.stable[bs].Add(1)
+	side, lo, hi := 1, bs, bn
+	if bs > bn {
+		side, lo, hi = 0, bn, bs
+	}
+	if lo != hi {
+		s.mu.Lock()
+		s.slower[side][lo]++
+		s.slower[side][hi]--
+		s.mu.Unlock()
+	}
+}
+
+// prefix sums side's difference array over the bounds (not +Inf).
+func (s *ShadowStats) prefix(side int) []int64 {
+	out := make([]int64, numBounds)
+	var n int64
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range out {
+		n += s.slower[side][i]
+		out[i] = n
+	}
+	return out
 }
 
 func failed(status int) bool { return status < 100 || status >= 500 }

@@ -379,3 +379,32 @@ func rawAnswer(t *testing.T, url, req string) []byte {
 	}
 	return out
 }
+
+func TestShadowSlowerPairs(t *testing.T) {
+	var st ShadowStats
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	st.pair(200, 200, ms(5), ms(300)) // the copy slower past every bound in (5ms, 300ms)
+	st.pair(200, 200, ms(5), ms(300))
+	st.pair(200, 200, ms(300), ms(5)) // the user's answer slower
+	st.pair(200, 200, ms(7), ms(7))   // the same bucket: no one slower
+	sn := st.Snapshot()
+	at := func(sec float64) int {
+		for i, b := range LatencyBounds {
+			if b >= sec {
+				return i
+			}
+		}
+		t.Fatalf("no bound at %v", sec)
+		return -1
+	}
+	for _, c := range []struct {
+		bound          float64
+		shadow, stable int64
+	}{{0.001, 0, 0}, {0.1, 2, 1}, {0.25, 2, 1}, {0.5, 0, 0}} {
+		i := at(c.bound)
+		if sn.ShadowSlower[i] != c.shadow || sn.StableSlower[i] != c.stable {
+			t.Errorf("past %gs (bound %g): shadow slower %d, stable slower %d; want %d, %d",
+				c.bound, LatencyBounds[i], sn.ShadowSlower[i], sn.StableSlower[i], c.shadow, c.stable)
+		}
+	}
+}
