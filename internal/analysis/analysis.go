@@ -62,4 +62,8 @@ type Evidence struct {
 	Statistic float64 `json:"statistic,omitempty"` // e-value for sequential checks
 	CanaryN   int64   `json:"canary_n,omitempty"`  // canary requests (or events) seen; a trigger's, in its window
 	StableN   int64   `json:"stable_n,omitempty"`
+	// NewWorse and StableWorse are a paired check's discordant pairs: the
+	// new version failed (or was slow) where stable did not, and the reverse.
+	NewWorse    int64 `json:"new_worse,omitempty"`
+	StableWorse int64 `json:"stable_worse,omitempty"`
 }

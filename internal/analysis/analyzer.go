@@ -47,6 +47,8 @@ type State struct {
 	Final      *Verdict       `json:"final,omitempty"` // a rollback verdict is final
 	// UnavailableSince is when the source started failing; zero while it answers.
 	UnavailableSince time.Time `json:"unavailable_since,omitzero"`
+	// Pairs is a shadow step's (Config.Shadow) paired tests.
+	Pairs *PairState `json:"pairs,omitempty"`
 }
 
 // srmRatios bet on the canary getting more or fewer requests than its weight.
@@ -96,6 +98,9 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now, Reason: msg + "; never a pass without data"}
 	}
 	st.UnavailableSince = time.Time{}
+	if cfg.Shadow {
+		return a.shadowStep(cfg, obs, now)
+	}
 	c, haveC := findCounters(obs.Counters, cfg.Canary)
 	s, haveS := findCounters(obs.Counters, cfg.Stable)
 	haveS = haveS && cfg.Stable != ""

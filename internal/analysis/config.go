@@ -62,6 +62,10 @@ type Config struct {
 	// Inconclusive (OnUnavailable), as everywhere, so that a watch without
 	// data does not count as one.
 	Watch bool `json:"watch,omitempty"`
+	// Shadow marks a shadow step: the new version takes no users' traffic
+	// and is judged on mirrored copies of stable's requests (see PairState).
+	// It needs Stable.
+	Shadow bool `json:"shadow,omitempty"`
 	// MinDuration is the step's time floor before a pass; MaxDuration is when
 	// too little traffic turns into an inconclusive verdict (default 3 ×
 	// MinDuration, at least 5 m).
@@ -186,6 +190,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: beta_k %v must be positive, e.g. 1", ErrConfig, c.BetaK)
 	case c.MaxDuration < c.MinDuration:
 		return fmt.Errorf("%w: max_duration %v is shorter than min_duration %v", ErrConfig, c.MaxDuration, c.MinDuration)
+	case c.Shadow && (c.Stable == "" || c.Watch):
+		return fmt.Errorf("%w: a shadow step compares the new version with a stable one taking traffic; it needs a stable version and is not a watch", ErrConfig)
 	}
 	for _, rs := range [][]float64{c.Ratios, c.LatencyRatios} {
 		for _, r := range rs {
