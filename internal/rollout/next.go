@@ -101,7 +101,7 @@ func done(s State, now time.Time) (State, []Action) {
 		return s.enter(Canary, now, "smoke tests passed", nil, canaryStep)
 	case Canary:
 		s.StepStarted = now // the step's minimum duration counts from here
-		return s.settle(now, fmt.Sprintf("step %d: %g%% in force", s.Step+1, s.Steps[s.Step].Weight))
+		return s.settle(now, fmt.Sprintf("step %d: %s in force", s.Step+1, s.Steps[s.Step]))
 	case Watching:
 		s.WatchStarted = now // the watch counts from here
 		return s.settle(now, fmt.Sprintf("watching %s for %s", s.New.Version, s.Watch))

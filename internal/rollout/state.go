@@ -38,14 +38,35 @@ const (
 )
 
 // Step is one canary step: the new version's share of traffic, held at
-// least MinDuration (counted from when the weights were in force).
+// least MinDuration (counted from when the weights were in force). A shadow
+// step (Shadow > 0) gives the new version no traffic but copies of Shadow %
+// of the requests stable answered; a replay step (Replay set) gives it
+// requests sampled in the environment Replay names, replayed against it and
+// stable. Either is judged on the pairs of answers, and comes before the
+// first weighted step.
 type Step struct {
 	Weight      float64       `json:"weight"`
+	Shadow      float64       `json:"shadow,omitempty"`
+	Replay      string        `json:"replay,omitempty"`
 	MinDuration time.Duration `json:"min_duration"`
 }
 
+// Paired reports whether the step is judged on pairs (shadow or replay).
+func (s Step) Paired() bool { return s.Shadow > 0 || s.Replay != "" }
+
+// String says what the step gives the new version.
+func (s Step) String() string {
+	switch {
+	case s.Replay != "":
+		return "replay of " + s.Replay + "'s requests"
+	case s.Shadow > 0:
+		return fmt.Sprintf("shadow of %g%% of requests", s.Shadow)
+	}
+	return fmt.Sprintf("%g%%", s.Weight)
+}
+
 // DefaultSteps are the canary steps used when none are configured.
-var DefaultSteps = []Step{{5, time.Minute}, {25, time.Minute}, {50, time.Minute}, {100, time.Minute}}
+var DefaultSteps = []Step{{Weight: 5, MinDuration: time.Minute}, {Weight: 25, MinDuration: time.Minute}, {Weight: 50, MinDuration: time.Minute}, {Weight: 100, MinDuration: time.Minute}}
 
 // Config is what a rollout is created from; the caller maps belay.yaml and
 // the release plan onto it.
@@ -81,6 +102,9 @@ type Config struct {
 	// Supersede: when this release must wait for a busy environment, it
 	// takes the place of older releases of the service waiting there.
 	Supersede bool `json:"supersede,omitempty"`
+	// Mirror is how a shadow or replay step's copies are made (methods,
+	// bounds, replay rate); its Version, Share and Replay are set per step.
+	Mirror *target.Shadow `json:"mirror,omitempty"`
 }
 
 // Kind says what a rollout is for.
@@ -153,7 +177,7 @@ func New(cfg Config, now time.Time) (State, error) {
 	case cfg.Watch < 0 || cfg.Watch > MaxWatch:
 		return State{}, fmt.Errorf("%w: %s: watch %s must be between 0 and %s", ErrConfig, cfg.ID, cfg.Watch, MaxWatch)
 	}
-	steps, err := normalSteps(cfg.Strategy, cfg.Steps)
+	steps, err := normalSteps(cfg.Strategy, cfg.Steps, cfg.Stable != nil)
 	if err != nil {
 		return State{}, fmt.Errorf("%w: %s: %w", ErrConfig, cfg.ID, err)
 	}
@@ -169,15 +193,32 @@ func New(cfg Config, now time.Time) (State, error) {
 	return State{Config: cfg, Phase: Pending, PhaseEntered: now, Created: now}, nil
 }
 
-// normalSteps checks steps: weights rising, within (0,100], ending at 100.
-func normalSteps(st Strategy, steps []Step) ([]Step, error) {
+// normalSteps checks steps: shadow and replay steps first, then weights
+// rising, within (0,100], ending at 100. Without a stable version (a
+// first release) there is nothing to pair answers with, so shadow and
+// replay steps are left out.
+func normalSteps(st Strategy, steps []Step, stable bool) ([]Step, error) {
+	var paired []Step
+	for i, s := range steps {
+		if !s.Paired() {
+			break
+		}
+		if s.Weight != 0 || s.Shadow < 0 || s.Shadow > 100 || s.Shadow > 0 && s.Replay != "" {
+			return nil, fmt.Errorf("step %d: a shadow step takes a share in (0,100] and no weight, a replay step an environment", i+1)
+		}
+		paired = append(paired, s)
+	}
+	steps = steps[len(paired):]
+	if !stable {
+		paired = nil
+	}
 	switch st {
 	case AllAtOnce:
 		var d time.Duration
 		if len(steps) > 0 {
 			d = steps[len(steps)-1].MinDuration
 		}
-		return []Step{{Weight: 100, MinDuration: d}}, nil
+		return append(paired, Step{Weight: 100, MinDuration: d}), nil
 	case CanaryStrategy, Staged:
 	default:
 		return nil, fmt.Errorf("strategy %q: use all_at_once, canary or staged", st)
@@ -185,11 +226,14 @@ func normalSteps(st Strategy, steps []Step) ([]Step, error) {
 	if len(steps) == 0 {
 		steps = DefaultSteps
 	}
-	out := append([]Step(nil), steps...)
+	out := append(paired, steps...)
 	prev := 0.0
-	for i, s := range out {
+	for i, s := range out[len(paired):] {
+		if s.Paired() {
+			return nil, fmt.Errorf("step %d: a shadow or replay step must come before the first weighted step", len(paired)+i+1)
+		}
 		if s.Weight <= prev || s.Weight > 100 {
-			return nil, fmt.Errorf("step %d: weight %g must be above %g and at most 100", i+1, s.Weight, prev)
+			return nil, fmt.Errorf("step %d: weight %g must be above %g and at most 100", len(paired)+i+1, s.Weight, prev)
 		}
 		prev = s.Weight
 	}

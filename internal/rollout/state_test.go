@@ -18,7 +18,7 @@ func testConfig() Config {
 	return Config{
 		ID: "r1", Service: "api", Environment: "production", Strategy: CanaryStrategy,
 		New: target.Version{Version: "api-v2", Instances: 1}, Stable: &stable,
-		Steps: []Step{{10, time.Minute}, {50, time.Minute}, {100, time.Minute}},
+		Steps: []Step{{Weight: 10, MinDuration: time.Minute}, {Weight: 50, MinDuration: time.Minute}, {Weight: 100, MinDuration: time.Minute}},
 	}
 }
 
@@ -31,8 +31,8 @@ func TestNewValidates(t *testing.T) {
 		{func(c *Config) { c.New.Version = "" }, "new version is required"},
 		{func(c *Config) { c.Stable.Version = "api-v2" }, "already stable"},
 		{func(c *Config) { c.Strategy = "blue_green" }, `strategy "blue_green": use all_at_once, canary or staged`},
-		{func(c *Config) { c.Steps = []Step{{50, 0}, {25, 0}} }, "step 2: weight 25 must be above 50"},
-		{func(c *Config) { c.Steps = []Step{{150, 0}} }, "step 1: weight 150"},
+		{func(c *Config) { c.Steps = []Step{{Weight: 50, MinDuration: 0}, {Weight: 25, MinDuration: 0}} }, "step 2: weight 25 must be above 50"},
+		{func(c *Config) { c.Steps = []Step{{Weight: 150, MinDuration: 0}} }, "step 1: weight 150"},
 		{func(c *Config) { c.Inconclusive = "ignore" }, `inconclusive policy "ignore"`},
 	} {
 		c := testConfig()
@@ -46,16 +46,16 @@ func TestNewValidates(t *testing.T) {
 
 func TestNewNormalisesSteps(t *testing.T) {
 	c := testConfig()
-	c.Steps = []Step{{5, time.Minute}, {30, 2 * time.Minute}}
+	c.Steps = []Step{{Weight: 5, MinDuration: time.Minute}, {Weight: 30, MinDuration: 2 * time.Minute}}
 	s, err := New(c, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Step{{5, time.Minute}, {30, 2 * time.Minute}, {100, 2 * time.Minute}}; !reflect.DeepEqual(s.Steps, want) {
+	if want := []Step{{Weight: 5, MinDuration: time.Minute}, {Weight: 30, MinDuration: 2 * time.Minute}, {Weight: 100, MinDuration: 2 * time.Minute}}; !reflect.DeepEqual(s.Steps, want) {
 		t.Errorf("steps %v", s.Steps)
 	}
 	c.Strategy, c.Steps = AllAtOnce, nil
-	if s, _ = New(c, t0); !reflect.DeepEqual(s.Steps, []Step{{100, 0}}) || s.Inconclusive != Extend || s.Phase != Pending {
+	if s, _ = New(c, t0); !reflect.DeepEqual(s.Steps, []Step{{Weight: 100, MinDuration: 0}}) || s.Inconclusive != Extend || s.Phase != Pending {
 		t.Errorf("all_at_once: %+v", s)
 	}
 	c.Strategy = Staged

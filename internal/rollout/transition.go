@@ -81,7 +81,11 @@ func (s State) entryActions() []Action {
 	case SmokeTesting:
 		return []Action{{Kind: RunSmoke}}
 	case Canary:
-		d := s.weights(s.Steps[s.Step].Weight)
+		step := s.Steps[s.Step]
+		d := s.weights(step.Weight)
+		if step.Paired() && s.Stable != nil {
+			d.Shadow = s.mirror(step)
+		}
 		return []Action{{Kind: SetWeights, Desired: &d}}
 	case Watching:
 		// All traffic on the new version; the previous stable stays started
@@ -132,6 +136,20 @@ func (s State) rollbackActions() []Action {
 	return []Action{{Kind: SetWeights, Desired: &d}}
 }
 
+// mirror is the shadow a paired step asks the target for: copies of
+// the step's share of stable's requests, or a replay, to the new version.
+func (s State) mirror(step Step) *target.Shadow {
+	m := target.Shadow{}
+	if s.Mirror != nil {
+		m = *s.Mirror
+	}
+	m.Version, m.Share, m.Replay = s.New.Version, step.Shadow, step.Replay
+	if step.Replay != "" {
+		m.Share = 100
+	}
+	return &m
+}
+
 // weights is the new version at w % beside the previous stable; a first
 // release has nothing beside it and takes all traffic.
 func (s State) weights(w float64) target.Desired {
@@ -167,7 +185,7 @@ func (s State) event(kind string, now time.Time, actor string, evidence json.Raw
 	}
 	switch s.Phase {
 	case Canary:
-		e.Reason = fmt.Sprintf("step %d/%d: %g%%: %s", s.Step+1, len(s.Steps), s.Steps[s.Step].Weight, s.Reason)
+		e.Reason = fmt.Sprintf("step %d/%d: %s: %s", s.Step+1, len(s.Steps), s.Steps[s.Step], s.Reason)
 	case Watching:
 		e.Reason = fmt.Sprintf("watch %s: %s", s.Watch, s.Reason)
 	}

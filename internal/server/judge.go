@@ -87,7 +87,13 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
-	src, err := j.d.Source(svc.Analysis)
+	// Mirrored pairs are counted by the target itself (the agent's
+	// proxy), whatever source judges users' traffic.
+	srcOf := svc.Analysis
+	if at.paired {
+		srcOf = nil
+	}
+	src, err := j.d.Source(srcOf)
 	if err != nil {
 		return analysis.Verdict{}, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
 	}
@@ -135,6 +141,7 @@ type judged struct {
 	index  int
 	weight float64
 	watch  bool
+	paired bool // a shadow or replay step
 }
 
 func stepOf(st rollout.State) (judged, error) {
@@ -144,7 +151,8 @@ func stepOf(st rollout.State) (judged, error) {
 	if st.Phase == rollout.Watching {
 		return judged{index: len(st.Steps), weight: 100, watch: true}, nil
 	}
-	return judged{index: st.Step, weight: st.Steps[st.Step].Weight}, nil
+	step := st.Steps[st.Step]
+	return judged{index: st.Step, weight: step.Weight, paired: step.Paired() && st.Stable != nil}, nil
 }
 
 func (j *Judge) service(st rollout.State) (*spec.Service, error) {
@@ -272,7 +280,7 @@ var tests = map[spec.SequentialTest]analysis.Test{
 // config maps the service's triggers and analysis settings onto one step
 // of a rollout, or its watch.
 func config(st rollout.State, svc *spec.Service, at judged) (analysis.Config, error) {
-	cfg := analysis.Config{Canary: st.New.Version, Watch: at.watch}
+	cfg := analysis.Config{Canary: st.New.Version, Watch: at.watch, Shadow: at.paired}
 	if st.Stable != nil {
 		cfg.Stable = st.Stable.Version
 	}

@@ -61,6 +61,12 @@ type Shadow struct {
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// MaxRate bounds the copies per second (0: unbounded).
 	MaxRate float64 `json:"max_rate,omitempty"`
+	// Replay, when set, names the environment whose sampled requests are
+	// replayed against Version and the stable version, instead of copying
+	// this environment's live requests; ReplayRate is replays per second.
+	Replay      string   `json:"replay,omitempty"`
+	ReplayRate  float64  `json:"replay_rate,omitempty"`
+	DropHeaders []string `json:"drop_headers,omitempty"` // removed from replayed requests
 }
 
 // Version is one version of the service and its share of traffic.
