@@ -125,6 +125,9 @@ func (c scene) live() (d string, ok bool) {
 	for j := 0; j < c.i; j++ {
 		t := c.ts[j]
 		first := c.st.Stable == nil && t.From == rollout.Deploying && t.Cause == rollout.Done
+		if t.To == rollout.Canary && t.Step < len(c.st.Steps) && c.st.Steps[t.Step].Paired() {
+			continue // a shadow or replay step gives the new version no user's request
+		}
 		if first || t.From == t.To && (t.To == rollout.Canary || t.To == rollout.Watching) && t.Cause == rollout.Done {
 			return dur(c.t.At.Sub(t.At)), true
 		}
@@ -147,6 +150,12 @@ func (c scene) stepLive() (string, bool) {
 func (c scene) share(k int) string {
 	if c.st.Stable == nil || k >= len(c.st.Steps) {
 		return "all traffic (there is no other version to share it with)"
+	}
+	switch s := c.st.Steps[k]; {
+	case s.Replay != "":
+		return "no user traffic, but requests sampled in " + s.Replay + ", replayed against it and the stable version " + c.st.Stable.Version
+	case s.Shadow > 0:
+		return fmt.Sprintf("no user traffic, but copies of %g %% of the requests the stable version answers; their answers are measured and thrown away", s.Shadow)
 	}
 	return fmt.Sprintf("%g %% of traffic", c.st.Steps[k].Weight)
 }

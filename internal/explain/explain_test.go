@@ -223,6 +223,8 @@ func cases(t *testing.T) map[string]fixture {
 		Reason: "analysis failed: canary worse than stable; a contract migration ran, so belay will not roll back by itself"})
 	add("contract_pause", st, c)
 
+	shadowFixtures(add)
+
 	for _, name := range []string{"demo_rollback", "demo_promoted"} {
 		st, ts := loadView(t, filepath.Join("testdata", name+".json"))
 		out[name] = fixture{st, ts}
@@ -332,4 +334,52 @@ func TestWords(t *testing.T) {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
 	}
+}
+
+// shadowFixtures are releases whose first step is a shadow (or replay)
+// step, judged on pairs of answers to the same requests.
+func shadowFixtures(add func(string, rollout.State, *chain)) {
+	shadowState := func(first rollout.Step) rollout.State {
+		st := base()
+		st.Steps = append([]rollout.Step{first}, st.Steps...)
+		return st
+	}
+	toShadow := func(what string) *chain {
+		c := toCanary()
+		c.ts[len(c.ts)-1].Reason = "step 1: " + what + " in force"
+		return c
+	}
+	pairEv := func(state string, newWorse, stableWorse, pairs int64, e float64) []analysis.Evidence {
+		return []analysis.Evidence{
+			{Check: "shadow:errors", State: state, Canary: float64(newWorse) / float64(pairs), Baseline: float64(stableWorse) / float64(pairs),
+				Threshold: 100, Statistic: e, CanaryN: pairs, StableN: pairs, NewWorse: newWorse, StableWorse: stableWorse},
+			{Check: "shadow:latency>25ms", State: "ok", Threshold: 100, Statistic: 1.4, CanaryN: pairs, StableN: pairs, NewWorse: 40, StableWorse: 38},
+			{Check: "shadow:combined", State: state, Threshold: 100, Statistic: e / 2},
+			{Check: "shadow:pairs", State: "pending", Canary: float64(pairs), Threshold: 2300, CanaryN: pairs},
+		}
+	}
+	c := toShadow("shadow of 100% of requests")
+	c.add(6.4, judged(6.4, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "shadow:errors",
+		Reason: "v2 worse than v1 on the same mirrored requests", Evidence: pairEv("firing", 14, 0, 280, 410)}))
+	add("shadow_errors", shadowState(rollout.Step{Shadow: 100, MinDuration: time.Minute}), rolledBack(c, 6.5))
+
+	c = toShadow("shadow of 100% of requests")
+	ev := pairEv("ok", 3, 2, 9000, 1.1)
+	ev[1] = analysis.Evidence{Check: "shadow:latency>25ms", State: "firing", Threshold: 100, Statistic: 900, CanaryN: 9000, StableN: 9000, NewWorse: 610, StableWorse: 420}
+	c.add(45, judged(45, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "shadow:latency", Reason: "slower", Evidence: ev}))
+	add("shadow_slow", shadowState(rollout.Step{Shadow: 100, MinDuration: time.Minute}), rolledBack(c, 45.1))
+
+	c = toShadow("shadow of 50% of requests")
+	ev = pairEv("ok", 4, 5, 6100, 0.4)
+	ev[3].State = "passed"
+	c.add(65, judged(65, rollout.Canary, analysis.Verdict{Decision: analysis.Pass, Reason: "no worse", Evidence: ev}))
+	c.ts[len(c.ts)-1].Step = 1
+	add("shadow_pass", shadowState(rollout.Step{Shadow: 50, MinDuration: time.Minute}), c)
+
+	st := shadowState(rollout.Step{Replay: "production", MinDuration: time.Minute})
+	st.Environment = "staging"
+	c = toShadow("replay of production's requests")
+	c.add(12, judged(12, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "shadow:errors",
+		Reason: "worse on replayed requests", Evidence: pairEv("firing", 21, 1, 430, 380)}))
+	add("replay_errors", st, rolledBack(c, 12.1))
 }

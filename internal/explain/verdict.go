@@ -15,6 +15,8 @@ func (c scene) verdict() Decision {
 	var story []string
 	next := c.next()
 	switch {
+	case strings.HasPrefix(v.Trigger, "shadow:") || v.Decision == analysis.Pass && hasCheck(v, "shadow:errors"):
+		story = c.paired(v)
 	case v.Decision == analysis.Fail && strings.HasPrefix(v.Trigger, "sequential:latency"):
 		story = c.slower(v)
 	case v.Decision == analysis.Fail && strings.HasPrefix(v.Trigger, "sequential:"):
@@ -45,6 +47,38 @@ func find(v analysis.Verdict, check string) (analysis.Evidence, bool) {
 	return analysis.Evidence{}, false
 }
 
+func hasCheck(v analysis.Verdict, check string) bool {
+	_, ok := find(v, check)
+	return ok
+}
+
+// paired: a shadow or replay step, judged on pairs of answers to the same
+// requests; the story tells the discordant pairs.
+func (c scene) paired(v analysis.Verdict) []string {
+	e, _ := find(v, "shadow:errors")
+	what := "mirrored requests"
+	if k := c.t.Step; k < len(c.st.Steps) && c.st.Steps[k].Replay != "" {
+		what = "requests replayed from " + c.st.Steps[k].Replay
+	}
+	counts := fmt.Sprintf("both versions answered the same %d %s: the new version failed %s where the stable version succeeded, the stable version %s where the new one succeeded",
+		e.CanaryN, what, plural(e.NewWorse, "request"), plural(e.StableWorse, "request"))
+	switch {
+	case v.Decision == analysis.Pass:
+		return []string{counts, "that is no worse, on enough requests to judge, so " + c.then()}
+	case v.Trigger == "shadow:latency":
+		var s analysis.Evidence
+		for _, x := range v.Evidence {
+			if strings.HasPrefix(x.Check, "shadow:latency>") && x.Statistic >= s.Statistic {
+				s = x
+			}
+		}
+		limit := strings.TrimPrefix(s.Check, "shadow:latency>")
+		return []string{fmt.Sprintf("both versions answered the same %d %s: %s the new version took longer than %s where the stable version did not, %s the reverse",
+			s.CanaryN, what, plural(s.NewWorse, "time"), limit, plural(s.StableWorse, "time")), "that is slower" + sure(v) + ", so " + c.then()}
+	}
+	return []string{counts, "that is worse" + sure(v) + ", so " + c.then()}
+}
+
 func firing(v analysis.Verdict, check string) bool {
 	e, ok := find(v, check)
 	return ok && e.State == analysis.StateFiring
@@ -53,7 +87,7 @@ func firing(v analysis.Verdict, check string) bool {
 // sure is "with 99 % confidence" from the comparison's bar, when the
 // evidence has one.
 func sure(v analysis.Verdict) string {
-	for _, check := range []string{"sequential:combined", "sequential:errors"} {
+	for _, check := range []string{"sequential:combined", "sequential:errors", "shadow:combined"} {
 		if e, ok := find(v, check); ok {
 			if p := confidence(e.Threshold); p != "" {
 				return " with " + p + " confidence"
