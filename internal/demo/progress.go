@@ -78,7 +78,14 @@ func (r *run) narrate(v api.RolloutView, seen map[string]bool) {
 	_ = json.Unmarshal(v.State, &st)
 	what := v.Phase
 	if v.Phase == string(rollout.Canary) && st.Step < len(st.Steps) {
-		what = fmt.Sprintf("Canary %g%%", st.Steps[st.Step].Weight)
+		switch step := st.Steps[st.Step]; {
+		case step.Replay != "":
+			what = "Replay " + step.Replay
+		case step.Shadow > 0:
+			what = fmt.Sprintf("Shadow %g%%", step.Shadow)
+		default:
+			what = fmt.Sprintf("Canary %g%%", step.Weight)
+		}
 	}
 	key := v.Environment + "/" + what
 	if seen[key] {
