@@ -61,6 +61,17 @@ type Shadow struct {
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// MaxRate bounds the copies per second (0: unbounded).
 	MaxRate float64 `json:"max_rate,omitempty"`
+	// Replay, when set, names the environment whose recent requests to the
+	// same service are replayed instead of mirroring this environment's own
+	// traffic: a staging with no users judges Version on production's
+	// requests, each sent to the stable version (highest weight) and to
+	// Version. Share, Methods and MaxRate then do not apply.
+	Replay string `json:"replay,omitempty"`
+	// ReplayRate is replayed requests per second (0: 50).
+	ReplayRate float64 `json:"replay_rate,omitempty"`
+	// DropHeaders are removed from replayed requests, beyond the
+	// credentials that are never recorded (Authorization, Cookie).
+	DropHeaders []string `json:"drop_headers,omitempty"`
 }
 
 // Version is one version of the service and its share of traffic.
