@@ -18,20 +18,22 @@ var (
 	descReady    = prometheus.NewDesc("belay_instances_ready", "Instances in the pool per version.", labels, nil)
 	descWeight   = prometheus.NewDesc("belay_version_weight_percent", "Share of traffic in force per version.", labels, nil)
 	descShadow   = prometheus.NewDesc("belay_shadow_pairs_total", "Mirrored copies answered, by the outcome of the pair (the user's answer, the copy's).", append(labels, "outcome"), nil)
-	descDropped  = prometheus.NewDesc("belay_shadow_dropped_total", "Requests chosen for mirroring but not copied, by reason.", append(labels, "reason"), nil)
+	descDropped  = prometheus.NewDesc("belay_shadow_dropped_total", "Requests chosen for mirroring but not copied, by reason (no_sample: replaying an empty sample, once per replay round).", append(labels, "reason"), nil)
+	descSample   = prometheus.NewDesc("belay_replay_sample_requests", "Recent requests the service's proxy keeps for another environment to replay.", []string{"service", "environment"}, nil)
 )
 
 // collector exposes the agent's per-version measurements to Prometheus.
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight, descShadow, descDropped} {
+	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight, descShadow, descDropped, descSample} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.a.sorted() {
+		ch <- prometheus.MustNewConstMetric(descSample, prometheus.GaugeValue, float64(s.proxy.SampleSize()), s.key.service, s.key.env)
 		s.mu.Lock()
 		for _, v := range s.versions {
 			lv := []string{s.key.service, v.spec.Version, s.key.env}

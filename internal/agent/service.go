@@ -33,6 +33,7 @@ type service struct {
 	// instances, so that routing resumes with every version at once rather
 	// than with the first version to answer taking all traffic.
 	holdTable bool
+	replay    *replayer // running while the desired shadow replays; under applyMu
 }
 
 func newService(a *Agent, k key) *service {
@@ -85,6 +86,7 @@ func (s *service) apply(ctx context.Context, want target.Desired) error {
 	s.desired, s.versions = want, next
 	s.rebuildLocked()
 	s.mu.Unlock()
+	s.syncReplay(want.Shadow)
 	if err := s.a.persist(); err != nil {
 		s.a.log.Error("persist desired state", "err", err)
 	}
@@ -345,7 +347,7 @@ func (s *service) shadowLocked(routes []*proxy.Route) *proxy.Shadow {
 		s.shadows[sh.Version] = st
 	}
 	out := &proxy.Shadow{Version: sh.Version, Stats: st, Share: sh.Share / 100, Methods: sh.Methods,
-		MaxInFlight: sh.MaxInFlight, MaxRate: sh.MaxRate}
+		MaxInFlight: sh.MaxInFlight, MaxRate: sh.MaxRate, Replay: sh.Replay != "", DropHeaders: sh.DropHeaders}
 	for _, r := range routes {
 		if r.Version == sh.Version {
 			out.Backends = r.Backends
@@ -374,6 +376,7 @@ func (s *service) stopVersion(v *version) {
 func (s *service) shutdown(stopInstances bool) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	s.syncReplay(nil)
 	s.mu.Lock()
 	vs, l := s.versions, s.listener
 	s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/belay-dev/belay/internal/agent/proxy"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -94,6 +95,9 @@ func validateShadow(d *target.Desired, bad func(string, ...any) error) error {
 			return bad("shadow method %q: not an HTTP method name in capitals", m)
 		}
 	}
+	if err := validateReplay(d, bad); err != nil {
+		return err
+	}
 	for _, v := range d.Versions {
 		if v.Version != sh.Version {
 			continue
@@ -105,6 +109,40 @@ func validateShadow(d *target.Desired, bad func(string, ...any) error) error {
 	}
 	return bad("shadow version %q is not one of the versions", sh.Version)
 }
+
+// validateReplay checks that a replay reads another environment's sample,
+// at a rate the agent can keep, and fills in the default rate.
+func validateReplay(d *target.Desired, bad func(string, ...any) error) error {
+	sh := d.Shadow
+	if sh.Replay == "" {
+		if sh.ReplayRate != 0 || len(sh.DropHeaders) > 0 {
+			return bad("shadow replay_rate and drop_headers apply only to a replay: set shadow.replay to the environment whose requests to replay")
+		}
+		return nil
+	}
+	if !nameRE.MatchString(sh.Replay) {
+		return bad("shadow replay %q: not a valid environment name", sh.Replay)
+	}
+	if sh.Replay == d.Environment {
+		return bad("shadow replay %q is this environment: name another environment whose requests to replay, or drop replay to mirror this one's", sh.Replay)
+	}
+	if sh.ReplayRate < 0 || sh.ReplayRate > maxReplayRate || math.IsNaN(sh.ReplayRate) {
+		return bad("shadow replay_rate %v outside 0–%d requests per second", sh.ReplayRate, maxReplayRate)
+	}
+	if sh.ReplayRate == 0 {
+		c := *sh // the caller's Desired keeps what it said
+		c.ReplayRate = proxy.DefaultReplayRate
+		d.Shadow = &c
+	}
+	for _, h := range sh.DropHeaders {
+		if !tokenRE.MatchString(h) {
+			return bad("shadow drop_headers %q: not a valid header name (letters, digits, '-', '_')", h)
+		}
+	}
+	return nil
+}
+
+const maxReplayRate = 10000
 
 func defaultsHealth(h *target.Health) {
 	if h.Interval <= 0 {

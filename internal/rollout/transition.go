@@ -146,6 +146,8 @@ func (s State) mirror(step Step) *target.Shadow {
 	m.Version, m.Share, m.Replay = s.New.Version, step.Shadow, step.Replay
 	if step.Replay != "" {
 		m.Share = 100
+	} else { // replay settings mean nothing to live copies
+		m.ReplayRate, m.DropHeaders = 0, nil
 	}
 	return &m
 }

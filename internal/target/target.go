@@ -61,12 +61,17 @@ type Shadow struct {
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// MaxRate bounds the copies per second (0: unbounded).
 	MaxRate float64 `json:"max_rate,omitempty"`
-	// Replay, when set, names the environment whose sampled requests are
-	// replayed against Version and the stable version, instead of copying
-	// this environment's live requests; ReplayRate is replays per second.
-	Replay      string   `json:"replay,omitempty"`
-	ReplayRate  float64  `json:"replay_rate,omitempty"`
-	DropHeaders []string `json:"drop_headers,omitempty"` // removed from replayed requests
+	// Replay, when set, names the environment whose recent requests to the
+	// same service are replayed instead of mirroring this environment's own
+	// traffic: a staging with no users judges Version on production's
+	// requests, each sent to the stable version (highest weight) and to
+	// Version. Share, Methods and MaxRate then do not apply.
+	Replay string `json:"replay,omitempty"`
+	// ReplayRate is replayed requests per second (0: 50).
+	ReplayRate float64 `json:"replay_rate,omitempty"`
+	// DropHeaders are removed from replayed requests, beyond the
+	// credentials that are never recorded (Authorization, Cookie).
+	DropHeaders []string `json:"drop_headers,omitempty"`
 }
 
 // Version is one version of the service and its share of traffic.
@@ -145,7 +150,7 @@ type Counters struct {
 // served it) and the copy's; failed means 5xx or no answer.
 type ShadowCounters struct {
 	Sent         int64            `json:"sent"`
-	Dropped      map[string]int64 `json:"dropped,omitempty"` // by reason: method, body, in_flight, rate, no_instance
+	Dropped      map[string]int64 `json:"dropped,omitempty"` // by reason: method, body, in_flight, rate, no_instance, no_sample
 	BothOK       int64            `json:"both_ok"`
 	NewFailed    int64            `json:"new_failed"`    // the user's answer ok, the copy's failed
 	StableFailed int64            `json:"stable_failed"` // the user's answer failed, the copy's ok

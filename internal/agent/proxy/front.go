@@ -296,6 +296,9 @@ func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error
 		return !req.close, f.bw.Flush()
 	}
 	defer fl.end()
+	if f.p.sample.due(fl.start.UnixNano()) {
+		f.p.sample.offerHead(head, fl.start)
+	}
 	route, b := fl.route, fl.b
 	uc, rh, err := f.exchange(b, head, req)
 	if err != nil {

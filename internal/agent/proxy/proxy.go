@@ -37,6 +37,7 @@ type Proxy struct {
 	transport *http.Transport
 	log       *slog.Logger
 	buffers   bufferPool
+	sample    *sampler // recent requests, kept across tables
 }
 
 // GCPercent is the garbage collector setting the agent runs with: the
@@ -46,7 +47,7 @@ const GCPercent = 400
 
 // New returns a proxy with an empty table (every request answered 503).
 func New(log *slog.Logger) *Proxy {
-	p := &Proxy{log: log, transport: &http.Transport{
+	p := &Proxy{log: log, sample: newSampler(), transport: &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          0,
@@ -106,6 +107,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m *mirror
 	if t.shadow != nil {
 		w, m = t.shadow.prepare(w, r)
+	}
+	if p.sample.due(f.start.UnixNano()) {
+		p.sample.offer(r, f.start)
 	}
 	if cookie != "" {
 		t.setCookie(w, cookie)

@@ -44,13 +44,18 @@ type Shadow struct {
 	MaxInFlight int           // 0: DefaultShadowMaxInFlight
 	MaxRate     float64       // copies per second; 0: unbounded
 	Timeout     time.Duration // for a copy's whole exchange; 0: DefaultShadowTimeout
+	// Replay: the copies are not of this table's requests but replayed
+	// from a sample (Proxy.Replay); the table mirrors nothing.
+	Replay      bool
+	DropHeaders []string // removed from replayed requests
 }
 
 // WithShadow is t with s copying its requests; t itself is unchanged. A nil s
-// or one with no Stats copies nothing.
+// or one with no Stats copies nothing; one with Replay copies none of t's
+// requests and is the target of Proxy.Replay instead.
 func (t *Table) WithShadow(s *Shadow) *Table {
 	c := *t
-	c.shadow = nil
+	c.shadow, c.replay = nil, nil
 	if s != nil && s.Stats != nil && s.Share > 0 {
 		n := *s
 		n.Share = min(n.Share, 1)
@@ -60,7 +65,11 @@ func (t *Table) WithShadow(s *Shadow) *Table {
 		n.MaxBody = cmpOr(n.MaxBody, DefaultShadowMaxBody)
 		n.MaxInFlight = cmpOr(n.MaxInFlight, DefaultShadowMaxInFlight)
 		n.Timeout = cmpOr(n.Timeout, DefaultShadowTimeout)
-		c.shadow = &n
+		if n.Replay {
+			c.replay = &n // off the serving path: requests see no shadow
+		} else {
+			c.shadow = &n
+		}
 	}
 	return &c
 }
@@ -84,11 +93,12 @@ const (
 	DropInFlight                     // MaxInFlight copies already waiting
 	DropRate                         // over MaxRate
 	DropNoInstance                   // the shadow version has no healthy instance
+	DropNoSample                     // replaying, but the sample is empty (counted once a tick)
 	numDropReasons
 )
 
 // DropReasonNames label the reasons in metrics.
-var DropReasonNames = [numDropReasons]string{"method", "body", "in_flight", "rate", "no_instance"}
+var DropReasonNames = [numDropReasons]string{"method", "body", "in_flight", "rate", "no_instance", "no_sample"}
 
 // ShadowStats are one shadow version's copy measurements, and the live
 // counts its bounds are checked against; keep one per version across
@@ -258,20 +268,20 @@ func (s *Shadow) send(p *Proxy, build func() (*http.Request, error), stable int,
 	st.sent.Add(1)
 	go func() {
 		defer st.inFlight.Add(-1)
-		status, lat := s.exchange(p, b, build)
+		status, lat := s.exchange(context.Background(), p, b, build)
 		st.pair(stable, status, stableLat, lat)
 	}()
 }
 
 // exchange sends the copy to b and reads its answer to the end; status 0
 // means no (whole) answer within the timeout.
-func (s *Shadow) exchange(p *Proxy, b *Backend, build func() (*http.Request, error)) (int, time.Duration) {
+func (s *Shadow) exchange(ctx context.Context, p *Proxy, b *Backend, build func() (*http.Request, error)) (int, time.Duration) {
 	start := time.Now()
 	req, err := build()
 	if err != nil {
 		return 0, time.Since(start)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.URL.Scheme, req.URL.Host = "http", b.Addr
@@ -364,11 +374,14 @@ func (s *Shadow) prepare(w http.ResponseWriter, r *http.Request) (http.ResponseW
 // readBody takes r's body, if any and small enough, and gives r the same
 // bytes back to forward (the whole of what was read, then the error, when
 // reading failed).
-func (s *Shadow) readBody(r *http.Request) ([]byte, bool) {
+func (s *Shadow) readBody(r *http.Request) ([]byte, bool) { return takeBody(r, s.MaxBody) }
+
+// takeBody is readBody with a bound of max bytes.
+func takeBody(r *http.Request, max int64) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, true
 	}
-	if r.ContentLength < 0 || r.ContentLength > s.MaxBody {
+	if r.ContentLength < 0 || r.ContentLength > max {
 		return nil, false // chunked or too large: stable gets it streamed
 	}
 	body := make([]byte, r.ContentLength)

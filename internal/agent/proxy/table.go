@@ -34,6 +34,7 @@ type Table struct {
 	sticky        Sticky
 	versionHeader string
 	shadow        *Shadow // nil: no copies (see WithShadow)
+	replay        *Shadow // nil: no replay (see Proxy.Replay)
 }
 
 // NewTable builds a table. Weights are percentages and need not add up to
