@@ -12,7 +12,7 @@ import (
 
 func shadowConfig(id string) rollout.Config {
 	cfg := config(id, rollout.CanaryStrategy)
-	cfg.Mirror = &target.Shadow{Methods: []string{"GET"}, MaxInFlight: 16}
+	cfg.Mirror = &target.Shadow{Methods: []string{"GET"}, MaxInFlight: 16, ReplayRate: 20, DropHeaders: []string{"X-Key"}}
 	cfg.Steps = append([]rollout.Step{{Shadow: 100, MinDuration: 10 * time.Second}}, cfg.Steps...)
 	return cfg
 }
@@ -27,7 +27,7 @@ func TestFailedShadowStepRollsBackBeforeUsers(t *testing.T) {
 	want(t, "weights", h.weightsApplied(), []string{"api-v1=100,api-v2=0", "api-v1=100,api-v2=0", "api-v1=100"})
 	applied := h.target.Applied()
 	sh := applied[1].Shadow
-	if applied[0].Shadow != nil || sh == nil || sh.Version != "api-v2" || sh.Share != 100 || sh.MaxInFlight != 16 || sh.Methods[0] != "GET" {
+	if applied[0].Shadow != nil || sh == nil || sh.Version != "api-v2" || sh.Share != 100 || sh.MaxInFlight != 16 || sh.Methods[0] != "GET" || sh.ReplayRate != 0 || sh.DropHeaders != nil {
 		t.Fatalf("the shadow step must ask for copies of all requests to api-v2 with the configured bounds; applied %+v then %+v", applied[0].Shadow, sh)
 	}
 	if applied[2].Shadow != nil {
@@ -60,11 +60,12 @@ func TestReplayStepAsksForAReplay(t *testing.T) {
 	cfg := config("r1", rollout.AllAtOnce)
 	cfg.Environment = "staging"
 	cfg.Steps = []rollout.Step{{Replay: "production", MinDuration: 10 * time.Second}}
+	cfg.Mirror = &target.Shadow{ReplayRate: 20, DropHeaders: []string{"X-Key"}}
 	h.create(cfg)
 	h.runUntil("r1", rollout.Succeeded, 80)
 	a := h.target.Applied()
 	want(t, "weights", h.weightsApplied()[:3], []string{"api-v1=100,api-v2=0", "api-v1=100,api-v2=0", "api-v1=0,api-v2=100"})
-	if sh := a[1].Shadow; sh == nil || sh.Replay != "production" || sh.Share != 100 || sh.Version != "api-v2" {
+	if sh := a[1].Shadow; sh == nil || sh.Replay != "production" || sh.Share != 100 || sh.Version != "api-v2" || sh.ReplayRate != 20 || sh.DropHeaders[0] != "X-Key" {
 		t.Fatalf("replay step applied %+v", sh)
 	}
 }
