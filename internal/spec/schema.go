@@ -14,11 +14,18 @@ type schemaer interface {
 	jsonSchema() map[string]any
 }
 
+// schemaNarrower is implemented by structs whose fields have rules beyond
+// their Go types (one of several keys, a closed list, a range).
+type schemaNarrower interface {
+	narrowSchema(s map[string]any)
+}
+
 // Schema returns the JSON Schema (draft 2020-12) of belay.yaml and of release
 // plan files, generated from the model's structs so that the two cannot
-// drift apart. It checks shapes, enums and value syntax; the cross-field
-// rules (canary weights increase, environments exist, …) are belay
-// validate's.
+// drift apart. It checks shapes, enums and value syntax, and that a rollout
+// step is one of weight, shadow and replay; the cross-field rules (canary
+// weights increase, shadow steps come first, environments exist, …) are
+// belay validate's.
 func Schema() map[string]any {
 	defs := map[string]any{}
 	project := schemaOf(reflect.TypeFor[Project](), defs)
@@ -101,7 +108,30 @@ func structSchema(t reflect.Type, defs map[string]any) map[string]any {
 	if len(required) > 0 {
 		s["required"] = required
 	}
+	if n, ok := reflect.New(t).Interface().(schemaNarrower); ok {
+		n.narrowSchema(s)
+	}
 	return s
+}
+
+// narrowSchema: a step is exactly one of weight, shadow and replay.
+func (*CanaryStep) narrowSchema(s map[string]any) {
+	var one []any
+	for _, k := range []StepKind{StepWeight, StepShadow, StepReplay} {
+		one = append(one, map[string]any{"required": []any{string(k)}})
+	}
+	s["oneOf"] = one
+}
+
+// narrowSchema: the methods shadow copies, and the bounds of the numbers.
+func (*ShadowSettings) narrowSchema(s map[string]any) {
+	props := s["properties"].(map[string]any)
+	props["methods"].(map[string]any)["items"] = map[string]any{"type": "string", "enum": toAny(shadowMethods)}
+	props["max_in_flight"].(map[string]any)["minimum"] = 1
+	props["max_in_flight"].(map[string]any)["maximum"] = MaxShadowInFlight
+	props["max_rate"].(map[string]any)["minimum"] = 0
+	props["replay_rate"].(map[string]any)["exclusiveMinimum"] = 0
+	props["replay_rate"].(map[string]any)["maximum"] = MaxReplayRate
 }
 
 func toAny(xs []string) []any {

@@ -161,8 +161,8 @@ type Override struct {
 	// Listen is this service's proxy address in the environment.
 	Listen string `yaml:"listen" json:"listen,omitempty"`
 	// Rollout replaces the service's rollout here (staging: all_at_once);
-	// steps (for a stepped strategy), drain_timeout, sticky, watch and
-	// keep_previous left out are the service's.
+	// steps (for a stepped strategy), drain_timeout, sticky, shadow, watch
+	// and keep_previous left out are the service's.
 	Rollout *Rollout `yaml:"rollout" json:"rollout,omitempty"`
 	// Env adds to or replaces the service's run.env here.
 	Env map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`

@@ -86,6 +86,7 @@ func (d *decoder) checkService(p *Project, s *Service) {
 		d.checkOverride(p, path+".environments."+env, env, s.Environments[env])
 	}
 	d.checkKeepPrevious(p, s, path)
+	d.checkShadowUse(p, s, path)
 }
 
 func (d *decoder) checkRun(path string, r *Run) {

@@ -60,7 +60,7 @@ func ParsePercent(s string) (Percent, error) {
 		return 0, errorString(strconv.Quote(s) + " is not a percentage such as 5% or 0.5%")
 	}
 	if v < 0 || v > 100 {
-		return 0, errorString("percentage " + strconv.Quote(s) + " is outside 0%..100%")
+		return 0, percentRangeError("percentage " + strconv.Quote(s) + " is outside 0%..100%")
 	}
 	return Percent(v / 100), nil
 }
@@ -69,12 +69,22 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
+// percentRangeError is a percentage that parsed but lies outside 0..100.
+type percentRangeError string
+
+func (e percentRangeError) Error() string { return string(e) }
+
 func (p *Percent) decodeNode(dec *decoder, n *yaml.Node, path string) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		dec.errorf(n, path, "expected a percentage such as 5%%, got %s", describe(n))
 		return
 	}
 	v, err := ParsePercent(n.Value)
+	if _, far := err.(percentRangeError); far && strings.HasSuffix(path, "].shadow") {
+		// a step's shadow share says what the share is and what fits
+		dec.errorf(n, path, "%s", shadowShareMsg(strings.TrimSpace(n.Value)))
+		return
+	}
 	if err != nil {
 		dec.errorf(n, path, "%v", err)
 		return
