@@ -2,6 +2,7 @@ package orchestrate
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
@@ -72,7 +73,12 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 	}
 	cfg.Watch, cfg.KeepPrevious = time.Duration(eff.Rollout.Watch), eff.Rollout.KeepPrevious
 	for _, s := range eff.Rollout.Steps {
-		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, MinDuration: time.Duration(s.MinDuration)})
+		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, Shadow: float64(s.Shadow) * 100, Replay: s.Replay,
+			MinDuration: time.Duration(s.MinDuration)})
+	}
+	if eff.Rollout.Shadow != nil || slices.ContainsFunc(cfg.Steps, rollout.Step.Paired) {
+		m := eff.Rollout.Shadow.Effective()
+		cfg.Mirror = &target.Shadow{Methods: m.Methods, MaxInFlight: m.MaxInFlight, MaxRate: m.MaxRate, ReplayRate: m.ReplayRate, DropHeaders: m.DropHeaders}
 	}
 	if a := svc.Analysis; a != nil {
 		if cfg.Inconclusive, err = analysis.PolicyOf(a.Inconclusive); err != nil {

@@ -88,3 +88,57 @@ func TestSmokeTestsAndHooksMapped(t *testing.T) {
 		}
 	}
 }
+
+func TestShadowAndReplayStepsMapped(t *testing.T) {
+	const yaml = `
+services:
+  api:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout:
+      strategy: canary
+      shadow: {methods: [GET, PUT], max_in_flight: 8, max_rate: 100, drop_headers: [X-Api-Key]}
+      steps:
+        - {shadow: 50%, min_duration: 1m}
+        - {weight: 10%, min_duration: 1m}
+        - {weight: 100%}
+    rollback_trigger: ["error_rate > 1% for 5m"]
+    rollback_action: deploy previous_stable
+    environments:
+      staging:
+        rollout:
+          strategy: all_at_once
+          steps: [{replay: production, min_duration: 30s}]
+environments:
+  - name: staging
+  - name: production
+`
+	p, err := spec.ParseProject("belay.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := planView{ReleaseID: "1", Service: "api", Version: "api-2", Digest: "sha256:new", PreviousStable: "api-1"}
+	prod, err := rolloutConfig(p, pl, "production", "sha256:old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := prod.Steps[0]; s.Shadow != 50 || s.Weight != 0 || s.MinDuration != time.Minute || prod.Steps[1].Weight != 10 {
+		t.Fatalf("production steps %+v", prod.Steps)
+	}
+	m := prod.Mirror
+	if m == nil || len(m.Methods) != 2 || m.Methods[1] != "PUT" || m.MaxInFlight != 8 || m.MaxRate != 100 || m.ReplayRate != spec.DefaultReplayRate || m.DropHeaders[0] != "X-Api-Key" {
+		t.Fatalf("mirror %+v", m)
+	}
+	staging, err := rolloutConfig(p, pl, "staging", "sha256:old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(staging.Steps) != 1 || staging.Steps[0].Replay != "production" || staging.Strategy != rollout.AllAtOnce || staging.Mirror == nil {
+		t.Fatalf("staging %+v mirror %+v", staging.Steps, staging.Mirror)
+	}
+	staging.ID = "1"
+	st, err := rollout.New(staging, time.Now())
+	if err != nil || len(st.Steps) != 2 || st.Steps[0].Replay != "production" || st.Steps[1].Weight != 100 {
+		t.Fatalf("staging rollout: %+v %v", st.Steps, err)
+	}
+}

@@ -2,9 +2,12 @@ package spec
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
 	"strings"
 )
+
+var headerToken = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ShadowSettings bound the copies that a rollout's shadow and replay steps
 // send the new version. Zero fields take the defaults below; Load fills them
@@ -22,6 +25,9 @@ type ShadowSettings struct {
 	// ReplayRate is how many recorded requests per second a replay step
 	// sends; default 50, at most MaxReplayRate.
 	ReplayRate float64 `yaml:"replay_rate" json:"replay_rate,omitempty"`
+	// DropHeaders are removed from replayed requests, beside the credentials
+	// the agent never records (Authorization, Proxy-Authorization, Cookie).
+	DropHeaders []string `yaml:"drop_headers" json:"drop_headers,omitempty"`
 }
 
 // Shadow defaults and bounds.
@@ -95,6 +101,11 @@ func (d *decoder) checkShadowSettings(path string, s *ShadowSettings) {
 	if d.set(path+".max_rate") && s.MaxRate < 0 {
 		d.errAt(path+".max_rate", "max_rate %v must not be negative: it is copies per second, 0 for no bound", s.MaxRate)
 	}
+	for i, h := range s.DropHeaders {
+		if !headerToken.MatchString(h) {
+			d.errAt(index(path+".drop_headers", i), "drop_headers: %q is not a header name (letters, digits and -, e.g. X-Api-Key)", h)
+		}
+	}
 	if d.set(path+".replay_rate") && (s.ReplayRate <= 0 || s.ReplayRate > MaxReplayRate) {
 		d.errAt(path+".replay_rate", "replay_rate %v must be above 0 and at most %d replayed requests per second (default %d)", s.ReplayRate, MaxReplayRate, DefaultReplayRate)
 	}
@@ -117,6 +128,7 @@ func (d *decoder) checkShadowUse(p *Project, s *Service, path string) {
 		envs = names
 	}
 	used := false // the service's shadow: block serves a step somewhere
+	replays := map[string]bool{} // blocks that serve a replay step
 	for _, env := range envs {
 		r, at := s.Rollout, own
 		if o := s.Environments[env]; o != nil && o.Rollout != nil {
@@ -137,12 +149,20 @@ func (d *decoder) checkShadowUse(p *Project, s *Service, path string) {
 			continue
 		}
 		used = used || block == own+".shadow"
+		replays[block] = replays[block] || slices.ContainsFunc(r.Steps, func(st *CanaryStep) bool { return st != nil && st.Replay != "" })
 		if r.Shadow != nil && d.set(block+".methods") && !slices.ContainsFunc(r.Shadow.Methods, idempotent) && !d.hasErrUnder(block+".methods") {
 			d.errAt(block+".methods", "methods lists no idempotent method: mirroring would only copy requests that change state; list GET (and HEAD, OPTIONS), or remove the shadow: and replay: steps")
 		}
 	}
 	if d.set(own+".shadow") && !used {
 		d.errAt(own+".shadow", "%s", shadowUnusedMsg)
+	}
+	for block, replayed := range replays {
+		for _, f := range []string{"replay_rate", "drop_headers"} {
+			if !replayed && d.set(block+"."+f) {
+				d.errAt(block+"."+f, "%s has no effect without a replay: step: it applies to replayed requests only; add a step such as {replay: production, min_duration: 5m}, or remove %s", f, f)
+			}
+		}
 	}
 }
 
