@@ -159,7 +159,7 @@ func (a *Analyzer) shadowDecide(cfg Config, now time.Time) Verdict {
 		if comb.MaxIndex == 1 {
 			v.Trigger = "shadow:latency"
 		}
-		v.Reason = fmt.Sprintf("%s worse than %s on the same mirrored requests: of %d pairs, %d failed only on %s and %d only on %s; e-values errors %.3g, latency %.3g (threshold %.3g at α = %g)",
+		v.Reason = fmt.Sprintf("%s worse than %s on the same requests (mirrored or replayed): of %d pairs, %d failed only on %s and %d only on %s; e-values errors %.3g, latency %.3g (threshold %.3g at α = %g)",
 			cfg.Canary, cfg.Stable, p.Pairs, p.Errors.NewWorse, cfg.Canary, p.Errors.StableWorse, cfg.Stable, eErr, eLat, 1/cfg.Alpha, cfg.Alpha)
 		st.Final = &v
 		return v
@@ -174,7 +174,7 @@ func (a *Analyzer) shadowDecide(cfg Config, now time.Time) Verdict {
 	switch {
 	case len(waiting) == 0:
 		v.Decision = Pass
-		v.Reason = fmt.Sprintf("%s no worse than %s on %d mirrored requests: %d failed only on %s, %d only on %s; e-value %.3g below %.3g",
+		v.Reason = fmt.Sprintf("%s no worse than %s on the same %d requests (mirrored or replayed): %d failed only on %s, %d only on %s; e-value %.3g below %.3g",
 			cfg.Canary, cfg.Stable, p.Pairs, p.Errors.NewWorse, cfg.Canary, p.Errors.StableWorse, cfg.Stable, comb.Average, 1/cfg.Alpha)
 	case now.Sub(st.Started) >= cfg.MaxDuration:
 		v.Decision, v.Policy = Inconclusive, cfg.OnLowTraffic

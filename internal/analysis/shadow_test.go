@@ -150,7 +150,7 @@ func TestShadowPassesSameVersionAfterMinDuration(t *testing.T) {
 	if v.Decision != Pass || s != 60 {
 		t.Fatalf("want a pass at the minimum duration (60 s); got %s at %d s: %s", v.Decision, s, v.Reason)
 	}
-	if !strings.Contains(v.Reason, "no worse than v1 on 12000 mirrored requests") {
+	if !strings.Contains(v.Reason, "no worse than v1 on the same 12000 requests") {
 		t.Errorf("reason %q must say how many pairs", v.Reason)
 	}
 }

@@ -382,4 +382,9 @@ func shadowFixtures(add func(string, rollout.State, *chain)) {
 	c.add(12, judged(12, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "shadow:errors",
 		Reason: "worse on replayed requests", Evidence: pairEv("firing", 21, 1, 430, 380)}))
 	add("replay_errors", st, rolledBack(c, 12.1))
+
+	c = toShadow("replay of production's requests")
+	c.add(40, judged(40, rollout.Canary, analysis.Verdict{Decision: analysis.Pass, Reason: "no worse", Evidence: ev}))
+	c.ts[len(c.ts)-1].Step = 1
+	add("replay_pass", st, c)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -57,7 +58,11 @@ func hasCheck(v analysis.Verdict, check string) bool {
 func (c scene) paired(v analysis.Verdict) []string {
 	e, _ := find(v, "shadow:errors")
 	what := "mirrored requests"
-	if k := c.t.Step; k < len(c.st.Steps) && c.st.Steps[k].Replay != "" {
+	k := c.t.Step
+	if v.Decision == analysis.Pass && c.t.To == rollout.Canary {
+		k-- // the transition's step is the one it moved on to
+	}
+	if k >= 0 && k < len(c.st.Steps) && c.st.Steps[k].Replay != "" {
 		what = "requests replayed from " + c.st.Steps[k].Replay
 	}
 	counts := fmt.Sprintf("both versions answered the same %d %s: the new version failed %s where the stable version succeeded, the stable version %s where the new one succeeded",
