@@ -166,7 +166,7 @@ func (a *Analyzer) shadowDecide(cfg Config, now time.Time) Verdict {
 	}
 	var waiting []string
 	if held := now.Sub(st.Started); held < cfg.MinDuration {
-		waiting = append(waiting, fmt.Sprintf("the step's minimum duration (%s left)", (cfg.MinDuration - held).Round(time.Second)))
+		waiting = append(waiting, fmt.Sprintf("the step's minimum duration (%s left)", (cfg.MinDuration-held).Round(time.Second)))
 	}
 	if need := p.requiredPairs(cfg); p.Pairs < need {
 		waiting = append(waiting, fmt.Sprintf("%d more mirrored pairs (%d of %s)", need-p.Pairs, p.Pairs, count(need)))

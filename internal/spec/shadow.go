@@ -127,7 +127,7 @@ func (d *decoder) checkShadowUse(p *Project, s *Service, path string) {
 	if names := p.EnvironmentNames(); len(names) > 0 {
 		envs = names
 	}
-	used := false // the service's shadow: block serves a step somewhere
+	used := false                // the service's shadow: block serves a step somewhere
 	replays := map[string]bool{} // blocks that serve a replay step
 	for _, env := range envs {
 		r, at := s.Rollout, own
