@@ -32,7 +32,29 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handle(s.getStatus))
 	mux.HandleFunc("GET /api/v1/history", s.handle(s.getHistory))
 	mux.HandleFunc("GET /api/v1/events", s.getEvents)
-	return mux
+	return sameOrigin(mux)
+}
+
+// sameOrigin refuses requests a web page on another origin made: those
+// whose Origin is not this server's own, or that the browser marks as
+// cross-site. The CLI sends neither header, and belay answers no CORS
+// preflight, so a page elsewhere can neither change nor read anything.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		own := origin == "http://"+r.Host || origin == "https://"+r.Host
+		if origin != "" && !own || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			if origin == "" {
+				origin = "a cross-site page"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(
+				"cross-origin request refused: %s is not this server's origin (http://%s); belay's API answers its own CLI and pages only", origin, r.Host)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type apiFunc func(r *http.Request) (any, error)

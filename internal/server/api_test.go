@@ -89,6 +89,10 @@ func TestAPIRefusesBadRequestsByCause(t *testing.T) {
 			"request body too large: the limit is 1024 KiB"},
 		{"form", "POST", "/api/v1/releases", "application/x-www-form-urlencoded", `service=hello`, 415,
 			`unsupported media type: Content-Type "application/x-www-form-urlencoded": the API reads application/json only`},
+		{"no content type", "POST", "/api/v1/rollback", "", `{"service": "hello", "actor": "alice@company", "reason": "x"}`, 415,
+			`unsupported media type: no Content-Type: send application/json (curl: -H 'Content-Type: application/json')`},
+		{"text/plain", "POST", "/api/v1/rollback", "text/plain", `{"service": "hello", "actor": "alice@company", "reason": "x"}`, 415,
+			`unsupported media type: Content-Type "text/plain": the API reads application/json only`},
 		{"rollout 0", "GET", "/api/v1/rollouts/0", "", ``, 404,
 			"not found: rollout ids start at 1, so there is no rollout 0"},
 		{"rollout -1", "POST", "/api/v1/rollouts/-1/pause", "application/json", `{"actor": "ann", "reason": "x"}`, 404,
@@ -136,5 +140,47 @@ func TestAPIRefusesALargeChunkedBody(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 413 || !strings.Contains(string(b), "request body too large: the limit is 1024 KiB") {
 		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+// A web page elsewhere cannot drive the API: the issue's cross-origin
+// text/plain POST (what any page may send without a preflight) and even a
+// JSON one are refused with 403 before anything runs, and no rollout moves.
+func TestAPIRefusesCrossOriginRequests(t *testing.T) {
+	hs := apiServer(t)
+	for _, c := range []struct {
+		name, method, path, ctype string
+		hdr                       map[string]string
+		code                      int
+	}{
+		{"text/plain from another origin", "POST", "/api/v1/rollback", "text/plain", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"JSON from another origin", "POST", "/api/v1/rollback", "application/json", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"read from another origin", "GET", "/api/v1/status", "", map[string]string{"Origin": "http://localhost:3000"}, 403},
+		{"cross-site fetch metadata", "POST", "/api/v1/rollback", "application/json", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"events from another origin", "GET", "/api/v1/events", "", map[string]string{"Origin": "null"}, 403},
+		{"own origin", "GET", "/api/v1/status", "", map[string]string{"Origin": hs.URL}, 200},
+		{"the CLI (no Origin)", "GET", "/api/v1/status", "", nil, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, hs.URL+c.path, strings.NewReader(`{"service": "hello", "actor": "alice@company", "reason": "x"}`))
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			for k, v := range c.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.code {
+				t.Fatalf("%d %s; want %d", resp.StatusCode, b, c.code)
+			}
+			if c.code == 403 && !strings.Contains(string(b), "cross-origin request refused") {
+				t.Errorf("answer %s must say why", b)
+			}
+		})
 	}
 }

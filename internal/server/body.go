@@ -25,7 +25,7 @@ var (
 )
 
 // checkBody refuses, before a handler runs, a body too large by its declared
-// length and a POST whose Content-Type is not JSON. The answer is never a
+// length and a POST whose Content-Type is not JSON (or missing). The answer is never a
 // value; it has checkBody's signature so that handle can chain it.
 func checkBody(r *http.Request) (any, error) {
 	if r.ContentLength > maxBody {
@@ -34,9 +34,12 @@ func checkBody(r *http.Request) (any, error) {
 	if r.Method != http.MethodPost {
 		return nil, nil
 	}
+	// A state-changing call must say it carries JSON: a browser sends that
+	// type cross-site only after a CORS preflight, which this API never
+	// answers, so no web page can make one (no CSRF through simple requests).
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil, nil // curl -d without -H: read it as JSON anyway
+		return nil, fmt.Errorf("%w: no Content-Type: send application/json (curl: -H 'Content-Type: application/json')", errMediaType)
 	}
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return nil, fmt.Errorf("%w: Content-Type %q: the API reads application/json only", errMediaType, ct)
