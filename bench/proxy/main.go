@@ -1,9 +1,10 @@
 // Command proxy is the proxy benchmark harness (not a test): it runs wrk
-// against examples/hello directly, through belay's proxy, and through nginx
-// reverse-proxying to the same hello, and prints requests/s, p50 and p99 for
-// each and the ratios.
+// against examples/hello directly, through belay's proxy, through nginx
+// reverse-proxying to the same hello, and through belay's proxy mirroring
+// every GET to a second hello (a shadow step), and prints requests/s, p50
+// and p99 for each and the ratios.
 //
-//	go run ./bench/proxy [-d 10s] [-c 64] [-t 2] [-rounds 5]
+//	go run ./bench/proxy [-d 10s] [-c 64] [-t 2] [-rounds 5] [-cpuprofile f -profile-target 3]
 //
 // Needs wrk and nginx on PATH (OS packages).
 package main
@@ -30,13 +31,27 @@ import (
 	"github.com/belay-dev/belay/internal/agent/proxy"
 )
 
-var cpuProfile string
+var (
+	cpuProfile    string
+	profileTarget int
+)
 
 type result struct {
 	name     string
 	rps      float64
 	p50, p99 time.Duration
 	cpu      time.Duration // CPU time of the proxy per request (0 for direct)
+	// Copies to the shadow during the run (the shadow target only): sent,
+	// dropped by the mirror's bounds, and answered or given up on.
+	sent, dropped, pairs int64
+}
+
+// copiesSince is the copies sent, dropped and paired between two snapshots.
+func copiesSince(a, b proxy.ShadowSnapshot) (sent, dropped, pairs int64) {
+	for i := range b.Dropped {
+		dropped += b.Dropped[i] - a.Dropped[i]
+	}
+	return b.Sent - a.Sent, dropped, b.Pairs() - a.Pairs()
 }
 
 func main() {
@@ -44,7 +59,8 @@ func main() {
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
 	rounds := flag.Int("rounds", 5, "rounds, targets interleaved; the median of each figure over rounds is reported")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (belay's proxy) during its runs")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (belay's proxy) during the first round of -profile-target")
+	flag.IntVar(&profileTarget, "profile-target", 1, "target profiled by -cpuprofile: 1 belay proxy, 3 belay proxy + shadow")
 	flag.Parse()
 	if err := run(*dur, *conns, *threads, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/proxy:", err)
@@ -58,16 +74,31 @@ func run(dur time.Duration, conns, threads, rounds int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	upstream, stopHello, err := startHello(tmp)
+	bin, err := buildHello(tmp)
+	if err != nil {
+		return err
+	}
+	upstream, stopHello, err := startHello(bin)
 	if err != nil {
 		return err
 	}
 	defer stopHello()
-	belayAddr, stopBelay, err := startBelay(upstream)
+	shadowUpstream, stopShadowHello, err := startHello(bin)
+	if err != nil {
+		return err
+	}
+	defer stopShadowHello()
+	belayAddr, stopBelay, err := startBelay(upstream, nil)
 	if err != nil {
 		return err
 	}
 	defer stopBelay()
+	sh := &proxy.Shadow{Version: "shadow", Stats: &proxy.ShadowStats{}, Share: 1}
+	shadowAddr, stopShadow, err := startBelay(upstream, &shadowTarget{sh, shadowUpstream})
+	if err != nil {
+		return err
+	}
+	defer stopShadow()
 	nginxAddr, stopNginx, err := startNginx(tmp, upstream)
 	if err != nil {
 		return err
@@ -81,11 +112,12 @@ func run(dur time.Duration, conns, threads, rounds int) error {
 		{"direct (hello)", upstream, nil},
 		{"belay proxy", belayAddr, func() []int { return []int{os.Getpid()} }},
 		{"nginx", nginxAddr, func() []int { return family(nginxPid) }},
+		{"belay proxy + shadow 100 %", shadowAddr, func() []int { return []int{os.Getpid()} }},
 	}
 	all := make([][]result, len(targets))
 	for r := range rounds {
 		for i, tg := range targets {
-			if cpuProfile != "" && i == 1 && r == 0 {
+			if cpuProfile != "" && i == profileTarget && r == 0 {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
 					return err
@@ -96,28 +128,35 @@ func run(dur time.Duration, conns, threads, rounds int) error {
 			if tg.pids != nil {
 				before = cpuOf(tg.pids())
 			}
+			snap := sh.Stats.Snapshot()
 			res, err := wrk(tg.name, "http://"+tg.addr+"/", dur, conns, threads)
 			if err == nil && tg.pids != nil {
 				res.cpu = (cpuOf(tg.pids()) - before) / time.Duration(max(res.rps*dur.Seconds(), 1))
 			}
-			if cpuProfile != "" && i == 1 && r == 0 {
+			if cpuProfile != "" && i == profileTarget && r == 0 {
 				pprof.StopCPUProfile()
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "round %d %-15s %9.0f req/s  p50 %v  p99 %v  cpu/req %v\n", r+1, tg.name, res.rps, res.p50, res.p99, res.cpu)
+			if i == 3 {
+				res.sent, res.dropped, res.pairs = copiesSince(snap, sh.Stats.Snapshot())
+			}
+			fmt.Fprintf(os.Stderr, "round %d %-26s %9.0f req/s  p50 %v  p99 %v  cpu/req %v  copies sent %d dropped %d paired %d\n", r+1, tg.name, res.rps, res.p50, res.p99, res.cpu, res.sent, res.dropped, res.pairs)
 			all[i] = append(all[i], res)
 		}
 	}
 	med := make([]result, len(targets))
 	for i, rs := range all {
 		med[i] = result{
-			name: rs[0].name,
-			rps:  median(rs, func(r result) float64 { return r.rps }),
-			p50:  time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })),
-			p99:  time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })),
-			cpu:  time.Duration(median(rs, func(r result) float64 { return float64(r.cpu) })),
+			name:    rs[0].name,
+			rps:     median(rs, func(r result) float64 { return r.rps }),
+			p50:     time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })),
+			p99:     time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })),
+			cpu:     time.Duration(median(rs, func(r result) float64 { return float64(r.cpu) })),
+			sent:    int64(median(rs, func(r result) float64 { return float64(r.sent) })),
+			dropped: int64(median(rs, func(r result) float64 { return float64(r.dropped) })),
+			pairs:   int64(median(rs, func(r result) float64 { return float64(r.pairs) })),
 		}
 	}
 	report(med, dur, conns, threads, rounds)
@@ -136,11 +175,11 @@ func median(rs []result, f func(result) float64) float64 {
 }
 
 func report(rs []result, dur time.Duration, conns, threads, rounds int) {
-	direct, belay, nginx := rs[0], rs[1], rs[2]
+	direct, belay, nginx, shadow := rs[0], rs[1], rs[2], rs[3]
 	fmt.Printf("wrk -t%d -c%d -d%s, median of %d interleaved rounds; belay proxy with GOGC=%d as in `belay agent`; nginx worker_processes auto, upstream keepalive\n\n", threads, conns, dur, rounds, proxy.GCPercent)
 	fmt.Println("| target | requests/s | p50 | p99 | added p50 | added p99 | proxy CPU per request |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
-	for _, r := range rs {
+	for _, r := range rs[:3] {
 		fmt.Printf("| %s | %.0f | %v | %v | %v | %v | %v |\n", r.name, r.rps, r.p50, r.p99, r.p50-direct.p50, r.p99-direct.p99, r.cpu)
 	}
 	addB, addN := belay.p99-direct.p99, nginx.p99-direct.p99
@@ -152,6 +191,16 @@ func report(rs []result, dur time.Duration, conns, threads, rounds int) {
 	}
 	fmt.Printf("belay/nginx CPU per request: %.2f\n", float64(belay.cpu)/float64(max(nginx.cpu, 1)))
 	fmt.Printf("belay/direct throughput: %.2f, nginx/direct: %.2f\n", belay.rps/direct.rps, nginx.rps/direct.rps)
+
+	fmt.Printf("\nShadow: the same proxy mirroring 100 %% of GETs to a second hello (proxy.Shadow defaults: at most %d copies in flight, %s timeout, no rate bound); copies per run are medians over rounds.\n\n", proxy.DefaultShadowMaxInFlight, proxy.DefaultShadowTimeout)
+	fmt.Println("| target | requests/s | p50 | p99 | proxy CPU per request | copies sent | copies dropped | pairs |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range []result{belay, shadow} {
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %d | %d | %d |\n", r.name, r.rps, r.p50, r.p99, r.cpu, r.sent, r.dropped, r.pairs)
+	}
+	fmt.Printf("\nshadow/plain throughput: %.2f (goal ≥ 0.85)\n", shadow.rps/belay.rps)
+	fmt.Printf("shadow/plain p99: %.2f (goal ≤ 1.10)\n", float64(shadow.p99)/float64(belay.p99))
+	fmt.Printf("shadow/plain CPU per request: %.2f\n", float64(shadow.cpu)/float64(max(belay.cpu, 1)))
 }
 
 var (
@@ -195,13 +244,17 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func startHello(tmp string) (string, func(), error) {
+func buildHello(tmp string) (string, error) {
 	bin := filepath.Join(tmp, "hello")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = filepath.Join("examples", "hello")
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("build hello (run from the repository root): %v\n%s", err, out)
+		return "", fmt.Errorf("build hello (run from the repository root): %v\n%s", err, out)
 	}
+	return bin, nil
+}
+
+func startHello(bin string) (string, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", nil, err
@@ -216,14 +269,30 @@ func startHello(tmp string) (string, func(), error) {
 	return addr, stop, waitUp(addr)
 }
 
+// shadowTarget is a shadow version for startBelay: sh mirrors to one
+// instance at addr.
+type shadowTarget struct {
+	sh   *proxy.Shadow
+	addr string
+}
+
 // startBelay serves belay's proxy (the agent's code path: table, stats,
-// retrying transport) in this process with hello as its only instance.
-func startBelay(upstream string) (string, func(), error) {
+// retrying transport) in this process with hello as its only instance and,
+// with sh, a second version taking no traffic that sh mirrors requests to,
+// as the agent builds a shadow step's table.
+func startBelay(upstream string, sh *shadowTarget) (string, func(), error) {
 	debug.SetGCPercent(proxy.GCPercent) // as `belay agent` runs
 	p := proxy.New(slog.New(slog.DiscardHandler))
 	st := &proxy.Stats{}
-	r := &proxy.Route{Version: "bench", Weight: 100, Stats: st, Backends: []*proxy.Backend{p.NewBackend("bench", upstream, st)}}
-	p.Swap(proxy.NewTable([]*proxy.Route{r}, proxy.Sticky{}, ""))
+	routes := []*proxy.Route{{Version: "bench", Weight: 100, Stats: st, Backends: []*proxy.Backend{p.NewBackend("bench", upstream, st)}}}
+	t := proxy.NewTable(routes, proxy.Sticky{}, "")
+	if sh != nil {
+		sst := &proxy.Stats{}
+		sh.sh.Backends = []*proxy.Backend{p.NewBackend(sh.sh.Version, sh.addr, sst)}
+		routes = append(routes, &proxy.Route{Version: sh.sh.Version, Weight: 0, Stats: sst, Backends: sh.sh.Backends})
+		t = proxy.NewTable(routes, proxy.Sticky{}, "").WithShadow(sh.sh)
+	}
+	p.Swap(t)
 	l, err := proxy.Listen("127.0.0.1:0", p, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", nil, err

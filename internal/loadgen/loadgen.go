@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -51,6 +52,9 @@ type Tally struct {
 	ByVersion  map[string]Count // answers by serving version ("" when not named)
 	Unanswered int64            // connection errors and timeouts
 	Failures   []Failure        // every 5xx answer and unanswered request, in order
+	// Latencies are the times to the end of every answer (5xx included), in
+	// the order answered; unanswered requests have none.
+	Latencies []time.Duration
 }
 
 // Count is the answers of one version.
@@ -130,11 +134,13 @@ func (l *Load) open(ctx context.Context) {
 
 func (l *Load) one(ctx context.Context) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
+	sent := time.Now()
 	resp, err := l.o.Client.Do(req)
 	if err == nil { // an answer counts by its status, whatever becomes of its body
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	took := time.Since(sent)
 	if err != nil && ctx.Err() != nil {
 		return // cut off by Stop
 	}
@@ -147,6 +153,7 @@ func (l *Load) one(ctx context.Context) {
 		l.tally.Failures = append(l.tally.Failures, Failure{At: at, Err: err.Error()})
 		return
 	}
+	l.tally.Latencies = append(l.tally.Latencies, took)
 	v := resp.Header.Get(l.o.Header)
 	c := l.tally.ByVersion[v]
 	c.Total++
@@ -169,7 +176,21 @@ func (l *Load) Tally() Tally {
 		t.ByVersion[v] = c
 	}
 	t.Failures = slices.Clone(l.tally.Failures)
+	t.Latencies = slices.Clone(l.tally.Latencies)
 	return t
+}
+
+// Quantile is the q-quantile (0 < q ≤ 1) of the answers' latencies by
+// nearest rank: the smallest latency at least a share q of answers did not
+// exceed; 0 without answers.
+func (t Tally) Quantile(q float64) time.Duration {
+	if len(t.Latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(t.Latencies)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
 }
 
 // Stop ends the load, waits for the requests in flight, and returns the

@@ -40,6 +40,9 @@ func TestRate(t *testing.T) {
 		if v1.Total+v2.Total != got.Sent || v1.Failed != 0 || v2.Failed != int64(len(got.Failures)) || got.OK != got.Sent-v2.Failed || got.Unanswered != 0 {
 			t.Errorf("poisson %v: tally %+v", poisson, got)
 		}
+		if int64(len(got.Latencies)) != got.Sent || got.Quantile(0.5) <= 0 || got.Quantile(0.5) > got.Quantile(0.99) {
+			t.Errorf("poisson %v: %d latencies for %d answers, p50 %v, p99 %v", poisson, len(got.Latencies), got.Sent, got.Quantile(0.5), got.Quantile(0.99))
+		}
 		if bad, allowed := got.Except("v2"); len(bad) != 0 || allowed != len(got.Failures) {
 			t.Errorf("poisson %v: failures beyond v2's own: %v", poisson, bad)
 		}
@@ -99,5 +102,23 @@ func TestUnansweredAndCutOff(t *testing.T) {
 func TestFailureString(t *testing.T) {
 	if s := (Failure{At: 1234 * time.Millisecond, Version: "v3", Status: 502}).String(); s != "v3 502 (at 1.23s)" {
 		t.Fatal(s)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	var tl Tally
+	if tl.Quantile(0.5) != 0 {
+		t.Fatal("no answers must give 0")
+	}
+	for i := 100; i >= 1; i-- { // out of order, as answers come back
+		tl.Latencies = append(tl.Latencies, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[float64]time.Duration{0.01: time.Millisecond, 0.5: 50 * time.Millisecond, 0.99: 99 * time.Millisecond, 0.995: 100 * time.Millisecond, 1: 100 * time.Millisecond} {
+		if got := tl.Quantile(q); got != want {
+			t.Errorf("Quantile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if tl.Latencies[0] != 100*time.Millisecond {
+		t.Error("Quantile sorted the tally's own slice")
 	}
 }
