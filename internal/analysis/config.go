@@ -87,6 +87,12 @@ type Config struct {
 	// not on sub-millisecond differences such as a fresh process's warm-up.
 	LatencyTolerance float64       `json:"latency_tolerance,omitempty"` // default 0.25
 	LatencyFloor     time.Duration `json:"latency_floor,omitempty"`     // default 5ms
+	// ShadowLatencyFloor is a shadow step's LatencyFloor. A copy reaches the
+	// new version by another path than the user's request reached stable
+	// (sent after the answer, through net/http's transport), which adds
+	// milliseconds of its own on a busy host: measured A/A shadow steps
+	// rolled back on slow events at 5 and 10 ms. Default 50ms.
+	ShadowLatencyFloor time.Duration `json:"shadow_latency_floor,omitempty"`
 	// Ratios and LatencyRatios are the rate ratios the mixtures bet on
 	// (DefaultRatios; DefaultLatencyRatios, smaller because a latency
 	// regression moves slow-event rates by less).
@@ -130,6 +136,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.LatencyTolerance, 0.25)
 	if c.LatencyFloor == 0 {
 		c.LatencyFloor = 5 * time.Millisecond
+	}
+	if c.ShadowLatencyFloor == 0 {
+		c.ShadowLatencyFloor = 50 * time.Millisecond
 	}
 	if len(c.LatencyQuantiles) == 0 {
 		c.LatencyQuantiles = []float64{0.5, 0.9, 0.99}

@@ -29,6 +29,10 @@ type PairState struct {
 	StableFailed int64 `json:"stable_failed"`
 	NewFailed    int64 `json:"new_failed"`
 	Dropped      int64 `json:"dropped"`
+	// Unserved counts copies dropped because the new version had no healthy
+	// instance: each is a request that version would have failed, so it
+	// counts as a pair stable won (and is in Pairs and NewFailed).
+	Unserved int64 `json:"unserved,omitempty"`
 	// StableLatency is stable's side of the step's pairs, in Bounds.
 	StableLatency []int64  `json:"stable_latency,omitempty"`
 	Errors        Paired   `json:"errors"`
@@ -77,6 +81,12 @@ func (a *Analyzer) addPairs(cfg Config, cur target.ShadowCounters) {
 	p.Errors.NewWorse += inc[1]
 	p.Errors.StableWorse += inc[2]
 	p.Dropped += max(0, dropped(cur)-dropped(prev))
+	if n := cur.Dropped[noInstance] - prev.Dropped[noInstance]; n > 0 {
+		p.Unserved += n
+		p.Pairs += n
+		p.NewFailed += n
+		p.Errors.NewWorse += n
+	}
 	if len(cur.StableLatencyCounts) == len(st.Bounds)+1 && len(prev.StableLatencyCounts) == len(cur.StableLatencyCounts) {
 		if p.StableLatency == nil {
 			p.StableLatency = make([]int64, len(cur.StableLatencyCounts))
@@ -93,6 +103,10 @@ func (a *Analyzer) addPairs(cfg Config, cur target.ShadowCounters) {
 	}
 	a.freezePairThresholds(cfg)
 }
+
+// noInstance is the drop reason of a copy the new version had no healthy
+// instance for (the agent's proxy's name for it).
+const noInstance = "no_instance"
 
 func dropped(c target.ShadowCounters) int64 {
 	var n int64
@@ -114,7 +128,7 @@ func (a *Analyzer) freezePairThresholds(cfg Config) {
 	seen := map[int]bool{}
 	for _, q := range cfg.LatencyQuantiles {
 		v, ok := quantile(q, st.Bounds, p.StableLatency)
-		v = max(v*(1+cfg.LatencyTolerance), cfg.LatencyFloor.Seconds())
+		v = max(v*(1+cfg.LatencyTolerance), cfg.LatencyFloor.Seconds(), cfg.ShadowLatencyFloor.Seconds())
 		i := bucketAt(st.Bounds, v)
 		if !ok || i < 0 || seen[i] {
 			continue
@@ -161,6 +175,9 @@ func (a *Analyzer) shadowDecide(cfg Config, now time.Time) Verdict {
 		}
 		v.Reason = fmt.Sprintf("%s worse than %s on the same requests (mirrored or replayed): of %d pairs, %d failed only on %s and %d only on %s; e-values errors %.3g, latency %.3g (threshold %.3g at α = %g)",
 			cfg.Canary, cfg.Stable, p.Pairs, p.Errors.NewWorse, cfg.Canary, p.Errors.StableWorse, cfg.Stable, eErr, eLat, 1/cfg.Alpha, cfg.Alpha)
+		if p.Unserved > 0 {
+			v.Reason += fmt.Sprintf("; %d copies found no healthy instance of %s and count as its failures", p.Unserved, cfg.Canary)
+		}
 		st.Final = &v
 		return v
 	}
@@ -218,5 +235,9 @@ func (a *Analyzer) shadowEvidence(cfg Config) []Evidence {
 		pw.State = StatePassed
 	}
 	drop := Evidence{Check: "shadow:dropped", State: StateOK, Canary: float64(p.Dropped), CanaryN: p.Pairs}
-	return append(ev, pw, drop)
+	ev = append(ev, pw, drop)
+	if p.Unserved > 0 {
+		ev = append(ev, Evidence{Check: "shadow:unserved", State: StateFiring, Canary: float64(p.Unserved), CanaryN: p.Pairs})
+	}
+	return ev
 }

@@ -219,3 +219,42 @@ func evidenceOf(v Verdict, check string) *Evidence {
 	}
 	return nil
 }
+
+// A new version that keeps crashing has no instance to take copies most of
+// the time; those copies are its failures, not requests that never were.
+func TestShadowCountsCopiesWithNoInstance(t *testing.T) {
+	a := shadowAnalyzer(t)
+	m := newMirror(7, 0.001, 0.001, 1)
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	a.Step(m.obs(), t0)
+	var v Verdict
+	for s := 1; s <= 60 && v.Decision != Fail; s++ {
+		m.add(20) // the few copies sent while an instance was up
+		if m.c.Dropped == nil {
+			m.c.Dropped = map[string]int64{}
+		}
+		m.c.Dropped["no_instance"] += 180
+		v = a.Step(m.obs(), t0.Add(time.Duration(s)*time.Second))
+	}
+	if v.Decision != Fail || v.Trigger != "shadow:errors" || !strings.Contains(v.Reason, "found no healthy instance of v2") {
+		t.Fatalf("a crashing shadow version was not rolled back: %s: %s", v.Decision, v.Reason)
+	}
+	if e := evidenceOf(v, "shadow:unserved"); e == nil || e.Canary == 0 {
+		t.Fatalf("no unserved evidence: %+v", v.Evidence)
+	}
+}
+
+// The slow thresholds of a shadow step are never below its floor (50 ms),
+// for copies are timed on another path than users' answers.
+func TestShadowSlowThresholdsHaveAFloor(t *testing.T) {
+	a := shadowAnalyzer(t)
+	shadowRun(t, a, newMirror(8, 0, 0, 1), 200, 5)
+	if len(a.State.Thresholds) == 0 {
+		t.Fatal("no thresholds frozen")
+	}
+	for _, th := range a.State.Thresholds {
+		if th < 0.05 {
+			t.Errorf("threshold %gs below the 50 ms floor", th)
+		}
+	}
+}

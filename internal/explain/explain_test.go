@@ -383,6 +383,12 @@ func shadowFixtures(add func(string, rollout.State, *chain)) {
 		Reason: "worse on replayed requests", Evidence: pairEv("firing", 21, 1, 430, 380)}))
 	add("replay_errors", st, rolledBack(c, 12.1))
 
+	c = toShadow("shadow of 100% of requests")
+	ev = pairEv("firing", 900, 1, 1100, 1e9)
+	ev = append(ev, analysis.Evidence{Check: "shadow:unserved", State: "firing", Canary: 880, CanaryN: 1100})
+	c.add(6, judged(6, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "shadow:errors", Reason: "crashing", Evidence: ev}))
+	add("shadow_crash", shadowState(rollout.Step{Shadow: 100, MinDuration: time.Minute}), rolledBack(c, 6.1))
+
 	c = toShadow("replay of production's requests")
 	c.add(40, judged(40, rollout.Canary, analysis.Verdict{Decision: analysis.Pass, Reason: "no worse", Evidence: ev}))
 	c.ts[len(c.ts)-1].Step = 1

@@ -67,6 +67,9 @@ func (c scene) paired(v analysis.Verdict) []string {
 	}
 	counts := fmt.Sprintf("both versions answered the same %d %s: the new version failed %s where the stable version succeeded, the stable version %s where the new one succeeded",
 		e.CanaryN, what, plural(e.NewWorse, "request"), plural(e.StableWorse, "request"))
+	if u, ok := find(v, "shadow:unserved"); ok && u.Canary > 0 {
+		counts += fmt.Sprintf(" (%d of them copies that found no healthy instance of the new version: it was down or restarting, and they count as its failures)", int64(u.Canary))
+	}
 	switch {
 	case v.Decision == analysis.Pass:
 		return []string{counts, "that is no worse, on enough requests to judge, so " + c.then()}

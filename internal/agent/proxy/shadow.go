@@ -276,11 +276,13 @@ func (s *Shadow) send(p *Proxy, build func() (*http.Request, error), stable int,
 // exchange sends the copy to b and reads its answer to the end; status 0
 // means no (whole) answer within the timeout.
 func (s *Shadow) exchange(ctx context.Context, p *Proxy, b *Backend, build func() (*http.Request, error)) (int, time.Duration) {
-	start := time.Now()
 	req, err := build()
 	if err != nil {
-		return 0, time.Since(start)
+		return 0, 0
 	}
+	// Timed from the send, as the user's answer is timed from its arrival:
+	// rebuilding the copy is the proxy's work, not the new version's.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	req = req.WithContext(ctx)
