@@ -6,7 +6,7 @@ import "errors"
 // errors.Is.
 var (
 	// ErrNotFound: no such artifact, release, rollout, queue entry, stable
-	// version or analysis state.
+	// version, analysis state or token.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the change contradicts what is stored (a version re-pointed
 	// to other bytes, a second active rollout, a stale expected seq).

@@ -1,9 +1,9 @@
 // Package store is belay's durable state: artifacts, releases, rollouts with
 // their transitions, stable versions per environment, the release queue,
-// rejected versions, analysis states, approvals, events and audit entries. This package owns the
-// domain types and the interfaces; backends live in subpackages (sqlite,
-// postgres), the open package picks one by URL, and storetest is the suite
-// every backend passes.
+// rejected versions, analysis states, approvals, API tokens, events and
+// audit entries. This package owns the domain types and the interfaces;
+// backends live in subpackages (sqlite, postgres), the open package picks
+// one by URL, and storetest is the suite every backend passes.
 //
 // Times are stored in UTC with microsecond precision (PostgreSQL's), so a
 // value reads back equal on every backend.
@@ -133,6 +133,23 @@ type Approvals interface {
 	Approvals(ctx context.Context, releaseID int64, env string) ([]Approval, error)
 }
 
+// Tokens keeps API tokens; each change is audited in its own transaction.
+type Tokens interface {
+	// CreateToken stores t and an audit entry (action "token.create", subject "token/<id>", actor t.CreatedBy,
+	// detail JSON {name, role, environments, expires}) in one transaction and returns t with its ID.
+	// A name already used by a token not revoked, or a hash already stored, is ErrConflict naming it.
+	CreateToken(ctx context.Context, t Token, reason string) (Token, error)
+	// TokenByHash returns the token with this hash (revoked or expired ones too: the caller says why it refuses), or ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// TokenByName returns the newest token with this name, or ErrNotFound.
+	TokenByName(ctx context.Context, name string) (Token, error)
+	// ListTokens returns every token, oldest first (hashes included; callers never show them).
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks token id revoked at `at` by `by`, with an audit entry (action "token.revoke") in the
+	// same transaction; revoking a revoked token is a no-op returning it; an unknown id is ErrNotFound.
+	RevokeToken(ctx context.Context, id int64, by, reason string, at time.Time) (Token, error)
+}
+
 // Audits stores audit entries (who did what, when and why).
 type Audits interface {
 	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
@@ -151,6 +168,7 @@ type Store interface {
 	Rejections
 	Analyses
 	Approvals
+	Tokens
 	Events
 	Audits
 	Close() error

@@ -121,5 +121,13 @@ func (db *DB) lock(ctx context.Context, tx *sql.Tx, key int64) error {
 // t encodes a time parameter.
 func (db *DB) t(v time.Time) any { return db.d.Time(Norm(v)) }
 
+// tOrNull encodes an optional time parameter: NULL when zero.
+func (db *DB) tOrNull(v time.Time) any {
+	if v.IsZero() {
+		return nil
+	}
+	return db.t(v)
+}
+
 // Norm is the form every stored time takes: UTC, microsecond precision.
 func Norm(v time.Time) time.Time { return v.UTC().Truncate(time.Microsecond) }

@@ -56,6 +56,11 @@ func Run(t *testing.T, open Opener) {
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
 		{"Approval", testApproval},
+		{"Token", testToken},
+		{"TokenConflict", testTokenConflict},
+		{"TokenInvalid", testTokenInvalid},
+		{"TokenRevoke", testTokenRevoke},
+		{"TokenCreateConcurrent", testTokenCreateConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
