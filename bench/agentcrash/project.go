@@ -75,7 +75,7 @@ func newProject(ctx context.Context, tmp string) (*project, error) {
 		return nil, err
 	}
 	p.env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_AGENT_STATE=", "BELAY_AGENT_SOCKET=",
-		"BELAY_ACTOR=bench", "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.com",
+		"BELAY_TOKEN=", "GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.com",
 		"GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.com")
 	return p, nil
 }
@@ -166,6 +166,11 @@ func (p *project) get(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
+	token, err := api.Token(p.home)
+	if err != nil {
+		return err
+	}
+	api.Authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

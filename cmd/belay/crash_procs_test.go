@@ -61,7 +61,7 @@ func newCrashRig(t *testing.T, edit func(string) string) *crashRig {
 	if err := os.WriteFile(yml, []byte(edit(string(b))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r.env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_ACTOR=alice",
+	r.env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_TOKEN=",
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
 	return r
 }
@@ -264,6 +264,20 @@ func agentAnswers(sock string) bool {
 	return n == 12 && string(b[9:12]) == "200"
 }
 
+// token is the first admin token, which the first server to start on the
+// store wrote into its home.
+func (r *crashRig) token() string {
+	for _, home := range []string{r.serverHome, r.home} {
+		if home == "" {
+			continue
+		}
+		if t, err := api.Token(home); err == nil && t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
 // get decodes GET path from the running server; errors are returned, not
 // fatal, because the server may be down between a kill and its restart.
 func (r *crashRig) get(path string, v any) error { return r.call("GET", path, nil, v) }
@@ -282,6 +296,7 @@ func (r *crashRig) call(method, path string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	api.Authorize(req, r.token())
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {

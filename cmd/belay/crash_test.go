@@ -39,7 +39,7 @@ func TestServerCrashInEveryPhase(t *testing.T) {
 	// right after it was asked for, the server finishes it on restart.
 	var rb api.RollbackAnswer
 	if err := r.post("/api/v1/rollback", api.RollbackRequest{Service: "hello",
-		CommandRequest: api.CommandRequest{Actor: "crash-test", Reason: "back to v1", Env: "production", To: v1}}, &rb); err != nil {
+		CommandRequest: api.CommandRequest{Reason: "back to v1", Env: "production", To: v1}}, &rb); err != nil {
 		t.Fatal(err)
 	}
 	r.crash()

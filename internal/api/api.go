@@ -160,3 +160,40 @@ type ReleaseView struct {
 	Queue        []QueueView   `json:"queue,omitempty"`
 	CreatedAt    time.Time     `json:"created_at"`
 }
+
+// TokenRequest asks for a new API token.
+type TokenRequest struct {
+	Name         string   `json:"name"`
+	Role         string   `json:"role"`
+	Environments []string `json:"environments,omitempty"` // none: every environment
+	// ExpiresIn is how long the token lives: a Go duration or days ("90d"); "" never expires.
+	ExpiresIn string `json:"expires_in,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// TokenView is a token as listed: never its secret.
+type TokenView struct {
+	ID           int64     `json:"id"`
+	Name         string    `json:"name"`
+	Role         string    `json:"role"`
+	Environments []string  `json:"environments,omitempty"`
+	CreatedBy    string    `json:"created_by"`
+	Created      time.Time `json:"created"`
+	Expires      time.Time `json:"expires,omitzero"`
+	Revoked      time.Time `json:"revoked,omitzero"`
+	RevokedBy    string    `json:"revoked_by,omitempty"`
+}
+
+// TokenCreated is a new token: the only answer that carries its secret.
+type TokenCreated struct {
+	TokenView
+	Token string `json:"token"`
+}
+
+// Whoami is the identity of the token a request carried.
+type Whoami struct {
+	Name         string   `json:"name"`
+	Role         string   `json:"role"`
+	Environments []string `json:"environments,omitempty"`
+	TokenID      int64    `json:"token_id"`
+}

@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/belay-dev/belay/internal/atomicfile"
 )
@@ -46,4 +49,31 @@ func ReadReady(path string) (Ready, error) {
 		return r, fmt.Errorf("ready-file %s is corrupt (%v): remove it and run `belay up` again", path, err)
 	}
 	return r, nil
+}
+
+// TokenFile is where a home directory keeps the token the local CLI uses:
+// the first admin token, written by the server that made it (mode 0600).
+func TokenFile(home string) string { return filepath.Join(home, "token") }
+
+// Token is the token a client sends: BELAY_TOKEN, else the home's token
+// file; "" when there is neither (the server will say how to get one).
+func Token(home string) (string, error) {
+	if t := os.Getenv("BELAY_TOKEN"); t != "" {
+		return strings.TrimSpace(t), nil
+	}
+	b, err := os.ReadFile(TokenFile(home))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the API token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Authorize puts token on req as a bearer token (never in the URL).
+func Authorize(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 }

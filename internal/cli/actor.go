@@ -1,24 +1,22 @@
 package cli
 
 import (
+	"fmt"
 	"os"
-	"os/user"
 
 	"github.com/spf13/cobra"
 )
 
-// actor is who runs a command: --actor, BELAY_ACTOR, or the OS user.
-func actor(cmd *cobra.Command) string {
-	if f := cmd.Flags().Lookup("actor"); f != nil && f.Value.String() != "" {
-		return f.Value.String()
+// checkNoActor refuses --actor and BELAY_ACTOR, which named the actor
+// before tokens did: the actor of every audited action is now the
+// identity of the API token, so a name given any other way would be
+// ignored, and an ignored name is worse than an error.
+func checkNoActor(cmd *cobra.Command) error {
+	if f := cmd.Flags().Lookup("actor"); f != nil && f.Changed || os.Getenv("BELAY_ACTOR") != "" {
+		return usageError{fmt.Errorf("--actor and BELAY_ACTOR are gone: belay records your API token's name as the actor " +
+			"(see `belay token whoami`); use a token of your own (BELAY_TOKEN), made by an admin with `belay token create --name you …`")}
 	}
-	if a := os.Getenv("BELAY_ACTOR"); a != "" {
-		return a
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "unknown"
+	return nil
 }
 
 // clientFlags are the flags every client verb shares.
@@ -28,8 +26,9 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) add(cmd *cobra.Command, withReason bool) {
-	cmd.Flags().StringVarP(&f.file, "file", "f", "belay.yaml", "project file (its directory holds the default home, where the server's ready-file is)")
-	cmd.Flags().String("actor", "", "who is acting (env BELAY_ACTOR; default the OS user)")
+	cmd.Flags().StringVarP(&f.file, "file", "f", "belay.yaml", "project file (its directory holds the default home, where the server's ready-file and token are)")
+	cmd.Flags().String("actor", "", "")
+	_ = cmd.Flags().MarkHidden("actor")
 	if withReason {
 		cmd.Flags().StringVar(&f.reason, "reason", "", "why: kept in the audit trail")
 	}

@@ -17,15 +17,20 @@ import (
 
 // apiClient talks to a belay server's /api/v1.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string // sent as Authorization: Bearer
+	http  *http.Client
 }
 
 // client finds the server: BELAY_SERVER, else the ready-file in the home directory.
 func (g *Globals) client(projectFile string) (*apiClient, error) {
+	home := g.HomeDir(projectFile)
+	token, err := api.Token(home)
+	if err != nil {
+		return nil, err
+	}
 	base := os.Getenv("BELAY_SERVER")
 	if base == "" {
-		home := g.HomeDir(projectFile)
 		r, err := api.ReadReady(api.ReadyFile(home))
 		if errors.Is(err, os.ErrNotExist) {
 			abs, _ := filepath.Abs(home)
@@ -36,7 +41,7 @@ func (g *Globals) client(projectFile string) (*apiClient, error) {
 		}
 		base = r.Server
 	}
-	return &apiClient{base: strings.TrimSuffix(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &apiClient{base: strings.TrimSuffix(base, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
 // noAnswer is the error of a server that does not answer at base.
@@ -74,6 +79,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	api.Authorize(req, c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return noAnswer(c.base, err)
@@ -96,4 +102,14 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// whoami is the name of the token this client sends, as the server
+// records it for what the client does ("?" when the server cannot say).
+func (c *apiClient) whoami(ctx context.Context) string {
+	var w api.Whoami
+	if err := c.do(ctx, "GET", "/whoami", nil, &w); err != nil || w.Name == "" {
+		return "?"
+	}
+	return w.Name
 }

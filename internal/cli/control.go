@@ -40,12 +40,12 @@ func newControlCmd(g *Globals, verb, short string) *cobra.Command {
 				return err
 			}
 			var st rollout.State
-			req := api.CommandRequest{Actor: actor(cmd), Reason: f.reason}
+			req := api.CommandRequest{Reason: f.reason}
 			if err := c.do(cmd.Context(), "POST", "/rollouts/"+args[0]+"/"+verb, req, &st); err != nil {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), st, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "rollout %s (%s in %s): %s accepted by %s, now %s\n", args[0], st.New.Version, st.Environment, verb, req.Actor, st.Phase)
+				_, err := fmt.Fprintf(w, "rollout %s (%s in %s): %s accepted by %s, now %s\n", args[0], st.New.Version, st.Environment, verb, c.whoami(cmd.Context()), st.Phase)
 				return err
 			})
 		},
@@ -70,12 +70,12 @@ func newApproveCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			var st rollout.State
-			req := api.CommandRequest{Actor: actor(cmd), Reason: f.reason, Env: env}
+			req := api.CommandRequest{Reason: f.reason, Env: env}
 			if err := c.do(cmd.Context(), "POST", "/releases/"+args[0]+"/approve", req, &st); err != nil {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), st, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "release %s approved for %s by %s: rollout %s is %s\n", args[0], env, req.Actor, st.ID, st.Phase)
+				_, err := fmt.Fprintf(w, "release %s approved for %s by %s: rollout %s is %s\n", args[0], env, c.whoami(cmd.Context()), st.ID, st.Phase)
 				return err
 			})
 		},

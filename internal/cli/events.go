@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/spf13/cobra"
 )
@@ -82,11 +83,20 @@ func (c *apiClient) follow(ctx context.Context, each func([]byte) error) error {
 	if err != nil {
 		return err
 	}
+	api.Authorize(req, c.token)
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
 		return noAnswer(c.base, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = resp.Status
+		}
+		return &statusError{code: resp.StatusCode, msg: e.Error}
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {

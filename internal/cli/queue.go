@@ -63,7 +63,7 @@ func newQueueCancelCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			var q api.QueueView
-			if err := c.do(cmd.Context(), "POST", fmt.Sprintf("/queue/%d/cancel", id), api.CommandRequest{Actor: actor(cmd), Reason: f.reason}, &q); err != nil {
+			if err := c.do(cmd.Context(), "POST", fmt.Sprintf("/queue/%d/cancel", id), api.CommandRequest{Reason: f.reason}, &q); err != nil {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), q, func(w io.Writer) error {

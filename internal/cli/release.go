@@ -44,7 +44,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 				}
 				plan, f.file = f.file, "belay.yaml"
 			}
-			req := api.ReleaseRequest{Actor: actor(cmd), AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
+			req := api.ReleaseRequest{AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
 			if plan != "" {
 				b, err := os.ReadFile(plan)
 				if err != nil {

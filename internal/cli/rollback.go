@@ -39,7 +39,7 @@ func newRollbackCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := api.RollbackRequest{Service: args[0], CommandRequest: api.CommandRequest{Actor: actor(cmd), Reason: f.reason, Env: env, To: to},
+			req := api.RollbackRequest{Service: args[0], CommandRequest: api.CommandRequest{Reason: f.reason, Env: env, To: to},
 				AcceptContract: acceptContract, Force: force}
 			var ans api.RollbackAnswer
 			if err := c.do(cmd.Context(), "POST", "/rollback", req, &ans); err != nil {

@@ -90,6 +90,9 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) (*cobra.Command, *Global
 			if err := g.validate(); err != nil {
 				return err
 			}
+			if err := checkNoActor(cmd); err != nil {
+				return err
+			}
 			return g.checkState(cmd)
 		},
 	}

@@ -97,6 +97,9 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	if c.ReadyFile == "" {
 		c.ReadyFile = api.ReadyFile(home)
 	}
+	if err := loopbackOnly(c.Listen); err != nil {
+		return err
+	}
 	p, err := spec.Load(c.File)
 	if err != nil {
 		return err
@@ -118,10 +121,14 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
 			Now:     time.Now, States: st, Logger: log,
 		}),
-		Events: event.NewFile(filepath.Join(home, "events.jsonl")),
+		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
+		TokenFile: api.TokenFile(home),
 	})
 	if err != nil {
 		return err
+	}
+	if err := srv.FirstAdmin(ctx, api.TokenFile(home)); err != nil {
+		return fmt.Errorf("server: the first admin token: %w", err)
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -184,4 +191,21 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// loopbackOnly refuses an API address other hosts could reach: tokens
+// would cross the network in clear text, and belay does not serve TLS yet.
+func loopbackOnly(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usageError{fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:7070: %v", listen, err)}
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError{fmt.Errorf("--listen %s: the API carries tokens and belay does not serve TLS yet, so it listens on loopback only (127.0.0.1 or ::1); "+
+		"reach it from elsewhere through an SSH tunnel or a TLS-terminating proxy on this host", listen)}
 }

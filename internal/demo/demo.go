@@ -233,7 +233,7 @@ func (r *run) belay(ctx context.Context, args ...string) ([]byte, error) {
 		c.Args[0] = r.Argv0
 	}
 	c.Dir = r.project
-	c.Env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_ACTOR=demo")
+	c.Env = append(os.Environ(), "BELAY_HOME=", "BELAY_STATE=", "BELAY_SERVER=", "BELAY_TOKEN=")
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	if err := c.Run(); err != nil {
@@ -265,6 +265,11 @@ func freePort() (string, error) {
 // get decodes a GET of the server's API into v.
 func (r *run) get(ctx context.Context, path string, v any) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.ready.Server+"/api/v1"+path, nil)
+	token, err := api.Token(filepath.Join(r.project, ".belay"))
+	if err != nil {
+		return err
+	}
+	api.Authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

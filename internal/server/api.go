@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
@@ -32,7 +33,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handle(s.getStatus))
 	mux.HandleFunc("GET /api/v1/history", s.handle(s.getHistory))
 	mux.HandleFunc("GET /api/v1/events", s.getEvents)
-	return sameOrigin(mux)
+	mux.HandleFunc("GET /api/v1/whoami", s.handle(s.getWhoami))
+	mux.HandleFunc("POST /api/v1/tokens", s.handle(s.postToken))
+	mux.HandleFunc("GET /api/v1/tokens", s.handle(s.getTokens))
+	mux.HandleFunc("POST /api/v1/tokens/{id}/revoke", s.handle(s.postRevokeToken))
+	return sameOrigin(s.authenticate(mux))
 }
 
 // sameOrigin refuses requests a web page on another origin made: those
@@ -85,6 +90,10 @@ func (s *Server) handle(f apiFunc) http.HandlerFunc {
 
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrDenied):
+		return http.StatusForbidden
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errMediaType):
@@ -112,6 +121,13 @@ func (s *Server) postRelease(r *http.Request) (any, error) {
 	if req.PlanYAML == "" && (req.Service == "" || req.Version == "") {
 		return nil, fmt.Errorf("%w: service and version are required", orchestrate.ErrBadRequest)
 	}
+	if err := s.allow(r, auth.Release, s.firstEnvironment(req.Environment)); err != nil {
+		return nil, err
+	}
+	if err := s.checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	req.Actor = identity(r).Name
 	return s.orch.Release(r.Context(), req)
 }
 
@@ -132,7 +148,13 @@ func (s *Server) postApprove(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.orch.Approve(r.Context(), id, req.Env, req.Actor, req.Reason)
+	if err := s.allow(r, auth.Approve, req.Env); err != nil {
+		return nil, err
+	}
+	if err := s.checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	return s.orch.Approve(r.Context(), id, req.Env, identity(r).Name, req.Reason)
 }
 
 func (s *Server) postCommand(r *http.Request) (any, error) {
@@ -146,7 +168,21 @@ func (s *Server) postCommand(r *http.Request) (any, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown command %q: use pause, resume, promote or abort", orchestrate.ErrBadRequest, kind)
 	}
-	return s.orch.Command(r.Context(), r.PathValue("id"), rollout.Command{Kind: kind, Actor: req.Actor, Reason: req.Reason})
+	id, err := orchestrate.ParseID("rollout", r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.d.Store.GetRollout(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(r, commandAction[kind], row.Environment); err != nil {
+		return nil, err
+	}
+	if err := s.checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	return s.orch.Command(r.Context(), r.PathValue("id"), rollout.Command{Kind: kind, Actor: identity(r).Name, Reason: req.Reason})
 }
 
 func (s *Server) postRollback(r *http.Request) (any, error) {
@@ -154,6 +190,13 @@ func (s *Server) postRollback(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := s.allow(r, auth.Rollback, req.Env); err != nil {
+		return nil, err
+	}
+	if err := s.checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	req.Actor = identity(r).Name
 	return s.orch.Rollback(r.Context(), req)
 }
 
@@ -170,7 +213,17 @@ func (s *Server) postCancelQueued(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.orch.CancelQueued(r.Context(), id, req.Actor, req.Reason)
+	env, err := s.queuedEnvironment(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(r, auth.Cancel, env); err != nil {
+		return nil, err
+	}
+	if err := s.checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	return s.orch.CancelQueued(r.Context(), id, identity(r).Name, req.Reason)
 }
 
 func (s *Server) getRollouts(r *http.Request) (any, error) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,9 +57,33 @@ func apiServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(hs.Close)
+	hs, _ := authedServer(t, s)
 	return hs
+}
+
+// authedServer serves s's API as the local CLI reaches it: a request that
+// carries no Authorization gets the first admin token, as the CLI adds it;
+// one marked X-Test-Anonymous is sent as it is. It returns the admin token.
+func authedServer(t *testing.T, s *Server) (*httptest.Server, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := s.FirstAdmin(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := strings.TrimSpace(string(b))
+	h := s.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" && r.Header.Get("X-Test-Anonymous") == "" {
+			r.Header.Set("Authorization", "Bearer "+admin)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	return hs, admin
 }
 
 // TestAPIRefusesBadRequestsByCause: each kind of bad request gets its own
@@ -95,15 +120,15 @@ func TestAPIRefusesBadRequestsByCause(t *testing.T) {
 			`unsupported media type: Content-Type "text/plain": the API reads application/json only`},
 		{"rollout 0", "GET", "/api/v1/rollouts/0", "", ``, 404,
 			"not found: rollout ids start at 1, so there is no rollout 0"},
-		{"rollout -1", "POST", "/api/v1/rollouts/-1/pause", "application/json", `{"actor": "ann", "reason": "x"}`, 404,
+		{"rollout -1", "POST", "/api/v1/rollouts/-1/pause", "application/json", `{"reason": "x"}`, 404,
 			"not found: rollout ids start at 1, so there is no rollout -1"},
 		{"rollout x", "GET", "/api/v1/rollouts/x", "", ``, 400,
 			`malformed request: rollout id "x" is not a number: rollout ids are whole numbers starting at 1`},
 		{"release 0", "GET", "/api/v1/releases/0", "", ``, 404,
 			"not found: release ids start at 1, so there is no release 0"},
-		{"malformed version", "POST", "/api/v1/releases", "application/json", `{"service": "hello", "version": "1.0", "actor": "ann"}`, 400,
+		{"malformed version", "POST", "/api/v1/releases", "application/json", `{"service": "hello", "version": "1.0"}`, 400,
 			`invalid release version: release version "1.0" is malformed: versions look like hello-YYYY.MM.DD-shortsha, e.g. hello-2026.05.12-8f3a91c (see ` + "`belay artifacts list`)"},
-		{"no artifact", "POST", "/api/v1/releases", "application/json", `{"service": "hello", "version": "hello-2026.05.12-8f3a91c", "actor": "ann"}`, 404,
+		{"no artifact", "POST", "/api/v1/releases", "application/json", `{"service": "hello", "version": "hello-2026.05.12-8f3a91c"}`, 404,
 			"no such artifact: no artifact hello-2026.05.12-8f3a91c was built or pushed to the artifact store: build it with `belay build hello` at its commit, and see what exists with `belay artifacts list`"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

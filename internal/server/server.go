@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/rollout"
@@ -43,6 +44,8 @@ type Deps struct {
 	Tick        time.Duration // engine tick; default DefaultTick
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// TokenFile is where the local CLI reads its token (named in 401 answers).
+	TokenFile string
 }
 
 // Server holds the control plane's state.
@@ -50,6 +53,8 @@ type Server struct {
 	d      Deps
 	orch   *orchestrate.Orchestrator
 	notify *broadcast // wakes event followers
+	// failures limits failed authentications per client address.
+	failures *auth.Limiter
 }
 
 // New wires the engine and returns a server.
@@ -66,7 +71,7 @@ func New(d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{d: d, notify: newBroadcast()}
+	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery)}
 	o, err := orchestrate.New(orchestrate.Deps{
 		Store: d.Store, Target: d.Target, Judge: d.Judge, Artifacts: d.Artifacts,
 		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger,
