@@ -177,7 +177,7 @@ type recorder struct {
 	ln   net.Listener
 	mu   sync.Mutex
 	seen []string
-	raw  []*bytes.Buffer
+	raw  []*lockedBuffer
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -206,7 +206,7 @@ func (r *recorder) serve(c net.Conn) {
 	defer c.Close()
 	raw := &lockedBuffer{}
 	r.mu.Lock()
-	r.raw = append(r.raw, &raw.b)
+	r.raw = append(r.raw, raw)
 	r.mu.Unlock()
 	br := bufio.NewReader(io.TeeReader(c, raw))
 	for {
@@ -256,7 +256,9 @@ func (r *recorder) requests() ([]string, string) {
 	defer r.mu.Unlock()
 	var raw strings.Builder
 	for _, b := range r.raw {
-		raw.WriteString(b.String()) // racy only with a request still coming, which fails the test anyway
+		b.mu.Lock()
+		raw.WriteString(b.b.String())
+		b.mu.Unlock()
 		raw.WriteString("\n--\n")
 	}
 	return slices.Clone(r.seen), raw.String()
