@@ -192,8 +192,8 @@ func parseRequest(head []byte) (r request, ok bool) {
 			hosts++
 			r.host = value
 		case hdrForwardedFor:
-			if r.xff != nil {
-				return r, false
+			if r.xff != nil || len(value) == 0 {
+				return r, false // net/http joins every value, empty ones too
 			}
 			r.xff = value
 		case hdrConnection:

@@ -359,7 +359,7 @@ func TestFrontCorpus(t *testing.T) {
 		if len(tc.send) > maxHead*2 {
 			continue // too big to be a useful seed
 		}
-		name := filepath.Join("testdata", "fuzz", "FuzzFront", "smuggle-"+strings.NewReplacer(" ", "-", "/", "", ",", "", "+", "-").Replace(strings.ToLower(tc.name)))
+		name := filepath.Join("testdata", "fuzz", "FuzzFront", "smuggle-"+strings.NewReplacer(" ", "-", "/", "", ",", "", "+", "-", ":", "").Replace(strings.ToLower(tc.name)))
 		want := "go test fuzz v1\n[]byte(" + strconv.Quote(tc.send) + ")\n"
 		if *update {
 			if err := os.WriteFile(name, []byte(want), 0o644); err != nil {

@@ -115,6 +115,7 @@ func TestParseRequest(t *testing.T) {
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":                                false,
 		"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n":                            false, // net/http: invalid URL escape
 		"GET /?%zz HTTP/1.1\r\nHost: x\r\n\r\n":                           true,  // the query is not unescaped
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For:\r\n\r\n":           false, // net/http's path forwards ", <client>"
 		"GET / HTTP/1.1\r\nHost: x\"y\r\n\r\n":                            false, // net/http: malformed Host header
 	} {
 		if _, got := parseRequest([]byte(head)); got != ok {
