@@ -71,19 +71,18 @@ func (f *front) loop() error {
 		// One deadline per request covers the idle wait and the head: the
 		// front reads nothing else from the client, so it needs no clearing.
 		_ = f.c.SetReadDeadline(time.Now().Add(idleTimeout))
-		head, err := readHead(f.br)
+		head, req, err := nextRequest(f.br)
 		if err != nil {
 			if f.draining.Load() && len(head) == 0 && f.br.Buffered() == 0 {
 				return nil // idle all through Shutdown's wait: close without a word
 			}
 			return err
 		}
-		req, ok := parseRequest(head)
 		if f.draining.Load() {
 			req.close = true // answer, then close: the next request goes to the next process
 		}
 		t := f.p.table.Load()
-		if !ok || t.sticky.Header != "" || t.sticky.Cookie != "" || t.versionHeader != "" && hasHeader(head, t.versionHeader) {
+		if t.sticky.Header != "" || t.sticky.Cookie != "" || t.versionHeader != "" && hasHeader(head, t.versionHeader) {
 			return errHandoff // pinning a version (Table.pinned) is net/http's
 		}
 		keep, err := f.serve(t, head, &req)
@@ -92,6 +91,23 @@ func (f *front) loop() error {
 			return err
 		}
 	}
+}
+
+// nextRequest is the front's whole decision on the bytes in br: a request
+// to serve, whose head (left in br) is the request's every byte, or an error.
+// errHandoff means net/http is to read the request, from br; any other error
+// ends the connection (the client went away or stayed idle). The fuzz and
+// smuggling tests hold it to what net/http would read from the same bytes.
+func nextRequest(br *bufio.Reader) (head []byte, req request, err error) {
+	head, err = readHead(br)
+	if err != nil {
+		return nil, req, err
+	}
+	req, ok := parseRequest(head)
+	if !ok {
+		return head, req, errHandoff
+	}
+	return head, req, nil
 }
 
 // bufferedConn is a connection whose first bytes were already read into r.
@@ -110,6 +126,11 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
 			return buf[:i+4], nil
 		}
+		if bareLF(buf) {
+			// net/http ends a line at a bare LF too, so this may be a whole
+			// head: waiting for a CRLF CRLF would stall it.
+			return nil, errHandoff
+		}
 		if br.Buffered() >= maxHead {
 			return nil, errHandoff // net/http answers 431
 		}
@@ -123,6 +144,19 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
+
+// bareLF reports whether b holds an LF not preceded by a CR.
+func bareLF(b []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i += j; i == 0 || b[i-1] != '\r' {
+			return true
+		}
+	}
+}
 
 // request is what the front needs of a request head; slices point into it.
 type request struct {
@@ -143,7 +177,7 @@ func parseRequest(head []byte) (r request, ok bool) {
 	if m := string(r.method); m != "GET" && m != "HEAD" {
 		return r, false
 	}
-	if len(r.target) == 0 || r.target[0] != '/' || !visible(r.target) {
+	if len(r.target) == 0 || r.target[0] != '/' || !visible(r.target) || !validEscapes(r.target) {
 		return r, false
 	}
 	hosts := 0
@@ -158,8 +192,8 @@ func parseRequest(head []byte) (r request, ok bool) {
 			hosts++
 			r.host = value
 		case hdrForwardedFor:
-			if r.xff != nil {
-				return r, false
+			if r.xff != nil || len(value) == 0 {
+				return r, false // net/http joins every value, empty ones too
 			}
 			r.xff = value
 		case hdrConnection:
@@ -174,7 +208,36 @@ func parseRequest(head []byte) (r request, ok bool) {
 			return r, false
 		}
 	}
-	return r, hosts == 1 && len(r.host) > 0 && visible(r.host)
+	return r, hosts == 1 && len(r.host) > 0 && validHost(r.host)
+}
+
+// validEscapes reports whether every % in the target's path starts an
+// escape: net/http answers 400 to any other (url.ParseRequestURI).
+func validEscapes(target []byte) bool {
+	path, _, _ := bytes.Cut(target, []byte("?"))
+	for i, c := range path {
+		if c == '%' && (i+2 >= len(path) || !hexDigit(path[i+1]) || !hexDigit(path[i+2])) {
+			return false
+		}
+	}
+	return true
+}
+
+func hexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// validHost holds a Host value to net/http's check (httpguts.ValidHostHeader),
+// which answers 400 to anything else.
+func validHost(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) < 0:
+			return false
+		}
+	}
+	return true
 }
 
 // hasHeader reports whether the head carries a header named name.

@@ -113,6 +113,10 @@ func TestParseRequest(t *testing.T) {
 		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n":         false,
 		"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n":                            false,
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":                                false,
+		"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n":                            false, // net/http: invalid URL escape
+		"GET /?%zz HTTP/1.1\r\nHost: x\r\n\r\n":                           true,  // the query is not unescaped
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For:\r\n\r\n":           false, // net/http's path forwards ", <client>"
+		"GET / HTTP/1.1\r\nHost: x\"y\r\n\r\n":                            false, // net/http: malformed Host header
 	} {
 		if _, got := parseRequest([]byte(head)); got != ok {
 			t.Errorf("parseRequest(%q) ok=%v, want %v", head, got, ok)
