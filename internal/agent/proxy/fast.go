@@ -134,7 +134,7 @@ func withConn[T any](b *Backend, send func(*upConn) (T, error)) (T, *upConn, err
 			return v, uc, nil
 		}
 		uc.c.Close()
-		if !reused || attempt > 0 {
+		if !reused || attempt > 0 || isTimeout(err) { // a deadline passed (copies): not a stale connection
 			var zero T
 			return zero, nil, errors.Join(errUpstream, err)
 		}

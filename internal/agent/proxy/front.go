@@ -392,6 +392,8 @@ func (f *front) serve(t *Table, head []byte, req *request) (keep bool, err error
 // mirror copies the request just answered with status (when the answer
 // reached the client: err is nil) to the shadow version, if any. Without a
 // shadow it costs one comparison: the front's path stays allocation-free.
+// The copy goes as the request went, over the front's own pooled exchange,
+// in its own goroutine (Shadow.mirrorHead).
 func (f *front) mirror(s *Shadow, err error, head []byte, req *request, status int, start time.Time) {
 	if s == nil || err != nil || !s.sampled() {
 		return
@@ -400,10 +402,13 @@ func (f *front) mirror(s *Shadow, err error, head []byte, req *request, status i
 		s.Stats.drop(DropMethod)
 		return
 	}
+	b, ok := s.admit()
+	if !ok {
+		return
+	}
 	// The head lives in the connection's buffer, which the next request
 	// overwrites: the copy keeps its own.
-	own, ip := bytes.Clone(head), f.clientIP
-	s.send(f.p, func() (*http.Request, error) { return parseHead(own, ip) }, status, time.Since(start))
+	go s.mirrorHead(b, bytes.Clone(head), f.clientIP, status, time.Since(start))
 }
 
 // unavailableResponse is the front's 503 for each Table.unavailable text,
@@ -427,6 +432,12 @@ func (f *front) exchange(b *Backend, head []byte, req *request) (*upConn, respHe
 }
 
 func (f *front) writeUpstream(bw *bufio.Writer, head []byte, req *request) {
+	forwardHead(bw, head, req, f.clientIP, false)
+}
+
+// forwardHead writes head as forwarded upstream: hop-by-hop headers dropped,
+// X-Forwarded-* set; a copy (mark) also carries ShadowHeader.
+func forwardHead(bw *bufio.Writer, head []byte, req *request, clientIP string, mark bool) {
 	line, rest := cutLine(head)
 	bw.Write(line)
 	bw.WriteString("\r\n")
@@ -444,10 +455,14 @@ func (f *front) writeUpstream(bw *bufio.Writer, head []byte, req *request) {
 		bw.Write(req.xff)
 		bw.WriteString(", ")
 	}
-	bw.WriteString(f.clientIP)
+	bw.WriteString(clientIP)
 	bw.WriteString("\r\nX-Forwarded-Host: ")
 	bw.Write(req.host)
-	bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	if mark {
+		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n" + ShadowHeader + ": 1\r\n\r\n")
+	} else {
+		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
+	}
 }
 
 // respHead is what the front needs of a response head.

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -241,16 +240,16 @@ func (b *tokenBucket) allow(now time.Time, rate float64) bool {
 	return true
 }
 
-// send copies a request whose user was answered with stable (0: no
-// answer) after stableLat, unless a bound is reached. build makes the copy;
-// it runs in the copy's goroutine, so that the connection that carried the
-// original goes on at once.
-func (s *Shadow) send(p *Proxy, build func() (*http.Request, error), stable int, stableLat time.Duration) {
+// admit counts a copy in flight and picks the instance it goes to, unless
+// a bound is reached: then the drop is counted and ok is false. An admitted
+// copy is counted sent, and must leave the in-flight count once answered or
+// given up on.
+func (s *Shadow) admit() (b *Backend, ok bool) {
 	st := s.Stats
 	if st.inFlight.Add(1) > int64(s.MaxInFlight) {
 		st.inFlight.Add(-1)
 		st.drop(DropInFlight)
-		return
+		return nil, false
 	}
 	reason := DropReason(-1)
 	switch {
@@ -262,14 +261,25 @@ func (s *Shadow) send(p *Proxy, build func() (*http.Request, error), stable int,
 	if reason >= 0 {
 		st.inFlight.Add(-1)
 		st.drop(reason)
+		return nil, false
+	}
+	st.sent.Add(1)
+	return s.Backends[int(st.rr.Add(1)%uint32(len(s.Backends)))], true
+}
+
+// send copies a request whose user was answered with stable (0: no
+// answer) after stableLat, unless a bound is reached, through net/http's
+// transport. build makes the copy; it runs in the copy's goroutine, so that
+// the connection that carried the original goes on at once.
+func (s *Shadow) send(p *Proxy, build func() (*http.Request, error), stable int, stableLat time.Duration) {
+	b, ok := s.admit()
+	if !ok {
 		return
 	}
-	b := s.Backends[int(st.rr.Add(1)%uint32(len(s.Backends)))]
-	st.sent.Add(1)
 	go func() {
-		defer st.inFlight.Add(-1)
+		defer s.Stats.inFlight.Add(-1)
 		status, lat := s.exchange(context.Background(), p, b, build)
-		st.pair(stable, status, stableLat, lat)
+		s.Stats.pair(stable, status, stableLat, lat)
 	}()
 }
 
@@ -334,16 +344,6 @@ func joinPrior(prior []string, ip string) string {
 	}
 	b.WriteString(ip)
 	return b.String()
-}
-
-// parseHead rebuilds the request the front served from its head, for a copy.
-func parseHead(head []byte, clientIP string) (*http.Request, error) {
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
-	if err != nil {
-		return nil, err
-	}
-	r.RemoteAddr = net.JoinHostPort(clientIP, "0")
-	return copyRequest(r, nil), nil
 }
 
 // mirror is a request the net/http path will copy once it has answered.
