@@ -192,5 +192,6 @@ environments:
   - name: production
     listen: 127.0.0.1:8082
     protection:
-      require_approval: true     # a release waits here until: belay approve <release> --env production
+      require_approval: true     # a release waits here until someone other than who released it runs
+                                 # belay approve <release> --env production (a token with the approver role)
 `

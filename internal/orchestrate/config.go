@@ -72,6 +72,9 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		cfg.Stable = &v
 	}
 	cfg.Watch, cfg.KeepPrevious = time.Duration(eff.Rollout.Watch), eff.Rollout.KeepPrevious
+	if pr := eff.Environment.Protection; pr != nil && pr.RequireApproval {
+		cfg.WaitTimer = time.Duration(pr.WaitTimer)
+	}
 	for _, s := range eff.Rollout.Steps {
 		cfg.Steps = append(cfg.Steps, rollout.Step{Weight: float64(s.Weight) * 100, Shadow: float64(s.Shadow) * 100, Replay: s.Replay,
 			MinDuration: time.Duration(s.MinDuration)})

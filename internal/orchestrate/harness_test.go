@@ -74,6 +74,7 @@ type harness struct {
 	st     store.Store
 	target *rollouttest.Target
 	o      *Orchestrator
+	file   string // belay.yaml, read at every use
 
 	mu      sync.Mutex
 	now     time.Time
@@ -93,7 +94,7 @@ func newHarness(t *testing.T, stagingExtra string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctx: ctx, st: st, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+	h := &harness{t: t, ctx: ctx, st: st, file: file, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		verdict: func(rollout.State) analysis.Decision { return analysis.Pass }}
 	known := map[string]bool{}
 	for _, v := range []string{"api-v1", "api-v2", "api-v3", "api-v4"} {

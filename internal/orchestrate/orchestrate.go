@@ -30,6 +30,9 @@ var (
 	// ErrForce refuses a rollback target that was rolled back or never
 	// stable in the environment, unless the person forces it.
 	ErrForce = errors.New("rollback target needs --force")
+	// ErrPolicy is an action an environment's protection forbids to this
+	// person: approving one's own release, or not being a listed approver.
+	ErrPolicy = errors.New("not allowed by the environment's protection")
 )
 
 // Artifacts is what the orchestrator needs from the artifact store.

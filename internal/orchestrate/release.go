@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/release"
@@ -137,10 +139,77 @@ func (o *Orchestrator) Approve(ctx context.Context, releaseID int64, env, actor,
 	if len(rows) == 0 {
 		return rollout.State{}, fmt.Errorf("%w: release %d has no rollout waiting in %s", store.ErrNotFound, releaseID, env)
 	}
+	prot, err := o.protection(env)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	if err := o.mayApprove(ctx, releaseID, env, actor, prot); err != nil {
+		return rollout.State{}, err
+	}
 	if err := o.d.Store.Approve(ctx, store.Approval{ReleaseID: releaseID, Environment: env, Actor: actor, Reason: reason, At: o.d.Now().UTC()}); err != nil {
 		return rollout.State{}, err
 	}
-	return o.engine.Command(ctx, strconv.FormatInt(rows[0].ID, 10), rollout.Command{Kind: rollout.CmdApprove, Actor: actor, Reason: reason})
+	id := strconv.FormatInt(rows[0].ID, 10)
+	as, err := o.d.Store.Approvals(ctx, releaseID, env)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	if need := prot.RequiredApprovals(); len(as) < need {
+		st, err := (&rolloutStore{o: o}).Get(ctx, id)
+		if err == nil {
+			st.Reason = fmt.Sprintf("%d of %d approvals (%s); waiting for %d more", len(as), need, approvers(as), need-len(as))
+		}
+		return st, err
+	}
+	return o.engine.Command(ctx, id, rollout.Command{Kind: rollout.CmdApprove, Actor: actor, Reason: reason})
+}
+
+// protection is env's protection block in belay.yaml as it is now.
+func (o *Orchestrator) protection(env string) (*spec.Protection, error) {
+	p, err := o.d.Project()
+	if err != nil {
+		return nil, err
+	}
+	e := p.Environment(env)
+	if e == nil {
+		return nil, errorf(ErrBadRequest, "environment %q is not in belay.yaml", env)
+	}
+	return e.Protection, nil
+}
+
+// mayApprove applies env's protection to an approval by actor: a listed
+// approver, and not the one who asked for the release unless allowed.
+func (o *Orchestrator) mayApprove(ctx context.Context, releaseID int64, env, actor string, prot *spec.Protection) error {
+	if prot == nil {
+		return nil
+	}
+	if len(prot.Approvers) > 0 && !slices.Contains(prot.Approvers, actor) {
+		return fmt.Errorf("%w: %s is not one of %s's approvers (%s)", ErrPolicy, actor, env, strings.Join(prot.Approvers, ", "))
+	}
+	if prot.AllowSelfApproval {
+		return nil
+	}
+	rel, err := o.d.Store.GetRelease(ctx, releaseID)
+	if err != nil {
+		return err
+	}
+	var plan struct {
+		Actor string `json:"actor"`
+	}
+	_ = json.Unmarshal(rel.Plan, &plan)
+	if plan.Actor == actor {
+		return fmt.Errorf("%w: %s asked for release %d and may not approve it too; another approver must (protection.allow_self_approval: true would allow it)",
+			ErrPolicy, actor, releaseID)
+	}
+	return nil
+}
+
+func approvers(as []store.Approval) string {
+	var names []string
+	for _, a := range as {
+		names = append(names, a.Actor)
+	}
+	return strings.Join(names, ", ")
 }
 
 // verifyOnly narrows Artifacts to the release package's Verifier.

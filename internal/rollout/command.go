@@ -47,6 +47,10 @@ func Validate(s State, c Command) error {
 		if s.Phase != AwaitingApproval {
 			return notIn("approve")
 		}
+		if s.Approval != nil {
+			return fmt.Errorf("%w: already approved by %s; the wait timer holds it until %s", ErrNotAllowed,
+				s.Approval.Actor, s.PhaseEntered.Add(s.WaitTimer).UTC().Format(time.RFC3339))
+		}
 	case CmdAbort, CmdRollback:
 		// abort always ends a rollout; a rollback while one runs needs a target.
 		if c.Kind == CmdRollback && s.Phase == RollingBack && c.To == nil {
@@ -89,6 +93,10 @@ func command(s State, c Command, now time.Time) (State, []Action) {
 		return s.transit(Promoting, now, why+" (analysis skipped)", nil, c.Actor)
 	case CmdApprove:
 		s.Approval = &o
+		if until := s.PhaseEntered.Add(s.WaitTimer); now.Before(until) {
+			return s.transit(AwaitingApproval, now, fmt.Sprintf("%s; the wait timer holds it until %s", why, until.UTC().Format(time.RFC3339)),
+				nil, c.Actor, approvalGranted)
+		}
 		return s.transit(Verifying, now, why, nil, c.Actor, approvalGranted)
 	case CmdAbort:
 		if !s.deployed() {

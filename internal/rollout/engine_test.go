@@ -321,3 +321,31 @@ func TestCommandDuringActionWins(t *testing.T) {
 	h.command("r1", rollout.Command{Kind: rollout.CmdResume, Actor: "gus"})
 	h.runUntil("r1", rollout.Succeeded, 40)
 }
+
+// An approval within the wait timer holds the rollout until the timer runs
+// out (counted from when it began waiting); a second approval is refused.
+func TestApprovalWaitTimer(t *testing.T) {
+	h := newHarness(t)
+	cfg := config("r1", rollout.AllAtOnce)
+	cfg.RequireApproval, cfg.WaitTimer = true, 10*time.Minute
+	h.create(cfg)
+	for range 3 {
+		h.tick()
+	}
+	h.command("r1", rollout.Command{Kind: rollout.CmdApprove, Actor: "erin", Reason: "change 42"})
+	h.clock.advance(5 * time.Minute)
+	for range 5 {
+		h.tick()
+	}
+	if s := h.get("r1"); s.Phase != rollout.AwaitingApproval || s.Approval == nil || len(h.target.Applied()) != 0 || !strings.Contains(s.Reason, "the wait timer holds it until") {
+		t.Fatalf("within the wait timer: phase %s, approval %+v, applied %v, reason %q", s.Phase, s.Approval, h.weightsApplied(), s.Reason)
+	}
+	if _, err := h.eng.Command(t.Context(), "r1", rollout.Command{Kind: rollout.CmdApprove, Actor: "fay", Reason: "me too"}); !errors.Is(err, rollout.ErrNotAllowed) {
+		t.Errorf("a second approval: %v", err)
+	}
+	h.clock.advance(5 * time.Minute)
+	s := h.runUntil("r1", rollout.Succeeded, 20)
+	if s.Approval.Actor != "erin" {
+		t.Errorf("approval %+v", s.Approval)
+	}
+}

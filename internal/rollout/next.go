@@ -56,6 +56,10 @@ func tick(s State, now time.Time) (State, []Action) {
 			return s.enter(AwaitingApproval, now, "waiting for approval to deploy to "+s.Environment, nil, started, approvalRequired)
 		}
 		return s.enter(Verifying, now, "deployment started", nil, started)
+	case AwaitingApproval:
+		if s.Approval != nil && !now.Before(s.PhaseEntered.Add(s.WaitTimer)) {
+			return s.enter(Verifying, now, fmt.Sprintf("approved by %s; the wait timer of %s ran out", s.Approval.Actor, s.WaitTimer), nil)
+		}
 	case Canary:
 		if !s.StepStarted.IsZero() {
 			return s, []Action{{Kind: Analyze}}

@@ -92,7 +92,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return http.StatusUnauthorized
-	case errors.Is(err, auth.ErrDenied):
+	case errors.Is(err, auth.ErrDenied), errors.Is(err, orchestrate.ErrPolicy):
 		return http.StatusForbidden
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge

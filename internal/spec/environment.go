@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // Environment is one stage of promotion (staging, production, …).
@@ -29,10 +30,26 @@ type Environment struct {
 
 // Protection guards an environment with approvals.
 type Protection struct {
-	RequireApproval bool     `yaml:"require_approval" json:"require_approval"`
-	Approvers       []string `yaml:"approvers" json:"approvers,omitempty"`
-	// AllowSelfApproval lets a release's author approve it; default false.
+	RequireApproval bool `yaml:"require_approval" json:"require_approval"`
+	// Approvers, when listed, are the only token names whose approval counts.
+	Approvers []string `yaml:"approvers" json:"approvers,omitempty"`
+	// Approvals is how many distinct approvers a release needs; default 1.
+	Approvals int `yaml:"approvals" json:"approvals,omitempty"`
+	// AllowSelfApproval lets the one who asked for a release approve it;
+	// default false.
 	AllowSelfApproval bool `yaml:"allow_self_approval" json:"allow_self_approval,omitempty"`
+	// WaitTimer holds an approved release this long after it began waiting
+	// for approval, so that a second look is possible; default 0.
+	WaitTimer Duration `yaml:"wait_timer" json:"wait_timer,omitempty"`
+}
+
+// RequiredApprovals is how many distinct approvers the environment needs
+// (0 when it needs no approval).
+func (p *Protection) RequiredApprovals() int {
+	if p == nil || !p.RequireApproval {
+		return 0
+	}
+	return max(p.Approvals, 1)
 }
 
 // Protected reports whether deploying here needs an approval.
@@ -92,9 +109,7 @@ func (d *decoder) checkEnvironments(p *Project) {
 				d.errAt(path+".listen", "%v", err)
 			}
 		}
-		if e.Protection != nil && len(e.Protection.Approvers) > 0 && !e.Protection.RequireApproval {
-			d.errAt(path+".protection.approvers", "approvers are listed but require_approval is not true")
-		}
+		d.checkProtection(path+".protection", e.Protection)
 		if d.set(path+".on_rejected_downstream") && i == len(p.Environments)-1 {
 			d.errAt(path+".on_rejected_downstream", "%s is the last environment: no later environment can roll back its version; remove on_rejected_downstream here and set it on an earlier environment", e.Name)
 		}
@@ -104,3 +119,29 @@ func (d *decoder) checkEnvironments(p *Project) {
 // ValidName reports whether s can name a service or an environment (a DNS
 // label), with a message saying what is allowed.
 func ValidName(s string) error { return checkName("service or environment", s) }
+
+// checkProtection refuses approval rules that no approval would apply: an
+// environment that requires none ignores them.
+func (d *decoder) checkProtection(path string, pr *Protection) {
+	if pr == nil {
+		return
+	}
+	for _, f := range []string{"approvers", "approvals", "allow_self_approval", "wait_timer"} {
+		if d.set(path+"."+f) && !pr.RequireApproval {
+			if f == "approvers" {
+				d.errAt(path+"."+f, "approvers are listed but require_approval is not true")
+			} else {
+				d.errAt(path+"."+f, "%s applies only to approvals, and require_approval is not true: add require_approval: true or remove %s", f, f)
+			}
+		}
+	}
+	if d.set(path+".approvals") && pr.Approvals < 1 {
+		d.errAt(path+".approvals", "approvals %d must be at least 1: it is how many distinct people must approve", pr.Approvals)
+	}
+	if n := len(pr.Approvers); n > 0 && pr.Approvals > n {
+		d.errAt(path+".approvals", "approvals %d is more than the %d approvers listed: no release could ever be approved", pr.Approvals, n)
+	}
+	if pr.WaitTimer < 0 || pr.WaitTimer > Duration(30*24*time.Hour) {
+		d.errAt(path+".wait_timer", "wait_timer %s must be between 0 and 30 days", pr.WaitTimer)
+	}
+}
