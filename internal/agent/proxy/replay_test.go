@@ -125,8 +125,16 @@ func TestReplayBoundedInFlight(t *testing.T) {
 	var a headers
 	p, st := replaying(t, a.handler(""), http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }), Shadow{MaxInFlight: 3})
 	t.Cleanup(func() { close(release) })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Replay until 10 copies were dropped (or 10 s pass on a slow machine),
+	// then stop it: the 3 copies still waiting are cut short.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	go func() {
+		for ctx.Err() == nil && st.Snapshot().Dropped[DropInFlight] < 10 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
 	p.Replay(ctx, func() []SampledRequest { return []SampledRequest{{Method: "GET", URI: "/", Host: "h"}} }, 100)
 	sn := st.Snapshot()
 	if sn.Dropped[DropInFlight] < 10 || sn.Sent != 0 || sn.Pairs() != 0 || sn.InFlight != 0 {
