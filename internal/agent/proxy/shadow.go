@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -290,11 +291,13 @@ func (s *Shadow) exchange(ctx context.Context, p *Proxy, b *Backend, build func(
 	if err != nil {
 		return 0, 0
 	}
-	// Timed from the send, as the user's answer is timed from its arrival:
-	// rebuilding the copy is the proxy's work, not the new version's.
+	// Timed from the send on a connection, as the user's answer is timed on
+	// stable's warm pool: rebuilding the copy and dialing are the proxy's
+	// work, not the new version's.
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { start = time.Now() }})
 	req = req.WithContext(ctx)
 	req.URL.Scheme, req.URL.Host = "http", b.Addr
 	resp, err := p.transport.RoundTrip(req)

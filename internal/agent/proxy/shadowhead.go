@@ -32,13 +32,16 @@ func (s *Shadow) exchangeHead(b *Backend, head []byte, clientIP string) (int, ti
 	if !ok {
 		return 0, 0 // not the head the front served
 	}
-	// Timed from the send, as the user's answer is timed from its arrival.
+	// Timed from the send on a connection, as the user's answer is timed
+	// on stable's warm pool: dialing the shadow's (a fresh pool at the start
+	// of a step) is the proxy's cost, not the new version's slowness.
 	start := time.Now()
 	deadline := start.Add(s.Timeout)
 	rh, uc, err := withConn(b, func(uc *upConn) (respHead, error) {
 		if err := uc.c.SetDeadline(deadline); err != nil {
 			return respHead{}, err
 		}
+		start = time.Now()
 		forwardHead(uc.bw, head, &req, clientIP, true)
 		return readResponseHead(uc, &req)
 	})
