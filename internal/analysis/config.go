@@ -89,9 +89,11 @@ type Config struct {
 	LatencyFloor     time.Duration `json:"latency_floor,omitempty"`     // default 5ms
 	// ShadowLatencyFloor is a shadow step's LatencyFloor. A copy reaches the
 	// new version by another path than the user's request reached stable
-	// (sent after the answer, through net/http's transport), which adds
-	// milliseconds of its own on a busy host: measured A/A shadow steps
-	// rolled back on slow events at 5 and 10 ms. Default 50ms.
+	// (sent after the answer, in its own goroutine), and on a loaded host
+	// that path's tail is slower: measured A/A shadow steps rolled back on
+	// slow events at 5 and 10 ms, and still at 51 and 72 ms (load average
+	// 5–6 on 2 cores). Slowness is judged finely by the weighted steps, on
+	// users' requests; a shadow step judges only gross slowness. Default 250ms.
 	ShadowLatencyFloor time.Duration `json:"shadow_latency_floor,omitempty"`
 	// Ratios and LatencyRatios are the rate ratios the mixtures bet on
 	// (DefaultRatios; DefaultLatencyRatios, smaller because a latency
@@ -138,7 +140,7 @@ func (c Config) WithDefaults() Config {
 		c.LatencyFloor = 5 * time.Millisecond
 	}
 	if c.ShadowLatencyFloor == 0 {
-		c.ShadowLatencyFloor = 50 * time.Millisecond
+		c.ShadowLatencyFloor = 250 * time.Millisecond
 	}
 	if len(c.LatencyQuantiles) == 0 {
 		c.LatencyQuantiles = []float64{0.5, 0.9, 0.99}
