@@ -26,6 +26,8 @@ const (
 	// Rewritten: the log's first entries do not hash to a checkpoint's root,
 	// though each entry matches its stored leaf: edited with its leaf recomputed.
 	Rewritten Kind = "rewritten"
+	// Forged: the stored checkpoint is not signed by the server's key.
+	Forged Kind = "forged"
 )
 
 // Problem is one place where the log is not what was appended.
