@@ -128,7 +128,7 @@ func against(c Checkpoint, entries []store.AuditEntry, tree *Tree, found []Probl
 	}
 	if last < c.Size || n < c.Size && len(found) == 0 {
 		return []Problem{{ID: last + 1, Position: n, Kind: Truncated, Message: fmt.Sprintf(
-			"the log ends at entry %d (%d entries) but a checkpoint signed %d: entries from %d on were truncated", last, n, c.Size, last+1)}}
+			"the log ends at entry %d (%d entries), but a checkpoint was signed at size %d: entries from %d on were truncated", last, n, c.Size, last+1)}}
 	}
 	if c.Size == 0 {
 		return nil
