@@ -197,3 +197,54 @@ type Whoami struct {
 	Environments []string `json:"environments,omitempty"`
 	TokenID      int64    `json:"token_id"`
 }
+
+// AuditEntry is an entry of the audit log with its leaf hash (base64).
+type AuditEntry struct {
+	ID      int64           `json:"id"`
+	At      time.Time       `json:"at"`
+	Actor   string          `json:"actor"`
+	Action  string          `json:"action"`
+	Subject string          `json:"subject"`
+	Reason  string          `json:"reason,omitempty"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+	Leaf    []byte          `json:"leaf"`
+}
+
+// AuditCheckpoint is a signed checkpoint of the audit log: Note is the
+// signed note ("belay audit log", size, base64 root, signature).
+type AuditCheckpoint struct {
+	Size int64  `json:"size"`
+	Root string `json:"root"`
+	Note string `json:"note"`
+	// Key is the server's verifier key, as in <home>/audit.pub.
+	Key string `json:"key"`
+}
+
+// AuditVerifyRequest asks to verify the audit log, also against a
+// checkpoint saved earlier (its note text) when given.
+type AuditVerifyRequest struct {
+	Checkpoint string `json:"checkpoint,omitempty"`
+}
+
+// AuditProblem is one place where the audit log is not what was appended.
+type AuditProblem struct {
+	ID       int64  `json:"id"`
+	Position int64  `json:"position"`
+	Kind     string `json:"kind"` // edited, deleted, reordered, truncated, rewritten, forged
+	Message  string `json:"message"`
+}
+
+// AuditVerify is the verdict on the audit log as it is now.
+type AuditVerify struct {
+	OK       bool           `json:"ok"`
+	Size     int64          `json:"size"`
+	Root     string         `json:"root"`
+	Problems []AuditProblem `json:"problems"`
+}
+
+// AuditExportLine is one line of an audit export: an entry, or (last) the
+// checkpoint stored latest.
+type AuditExportLine struct {
+	Entry      *AuditEntry      `json:"entry,omitempty"`
+	Checkpoint *AuditCheckpoint `json:"checkpoint,omitempty"`
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/audit"
 	"io"
 	"log/slog"
 	"net"
@@ -113,6 +114,11 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// The server's own key for audit checkpoints, never an artifact signing key.
+	auditKey, err := audit.LoadKey(home)
+	if err != nil {
+		return err
+	}
 	tgt := local.Unix(c.AgentSocket)
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
@@ -123,6 +129,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		}),
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
 		TokenFile: api.TokenFile(home),
+		AuditKey:  auditKey,
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(s.postToken))
 	mux.HandleFunc("GET /api/v1/tokens", s.handle(s.getTokens))
 	mux.HandleFunc("POST /api/v1/tokens/{id}/revoke", s.handle(s.postRevokeToken))
+	mux.HandleFunc("GET /api/v1/audit", s.handle(s.getAudit))
+	mux.HandleFunc("GET /api/v1/audit/checkpoint", s.handle(s.getAuditCheckpoint))
+	mux.HandleFunc("POST /api/v1/audit/verify", s.handle(s.postAuditVerify))
+	mux.HandleFunc("GET /api/v1/audit/export", s.getAuditExport)
 	return sameOrigin(s.authenticate(mux))
 }
 

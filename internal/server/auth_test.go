@@ -42,7 +42,7 @@ func newAuthRig(t *testing.T) *authRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: "../../examples/hello/belay.yaml",
+	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: "../../examples/hello/belay.yaml", AuditKey: testAuditKey(t),
 		Judge: rollout.JudgeFunc(func(context.Context, rollout.State) (analysis.Verdict, error) { return analysis.Verdict{}, nil })})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/belay-dev/belay/internal/audit"
 	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/orchestrate"
@@ -46,6 +47,9 @@ type Deps struct {
 	Logger      *slog.Logger
 	// TokenFile is where the local CLI reads its token (named in 401 answers).
 	TokenFile string
+	// AuditKey signs the audit log's checkpoints: the server's own key
+	// (audit.LoadKey), never an artifact signing key.
+	AuditKey *audit.Key
 }
 
 // Server holds the control plane's state.
@@ -59,8 +63,8 @@ type Server struct {
 
 // New wires the engine and returns a server.
 func New(d Deps) (*Server, error) {
-	if d.Store == nil || d.Target == nil || d.Judge == nil || d.Artifacts == nil || d.ProjectFile == "" {
-		return nil, errors.New("server: Store, Target, Judge, Artifacts and ProjectFile are required")
+	if d.Store == nil || d.Target == nil || d.Judge == nil || d.Artifacts == nil || d.ProjectFile == "" || d.AuditKey == nil {
+		return nil, errors.New("server: Store, Target, Judge, Artifacts, ProjectFile and AuditKey are required")
 	}
 	if d.Tick <= 0 {
 		d.Tick = DefaultTick
@@ -142,6 +146,7 @@ func (s *Server) syncEventFile(ctx context.Context) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	s.syncEventFile(ctx)
+	s.sealAudit(ctx)
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
 	serveErr := make(chan error, 1)

@@ -155,6 +155,12 @@ type Audits interface {
 	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
 	// AuditSince returns up to limit entries with ID > after, in ID order.
 	AuditSince(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+	// SealAudit fills in the leaf hashes of entries appended before the store kept them, while no checkpoint is
+	// stored (afterwards a missing leaf is tampering, not age); it returns how many it filled.
+	SealAudit(ctx context.Context) (int, error)
+	// SaveCheckpoint stores a signed checkpoint; LatestCheckpoint returns the last stored, or ErrNotFound.
+	SaveCheckpoint(ctx context.Context, c AuditCheckpoint) error
+	LatestCheckpoint(ctx context.Context) (AuditCheckpoint, error)
 }
 
 // Store is everything belay keeps. Backends implement it; it is safe for

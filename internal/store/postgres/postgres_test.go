@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -60,3 +61,20 @@ func TestUnreachable(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) { storetest.Bench(b, openFresh) }
+
+// TestAuditTamper edits the database's audit log behind the store.
+func TestAuditTamper(t *testing.T) {
+	storetest.AuditTamper(t, func(t *testing.T) (store.Store, *sql.DB) {
+		u := storetest.PostgresURL(t)
+		s, err := Open(t.Context(), u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(); _ = db.Close() })
+		return s, db
+	})
+}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -67,3 +68,20 @@ func TestTwoProcesses(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) { storetest.Bench(b, openTemp) }
+
+// TestAuditTamper edits the database file's audit log behind the store.
+func TestAuditTamper(t *testing.T) {
+	storetest.AuditTamper(t, func(t *testing.T) (store.Store, *sql.DB) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		s, err := Open(t.Context(), path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := pool(path, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close(); _ = db.Close() })
+		return s, db
+	})
+}

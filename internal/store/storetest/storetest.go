@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
+		{"AuditLog", testAuditLog},
 		{"Approval", testApproval},
 		{"Token", testToken},
 		{"TokenConflict", testTokenConflict},
