@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ type crashRig struct {
 	agent      *exec.Cmd
 	server     *exec.Cmd
 	api        string // base URL of the running server
+	tok        string // the first admin token, once read
 	restarts   int
 	downtime   time.Duration // total time from kill to the new server (or agent) answering
 	kill       func()        // what follow kills in each phase (default: crash, the server)
@@ -71,6 +73,9 @@ func (r *crashRig) run(name string, args ...string) string {
 	r.t.Helper()
 	c := exec.Command(name, args...)
 	c.Dir, c.Env = r.proj, r.env
+	if t := r.token(); t != "" { // the first server may have written it in another home
+		c.Env = append(slices.Clone(r.env), "BELAY_TOKEN="+t)
+	}
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
@@ -267,11 +272,15 @@ func agentAnswers(sock string) bool {
 // token is the first admin token, which the first server to start on the
 // store wrote into its home.
 func (r *crashRig) token() string {
+	if r.tok != "" {
+		return r.tok // a server started later on the same store makes none
+	}
 	for _, home := range []string{r.serverHome, r.home} {
 		if home == "" {
 			continue
 		}
 		if t, err := api.Token(home); err == nil && t != "" {
+			r.tok = t
 			return t
 		}
 	}
