@@ -15,13 +15,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/belay-dev/belay/bench/internal/benchrun"
 	"math"
 	"os"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
@@ -70,15 +70,15 @@ func main() {
 			p1, slow float64
 		}{{"errors 0.1 % → 1 %", 0.01, 0}, {"errors 0.1 % → 5 %", 0.05, 0}, {"errors 0.1 % → 10 %", 0.10, 0}, {"latency ×2 on 5 %", 0.001, 0.05}} {
 			cl := cell{Rate: rate, P0: 0.001, P1: c.p1, SlowShare: c.slow, Mode: "replay"}
-			outs := parallel(*runs, func(i int) outcome { return runOne(cl, uint64(i), *tick, *horizon) })
+			outs, _ := benchrun.Parallel(*runs, runtime.GOMAXPROCS(0), func(i int) (outcome, error) { return runOne(cl, uint64(i), *tick, *horizon), nil })
 			b, fl := med(outs, func(o outcome) float64 { return o.BelaySec }), med(outs, func(o outcome) float64 { return o.FlagSec })
 			breq, opt, bnd := stats(outs, func(o outcome) float64 { return o.BelayReq }), stats(outs, func(o outcome) float64 { return o.OptReq }),
 				stats(outs, func(o outcome) float64 { return o.BoundReq })
-			fmt.Printf("| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rate, c.name, cl.Mode, num(b),
+			fmt.Printf("| %g | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rate, c.name, cl.Mode, benchrun.Num(b),
 				breq, opt, bnd, breq.ratio(opt), bnd.ratio(opt), breq.ratio(bnd),
-				num(med(outs, func(o outcome) float64 { return o.BelayFailed })),
-				num(med(outs, func(o outcome) float64 { return o.OptFailed })), num(fl),
-				num(med(outs, func(o outcome) float64 { return o.FlagFailed })), ratio(fl, b)+"×")
+				benchrun.Num(med(outs, func(o outcome) float64 { return o.BelayFailed })),
+				benchrun.Num(med(outs, func(o outcome) float64 { return o.OptFailed })), benchrun.Num(fl),
+				benchrun.Num(med(outs, func(o outcome) float64 { return o.FlagFailed })), ratio(fl, b)+"×")
 		}
 	}
 	fmt.Println()
@@ -88,7 +88,7 @@ func main() {
 		if *aaRuns == 0 {
 			break
 		}
-		res := parallel(*aaRuns, func(i int) [3]bool { return runAA(rate, uint64(1_000_000+i), *tick) })
+		res, _ := benchrun.Parallel(*aaRuns, runtime.GOMAXPROCS(0), func(i int) ([3]bool, error) { return runAA(rate, uint64(1_000_000+i), *tick), nil })
 		var n [3]int
 		for _, r := range res {
 			for k, rolledBack := range r {
@@ -107,25 +107,6 @@ func main() {
 		}
 	}
 	fmt.Printf("\n(%s of wall time on %d CPUs)\n", time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0))
-}
-
-func parallel[T any](n int, f func(int) T) []T {
-	out := make([]T, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for i := range next {
-				out[i] = f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out
 }
 
 func med(outs []outcome, f func(outcome) float64) float64 {
@@ -156,21 +137,11 @@ func stats(outs []outcome, f func(outcome) float64) spread {
 	return spread{med(outs, f), sum / float64(n)}
 }
 
-func (s spread) String() string { return num(s.Median) + " (" + num(s.Mean) + ")" }
+func (s spread) String() string { return benchrun.Num(s.Median) + " (" + benchrun.Num(s.Mean) + ")" }
 
 // ratio gives the ratio of the medians and, in brackets, of the means.
 func (s spread) ratio(of spread) string {
 	return ratio(s.Median, of.Median) + " (" + ratio(s.Mean, of.Mean) + ")"
-}
-
-func num(x float64) string {
-	switch {
-	case math.IsInf(x, 1) || math.IsNaN(x):
-		return "never"
-	case x >= 100:
-		return fmt.Sprintf("%.0f", x)
-	}
-	return fmt.Sprintf("%.3g", x)
 }
 
 func ratio(a, b float64) string {

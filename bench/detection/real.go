@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/belay-dev/belay/bench/internal/benchrun"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,7 +146,7 @@ func realCells(runs, par int, tick, aaLen time.Duration) error {
 			p1   float64
 		}{{"errors 0.1 % → 5 %", 0.05}, {"errors 0.1 % → 10 %", 0.10}} {
 			cl := cell{Rate: rate, P0: 0.001, P1: c.p1, Mode: "real"}
-			outs, err := parallelErr(runs, par, func(i int) (outcome, error) { return b.run(cl, uint64(i), tick, 2*time.Minute) })
+			outs, err := benchrun.Parallel(runs, par, func(i int) (outcome, error) { return b.run(cl, uint64(i), tick, 2*time.Minute) })
 			if err != nil {
 				return err
 			}
@@ -159,15 +159,15 @@ func realCells(runs, par int, tick, aaLen time.Duration) error {
 			breq, opt, bnd := stats(outs, func(o outcome) float64 { return o.BelayReq }), stats(outs, func(o outcome) float64 { return o.OptReq }),
 				stats(outs, func(o outcome) float64 { return o.BoundReq })
 			fmt.Printf("| %g | %s | real (%d runs) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", rate, c.name, runs,
-				num(med(outs, func(o outcome) float64 { return o.BelaySec })), breq, opt, bnd, breq.ratio(opt), bnd.ratio(opt), breq.ratio(bnd),
-				num(med(outs, func(o outcome) float64 { return o.BelayFailed })), num(med(outs, func(o outcome) float64 { return o.OptFailed })), never)
+				benchrun.Num(med(outs, func(o outcome) float64 { return o.BelaySec })), breq, opt, bnd, breq.ratio(opt), bnd.ratio(opt), breq.ratio(bnd),
+				benchrun.Num(med(outs, func(o outcome) float64 { return o.BelayFailed })), benchrun.Num(med(outs, func(o outcome) float64 { return o.OptFailed })), never)
 		}
 	}
 	fmt.Println()
 	fmt.Printf("| canary req/s | real A/A runs | belay false rollbacks (%s each) |\n|---|---|---|\n", aaLen)
 	for _, rate := range []float64{10, 100} {
 		cl := cell{Rate: rate, P0: 0.001, P1: 0.001, Mode: "real"}
-		outs, err := parallelErr(runs, par, func(i int) (outcome, error) { return b.run(cl, uint64(i), tick, aaLen) })
+		outs, err := benchrun.Parallel(runs, par, func(i int) (outcome, error) { return b.run(cl, uint64(i), tick, aaLen) })
 		if err != nil {
 			return err
 		}
@@ -180,29 +180,4 @@ func realCells(runs, par int, tick, aaLen time.Duration) error {
 		fmt.Printf("| %g | %d | %d (%.1f %%) |\n", rate, runs, bf, 100*float64(bf)/float64(runs))
 	}
 	return nil
-}
-
-func parallelErr[T any](n, par int, f func(int) (T, error)) ([]T, error) {
-	out := make([]T, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range par {
-		wg.Go(func() {
-			for i := range next {
-				out[i], errs[i] = f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -193,31 +192,5 @@ func (b *bench) canaryRun(ps, pn, weight float64, limit time.Duration) (canaryOu
 	}
 	tl := load.Stop()
 	out.UserSent, out.UserFailed = tl.Sent, len(tl.Failures)
-	return out, nil
-}
-
-// parallel runs f(0..n-1), par at a time.
-func parallel[T any](n, par int, f func(int) (T, error)) ([]T, error) {
-	out := make([]T, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range max(par, 1) {
-		wg.Go(func() {
-			for i := range next {
-				out[i], errs[i] = f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
 	return out, nil
 }

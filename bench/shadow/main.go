@@ -15,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/belay-dev/belay/bench/internal/benchrun"
 	"math"
 	"os"
 	"runtime"
@@ -51,14 +52,14 @@ func main() {
 	var bad []shadowOut
 	var canary []canaryOut
 	if slices.Contains(want, "1") {
-		if bad, err = parallel(*runs, *par, func(i int) (shadowOut, error) {
+		if bad, err = benchrun.Parallel(*runs, *par, func(i int) (shadowOut, error) {
 			return b.shadowRun(0, 0.05, time.Minute, *limit, true, uint64(i))
 		}); err != nil {
 			fail(err)
 		}
 	}
 	if slices.Contains(want, "2") {
-		if canary, err = parallel(*runs, *par, func(int) (canaryOut, error) { return b.canaryRun(0, 0.05, 5, *limit) }); err != nil {
+		if canary, err = benchrun.Parallel(*runs, *par, func(int) (canaryOut, error) { return b.canaryRun(0, 0.05, 5, *limit) }); err != nil {
 			fail(err)
 		}
 	}
@@ -66,7 +67,7 @@ func main() {
 		badTable(bad, canary, *runs, *rate)
 	}
 	if slices.Contains(want, "3") {
-		aaRuns, err := parallel(*runs, *par, func(i int) (shadowOut, error) {
+		aaRuns, err := benchrun.Parallel(*runs, *par, func(i int) (shadowOut, error) {
 			return b.shadowRun(0.01, 0.01, *aa, *aa+5*time.Second, false, uint64(1000+i))
 		})
 		if err != nil {
@@ -76,7 +77,7 @@ func main() {
 	}
 	if slices.Contains(want, "4") {
 		modes := []string{noShadow, hangs, crashes}
-		outs, err := parallel(len(modes), len(modes), func(i int) (impactOut, error) { return b.impactRun(modes[i], *hold) })
+		outs, err := benchrun.Parallel(len(modes), len(modes), func(i int) (impactOut, error) { return b.impactRun(modes[i], *hold) })
 		if err != nil {
 			fail(err)
 		}
@@ -97,24 +98,24 @@ func badTable(sh []shadowOut, ca []canaryOut, runs int, rate float64) {
 	if sh != nil {
 		fmt.Printf("| shadow, 100 %% mirrored (%g copies/s) | %d of %d | %s | %s pairs | %s / %s | %s | %s | %s, %s | %d of %d |\n", rate,
 			count(sh, func(o shadowOut) bool { return o.Decision == analysis.Fail }), len(sh),
-			num(median(over(sh, func(o shadowOut) float64 { return o.DecideSec }))),
-			num(median(over(sh, func(o shadowOut) float64 { return float64(o.Pairs) }))),
-			num(median(over(sh, func(o shadowOut) float64 { return float64(o.NewWorse) }))),
-			num(median(over(sh, func(o shadowOut) float64 { return float64(o.StableWorse) }))),
-			num(median(over(sh, func(o shadowOut) float64 { return o.WaldSec }))),
-			num(median(over(sh, func(o shadowOut) float64 { return float64(o.WaldDiscordant) }))),
-			num(median(over(sh, func(o shadowOut) float64 { return float64(o.UserFailed) }))),
-			num(slices.Max(over(sh, func(o shadowOut) float64 { return float64(o.UserFailed) }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return o.DecideSec }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return float64(o.Pairs) }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return float64(o.NewWorse) }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return float64(o.StableWorse) }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return o.WaldSec }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return float64(o.WaldDiscordant) }))),
+			benchrun.Num(median(over(sh, func(o shadowOut) float64 { return float64(o.UserFailed) }))),
+			benchrun.Num(slices.Max(over(sh, func(o shadowOut) float64 { return float64(o.UserFailed) }))),
 			count(sh, func(o shadowOut) bool { return o.UserFailed == 0 }), len(sh))
 	}
 	if ca != nil {
 		fmt.Printf("| canary, weight 5 %% (%g req/s) | %d of %d | %s | %s canary requests (%s failed) | – | – | – | %s, %s | %d of %d |\n", rate*0.05,
 			count(ca, func(o canaryOut) bool { return !math.IsInf(o.DecideSec, 1) }), len(ca),
-			num(median(over(ca, func(o canaryOut) float64 { return o.DecideSec }))),
-			num(median(over(ca, func(o canaryOut) float64 { return float64(o.CanaryReq) }))),
-			num(median(over(ca, func(o canaryOut) float64 { return float64(o.CanaryFails) }))),
-			num(median(over(ca, func(o canaryOut) float64 { return float64(o.UserFailed) }))),
-			num(slices.Max(over(ca, func(o canaryOut) float64 { return float64(o.UserFailed) }))),
+			benchrun.Num(median(over(ca, func(o canaryOut) float64 { return o.DecideSec }))),
+			benchrun.Num(median(over(ca, func(o canaryOut) float64 { return float64(o.CanaryReq) }))),
+			benchrun.Num(median(over(ca, func(o canaryOut) float64 { return float64(o.CanaryFails) }))),
+			benchrun.Num(median(over(ca, func(o canaryOut) float64 { return float64(o.UserFailed) }))),
+			benchrun.Num(slices.Max(over(ca, func(o canaryOut) float64 { return float64(o.UserFailed) }))),
 			count(ca, func(o canaryOut) bool { return o.UserFailed == 0 }), len(ca))
 	}
 	if tr := triggers(sh); tr != "" {
@@ -145,17 +146,17 @@ func aaTable(runs []shadowOut, length time.Duration) {
 	fmt.Printf("| %d | %d | %d | %d | %s | %s | %s / %s | %s |\n", len(runs),
 		count(runs, func(o shadowOut) bool { return o.Decision == analysis.Fail }), count(runs, passed),
 		count(runs, func(o shadowOut) bool { return o.Decision == analysis.Continue }),
-		num(median(over(runs, func(o shadowOut) float64 { return o.DecideSec }))),
-		num(median(over(runs, func(o shadowOut) float64 { return float64(o.Pairs) }))),
-		num(median(over(runs, func(o shadowOut) float64 { return float64(o.NewWorse) }))),
-		num(median(over(runs, func(o shadowOut) float64 { return float64(o.StableWorse) }))),
-		num(median(over(runs, func(o shadowOut) float64 { return float64(o.UserFailed) }))))
+		benchrun.Num(median(over(runs, func(o shadowOut) float64 { return o.DecideSec }))),
+		benchrun.Num(median(over(runs, func(o shadowOut) float64 { return float64(o.Pairs) }))),
+		benchrun.Num(median(over(runs, func(o shadowOut) float64 { return float64(o.NewWorse) }))),
+		benchrun.Num(median(over(runs, func(o shadowOut) float64 { return float64(o.StableWorse) }))),
+		benchrun.Num(median(over(runs, func(o shadowOut) float64 { return float64(o.UserFailed) }))))
 	if tr := triggers(runs); tr != "" {
 		fmt.Printf("\nTriggers of the A/A rollbacks: %s.\n\n", tr)
 	}
 	for _, o := range runs {
 		if o.Decision == analysis.Fail {
-			fmt.Printf("- at %s s: %s\n", num(o.DecideSec), o.Reason)
+			fmt.Printf("- at %s s: %s\n", benchrun.Num(o.DecideSec), o.Reason)
 		}
 	}
 }
@@ -170,7 +171,7 @@ func impactTable(outs []impactOut, hold time.Duration, rate float64) {
 		if o.Mode != noShadow {
 			dec = "none within the run"
 			if o.Decision != analysis.Continue {
-				dec = strings.TrimSpace(fmt.Sprintf("%s %s", o.Decision, o.Trigger)) + " at " + num(o.DecideSec) + " s"
+				dec = strings.TrimSpace(fmt.Sprintf("%s %s", o.Decision, o.Trigger)) + " at " + benchrun.Num(o.DecideSec) + " s"
 			}
 		}
 		mode := o.Mode
@@ -204,14 +205,4 @@ func dur(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
-}
-
-func num(x float64) string {
-	switch {
-	case math.IsInf(x, 1) || math.IsNaN(x):
-		return "never"
-	case x >= 100:
-		return fmt.Sprintf("%.0f", x)
-	}
-	return fmt.Sprintf("%.3g", x)
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -176,23 +174,11 @@ func newAuditExportCmd(g *Globals) *cobra.Command {
 
 // stream copies a GET's answer to w as it comes (an export may be large).
 func (c *apiClient) stream(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1"+path, nil)
+	resp, err := c.send(ctx, untimed, "GET", path, nil)
 	if err != nil {
 		return err
 	}
-	api.Authorize(req, c.token)
-	hc := *c.http
-	hc.Timeout = 0 // as long as the log takes; ctx still ends it
-	resp, err := hc.Do(req)
-	if err != nil {
-		return noAnswer(c.base, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
-		return &statusError{code: resp.StatusCode, msg: "GET " + path + ": " + strconv.Itoa(resp.StatusCode) + ": " + e.Error}
-	}
 	_, err = io.Copy(w, resp.Body)
 	return err
 }

@@ -74,27 +74,11 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
+	resp, err := c.send(ctx, c.http, method, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	api.Authorize(req, c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return noAnswer(c.base, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return &statusError{code: resp.StatusCode, msg: e.Error}
-		}
-		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))}
-	}
 	if out == nil {
 		return nil
 	}
@@ -103,6 +87,38 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	return nil
 }
+
+// send makes an API request with the token through hc and returns a
+// successful answer, whose body the caller closes; any other status is a
+// statusError carrying the server's message.
+func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	api.Authorize(req, c.token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, noAnswer(c.base, err)
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error string `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return nil, &statusError{code: resp.StatusCode, msg: e.Error}
+	}
+	return nil, &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))}
+}
+
+// untimed is a client for answers that last as long as they need (an
+// event stream, an export); the caller's context still ends them.
+var untimed = &http.Client{}
 
 // whoami is the name of the token this client sends, as the server
 // records it for what the client does ("?" when the server cannot say).

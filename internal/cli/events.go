@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/spf13/cobra"
 )
@@ -79,24 +77,11 @@ func printEvent(w io.Writer, asJSON bool, raw []byte) error {
 
 // follow reads the server-sent event stream until ctx ends.
 func (c *apiClient) follow(ctx context.Context, each func([]byte) error) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/api/v1/events?follow=1", nil)
+	resp, err := c.send(ctx, untimed, "GET", "/events?follow=1", nil)
 	if err != nil {
 		return err
 	}
-	api.Authorize(req, c.token)
-	resp, err := (&http.Client{}).Do(req)
-	if err != nil {
-		return noAnswer(c.base, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = resp.Status
-		}
-		return &statusError{code: resp.StatusCode, msg: e.Error}
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {

@@ -47,6 +47,15 @@ func (noArtifacts) Open(context.Context, string) (string, error) { return "", os
 // built and no rollout yet.
 func apiServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	s, _ := testServer(t)
+	hs, _ := authedServer(t, s)
+	return hs
+}
+
+// testServer is a server over a real SQLite store holding nothing, with an
+// in-memory target, no artifact and a judge that never decides.
+func testServer(t *testing.T) (*Server, store.Store) {
+	t.Helper()
 	st, err := open.Open(context.Background(), "", t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +66,7 @@ func apiServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs, _ := authedServer(t, s)
-	return hs
+	return s, st
 }
 
 // authedServer serves s's API as the local CLI reaches it: a request that

@@ -6,19 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/rollout/rollouttest"
 	"github.com/belay-dev/belay/internal/store"
-	"github.com/belay-dev/belay/internal/store/open"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -37,16 +33,7 @@ type authRig struct {
 func newAuthRig(t *testing.T) *authRig {
 	t.Helper()
 	ctx := context.Background()
-	st, err := open.Open(ctx, "", t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: "../../examples/hello/belay.yaml", AuditKey: testAuditKey(t),
-		Judge: rollout.JudgeFunc(func(context.Context, rollout.State) (analysis.Verdict, error) { return analysis.Verdict{}, nil })})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := testServer(t)
 	hs, admin := authedServer(t, s)
 	r := &authRig{t: t, st: st, url: hs.URL, admin: admin, rollouts: map[string]int64{}, queued: map[string]int64{}}
 	const v = "hello-2026.05.12-8f3a91c"
