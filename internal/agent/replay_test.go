@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -142,16 +143,23 @@ func TestReplayJudgesStagingOnProductionRequests(t *testing.T) {
 
 	users := time.Now().Add(1500 * time.Millisecond)
 	for i := 0; time.Now().Before(users); i++ {
-		for _, path := range []string{"/ok/", "/fail/"} {
+		// In random order: the sample keeps the first request after each
+		// SampleEvery, which a fixed order would phase-lock to one path.
+		paths := []string{"/ok/", "/fail/", "/ok/post"}
+		rand.Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
+		for _, path := range paths {
+			if path == "/ok/post" {
+				resp, err := http.Post(fmt.Sprint(prodURL, path, i), "text/plain", strings.NewReader("x"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				continue
+			}
 			if _, err := served(http.DefaultClient, fmt.Sprint(prodURL, path, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		resp, err := http.Post(fmt.Sprint(prodURL, "/ok/post", i), "text/plain", strings.NewReader("x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
 		time.Sleep(5 * time.Millisecond)
 	}
 	var sh *target.ShadowCounters
