@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/agent/health"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -45,6 +46,7 @@ type Agent struct {
 	prober   *health.Prober
 	mu       sync.Mutex // guards services and the state file
 	services map[key]*service
+	redact   secret.Redactor // secret values of every version applied
 	ctx      context.Context // lives as long as the agent; health loops hang off it
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -94,8 +96,19 @@ func (a *Agent) Apply(ctx context.Context, want target.Desired) error {
 	if err := validate(&want); err != nil {
 		return err
 	}
+	a.learnSecrets(want)
 	s := a.service(key{want.Environment, want.Service})
 	return s.apply(ctx, want)
+}
+
+// learnSecrets makes the agent redact want's secret values from the logs
+// and errors it shows.
+func (a *Agent) learnSecrets(want target.Desired) {
+	for _, v := range want.Versions {
+		for name, val := range v.Run.SecretEnv {
+			a.redact.Add(name, val)
+		}
+	}
 }
 
 // Remove drains and stops every version of a service and forgets it.

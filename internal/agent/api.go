@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/target"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -132,7 +133,7 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 	offsets := make([]int64, len(files))
 	for i, f := range files {
 		prefix := f.Version + "/" + f.Instance + " | "
-		for _, l := range splitLines(lastLines(f.Path, lines)) {
+		for _, l := range splitLines(a.redact.String(lastLines(f.Path, lines))) {
 			fmt.Fprintln(w, prefix+l)
 		}
 		if fi, err := os.Stat(f.Path); err == nil {
@@ -151,14 +152,14 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for i, f := range files {
-			offsets[i] = follow(w, f, offsets[i])
+			offsets[i] = follow(w, f, offsets[i], &a.redact)
 		}
 	}
 }
 
 // follow writes the lines appended to f since off and returns the new
 // offset; a file that shrank was rotated (copy-truncate) and is read from 0.
-func follow(w io.Writer, f LogFile, off int64) int64 {
+func follow(w io.Writer, f LogFile, off int64, redact *secret.Redactor) int64 {
 	fh, err := os.Open(f.Path)
 	if err != nil {
 		return off
@@ -181,7 +182,7 @@ func follow(w io.Writer, f LogFile, off int64) int64 {
 			return off
 		}
 		off += int64(len(line))
-		fmt.Fprint(w, f.Version+"/"+f.Instance+" | "+line)
+		fmt.Fprint(w, f.Version+"/"+f.Instance+" | "+redact.String(line))
 	}
 }
 

@@ -102,6 +102,7 @@ func (a *Agent) Restore(ctx context.Context) error {
 
 func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	want := ss.Desired
+	a.learnSecrets(want)
 	if err := validate(&want); err != nil {
 		return err
 	}

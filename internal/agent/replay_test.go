@@ -23,6 +23,7 @@ import (
 const (
 	envRecorder = "BELAY_AGENT_TEST_RECORDER"
 	envFail     = "BELAY_AGENT_TEST_FAIL" // a path prefix answered 500
+	envEcho     = "BELAY_AGENT_TEST_ECHO" // a variable whose value is logged at start
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +36,9 @@ func TestMain(m *testing.M) {
 // record serves on PORT, logging "METHOD path shadow=<mark>" per request.
 func record() int {
 	fail := os.Getenv(envFail)
+	if name := os.Getenv(envEcho); name != "" {
+		fmt.Printf("%s is %s\n", name, os.Getenv(name))
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			return

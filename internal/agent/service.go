@@ -251,7 +251,7 @@ func (s *service) waitHealthy(ctx context.Context, v *version) error {
 			}
 			return fmt.Errorf("%w: %s/%s version %s: %d of %d instances healthy after %v; last log lines of instance %d:\n%s",
 				target.ErrUnhealthy, s.key.env, s.key.service, v.spec.Version, v.ready(), len(v.instances),
-				v.spec.Health.HealthTimeout, notReady.idx, lastLines(notReady.logPath, 20))
+				v.spec.Health.HealthTimeout, notReady.idx, s.a.redact.String(lastLines(notReady.logPath, 20)))
 		}
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			return ctx.Err()

@@ -126,6 +126,9 @@ func instanceEnv(k key, v target.Version, port int) []string {
 	for name, val := range v.Run.Env {
 		env = append(env, name+"="+val)
 	}
+	for name, val := range v.Run.SecretEnv {
+		env = append(env, name+"="+val)
+	}
 	return append(env, "PORT="+strconv.Itoa(port))
 }
 

@@ -248,3 +248,33 @@ type AuditExportLine struct {
 	Entry      *AuditEntry      `json:"entry,omitempty"`
 	Checkpoint *AuditCheckpoint `json:"checkpoint,omitempty"`
 }
+
+// SecretRequest sets a secret (its value) or removes one (no value).
+type SecretRequest struct {
+	Value  string `json:"value,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// SecretList is an environment's secrets, by name only.
+type SecretList struct {
+	Environment string   `json:"environment"`
+	File        string   `json:"file"`                // the encrypted file, next to belay.yaml
+	Recipient   string   `json:"recipient,omitempty"` // the environment's age public key; empty before the first secret
+	Names       []string `json:"names"`
+}
+
+// SecretChange is what a set or remove did; the value is never echoed.
+type SecretChange struct {
+	Environment string `json:"environment"`
+	Name        string `json:"name"`
+	Action      string `json:"action"`                // set, replace or remove
+	Fingerprint string `json:"fingerprint,omitempty"` // an HMAC of the value, as the audit log keeps it
+	File        string `json:"file"`
+}
+
+// SecretValue is one secret's value, for its admin.
+type SecretValue struct {
+	Environment string `json:"environment"`
+	Name        string `json:"name"`
+	Value       string `json:"value"`
+}

@@ -60,11 +60,12 @@ const (
 	Cancel   Action = "cancel" // a queued release
 	Approve  Action = "approve"
 	Promote  Action = "promote"
-	Tokens   Action = "tokens" // create, list, revoke
+	Tokens   Action = "tokens"  // create, list, revoke
+	Secrets  Action = "secrets" // set, remove or read a secret's value
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {
@@ -73,7 +74,7 @@ func Need(a Action) Role {
 		return Viewer
 	case Approve, Promote:
 		return Approver
-	case Tokens:
+	case Tokens, Secrets:
 		return Admin
 	}
 	return Deployer

@@ -20,6 +20,7 @@ import (
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/belay-dev/belay/internal/release"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/server"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target/local"
@@ -119,6 +120,12 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	secrets := &secret.Store{Keys: secret.Keyring{Dir: filepath.Join(home, "secrets")}, ProjectFile: c.File, Redactor: &secret.Redactor{}}
+	for _, env := range p.EnvironmentNames() { // known values are redacted from the start
+		if _, err := secrets.Read(env); err != nil {
+			log.Warn("secrets", "environment", env, "err", err)
+		}
+	}
 	tgt := local.Unix(c.AgentSocket)
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
@@ -130,6 +137,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
 		TokenFile: api.TokenFile(home),
 		AuditKey:  auditKey,
+		Secrets:   secrets,
 	})
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func runOf(eff *spec.Effective, version, artifact string) target.Version {
 	}
 	return target.Version{
 		Version: version, Artifact: artifact, Instances: eff.Instances,
-		Run:    target.Run{Command: svc.Run.Command, Args: svc.Run.Args, Env: env},
+		Run:    target.Run{Command: svc.Run.Command, Args: svc.Run.Args, Env: env, Secrets: slices.Clone(svc.Run.Secrets)},
 		Health: h,
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/target"
@@ -53,6 +54,9 @@ type Deps struct {
 	Artifacts Artifacts
 	// Project loads belay.yaml as it is now: edits apply to the next release.
 	Project func() (*spec.Project, error)
+	// Secrets are the environments' secrets; nil: a service that needs one
+	// cannot be released.
+	Secrets *secret.Store
 	// Published hears of the events of every stored change, after commit.
 	Published func(ctx context.Context, evs []event.Event)
 	Now       func() time.Time
@@ -88,7 +92,7 @@ func New(d Deps) (*Orchestrator, error) {
 		rs.finished = f.Forget // a finished rollout's analysis state is no longer needed
 	}
 	eng, err := rollout.NewEngine(rollout.Deps{
-		Store: rs, Target: d.Target, Judge: d.Judge,
+		Store: rs, Target: secretTarget{d.Target, o}, Judge: d.Judge,
 		Smoke: smokeRunner{o}, Hooks: hookRunner{o}, Verifier: verifier{o},
 		BeforeTick: o.pump, Now: d.Now, Logger: d.Logger,
 	})

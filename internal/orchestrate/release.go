@@ -117,6 +117,9 @@ func (o *Orchestrator) newRollout(ctx context.Context, p *spec.Project, rel stor
 	if err != nil {
 		return store.Rollout{}, store.Effects{}, err
 	}
+	if err := o.checkSecrets(env, cfg.New); err != nil {
+		return store.Rollout{}, store.Effects{}, err
+	}
 	cfg.ID, cfg.Supersede = "new", pl.Supersede
 	st, err := rollout.New(cfg, o.d.Now())
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -65,7 +66,10 @@ func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessa
 	base := "http://" + st.Base.Listen
 	rep, err := smoke.Run(ctx, &http.Client{Timeout: 30 * time.Second}, base, tests)
 	ev, _ := json.Marshal(smokeReport{Target: base + " (" + api.VersionHeader + ": " + st.New.Version + ")", Report: rep})
-	return ev, err
+	if err != nil {
+		err = r.s.redact(err)
+	}
+	return r.s.redactJSON(ev), err
 }
 
 func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessage, error) {
@@ -85,17 +89,29 @@ func (r hookRunner) Hooks(ctx context.Context, st rollout.State) (json.RawMessag
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s for its hooks: %v", rollout.ErrActionFailed, at.Version, err)
 	}
+	specs := phaseHooks(svc, st, dir)
+	var secrets map[string]string
+	if len(specs) > 0 {
+		secrets, err = r.s.secretValues(st.Environment, svc.Run.Secrets)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secrets of the %s hooks: %w", st.Service, r.s.redact(err)) // retried: see secretTarget
+	}
 	var results []hook.Result
-	for _, h := range phaseHooks(svc, st, dir) {
+	for _, h := range specs {
+		if len(secrets) > 0 {
+			h.Env = maps.Clone(h.Env)
+			maps.Copy(h.Env, secrets)
+		}
 		res, err := hook.Run(ctx, h)
 		results = append(results, res)
 		if err != nil {
 			ev, _ := json.Marshal(results)
-			return ev, err
+			return r.s.redactJSON(ev), r.s.redact(err)
 		}
 	}
 	ev, _ := json.Marshal(results)
-	return ev, nil
+	return r.s.redactJSON(ev), nil
 }
 
 func (v verifier) Verify(ctx context.Context, st rollout.State) (json.RawMessage, error) {

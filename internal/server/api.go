@@ -13,6 +13,7 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -41,6 +42,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/audit/checkpoint", s.handle(s.getAuditCheckpoint))
 	mux.HandleFunc("POST /api/v1/audit/verify", s.handle(s.postAuditVerify))
 	mux.HandleFunc("GET /api/v1/audit/export", s.getAuditExport)
+	mux.HandleFunc("GET /api/v1/secrets/{env}", s.handle(s.getSecrets))
+	mux.HandleFunc("GET /api/v1/secrets/{env}/{name}", s.handle(s.getSecret))
+	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}", s.handle(s.postSecret(false)))
+	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}/remove", s.handle(s.postSecret(true)))
 	return sameOrigin(s.authenticate(mux))
 }
 
@@ -85,11 +90,28 @@ func (s *Server) handle(f apiFunc) http.HandlerFunc {
 				s.d.Logger.Error("api", "path", r.URL.Path, "err", err)
 			}
 			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": s.redact().String(err.Error())})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			s.d.Logger.Error("api: encode answer", "path", r.URL.Path, "err", err)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if _, reveal := v.(api.SecretValue); !reveal { // the one answer meant to hold a value
+			b = s.redact().Bytes(b)
+		}
+		_, _ = w.Write(append(b, '\n'))
 	}
+}
+
+// redact hides the secret values the server knows of; nil knows none.
+func (s *Server) redact() *secret.Redactor {
+	if s.d.Secrets == nil {
+		return nil
+	}
+	return s.d.Secrets.Redactor
 }
 
 func statusOf(err error) int {
@@ -290,7 +312,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range evs {
-			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", e.ID, e.Data)
+			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", e.ID, s.redact().Bytes(e.Data))
 			after = e.ID
 		}
 		if flusher != nil {

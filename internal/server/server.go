@@ -20,6 +20,7 @@ import (
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/target"
@@ -50,6 +51,9 @@ type Deps struct {
 	// AuditKey signs the audit log's checkpoints: the server's own key
 	// (audit.LoadKey), never an artifact signing key.
 	AuditKey *audit.Key
+	// Secrets are the environments' secrets (nil: none can be kept); its
+	// Redactor hides their values in every answer and event.
+	Secrets *secret.Store
 }
 
 // Server holds the control plane's state.
@@ -78,7 +82,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery)}
 	o, err := orchestrate.New(orchestrate.Deps{
 		Store: d.Store, Target: d.Target, Judge: d.Judge, Artifacts: d.Artifacts,
-		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger,
+		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger, Secrets: d.Secrets,
 	})
 	if err != nil {
 		return nil, err

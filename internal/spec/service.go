@@ -35,6 +35,9 @@ type Run struct {
 	Args    []string          `yaml:"args" json:"args,omitempty"`
 	Port    int               `yaml:"port" json:"port,omitempty"`
 	Env     map[string]string `yaml:"env" json:"env,omitempty" schema:"scalar"`
+	// Secrets are the names of the environment's secrets (belay secrets
+	// set) that instances and hooks get as environment variables.
+	Secrets []string `yaml:"secrets" json:"secrets,omitempty"`
 }
 
 // Migration is the service's database migration step.

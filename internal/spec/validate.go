@@ -1,9 +1,12 @@
 package spec
 
 import (
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/belay-dev/belay/internal/secret"
 )
 
 // checkProject runs the checks that span fields, after decoding; every
@@ -96,6 +99,20 @@ func (d *decoder) checkRun(path string, r *Run) {
 	if _, set := d.pos[path+".port"]; set && (r.Port < 1 || r.Port > 65535) {
 		d.errAt(path+".port", "port %d is not between 1 and 65535", r.Port)
 	}
+	d.checkEnv(path+".env", r.Env)
+	seen := map[string]bool{}
+	for i, name := range r.Secrets {
+		at := fmt.Sprintf("%s.secrets[%d]", path, i)
+		switch err := secret.CheckName(name); {
+		case err != nil:
+			d.errAt(at, "%v", err)
+		case seen[name]:
+			d.errAt(at, "secret %s is listed twice", name)
+		case r.Env[name] != "":
+			d.errAt(at, "%s is both in run.env and a secret: remove it from run.env", name)
+		}
+		seen[name] = true
+	}
 }
 
 // checkRollback enforces rollback-first: anything that reaches production has
@@ -181,6 +198,7 @@ func (d *decoder) checkOverride(p *Project, path, env string, o *Override) {
 		}
 	}
 	d.checkRollout(path+".rollout", o.Rollout)
+	d.checkEnv(path+".env", o.Env)
 }
 
 // checkListenClash refuses two services whose proxies would bind the same

@@ -88,7 +88,14 @@ type Version struct {
 type Run struct {
 	Command string            `json:"command"` // a file inside the artifact, or a command on PATH
 	Args    []string          `json:"args,omitempty"`
-	Env     map[string]string `json:"env,omitempty"` // includes decrypted secrets; never logged
+	Env     map[string]string `json:"env,omitempty"`
+	// Secrets names the environment's secrets the instances get; what a
+	// server keeps of a version (the rollout's state) holds only these names.
+	Secrets []string `json:"secrets,omitempty"`
+	// SecretEnv is their values, resolved just before a Desired goes to
+	// the target: an instance's env, never shown (a target redacts them from
+	// the logs and errors it shows).
+	SecretEnv map[string]string `json:"secret_env,omitempty"`
 	// GracePeriod is how long an instance has between SIGTERM and SIGKILL.
 	GracePeriod time.Duration `json:"grace_period,omitempty"`
 }
