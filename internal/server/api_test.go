@@ -18,6 +18,7 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/rollout/rollouttest"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/store/open"
@@ -61,7 +62,18 @@ func testServer(t *testing.T) (*Server, store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: "../../examples/hello/belay.yaml", AuditKey: testAuditKey(t),
+	// The example's belay.yaml in a directory of its own, where secrets go.
+	b, err := os.ReadFile("../../examples/hello/belay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	project := filepath.Join(dir, "belay.yaml")
+	if err := os.WriteFile(project, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secrets := &secret.Store{Keys: secret.Keyring{Dir: filepath.Join(dir, ".belay", "secrets")}, ProjectFile: project, Redactor: &secret.Redactor{}}
+	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: project, AuditKey: testAuditKey(t), Secrets: secrets,
 		Judge: rollout.JudgeFunc(func(context.Context, rollout.State) (analysis.Verdict, error) { return analysis.Verdict{}, nil })})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/target"
 )
@@ -22,6 +23,7 @@ import (
 // a paused-able rollout and a queue entry in each environment.
 type authRig struct {
 	t        *testing.T
+	srv      *Server
 	st       store.Store
 	url      string
 	admin    string
@@ -35,7 +37,7 @@ func newAuthRig(t *testing.T) *authRig {
 	ctx := context.Background()
 	s, st := testServer(t)
 	hs, admin := authedServer(t, s)
-	r := &authRig{t: t, st: st, url: hs.URL, admin: admin, rollouts: map[string]int64{}, queued: map[string]int64{}}
+	r := &authRig{t: t, srv: s, st: st, url: hs.URL, admin: admin, rollouts: map[string]int64{}, queued: map[string]int64{}}
 	const v = "hello-2026.05.12-8f3a91c"
 	rel, err := st.CreateRelease(ctx, store.Release{Service: "hello", Version: v, Owner: "o", Plan: json.RawMessage(`{}`), CreatedAt: time.Now()})
 	if err != nil {
@@ -60,6 +62,8 @@ func newAuthRig(t *testing.T) *authRig {
 	}
 	return r
 }
+
+func (r *authRig) secrets() *secret.Store { return r.srv.d.Secrets }
 
 // call sends a JSON request with token ("" for none) and returns the status and body.
 func (r *authRig) call(token, method, path string, body any) (int, string) {
@@ -121,7 +125,7 @@ func TestPermissionMatrix(t *testing.T) {
 	r := newAuthRig(t)
 	least := map[string]string{ // the least role each action needs
 		"read": "viewer", "release": "deployer", "pause": "deployer", "resume": "deployer", "abort": "deployer",
-		"rollback": "deployer", "cancel": "deployer", "approve": "approver", "promote": "approver", "tokens": "admin",
+		"rollback": "deployer", "cancel": "deployer", "approve": "approver", "promote": "approver", "tokens": "admin", "secrets": "admin",
 	}
 	rank := map[string]int{"viewer": 0, "deployer": 1, "approver": 2, "admin": 3}
 	type call struct {
@@ -141,6 +145,9 @@ func TestPermissionMatrix(t *testing.T) {
 			call{"abort", env, "POST", fmt.Sprintf("/api/v1/rollouts/%d/abort", id), reason},
 			call{"rollback", env, "POST", "/api/v1/rollback", api.RollbackRequest{Service: "hello", CommandRequest: api.CommandRequest{Reason: "matrix", Env: env}}},
 			call{"cancel", env, "POST", fmt.Sprintf("/api/v1/queue/%d/cancel", r.queued[env]), reason},
+			call{"secrets", env, "POST", "/api/v1/secrets/" + env + "/API_KEY", api.SecretRequest{Value: "matrix-value-1", Reason: "matrix"}},
+			call{"secrets", env, "GET", "/api/v1/secrets/" + env + "/API_KEY", nil},
+			call{"read", env, "GET", "/api/v1/secrets/" + env, nil},
 		)
 	}
 	scopes := [][]string{nil, {"staging"}, {"production"}}
