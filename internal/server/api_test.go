@@ -18,8 +18,8 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/rollout/rollouttest"
+	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/store/open"
 )

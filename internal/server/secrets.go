@@ -142,4 +142,3 @@ func (s *Server) secretAudit(r *http.Request, action, env, name, fingerprint, re
 	return store.AuditEntry{At: s.d.Now().UTC(), Actor: identity(r).Name, Action: action,
 		Subject: "secret/" + env + "/" + name, Reason: reason, Detail: detail}
 }
-
