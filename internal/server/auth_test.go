@@ -103,6 +103,15 @@ func (r *authRig) token(name, role string, envs ...string) string {
 	return t.Token
 }
 
+func (r *authRig) audited() []store.AuditEntry {
+	r.t.Helper()
+	es, err := r.st.AuditSince(context.Background(), 0, 100000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return es
+}
+
 func (r *authRig) denials() int {
 	r.t.Helper()
 	es, err := r.st.AuditSince(context.Background(), 0, 100000)
@@ -151,14 +160,23 @@ func TestPermissionMatrix(t *testing.T) {
 		)
 	}
 	scopes := [][]string{nil, {"staging"}, {"production"}}
-	denied := 0
+	denied, writes := 0, map[string]int{}
 	for _, role := range []string{"viewer", "deployer", "approver", "admin"} {
 		for si, scope := range scopes {
-			tok := r.token(fmt.Sprintf("%s-%d", role, si), role, scope...)
+			name := fmt.Sprintf("%s-%d", role, si)
+			tok := r.token(name, role, scope...)
 			for _, c := range calls {
 				inScope := scope == nil || c.env != "" && slices.Contains(scope, c.env)
 				want := c.action == "read" || rank[role] >= rank[least[c.action]] && inScope
+				before := r.audited()
 				code, body := r.call(tok, c.method, c.path, c.body)
+				if c.method == "POST" && code < 300 {
+					writes[c.action]++
+					// Every write done with a token is audited under its name.
+					if got := r.audited(); len(got) == len(before) || got[len(got)-1].Actor != name {
+						t.Errorf("%s %s by %s succeeded (%d) without an audit entry under its name", c.method, c.path, name, code)
+					}
+				}
 				switch {
 				case want && (code == 401 || code == 403):
 					t.Errorf("%s in %v may %s in %q, got %d %s", role, scope, c.action, c.env, code, body)
@@ -175,7 +193,7 @@ func TestPermissionMatrix(t *testing.T) {
 	if got := r.denials(); got != denied {
 		t.Errorf("%d denials audited, want %d", got, denied)
 	}
-	t.Logf("%d calls, %d denied", 4*len(scopes)*len(calls), denied)
+	t.Logf("%d calls, %d denied; writes that succeeded, each audited: %v", 4*len(scopes)*len(calls), denied, writes)
 }
 
 // Without a usable token nothing answers but /healthz: missing, malformed,
