@@ -31,6 +31,13 @@ const (
 
 var errHandoff = errors.New("hand off to net/http")
 
+// errAmbiguous is a request framed both by Content-Length and by
+// Transfer-Encoding: net/http would read it by the latter and keep the
+// connection open, where RFC 9112 (6.3) has a server close it, since the
+// pair is the classic way to smuggle a request past a proxy that reads it
+// the other way. The front answers 400 and closes instead.
+var errAmbiguous = errors.New("both Content-Length and Transfer-Encoding")
+
 // front serves one client connection.
 type front struct {
 	p        *Proxy
@@ -72,6 +79,11 @@ func (f *front) loop() error {
 		// front reads nothing else from the client, so it needs no clearing.
 		_ = f.c.SetReadDeadline(time.Now().Add(idleTimeout))
 		head, req, err := nextRequest(f.br)
+		if errors.Is(err, errAmbiguous) {
+			_, _ = f.bw.WriteString(ambiguousAnswer)
+			_ = f.bw.Flush()
+			return err
+		}
 		if err != nil {
 			if f.draining.Load() && len(head) == 0 && f.br.Buffered() == 0 {
 				return nil // idle all through Shutdown's wait: close without a word
@@ -105,9 +117,34 @@ func nextRequest(br *bufio.Reader) (head []byte, req request, err error) {
 	}
 	req, ok := parseRequest(head)
 	if !ok {
+		if framedTwice(head) {
+			return head, req, errAmbiguous
+		}
 		return head, req, errHandoff
 	}
 	return head, req, nil
+}
+
+const ambiguousAnswer = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 55\r\n\r\n" +
+	"Content-Length and Transfer-Encoding in one request\r\n\r\n"
+
+// framedTwice reports whether head has both a Content-Length and a
+// Transfer-Encoding header, as net/http would read their names (any case,
+// no space before the colon).
+func framedTwice(head []byte) bool {
+	_, rest := cutLine(head)
+	var cl, te bool
+	for len(rest) > 2 {
+		var line []byte
+		line, rest = cutLine(rest)
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		cl = cl || asciiEqualFold(name, "content-length")
+		te = te || asciiEqualFold(name, "transfer-encoding")
+	}
+	return cl && te
 }
 
 // bufferedConn is a connection whose first bytes were already read into r.

@@ -28,6 +28,7 @@ const (
 	frontServe   frontVerdict = "serve"   // it forwards the request itself
 	frontHandoff frontVerdict = "handoff" // net/http reads the request (and answers any error)
 	frontWait    frontVerdict = "wait"    // no request yet: it reads on, or closes at EOF
+	frontRefuse  frontVerdict = "refuse"  // it answers 400 itself and closes
 )
 
 // frontDecision is the front's reading of one request.
@@ -48,6 +49,8 @@ func frontDecide(data []byte) frontDecision {
 	switch {
 	case errors.Is(err, errHandoff):
 		return frontDecision{verdict: frontHandoff}
+	case errors.Is(err, errAmbiguous):
+		return frontDecision{verdict: frontRefuse, close: true}
 	case err != nil:
 		return frontDecision{verdict: frontWait}
 	}
@@ -146,8 +149,8 @@ func checkFront(t *testing.T, data []byte) {
 		d := frontDecide(data)
 		want, body, rest, nerr := netHTTPRead(data)
 		switch d.verdict {
-		case frontHandoff:
-			return // net/http reads it all from here
+		case frontHandoff, frontRefuse:
+			return // net/http reads it all from here, or nothing more is read
 		case frontWait:
 			// The front would wait (and close at EOF) where net/http has a
 			// whole request to serve: it must not stall one.
