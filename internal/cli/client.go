@@ -78,8 +78,8 @@ func (c *apiClient) untimed() *http.Client { return &http.Client{Transport: c.ht
 // whose certificate c does not trust.
 func (c *apiClient) noAnswer(err error) error {
 	if e := c.trust.Explain(err); errors.Is(e, apitls.ErrUntrusted) {
-		hint := "if the server's certificate was rotated, pin the new one: set BELAY_CA_FILE to a copy of it " +
-			"(<home>/api.crt on the server's host, with --tls-self-signed)"
+		hint := "if the server's certificate was rotated, pin the new one: copy it from the server's host " +
+			"(<home>/api.crt with --tls-self-signed, else its --tls-cert) and set BELAY_CA_FILE to the copy"
 		if !c.trust.Pinned {
 			hint = "set BELAY_CA_FILE to the server's certificate (<home>/api.crt on its host, with --tls-self-signed) or to its CA"
 		}

@@ -134,7 +134,8 @@ func (l apiListen) serverTLS(home string, log *slog.Logger) (*tls.Config, string
 }
 
 // apiURL is the URL clients on this host reach the API at, listening on
-// addr: an address of every interface is reached on loopback.
+// addr: an address of every interface is reached on 127.0.0.1 (Go listens
+// on 0.0.0.0 and :: alike on both IPv4 and IPv6, and shows either as ::).
 func apiURL(scheme string, addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
@@ -142,9 +143,6 @@ func apiURL(scheme string, addr net.Addr) string {
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
-		if ip.To4() == nil {
-			host = "::1"
-		}
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
 }

@@ -157,7 +157,7 @@ func TestCLIRefusesAnotherCertificate(t *testing.T) {
 	var he *hintError
 	if !errors.As(err, &he) || !errors.Is(err, apitls.ErrUntrusted) ||
 		!strings.Contains(he.msg, "the server's certificate is not the one pinned in "+otherCert) ||
-		!strings.HasPrefix(he.hint, "if the server's certificate was rotated, pin the new one: set BELAY_CA_FILE") {
+		!strings.HasPrefix(he.hint, "if the server's certificate was rotated, pin the new one: copy it from the server's host") {
 		t.Fatalf("got %v", err)
 	}
 
