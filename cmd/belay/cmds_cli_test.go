@@ -5,12 +5,14 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/apitls"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func init() {
 	// waitready HOME: wait until a server started in the background wrote
-	// its ready-file under HOME and answers /healthz.
+	// its ready-file under HOME and answers /healthz (over https, trusting
+	// the certificate the ready-file names).
 	scriptCmds["waitready"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 1 {
 			ts.Fatalf("usage: waitready HOME")
@@ -20,7 +22,7 @@ func init() {
 			r, err := api.ReadReady(api.ReadyFile(ts.MkAbs(args[0])))
 			if err == nil {
 				var resp *http.Response
-				if resp, err = http.Get(r.Server + "/healthz"); err == nil {
+				if resp, err = readyClient(r).Get(r.Server + "/healthz"); err == nil {
 					resp.Body.Close()
 					return
 				}
@@ -31,4 +33,17 @@ func init() {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// readyClient is a client of the server of a ready-file: over https, it
+// trusts only the certificate the ready-file names, as the CLI does.
+func readyClient(r api.Ready) *http.Client {
+	if r.Cert == "" {
+		return http.DefaultClient
+	}
+	conf, _, err := apitls.ClientConfig(r.Cert)
+	if err != nil {
+		return http.DefaultClient // and /healthz fails, saying why
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
 }

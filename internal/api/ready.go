@@ -16,6 +16,7 @@ import (
 // client verbs and tests find them without guessing ports.
 type Ready struct {
 	Server      string `json:"server,omitempty"`       // base URL of the API, http://127.0.0.1:PORT
+	Cert        string `json:"cert,omitempty"`         // over https: the certificate file the server presents, which clients here pin
 	ServerPID   int    `json:"server_pid,omitempty"`   //
 	AgentSocket string `json:"agent_socket,omitempty"` // unix socket of the agent API
 	AgentPID    int    `json:"agent_pid,omitempty"`

@@ -174,7 +174,7 @@ func newAuditExportCmd(g *Globals) *cobra.Command {
 
 // stream copies a GET's answer to w as it comes (an export may be large).
 func (c *apiClient) stream(ctx context.Context, path string, w io.Writer) error {
-	resp, err := c.send(ctx, untimed, "GET", path, nil)
+	resp, err := c.send(ctx, c.untimed(), "GET", path, nil)
 	if err != nil {
 		return err
 	}

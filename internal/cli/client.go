@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/apitls"
 	"io"
 	"net/http"
 	"os"
@@ -20,16 +21,20 @@ type apiClient struct {
 	base  string
 	token string // sent as Authorization: Bearer
 	http  *http.Client
+	trust apitls.Trust // over https: what the client trusts of the server's certificate
 }
 
-// client finds the server: BELAY_SERVER, else the ready-file in the home directory.
+// client finds the server: BELAY_SERVER, else the ready-file in the home
+// directory. Over https it trusts the certificates in BELAY_CA_FILE, else
+// the certificate the ready-file's server presents (pinned), else (with
+// BELAY_SERVER) the system's roots.
 func (g *Globals) client(projectFile string) (*apiClient, error) {
 	home := g.HomeDir(projectFile)
 	token, err := api.Token(home)
 	if err != nil {
 		return nil, err
 	}
-	base := os.Getenv("BELAY_SERVER")
+	base, trust := os.Getenv("BELAY_SERVER"), os.Getenv("BELAY_CA_FILE")
 	if base == "" {
 		r, err := api.ReadReady(api.ReadyFile(home))
 		if errors.Is(err, os.ErrNotExist) {
@@ -40,13 +45,47 @@ func (g *Globals) client(projectFile string) (*apiClient, error) {
 			return nil, err
 		}
 		base = r.Server
+		if trust == "" {
+			trust = r.Cert
+		}
 	}
-	return &apiClient{base: strings.TrimSuffix(base, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return newAPIClient(base, token, trust)
 }
 
-// noAnswer is the error of a server that does not answer at base.
-func noAnswer(base string, err error) error {
-	return &hintError{code: codeNoServer, msg: fmt.Sprintf("no belay server answers at %s (%v)", base, err), hint: "start one with `belay up`", err: err}
+// newAPIClient is a client of the server at base that sends token and,
+// over https, trusts trustFile's certificates (see apitls.ClientConfig).
+func newAPIClient(base, token, trustFile string) (*apiClient, error) {
+	c := &apiClient{base: strings.TrimSuffix(base, "/"), token: token, http: &http.Client{Timeout: 60 * time.Second}}
+	if !strings.HasPrefix(c.base, "https://") {
+		return c, nil
+	}
+	conf, trust, err := apitls.ClientConfig(trustFile)
+	if err != nil {
+		return nil, &hintError{code: codeNoServer, msg: err.Error(), hint: "set BELAY_CA_FILE to the server's certificate or its CA", err: err}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = conf
+	c.http.Transport, c.trust = tr, trust
+	return c, nil
+}
+
+// untimed is c's client for answers that last as long as they need (an
+// event stream, an export): the same transport, and so the same trust,
+// without the timeout; the caller's context still ends them.
+func (c *apiClient) untimed() *http.Client { return &http.Client{Transport: c.http.Transport} }
+
+// noAnswer is the error of a server that does not answer at c.base, or
+// whose certificate c does not trust.
+func (c *apiClient) noAnswer(err error) error {
+	if e := c.trust.Explain(err); errors.Is(e, apitls.ErrUntrusted) {
+		hint := "if the server's certificate was rotated, pin the new one: copy it from the server's host " +
+			"(<home>/api.crt with --tls-self-signed, else its --tls-cert) and set BELAY_CA_FILE to the copy"
+		if !c.trust.Pinned {
+			hint = "set BELAY_CA_FILE to the server's certificate (<home>/api.crt on its host, with --tls-self-signed) or to its CA"
+		}
+		return &hintError{code: codeNoServer, msg: fmt.Sprintf("belay server at %s: %v", c.base, e), hint: hint, err: e}
+	}
+	return &hintError{code: codeNoServer, msg: fmt.Sprintf("no belay server answers at %s (%v)", c.base, err), hint: "start one with `belay up`", err: err}
 }
 
 // statusError is an API answer that is not a success; its text is the
@@ -100,7 +139,7 @@ func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path stri
 	api.Authorize(req, c.token)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, noAnswer(c.base, err)
+		return nil, c.noAnswer(err)
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil
@@ -115,10 +154,6 @@ func (c *apiClient) send(ctx context.Context, hc *http.Client, method, path stri
 	}
 	return nil, &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))}
 }
-
-// untimed is a client for answers that last as long as they need (an
-// event stream, an export); the caller's context still ends them.
-var untimed = &http.Client{}
 
 // whoami is the name of the token this client sends, as the server
 // records it for what the client does ("?" when the server cannot say).

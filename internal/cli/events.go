@@ -77,7 +77,7 @@ func printEvent(w io.Writer, asJSON bool, raw []byte) error {
 
 // follow reads the server-sent event stream until ctx ends.
 func (c *apiClient) follow(ctx context.Context, each func([]byte) error) error {
-	resp, err := c.send(ctx, untimed, "GET", "/events?follow=1", nil)
+	resp, err := c.send(ctx, c.untimed(), "GET", "/events?follow=1", nil)
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,8 @@ type unit struct {
 }
 
 // installUnits writes belay-agent.service and belay-server.service into dir
-// and returns their paths.
-func installUnits(g *Globals, dir, project, home, bin string) ([]string, error) {
+// (the server's with serverArgs, how its API listens) and returns their paths.
+func installUnits(g *Globals, dir, project, home, bin string, serverArgs []string) ([]string, error) {
 	u, err := user.Current()
 	if err != nil {
 		return nil, err
@@ -50,6 +50,7 @@ func installUnits(g *Globals, dir, project, home, bin string) ([]string, error) 
 	if g.State != "" {
 		server = append(server, "--state", g.State)
 	}
+	server = append(server, serverArgs...)
 	units := []unit{{
 		Name:        "belay-agent.service",
 		Description: "belay agent: runs the services' versions and splits their traffic",

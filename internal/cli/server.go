@@ -31,8 +31,8 @@ func init() { commands = append(commands, newServerCmd) }
 
 // ServerConfig is `belay server`'s configuration.
 type ServerConfig struct {
-	File        string
-	Listen      string
+	File string
+	apiListen
 	AgentSocket string
 	ReadyFile   string
 	Tick        time.Duration
@@ -46,7 +46,7 @@ func (c ServerConfig) Validate() error {
 	if c.Tick < 10*time.Millisecond {
 		return fmt.Errorf("--tick %s is too short: use at least 10ms", c.Tick)
 	}
-	return nil
+	return c.check()
 }
 
 func newServerCmd(g *Globals) *cobra.Command {
@@ -55,7 +55,8 @@ func newServerCmd(g *Globals) *cobra.Command {
 		Use:   "server",
 		Short: "Run the control plane: API, rollout engine and analysis",
 		Long: "belay server serves the API under /api/v1 and runs the rollout engine, which resumes every\n" +
-			"unfinished rollout at start. It drives the belay agent on --agent. `belay up` starts both.",
+			"unfinished rollout at start. It drives the belay agent on --agent. `belay up` starts both.\n" +
+			"Off loopback it serves the API over TLS only: --tls-cert and --tls-key, or --tls-self-signed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := c.Validate(); err != nil {
@@ -74,7 +75,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&c.File, "file", "f", c.File, "the project's belay.yaml")
-	fl.StringVar(&c.Listen, "listen", envOr("BELAY_LISTEN", "127.0.0.1:0"), "API address (env BELAY_LISTEN)")
+	c.addFlags(fl, envOr("BELAY_LISTEN", defaultListen), "API address; other than loopback, only with TLS (env BELAY_LISTEN)")
 	fl.StringVar(&c.AgentSocket, "agent", os.Getenv("BELAY_AGENT_SOCKET"), "the agent's unix socket (default <home>/agent/agent.sock)")
 	fl.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses here once listening (default <home>/ready.json)")
 	fl.DurationVar(&c.Tick, "tick", server.DefaultTick, "how often the engine looks at every rollout (and judges canaries on the builtin source; Prometheus is read at most once a second)")
@@ -99,7 +100,8 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 	if c.ReadyFile == "" {
 		c.ReadyFile = api.ReadyFile(home)
 	}
-	if err := loopbackOnly(c.Listen); err != nil {
+	tlsConf, certFile, err := c.serverTLS(home, log)
+	if err != nil {
 		return err
 	}
 	p, err := spec.Load(c.File)
@@ -138,6 +140,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		TokenFile: api.TokenFile(home),
 		AuditKey:  auditKey,
 		Secrets:   secrets,
+		TLS:       tlsConf,
 	})
 	if err != nil {
 		return err
@@ -150,13 +153,17 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		return fmt.Errorf("server: listen on %s: %w (choose another with --listen)", c.Listen, err)
 	}
 	abs, _ := filepath.Abs(c.File)
-	r := api.Ready{Server: "http://" + ln.Addr().String(), ServerPID: os.Getpid(), AgentSocket: c.AgentSocket, Home: home, Project: abs}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	r := api.Ready{Server: apiURL(scheme, ln.Addr()), Cert: certFile, ServerPID: os.Getpid(), AgentSocket: c.AgentSocket, Home: home, Project: abs}
 	if err := api.WriteReady(c.ReadyFile, r); err != nil {
 		ln.Close()
 		return err
 	}
 	ready(r)
-	log.Info("server ready", "api", r.Server, "agent", c.AgentSocket, "home", home)
+	log.Info("server ready", "api", r.Server, "listen", ln.Addr().String(), "agent", c.AgentSocket, "home", home)
 	return srv.Serve(ctx, ln)
 }
 
@@ -206,21 +213,4 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-// loopbackOnly refuses an API address other hosts could reach: tokens
-// would cross the network in clear text, and belay does not serve TLS yet.
-func loopbackOnly(listen string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return usageError{fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:7070: %v", listen, err)}
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return usageError{fmt.Errorf("--listen %s: the API carries tokens and belay does not serve TLS yet, so it listens on loopback only (127.0.0.1 or ::1); "+
-		"reach it from elsewhere through an SSH tunnel or a TLS-terminating proxy on this host", listen)}
 }

@@ -46,6 +46,7 @@ func newUpCmd(g *Globals) *cobra.Command {
 	var file, agentAPI, installDir string
 	var wait time.Duration
 	var install bool
+	var listen apiListen
 	cmd := &cobra.Command{
 		Use:   "up [--install]",
 		Short: "Start the belay server and agent on this host (idempotent)",
@@ -58,10 +59,14 @@ func newUpCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if install {
-				return runInstall(cmd, g, installDir, file, home)
+			serverArgs, err := listen.checkForUp()
+			if err != nil {
+				return err
 			}
-			r, err := up(cmd.Context(), g, home, file, agentAPI, wait)
+			if install {
+				return runInstall(cmd, g, installDir, file, home, serverArgs)
+			}
+			r, err := up(cmd.Context(), g, home, file, agentAPI, serverArgs, wait)
 			if err != nil {
 				return err
 			}
@@ -79,12 +84,14 @@ func newUpCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&agentAPI, "agent-api", "", "also serve the agent's API on this loopback address, e.g. 127.0.0.1:7070,\n"+
 		"for Prometheus to scrape /metrics (open; the rest needs the token generated into <home>/agent.token);\n"+
 		"an agent already up keeps its listeners")
+	listen.addFlags(cmd.Flags(), "", "the server's API address (default BELAY_LISTEN, else 127.0.0.1:0); other than loopback, only with TLS; "+
+		"it and the --tls flags apply when up starts the server, a server already up keeps its own")
 	return cmd
 }
 
 // up starts whichever of agent and server does not hold its lock, and
 // waits until both answer.
-func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.Duration) (upResult, error) {
+func up(ctx context.Context, g *Globals, home, file, agentAPI string, serverArgs []string, wait time.Duration) (upResult, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return upResult{}, err
@@ -115,7 +122,8 @@ func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.
 	}
 	if res.Server.PID == 0 {
 		_ = os.Remove(api.ReadyFile(home))
-		if res.Server.PID, err = spawn(home, "server.log", nil, "server", "--home", home, "-f", abs, "--agent", sock, "--state", g.State); err != nil {
+		args := append([]string{"server", "--home", home, "-f", abs, "--agent", sock, "--state", g.State}, serverArgs...)
+		if res.Server.PID, err = spawn(home, "server.log", nil, args...); err != nil {
 			return res, err
 		}
 		res.Server.State = started
@@ -129,7 +137,7 @@ func up(ctx context.Context, g *Globals, home, file, agentAPI string, wait time.
 	return res, api.WriteReady(api.ReadyFile(home), r)
 }
 
-func runInstall(cmd *cobra.Command, g *Globals, dir, file, home string) error {
+func runInstall(cmd *cobra.Command, g *Globals, dir, file, home string, serverArgs []string) error {
 	project, err := filepath.Abs(file)
 	if err != nil {
 		return err
@@ -141,7 +149,7 @@ func runInstall(cmd *cobra.Command, g *Globals, dir, file, home string) error {
 	if err != nil {
 		return err
 	}
-	paths, err := installUnits(g, dir, project, home, bin)
+	paths, err := installUnits(g, dir, project, home, bin, serverArgs)
 	if err != nil {
 		return err
 	}
@@ -197,7 +205,7 @@ func waitAgent(ctx context.Context, pid int, sock string, deadline time.Time, ho
 // its ready-file and answers there.
 func waitServer(ctx context.Context, pid int, home string, deadline time.Time) (api.Ready, error) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if r, err := api.ReadReady(api.ReadyFile(home)); err == nil && r.ServerPID == pid && serverAnswers(ctx, r.Server) {
+		if r, err := api.ReadReady(api.ReadyFile(home)); err == nil && r.ServerPID == pid && serverAnswers(ctx, r) {
 			return r, nil
 		}
 		if !alive(pid) {
@@ -256,17 +264,23 @@ func spawn(home, logName string, env []string, args ...string) (int, error) {
 // alive reports whether pid runs (a zombie does not).
 func alive(pid int) bool { return supervise.Alive(pid) }
 
-func serverAnswers(ctx context.Context, base string) bool {
-	if base == "" {
+// serverAnswers reports whether the server of a ready-file answers
+// /healthz, over https trusting the certificate the ready-file names.
+func serverAnswers(ctx context.Context, r api.Ready) bool {
+	if r.Server == "" {
+		return false
+	}
+	c, err := newAPIClient(r.Server, "", r.Cert)
+	if err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return false
 	}

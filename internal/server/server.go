@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ type Deps struct {
 	// Secrets are the environments' secrets (nil: none can be kept); its
 	// Redactor hides their values in every answer and event.
 	Secrets *secret.Store
+	// TLS, when not nil, is what the API is served over (apitls); nil
+	// serves plain HTTP, for loopback only.
+	TLS *tls.Config
 }
 
 // Server holds the control plane's state.
@@ -148,7 +152,13 @@ func (s *Server) syncEventFile(ctx context.Context) {
 // Serve runs the API on ln and the engine until ctx ends, then shuts down
 // gracefully. Rollouts in flight are persisted and resume at the next start.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog: slog.NewLogLogger(s.d.Logger.Handler(), slog.LevelWarn)} // TLS handshakes refused, among others
+	if s.d.TLS != nil {
+		// http.Server answers a plain HTTP request on a TLS connection
+		// with 400 "Client sent an HTTP request to an HTTPS server".
+		ln = tls.NewListener(ln, s.d.TLS)
+	}
 	s.syncEventFile(ctx)
 	s.sealAudit(ctx)
 	engineDone := make(chan error, 1)
