@@ -36,9 +36,13 @@ type BuildRequest struct {
 
 // Built is an artifact ready to publish.
 type Built struct {
-	Image    v1.Image
-	Digest   v1.Hash // manifest digest
-	Meta     Metadata
+	Image  v1.Image
+	Digest v1.Hash // manifest digest
+	Meta   Metadata
+	// Refs are the git refs the commit was built from (refs/heads/…,
+	// refs/tags/…), recorded in the signed provenance; none for a dirty build,
+	// whose content no ref names.
+	Refs     []string
 	SBOM     []byte // SPDX 2.3 JSON
 	Request  BuildRequest
 	Started  time.Time
@@ -89,6 +93,11 @@ func Build(ctx context.Context, req BuildRequest) (*Built, error) {
 		}
 	}
 	b := &Built{Request: req, Started: req.Now().UTC()}
+	if !dirty {
+		if b.Refs, err = sourceRefs(ctx, req.Dir, rev, ci.SHA); err != nil {
+			return nil, err
+		}
+	}
 	b.Meta = Metadata{Service: req.Service, Version: VersionName(req.Service, ci.Time, ci.SHA), Commit: ci.SHA, Created: ci.Time, Source: req.Source, Dirty: dirty}
 	if b.Meta.Source == "" {
 		b.Meta.Source = ci.Source

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,11 @@ func TestBuildIsReproducibleAndVersionedByCommit(t *testing.T) {
 	if old.Digest != a.Digest {
 		t.Fatalf("--commit of the first commit: %s, want %s", old.Digest, a.Digest)
 	}
+	// Refs go into the provenance, not the image: the same commit built from
+	// another ref (or none) keeps its digest and so its version.
+	if !slices.Equal(a.Refs, []string{"refs/heads/main"}) || len(old.Refs) != 0 {
+		t.Fatalf("refs: HEAD on main %v, the first commit by id %v", a.Refs, old.Refs)
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -179,13 +185,17 @@ func TestBuildDirtyTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := b.Image.Manifest()
+	// A dirty build records no ref: no branch or tag holds its content.
+	if len(b.Refs) != 0 {
+		t.Fatalf("dirty build records refs %v", b.Refs)
+	}
 	if !b.Meta.Dirty || m.Annotations[AnnotationDirty] != "true" || !strings.HasPrefix(b.Meta.Version, VersionName("hello", b.Meta.Created, b.Meta.Commit)+"-dirty.") {
 		t.Fatalf("dirty build not marked: %+v %v", b.Meta, m.Annotations)
 	}
 	// --commit builds the commit in a clean worktree, dirty tree or not.
 	req.AllowDirty, req.Commit = false, "HEAD"
 	b, err = Build(ctx, req)
-	if err != nil || b.Meta.Dirty {
+	if err != nil || b.Meta.Dirty || !slices.Equal(b.Refs, []string{"refs/heads/main"}) {
 		t.Fatalf("--commit HEAD on a dirty tree: %+v, %v", b, err)
 	}
 }

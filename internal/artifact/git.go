@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,4 +62,30 @@ func resolveCommit(ctx context.Context, dir, rev string) (commitInfo, error) {
 func isDirty(ctx context.Context, dir string) (bool, error) {
 	out, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=no")
 	return out != "", err
+}
+
+// sourceRefs are the git refs a build of rev (resolved to sha) comes from,
+// as full names, sorted: the branch rev names, or else the checked-out
+// branch when HEAD is at sha; and every tag that points at sha. A protected
+// environment admits an artifact by these (spec.Protection.AllowsRef).
+func sourceRefs(ctx context.Context, dir, rev, sha string) ([]string, error) {
+	var refs []string
+	full, _ := git(ctx, dir, "rev-parse", "--symbolic-full-name", rev) // "" for a commit id or HEAD~1
+	if strings.HasPrefix(full, "refs/heads/") {
+		refs = append(refs, full)
+	} else if head, err := git(ctx, dir, "symbolic-ref", "-q", "HEAD"); err == nil && strings.HasPrefix(head, "refs/heads/") {
+		// symbolic-ref fails on a detached HEAD: then there is no branch to record.
+		if at, err := git(ctx, dir, "rev-parse", "HEAD"); err == nil && at == sha {
+			refs = append(refs, head)
+		}
+	}
+	tags, err := git(ctx, dir, "tag", "--points-at", sha)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range strings.Fields(tags) {
+		refs = append(refs, "refs/tags/"+t)
+	}
+	slices.Sort(refs)
+	return refs, nil
 }

@@ -66,6 +66,11 @@ func provenanceStatement(b *Built) ([]byte, error) {
 		"service": b.Meta.Service, "commit": b.Meta.Commit, "command": b.Request.Command,
 		"outputs": b.Request.Outputs, "dirty": b.Meta.Dirty,
 	}
+	if len(b.Refs) > 0 {
+		// As GitHub's provenance records its workflow's ref: the policy of a
+		// protected environment reads it here, under the signature.
+		p.BuildDefinition.ExternalParameters["refs"] = b.Refs
+	}
 	p.BuildDefinition.InternalParameters = map[string]any{"SOURCE_DATE_EPOCH": b.Meta.Created.Unix()}
 	src := ResourceDescriptor{Name: "source", Digest: map[string]string{"gitCommit": b.Meta.Commit}}
 	if b.Meta.Source != "" {
@@ -107,4 +112,20 @@ func checkStatement(payload []byte, manifest v1.Hash) (Statement, error) {
 		names = append(names, fmt.Sprintf("%s sha256:%s", s.Name, s.Digest["sha256"]))
 	}
 	return st, fmt.Errorf("%w: manifest is %s but the signed provenance is for %v: the manifest changed after signing", ErrTampered, manifest, names)
+}
+
+// refsOf is the git refs a provenance statement records (none for one made
+// before belay recorded them, or for a dirty build).
+func refsOf(st Statement) []string {
+	var p struct {
+		BuildDefinition struct {
+			ExternalParameters struct {
+				Refs []string `json:"refs"`
+			} `json:"externalParameters"`
+		} `json:"buildDefinition"`
+	}
+	if json.Unmarshal(st.Predicate, &p) != nil {
+		return nil
+	}
+	return p.BuildDefinition.ExternalParameters.Refs
 }

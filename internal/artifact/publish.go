@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/belay-dev/belay/internal/event"
@@ -34,6 +35,11 @@ type Published struct {
 	Dirty   bool      `json:"dirty,omitempty"`
 	// Existing is true when the same content was already published.
 	Existing bool `json:"existing,omitempty"`
+	// Refs are the git refs this build came from, as its signed provenance
+	// records them; RefsAdded, for an existing artifact, those no earlier
+	// provenance had, which another signed provenance now records.
+	Refs      []string `json:"refs,omitempty"`
+	RefsAdded []string `json:"refs_added,omitempty"`
 }
 
 // Publish stores the image, its SBOM and its signed provenance, then tags it
@@ -47,13 +53,16 @@ func Publish(ctx context.Context, s Store, b *Built, opts PublishOptions) (*Publ
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
-	p := &Published{Version: b.Meta.Version, Digest: b.Digest.String(), Signer: opts.Signer.ID, Store: fmt.Sprint(s), BuiltAt: b.Finished, Dirty: b.Meta.Dirty}
+	p := &Published{Version: b.Meta.Version, Digest: b.Digest.String(), Signer: opts.Signer.ID, Store: fmt.Sprint(s), BuiltAt: b.Finished, Dirty: b.Meta.Dirty, Refs: b.Refs}
 	old, err := s.Resolve(ctx, b.Meta.Version)
 	switch {
 	case err == nil && old.Digest == b.Digest:
+		p.Existing = true
+		if p.RefsAdded, err = attestRefs(ctx, s, b, opts.Signer); err != nil {
+			return nil, err
+		}
 		// Record again (idempotent there) in case an earlier run published
 		// but could not record; the event was emitted then.
-		p.Existing = true
 		return p, record(ctx, b, p, PublishOptions{Recorder: opts.Recorder})
 	case err == nil:
 		return nil, fmt.Errorf("%w: %s is %s in %v, the new build is %s: a version can never be re-pointed; commit the change to get a new version", ErrExists, b.Meta.Version, old.Digest, s, b.Digest)
@@ -147,19 +156,68 @@ func attachments(b *Built, subject v1.Descriptor, signer *Signer) ([]attachment,
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := provenanceStatement(b)
-	if err != nil {
-		return nil, err
-	}
-	env, err := json.Marshal(signer.Sign(PayloadTypeInToto, stmt))
-	if err != nil {
-		return nil, err
-	}
-	sig, err := newAttachment(subject, MediaTypeDSSE, env, map[string]string{
-		AnnotationCreated: b.Finished.Format(time.RFC3339), AnnotationKeyID: signer.ID,
-	})
+	sig, err := signedProvenance(b, subject, signer)
 	if err != nil {
 		return nil, err
 	}
 	return []attachment{sbom, sig}, nil
+}
+
+// signedProvenance is the DSSE envelope of b's provenance, as an attachment.
+func signedProvenance(b *Built, subject v1.Descriptor, signer *Signer) (attachment, error) {
+	stmt, err := provenanceStatement(b)
+	if err != nil {
+		return attachment{}, err
+	}
+	env, err := json.Marshal(signer.Sign(PayloadTypeInToto, stmt))
+	if err != nil {
+		return attachment{}, err
+	}
+	return newAttachment(subject, MediaTypeDSSE, env, map[string]string{
+		AnnotationCreated: b.Finished.Format(time.RFC3339), AnnotationKeyID: signer.ID,
+	})
+}
+
+// attestRefs attaches another signed provenance to an artifact already
+// published when this build of the same bytes comes from refs that no
+// provenance signed by this key records yet (the commit was since tagged,
+// or built from another branch): the version stays, and a protected
+// environment's branch and tag rule sees the new refs. It returns them.
+func attestRefs(ctx context.Context, s Store, b *Built, signer *Signer) ([]string, error) {
+	if len(b.Refs) == 0 {
+		return nil, nil
+	}
+	var have []string
+	rep, err := Verify(ctx, s, b.Meta.Version, []PublicKey{signer.Public()})
+	switch {
+	case err == nil:
+		have = rep.Refs
+	case !errors.Is(err, ErrUntrusted) && !errors.Is(err, ErrUnsigned):
+		return nil, fmt.Errorf("record the refs of %s: %w", b.Meta.Version, err)
+	}
+	var added []string
+	for _, r := range b.Refs {
+		if !slices.Contains(have, r) {
+			added = append(added, r)
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	raw, err := b.Image.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	subject := descriptorOf(types.OCIManifestSchema1, raw)
+	sig, err := signedProvenance(b, subject, signer)
+	if err != nil {
+		return nil, err
+	}
+	if err := sig.put(ctx, s); err != nil {
+		return nil, fmt.Errorf("record the refs of %s in %v: %w", b.Meta.Version, s, err)
+	}
+	if err := addReferrers(ctx, s, subject.Digest, sig.desc); err != nil {
+		return nil, fmt.Errorf("record the refs of %s in %v: %w", b.Meta.Version, s, err)
+	}
+	return added, nil
 }

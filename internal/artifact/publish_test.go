@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/artifact"
@@ -50,5 +51,63 @@ func TestPublishRecordsAndEmits(t *testing.T) {
 	}
 	if _, err := artifact.Publish(ctx, s, b, artifact.PublishOptions{}); !errors.Is(err, artifact.ErrUnsigned) {
 		t.Fatalf("publish without a key: %v", err)
+	}
+}
+
+// The refs of a build are read back from its signed provenance. The same
+// bytes built again from a new ref (the commit since tagged) keep their
+// version, and another signed provenance records the new ref; a provenance
+// signed by a key not trusted adds nothing; an artifact from before refs
+// were recorded verifies with none.
+func TestPublishRecordsRefs(t *testing.T) {
+	ctx := context.Background()
+	s, err := layout.New(filepath.Join(t.TempDir(), "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, other := storetest.Key(t), storetest.Key(t)
+	trusted := []artifact.PublicKey{signer.Public()}
+	refs := func() []string {
+		t.Helper()
+		r, err := artifact.Verify(ctx, s, "hello-2026.05.12-0123456", trusted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Refs
+	}
+	b := storetest.Built(t, "hello", "0123456789abcdef0123456789abcdef01234567", "hi")
+	if _, err := artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	if got := refs(); len(got) != 0 {
+		t.Fatalf("an artifact built without refs verifies with refs %v", got)
+	}
+
+	b.Refs = []string{"refs/heads/main"}
+	p, err := artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: signer})
+	if err != nil || !p.Existing || !slices.Equal(p.RefsAdded, b.Refs) {
+		t.Fatalf("rebuilt from main: %+v %v", p, err)
+	}
+	b.Refs = []string{"refs/heads/main", "refs/tags/v1.0.0"}
+	if p, err = artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: signer}); err != nil || !slices.Equal(p.RefsAdded, []string{"refs/tags/v1.0.0"}) {
+		t.Fatalf("rebuilt once tagged: %+v %v", p, err)
+	}
+	if p, err = artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: signer}); err != nil || p.RefsAdded != nil || p.Version != "hello-2026.05.12-0123456" {
+		t.Fatalf("rebuilt from the same refs: %+v %v", p, err)
+	}
+	if got := refs(); !slices.Equal(got, []string{"refs/heads/main", "refs/tags/v1.0.0"}) {
+		t.Fatalf("refs %v", got)
+	}
+
+	b.Refs = []string{"refs/heads/release/9"}
+	if p, err = artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: other}); err != nil || !slices.Equal(p.RefsAdded, b.Refs) {
+		t.Fatalf("another key: %+v %v", p, err)
+	}
+	if got := refs(); slices.Contains(got, "refs/heads/release/9") {
+		t.Fatalf("a provenance signed by an untrusted key added its refs: %v", got)
+	}
+	r, err := artifact.Verify(ctx, s, "hello-2026.05.12-0123456", append(trusted, other.Public()))
+	if err != nil || !slices.Contains(r.Refs, "refs/heads/release/9") {
+		t.Fatalf("trusting both keys: %v %v", r.Refs, err)
 	}
 }

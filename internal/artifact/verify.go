@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,12 +16,17 @@ import (
 
 // Report is what Verify checked.
 type Report struct {
-	Version     string          `json:"version"`
-	Digest      string          `json:"digest"`
-	Meta        Metadata        `json:"metadata"`
-	Config      v1.Config       `json:"config"`
-	Blobs       int             `json:"blobs_checked"`
-	Signer      string          `json:"signer"`
+	Version string    `json:"version"`
+	Digest  string    `json:"digest"`
+	Meta    Metadata  `json:"metadata"`
+	Config  v1.Config `json:"config"`
+	Blobs   int       `json:"blobs_checked"`
+	Signer  string    `json:"signer"`
+	// Refs are the git refs (refs/heads/…, refs/tags/…) that the trusted
+	// signed provenance statements record the artifact was built from:
+	// every one of them, since a rebuild from another branch or a new tag
+	// attaches another statement. Empty for older artifacts.
+	Refs        []string        `json:"refs,omitempty"`
 	SBOM        string          `json:"sbom,omitempty"`
 	Attachments []v1.Descriptor `json:"attachments,omitempty"`
 	manifest    ociManifest
@@ -151,26 +157,44 @@ func checkSignatures(r *Report, envelopes [][]byte, subject v1.Hash, trusted []P
 	}
 	var first error
 	for _, b := range envelopes {
-		env, err := ParseEnvelope(b)
-		if err == nil && env.PayloadType != PayloadTypeInToto {
-			err = fmt.Errorf("%w: the signed payload is %q, not an in-toto statement", ErrTampered, env.PayloadType)
-		}
+		st, id, err := checkEnvelope(b, subject, trusted)
 		if err == nil {
-			var payload []byte
-			var id string
-			if payload, id, err = env.Verify(trusted); err == nil {
-				if _, err = checkStatement(payload, subject); err == nil {
-					r.Signer = id
-					return nil
-				}
+			if r.Signer == "" {
+				r.Signer = id
 			}
+			r.Refs = append(r.Refs, refsOf(st)...)
+			continue
 		}
 		// A tampering error says more than "untrusted": report it first.
 		if first == nil || (errors.Is(err, ErrTampered) && !errors.Is(first, ErrTampered)) {
 			first = err
 		}
 	}
+	if r.Signer != "" {
+		// One trusted signature is enough; the others may add refs.
+		slices.Sort(r.Refs)
+		r.Refs = slices.Compact(r.Refs)
+		return nil
+	}
 	return fmt.Errorf("signature of %s: %w", r.Version, first)
+}
+
+// checkEnvelope verifies one signature envelope: a trusted key signed an
+// in-toto statement of SLSA provenance for subject.
+func checkEnvelope(b []byte, subject v1.Hash, trusted []PublicKey) (Statement, string, error) {
+	env, err := ParseEnvelope(b)
+	if err != nil {
+		return Statement{}, "", err
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return Statement{}, "", fmt.Errorf("%w: the signed payload is %q, not an in-toto statement", ErrTampered, env.PayloadType)
+	}
+	payload, id, err := env.Verify(trusted)
+	if err != nil {
+		return Statement{}, "", err
+	}
+	st, err := checkStatement(payload, subject)
+	return st, id, err
 }
 
 func kindOf(artifactType string) string {

@@ -108,6 +108,9 @@ func showText(w io.Writer, s ArtifactShow) error {
 	if m.Dirty {
 		fmt.Fprintln(w, "dirty       yes: built from uncommitted changes")
 	}
+	if len(s.Refs) > 0 {
+		fmt.Fprintf(w, "refs        %s\n", strings.Join(s.Refs, " "))
+	}
 	fmt.Fprintf(w, "entrypoint  %s\n", strings.Join(append(append([]string{}, s.Config.Entrypoint...), s.Config.Cmd...), " "))
 	for _, a := range s.Attachments {
 		fmt.Fprintf(w, "attachment  %s %s\n", a.ArtifactType, a.Digest)

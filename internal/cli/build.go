@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/belay-dev/belay/internal/artifact"
@@ -26,7 +27,9 @@ func newBuildCmd(g *Globals) *cobra.Command {
 			"(a temporary git worktree, SOURCE_DATE_EPOCH set to the commit time), packs the declared outputs\n" +
 			"as a runnable OCI image under /app, attaches an SPDX SBOM and a signed SLSA provenance, and\n" +
 			"publishes it as <service>-<YYYY.MM.DD>-<shortsha>. The same commit always gives the same digest;\n" +
-			"a version is never re-pointed to other bytes.",
+			"a version is never re-pointed to other bytes. The provenance records the git refs the build came\n" +
+			"from (the branch --commit names or HEAD stands on, and the commit's tags); building the same commit\n" +
+			"from a new ref attaches another signed provenance with it.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := f.loadProject(true)
@@ -77,7 +80,14 @@ func newBuildCmd(g *Globals) *cobra.Command {
 				if pub.Dirty {
 					state += " (dirty: built from uncommitted changes)"
 				}
-				_, err := fmt.Fprintf(w, "%s %s\ndigest %s\nsigned by %s\nstore %s\n", pub.Version, state, pub.Digest, pub.Signer, pub.Store)
+				if len(pub.RefsAdded) > 0 {
+					state += "; provenance added for " + strings.Join(pub.RefsAdded, " ")
+				}
+				refs := "none (a detached commit or uncommitted changes: protected environments with branches or tags refuse it)"
+				if len(pub.Refs) > 0 {
+					refs = strings.Join(pub.Refs, " ")
+				}
+				_, err := fmt.Fprintf(w, "%s %s\ndigest %s\nsigned by %s\nrefs %s\nstore %s\n", pub.Version, state, pub.Digest, pub.Signer, refs, pub.Store)
 				return err
 			})
 		},

@@ -201,6 +201,17 @@ func (a artifactStore) Verify(ctx context.Context, version string) (string, erro
 	return rep.Digest, nil
 }
 
+func (a artifactStore) Refs(ctx context.Context, ref string) ([]string, error) {
+	rep, err := artifact.Verify(ctx, a.store, ref, a.trusted)
+	if errors.Is(err, artifact.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", release.ErrNoArtifact, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rep.Refs, nil
+}
+
 func (a artifactStore) Open(ctx context.Context, ref string) (string, error) {
 	return a.opener.Open(ctx, ref)
 }

@@ -54,8 +54,12 @@ environments:
 `
 
 // artifacts verifies the versions it was given (digest sha256:<version>),
-// as an artifact store holding those builds would.
-type artifacts struct{ known map[string]bool }
+// as an artifact store holding those builds would, with the git refs their
+// provenance records.
+type artifacts struct {
+	known map[string]bool
+	refs  map[string][]string // by version
+}
 
 func (a artifacts) Verify(_ context.Context, v string) (string, error) {
 	if !a.known[v] {
@@ -66,6 +70,14 @@ func (a artifacts) Verify(_ context.Context, v string) (string, error) {
 
 func (a artifacts) Open(context.Context, string) (string, error) { return os.TempDir(), nil }
 
+func (a artifacts) Refs(_ context.Context, ref string) ([]string, error) {
+	v := strings.TrimPrefix(ref, "sha256:")
+	if !a.known[v] {
+		return nil, fmt.Errorf("artifact %s not found", ref)
+	}
+	return a.refs[v], nil
+}
+
 // harness runs an orchestrator on a real SQLite store, with an honest
 // in-memory target and a scripted judge, on a clock the test moves.
 type harness struct {
@@ -74,7 +86,8 @@ type harness struct {
 	st     store.Store
 	target *rollouttest.Target
 	o      *Orchestrator
-	file   string // belay.yaml, read at every use
+	file   string              // belay.yaml, read at every use
+	refs   map[string][]string // the refs each version was built from; none unless a test says
 
 	mu      sync.Mutex
 	now     time.Time
@@ -94,14 +107,14 @@ func newHarness(t *testing.T, stagingExtra string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctx: ctx, st: st, file: file, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+	h := &harness{t: t, ctx: ctx, st: st, file: file, refs: map[string][]string{}, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		verdict: func(rollout.State) analysis.Decision { return analysis.Pass }}
 	known := map[string]bool{}
 	for _, v := range []string{"api-v1", "api-v2", "api-v3", "api-v4"} {
 		known[v] = true
 	}
 	h.o, err = New(Deps{
-		Store: st, Target: h.target, Artifacts: artifacts{known},
+		Store: st, Target: h.target, Artifacts: artifacts{known, h.refs},
 		Judge: rollout.JudgeFunc(func(_ context.Context, s rollout.State) (analysis.Verdict, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -31,8 +31,9 @@ var (
 	// ErrForce refuses a rollback target that was rolled back or never
 	// stable in the environment, unless the person forces it.
 	ErrForce = errors.New("rollback target needs --force")
-	// ErrPolicy is an action an environment's protection forbids to this
-	// person: approving one's own release, or not being a listed approver.
+	// ErrPolicy is an action an environment's protection forbids: approving
+	// one's own release, not being a listed approver, or releasing an
+	// artifact built from a branch or tag the environment does not accept.
 	ErrPolicy = errors.New("not allowed by the environment's protection")
 )
 
@@ -44,6 +45,11 @@ type Artifacts interface {
 	Verify(ctx context.Context, version string) (digest string, err error)
 	// Open returns a verified, unpacked, read-only tree of the artifact.
 	Open(ctx context.Context, ref string) (dir string, err error)
+	// Refs verifies an artifact (a version or a sha256: digest) and returns
+	// the git refs (refs/heads/…, refs/tags/…) its trusted signed provenance
+	// records it was built from; none for an artifact built before belay
+	// recorded them.
+	Refs(ctx context.Context, ref string) ([]string, error)
 }
 
 // Deps are the orchestrator's parts.

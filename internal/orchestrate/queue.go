@@ -62,6 +62,10 @@ func (o *Orchestrator) startQueued(ctx context.Context, q store.QueueEntry) erro
 	if err != nil {
 		return err // belay.yaml broken for now: keep waiting, the log says why
 	}
+	// The refused entry ends with the reason, audited as queue.cancel.
+	if err := o.checkRefs(ctx, p, q.Environment, pl.Version, pl.Digest); err != nil {
+		return o.endQueued(ctx, q, fmt.Sprintf("cannot start in %s: %v", q.Environment, err))
+	}
 	row, eff, err := o.newRollout(ctx, p, rel, pl, q.Environment)
 	if err != nil {
 		return o.endQueued(ctx, q, fmt.Sprintf("cannot start in %s: %v", q.Environment, err))

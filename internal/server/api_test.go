@@ -44,6 +44,10 @@ func (noArtifacts) Verify(_ context.Context, v string) (string, error) {
 }
 func (noArtifacts) Open(context.Context, string) (string, error) { return "", os.ErrNotExist }
 
+func (noArtifacts) Refs(_ context.Context, v string) ([]string, error) {
+	return nil, fmt.Errorf("%w: %s", release.ErrNoArtifact, v)
+}
+
 // apiServer is the API of a server over a real SQLite store, with nothing
 // built and no rollout yet.
 func apiServer(t *testing.T) *httptest.Server {

@@ -28,7 +28,8 @@ type Environment struct {
 	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
 }
 
-// Protection guards an environment with approvals.
+// Protection guards an environment with approvals and with the git refs
+// its artifacts must have been built from.
 type Protection struct {
 	RequireApproval bool `yaml:"require_approval" json:"require_approval"`
 	// Approvers, when listed, are the only token names whose approval counts.
@@ -41,6 +42,11 @@ type Protection struct {
 	// WaitTimer holds an approved release this long after it began waiting
 	// for approval, so that a second look is possible; default 0.
 	WaitTimer Duration `yaml:"wait_timer" json:"wait_timer,omitempty"`
+	// Branches and Tags, when either is set, are patterns of the branches
+	// and tags (see refs.go) one of which an artifact's signed provenance
+	// must record for a release to enter; with or without approvals.
+	Branches []string `yaml:"branches" json:"branches,omitempty"`
+	Tags     []string `yaml:"tags" json:"tags,omitempty"`
 }
 
 // RequiredApprovals is how many distinct approvers the environment needs
@@ -144,4 +150,5 @@ func (d *decoder) checkProtection(path string, pr *Protection) {
 	if pr.WaitTimer < 0 || pr.WaitTimer > Duration(30*24*time.Hour) {
 		d.errAt(path+".wait_timer", "wait_timer %s must be between 0 and 30 days", pr.WaitTimer)
 	}
+	d.checkRefRules(path, pr)
 }

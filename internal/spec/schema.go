@@ -134,6 +134,18 @@ func (*ShadowSettings) narrowSchema(s map[string]any) {
 	props["replay_rate"].(map[string]any)["maximum"] = MaxReplayRate
 }
 
+// narrowSchema: branch and tag patterns are non-empty lists of names
+// without the characters git refuses in refs (the rest is belay validate's).
+func (*Protection) narrowSchema(s map[string]any) {
+	props := s["properties"].(map[string]any)
+	for _, f := range []string{"branches", "tags"} {
+		props[f] = map[string]any{"type": "array", "minItems": 1, "items": map[string]any{
+			"type": "string", "pattern": `^[^\s~^:\\\[]+$`,
+			"description": "a branch or tag name pattern: * matches within a path segment, ** across /, ? one character; e.g. main, release/*, v*",
+		}}
+	}
+}
+
 func toAny(xs []string) []any {
 	out := make([]any, len(xs))
 	for i, x := range xs {

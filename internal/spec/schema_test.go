@@ -76,7 +76,7 @@ services:
       production: {rollout: {strategy: staged, watch: 1h30m, keep_previous: true}}
 environments:
   - {name: staging, on_rejected_downstream: rollback}
-  - {name: production}
+  - {name: production, protection: {branches: [main, "release/*"], tags: ["v*"]}}
 `
 	if _, err := ParseProject("belay.yaml", []byte(doc)); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestSchemaRejectsShapeErrors(t *testing.T) {
 		"percent-over-100", "bad-duration", "unknown-strategy", "unknown-impact", "trigger-unknown-metric",
 		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required",
 		"watch-without-unit", "watch-negative", "target-kubernetes", "on-rejected-downstream-unknown",
-		"step-weight-and-shadow", "shadow-over-100", "shadow-unknown-method"} {
+		"step-weight-and-shadow", "shadow-over-100", "shadow-unknown-method", "protection-refs"} {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {
 			t.Errorf("%s: schema accepted it", f)

@@ -141,6 +141,15 @@ func testPublishVerify(t *testing.T, s artifact.Store) {
 	if p, err := artifact.Publish(ctx, s, b, artifact.PublishOptions{Signer: signer}); err != nil || !p.Existing {
 		t.Fatalf("publishing the same content again = %+v, %v; want idempotent", p, err)
 	}
+	// The same bytes built from a new tag: another signed provenance records it.
+	tagged := *b
+	tagged.Refs = []string{"refs/tags/v1.0.0"}
+	if p, err := artifact.Publish(ctx, s, &tagged, artifact.PublishOptions{Signer: signer}); err != nil || !p.Existing || len(p.RefsAdded) != 1 {
+		t.Fatalf("publishing the same content from a new tag = %+v, %v; want the tag added", p, err)
+	}
+	if r, err := artifact.Verify(ctx, s, b.Meta.Version, []artifact.PublicKey{signer.Public()}); err != nil || len(r.Refs) != 1 || r.Refs[0] != "refs/tags/v1.0.0" {
+		t.Fatalf("refs after the new tag: %+v, %v", r, err)
+	}
 	other := Built(t, "hello", "0123456789abcdef0123456789abcdef01234567", "other bytes")
 	_, err = artifact.Publish(ctx, s, other, artifact.PublishOptions{Signer: signer})
 	if !errors.Is(err, artifact.ErrExists) || !strings.Contains(err.Error(), b.Digest.String()) || !strings.Contains(err.Error(), other.Digest.String()) {
