@@ -81,7 +81,13 @@ func (s *Server) handle(f apiFunc) http.HandlerFunc {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		v, err := checkBody(r)
 		if err == nil {
+			err = s.beforeWrite(r)
+		}
+		if err == nil {
 			v, err = f(r)
+		}
+		if errors.Is(err, orchestrate.ErrPolicy) {
+			s.audit(r, identity(r).Name, "denied.policy", err)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {

@@ -67,6 +67,7 @@ type Server struct {
 	notify *broadcast // wakes event followers
 	// failures limits failed authentications per client address.
 	failures *auth.Limiter
+	policy   policyLog // environments' protection as last audited
 }
 
 // New wires the engine and returns a server.
@@ -161,6 +162,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.syncEventFile(ctx)
 	s.sealAudit(ctx)
+	if err := s.auditPolicy(ctx); err != nil {
+		s.d.Logger.Error("policy", "err", err) // writes are refused until it can be audited
+	}
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
 	serveErr := make(chan error, 1)
