@@ -41,6 +41,8 @@ func TestEffectiveAppliesOverrides(t *testing.T) {
 
 func TestEffectiveMergesEnvAndListen(t *testing.T) {
 	p, err := ParseProject("x.yaml", []byte(`
+flags:
+  new-ui: {variants: {on: true, off: false}, defaultVariant: on}
 services:
   web:
     run: {command: bin/web, env: {A: "1", B: 2}}

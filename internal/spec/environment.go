@@ -24,6 +24,8 @@ type Environment struct {
 	// runs as stable is rolled back in a later environment: keep (default)
 	// or rollback. The last environment has no later one and may not set it.
 	OnRejectedDownstream DownstreamPolicy `yaml:"on_rejected_downstream" json:"on_rejected_downstream"`
+	// Flags change the project's flags here (state, defaultVariant, targeting).
+	Flags map[string]*FlagOverride `yaml:"flags" json:"flags,omitempty"`
 	// Stack sizes the project's service_stack for this environment.
 	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
 }

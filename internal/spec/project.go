@@ -16,6 +16,8 @@ type Project struct {
 	Services map[string]*Service `yaml:"services" json:"services" belay:"required"`
 	// Environments are in promotion order; the last is production.
 	Environments []*Environment `yaml:"environments" json:"environments" belay:"required"`
+	// Flags are the feature flags belay serves (OFREP), keyed by flag key.
+	Flags map[string]*Flag `yaml:"flags" json:"flags,omitempty"`
 	// ReleasePlan optionally holds the current release plan in context; it is
 	// checked against the services.
 	ReleasePlan *ReleasePlan `yaml:"release_plan" json:"release_plan,omitempty"`

@@ -120,6 +120,7 @@ func (as *RollbackActions) decodeNode(d *decoder, n *yaml.Node, path string) {
 		if c = d.resolve(c); c == nil {
 			return
 		}
+		d.pos[p] = posOf(c)
 		if c.Kind != yaml.ScalarNode || isNull(c) {
 			d.errorf(c, p, "expected an action line such as deploy previous_stable, got %s", describe(c))
 			continue

@@ -27,6 +27,7 @@ func (d *decoder) checkProject(p *Project) {
 		d.checkService(p, s)
 	}
 	d.checkListenClash(p)
+	d.checkFlags(p)
 	if rp := p.ReleasePlan; rp != nil {
 		d.checkReleasePlan("release_plan", rp)
 		if svc := rp.Version.Service; svc != "" && p.Services[svc] == nil {
