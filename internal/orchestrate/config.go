@@ -71,6 +71,9 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		v := runOf(eff, pl.PreviousStable, stableDigest)
 		cfg.Stable = &v
 	}
+	if cfg.RollbackSteps, err = rollbackSteps(pl.RollbackAction); err != nil {
+		return rollout.Config{}, err
+	}
 	cfg.Watch, cfg.KeepPrevious = time.Duration(eff.Rollout.Watch), eff.Rollout.KeepPrevious
 	if pr := eff.Environment.Protection; pr != nil && pr.RequireApproval {
 		cfg.WaitTimer = time.Duration(pr.WaitTimer)
@@ -89,6 +92,24 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		}
 	}
 	return cfg, nil
+}
+
+// rollbackSteps maps rollback_action lines onto the engine's steps.
+func rollbackSteps(lines []string) ([]rollout.RollbackStep, error) {
+	var out []rollout.RollbackStep
+	for _, l := range lines {
+		a, err := spec.ParseRollbackAction(l)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		switch a.Verb {
+		case spec.ActionDeploy:
+			out = append(out, rollout.RollbackStep{Deploy: true})
+		case spec.ActionDisableFlag, spec.ActionEnableFlag:
+			out = append(out, rollout.RollbackStep{Flag: &rollout.FlagChange{Flag: a.Arg, Enable: a.Verb == spec.ActionEnableFlag}})
+		}
+	}
+	return out, nil
 }
 
 // smokeTests maps the service's smoke tests.
@@ -152,7 +173,8 @@ type planView struct {
 	Digest         string
 	MigrationType  string
 	Owner          string
-	PreviousStable string // in the rollout's environment; "" for a first release
+	PreviousStable string   // in the rollout's environment; "" for a first release
+	RollbackAction []string // the plan's rollback_action lines
 }
 
 func (p planView) String() string { return fmt.Sprintf("%s of %s", p.Version, p.Service) }

@@ -111,7 +111,7 @@ func (o *Orchestrator) newRollout(ctx context.Context, p *spec.Project, rel stor
 		return store.Rollout{}, store.Effects{}, err
 	}
 	view := planView{ReleaseID: strconv.FormatInt(rel.ID, 10), Service: pl.Service, Version: pl.Version, Digest: pl.Digest,
-		MigrationType: pl.MigrationType, Owner: pl.Owner}
+		MigrationType: pl.MigrationType, Owner: pl.Owner, RollbackAction: pl.RollbackAction}
 	stableDigest := ""
 	if prev != nil {
 		view.PreviousStable, stableDigest = prev.Version, prev.Digest

@@ -175,6 +175,13 @@ func (o *Orchestrator) startRollback(ctx context.Context, eff *spec.Effective, c
 		Base:     baseOf(eff),
 		Strategy: rollout.AllAtOnce, Owner: c.Actor,
 	}
+	var lines []string
+	for _, a := range eff.Service.RollbackAction {
+		lines = append(lines, a.String())
+	}
+	if cfg.RollbackSteps, err = rollbackSteps(lines); err != nil {
+		return 0, err
+	}
 	st, evs, err := rollout.NewRollback(cfg, to, c, now)
 	if err != nil {
 		return 0, err

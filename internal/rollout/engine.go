@@ -28,6 +28,7 @@ type Deps struct {
 	Smoke    SmokeRunner
 	Hooks    HookRunner
 	Verifier Verifier
+	Flags    FlagSwitch // nil: a rollback's flag changes are logged and skipped
 	// BeforeTick, if set, runs at the start of every tick of Run (the
 	// orchestrator starts queued rollouts there).
 	BeforeTick func(ctx context.Context)
@@ -256,6 +257,16 @@ func (e *Engine) do(ctx context.Context, s State, a Action) (json.RawMessage, er
 	case RunSmoke:
 		if e.d.Smoke != nil {
 			return e.d.Smoke.Smoke(ctx, s)
+		}
+	case SetFlag:
+		// The flag takes effect at its next evaluation; traffic moves next
+		// whatever happens here, so a failure is logged, not returned.
+		err := fmt.Errorf("no flag switch in this engine")
+		if e.d.Flags != nil {
+			err = e.d.Flags.SetFlag(ctx, s, *a.Flag)
+		}
+		if err != nil {
+			e.d.Logger.Error("rollback flag action failed; the rollback goes on", "rollout", s.ID, "action", a.Flag.String(), "err", err)
 		}
 	default:
 		return nil, fmt.Errorf("%w: unknown action %q", ErrActionFailed, a.Kind)

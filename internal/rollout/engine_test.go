@@ -349,3 +349,49 @@ func TestApprovalWaitTimer(t *testing.T) {
 		t.Errorf("approval %+v", s.Approval)
 	}
 }
+
+// A rollback runs belay.yaml's rollback_action in order: flag changes
+// before (or after) traffic returns; a flag change that fails is logged and
+// never holds the redeploy back.
+func TestRollbackRunsFlagActionsInOrder(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		steps     []rollout.RollbackStep
+		flagErr   error
+		change    string
+		afterMove bool // the flag changes once traffic is back
+	}{
+		{"flag first", []rollout.RollbackStep{{Flag: &rollout.FlagChange{Flag: "checkout_v2"}}, {Deploy: true}}, nil, "disable_flag checkout_v2", false},
+		{"deploy first", []rollout.RollbackStep{{Deploy: true}, {Flag: &rollout.FlagChange{Flag: "legacy", Enable: true}}}, nil, "enable_flag legacy", true},
+		{"failing flag", []rollout.RollbackStep{{Flag: &rollout.FlagChange{Flag: "checkout_v2"}}, {Deploy: true}}, errors.New("store down"), "disable_flag checkout_v2", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.flagErr = c.flagErr
+			h.verdict = func(s rollout.State) analysis.Decision {
+				if s.Step == 1 {
+					return analysis.Fail
+				}
+				return analysis.Pass
+			}
+			cfg := config("r1", rollout.CanaryStrategy)
+			cfg.RollbackSteps = c.steps
+			h.create(cfg)
+			h.runUntil("r1", rollout.RolledBack, 30)
+			back := -1 // the apply that returned all traffic to api-v1
+			for i, d := range h.target.Applied() {
+				if len(d.Versions) > 0 && d.Versions[0].Version == "api-v1" && d.Versions[0].Weight == 100 && back < 0 && i > 0 {
+					back = i
+				}
+			}
+			wantN := back
+			if c.afterMove {
+				wantN = back + 1
+			}
+			want(t, "flag changes", h.flags, []string{fmt.Sprintf("%s after %d applies", c.change, wantN)})
+			if w := h.target.Weights("production", "api"); w["api-v1"] != 100 {
+				t.Errorf("weights after the rollback: %v", w)
+			}
+		})
+	}
+}

@@ -67,6 +67,17 @@ type harness struct {
 	// wait for smokeGate.
 	smokeStarted chan struct{}
 	smokeGate    chan struct{}
+	// flags records a rollback's flag changes, each with how many desired
+	// states the target had been given by then; flagErr fails them.
+	flags   []string
+	flagErr error
+}
+
+func (h *harness) SetFlag(_ context.Context, s rollout.State, c rollout.FlagChange) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flags = append(h.flags, fmt.Sprintf("%s after %d applies", c, len(h.target.Applied())))
+	return h.flagErr
 }
 
 func newHarness(t testing.TB) *harness {
@@ -81,7 +92,7 @@ func newHarness(t testing.TB) *harness {
 
 func (h *harness) newEngine() {
 	eng, err := rollout.NewEngine(rollout.Deps{
-		Store: h.store, Target: h.target, Now: h.clock.now,
+		Store: h.store, Target: h.target, Now: h.clock.now, Flags: h,
 		Judge: rollout.JudgeFunc(func(_ context.Context, s rollout.State) (analysis.Verdict, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -33,6 +33,13 @@ type HookRunner interface {
 	Hooks(ctx context.Context, s State) (evidence json.RawMessage, err error)
 }
 
+// FlagSwitch makes a rollback's flag change in s.Environment. It is called
+// again after a crash, so a change already made must be a no-op. Its error
+// never stops the rollback: the engine logs it and moves traffic anyway.
+type FlagSwitch interface {
+	SetFlag(ctx context.Context, s State, c FlagChange) error
+}
+
 // Verifier checks the new version's artifact (digest, signature).
 type Verifier interface {
 	Verify(ctx context.Context, s State) (evidence json.RawMessage, err error)

@@ -108,6 +108,31 @@ type Config struct {
 	// Mirror is how a shadow or replay step's copies are made (methods,
 	// bounds, replay rate); its Version, Share and Replay are set per step.
 	Mirror *target.Shadow `json:"mirror,omitempty"`
+	// RollbackSteps are belay.yaml's rollback_action in order: flag
+	// changes, and the return of traffic (Deploy) that every rollback makes.
+	// Empty: traffic only.
+	RollbackSteps []RollbackStep `json:"rollback_steps,omitempty"`
+}
+
+// RollbackStep is one rollback action: a flag to disable or enable, or
+// the return of traffic to the rollback target.
+type RollbackStep struct {
+	Deploy bool        `json:"deploy,omitempty"`
+	Flag   *FlagChange `json:"flag,omitempty"`
+}
+
+// FlagChange turns a flag off (disable_flag) or on (enable_flag) in the
+// rollout's environment.
+type FlagChange struct {
+	Flag   string `json:"flag"`
+	Enable bool   `json:"enable,omitempty"`
+}
+
+func (c FlagChange) String() string {
+	if c.Enable {
+		return "enable_flag " + c.Flag
+	}
+	return "disable_flag " + c.Flag
 }
 
 // Kind says what a rollout is for.

@@ -126,14 +126,32 @@ func (s State) RollbackTarget() *target.Version {
 
 // rollbackActions return traffic to the rollback target; the transition to
 // RolledBack records it as stable when it is not the previous stable.
+//
+// The rollback's flag changes run where rollback_action puts them, before
+// or after traffic moves.
 func (s State) rollbackActions() []Action {
-	to := s.RollbackTarget()
-	if to == nil { // a first release: nothing to return to, so stop it
+	var traffic Action
+	if to := s.RollbackTarget(); to == nil { // a first release: nothing to return to, so stop it
 		d := s.desired()
-		return []Action{{Kind: StopVersion, Desired: &d}}
+		traffic = Action{Kind: StopVersion, Desired: &d}
+	} else {
+		d := s.desired(withWeight(*to, 100))
+		traffic = Action{Kind: SetWeights, Desired: &d}
 	}
-	d := s.desired(withWeight(*to, 100))
-	return []Action{{Kind: SetWeights, Desired: &d}}
+	var acts []Action
+	moved := false
+	for _, st := range s.RollbackSteps {
+		switch {
+		case st.Flag != nil:
+			acts = append(acts, Action{Kind: SetFlag, Flag: st.Flag})
+		case st.Deploy && !moved:
+			acts, moved = append(acts, traffic), true
+		}
+	}
+	if !moved {
+		acts = append(acts, traffic)
+	}
+	return acts
 }
 
 // mirror is the shadow a paired step asks the target for: copies of

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -129,6 +130,9 @@ func (d *decoder) checkRollback(p *Project, s *Service, path string) {
 		if len(prod) > 0 {
 			d.errAt(path, "service %q has no rollback_trigger, but reaches production environment %s: add e.g. rollback_trigger: [\"error_rate > 1%% for 5m\"]", s.Name, strings.Join(prod, ", "))
 		}
+	}
+	if len(s.RollbackAction) > 0 && !slices.ContainsFunc(s.RollbackAction, func(a RollbackAction) bool { return a.Verb == ActionDeploy }) {
+		d.errAt(path+".rollback_action", "rollback_action has no deploy previous_stable: a rollback always returns traffic to the previous stable; add it where it runs, e.g. [disable_flag X, deploy previous_stable]")
 	}
 	if len(s.RollbackTrigger) > 0 && len(s.RollbackAction) == 0 && !d.hasErrUnder(path+".rollback_action") && !d.misspelt[path+".rollback_action"] {
 		d.errAt(path, "service %q has rollback triggers but no rollback_action: add rollback_action: deploy previous_stable", s.Name)
