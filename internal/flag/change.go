@@ -138,8 +138,13 @@ func orphan(p *spec.Project, c Change, orphans []Override) (Resolved, error) {
 			return Resolved{Key: c.Flag, Override: &o}, nil
 		}
 	}
-	return Resolved{}, fmt.Errorf("%w: flag %q is not defined in belay.yaml's flags: block%s; defined: %s",
-		ErrUndefined, c.Flag, spec.Suggest(c.Flag, p.FlagKeys()), strings.Join(p.FlagKeys(), ", "))
+	return Resolved{}, UnknownFlag(p, c.Flag)
+}
+
+// UnknownFlag is the error for a flag key p does not define.
+func UnknownFlag(p *spec.Project, key string) error {
+	return fmt.Errorf("%w: flag %q is not defined in belay.yaml's flags: block%s; defined: %s",
+		ErrUndefined, key, spec.Suggest(key, p.FlagKeys()), strings.Join(p.FlagKeys(), ", "))
 }
 
 // override is the override c leaves on r (nil: none).
