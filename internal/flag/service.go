@@ -24,8 +24,8 @@ var _ Store = store.Store(nil)
 
 // Errors of a change, which the server maps to 404 and 422.
 var (
-	ErrUndefined = errors.New("not defined in belay.yaml")
-	ErrBadChange = errors.New("flag change refused")
+	ErrUndefined = errors.New("not found")
+	ErrBadChange = errors.New("bad flag change")
 )
 
 // Service reads the flags of an environment as they are served (belay.yaml
