@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/explain"
+	"github.com/belay-dev/belay/internal/flag"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -277,4 +279,43 @@ type SecretValue struct {
 	Environment string `json:"environment"`
 	Name        string `json:"name"`
 	Value       string `json:"value"`
+}
+
+// FlagRequest changes a flag's override in an environment:
+// POST /api/v1/flags/{env}/{key}/{set|disable|enable|reset}.
+type FlagRequest struct {
+	Variant string `json:"variant,omitempty"` // set's: the variant to pin
+	Reason  string `json:"reason"`            // required: kept in the audit trail
+}
+
+// FlagView is a flag in an environment as served, belay.yaml's setting
+// and the run-time override on top.
+type FlagView struct {
+	Environment string `json:"environment"`
+	Key         string `json:"key"`
+	Kind        string `json:"kind,omitempty"`
+	Type        string `json:"type,omitempty"` // boolean, string, integer, float or object
+	Description string `json:"description,omitempty"`
+	// State and Variant are what the flag serves; Split is the fractional
+	// split that chooses the variant instead, if any.
+	State    string            `json:"state"`
+	Variant  string            `json:"variant,omitempty"`
+	Split    spec.Fractional   `json:"split,omitempty"`
+	Variants spec.FlagVariants `json:"variants,omitempty"`
+	// File is belay.yaml's setting (with the environment's flags: block);
+	// null when belay.yaml no longer defines the flag.
+	File     *flag.Setting  `json:"file"`
+	Override *flag.Override `json:"override,omitempty"`
+	// Differences are where the override and belay.yaml disagree.
+	Differences []flag.Difference `json:"differences,omitempty"`
+	// Problem says why the override does not apply as stored.
+	Problem string `json:"problem,omitempty"`
+}
+
+// FlagChange is what a flag change did.
+type FlagChange struct {
+	Action string       `json:"action"` // flag.set, flag.disable, flag.enable or flag.reset
+	Before flag.Setting `json:"before"` // as served
+	After  flag.Setting `json:"after"`
+	Flag   FlagView     `json:"flag"`
 }

@@ -27,7 +27,7 @@ type Role string
 // Roles, each allowed what the ones before it are.
 const (
 	Viewer   Role = "viewer"   // reads status, history, rollouts, events
-	Deployer Role = "deployer" // + releases, pause, resume, abort, rollback, queue cancel
+	Deployer Role = "deployer" // + releases, pause, resume, abort, rollback, queue cancel, flag changes
 	Approver Role = "approver" // + approvals and manual promotion
 	Admin    Role = "admin"    // + tokens
 )
@@ -62,10 +62,11 @@ const (
 	Promote  Action = "promote"
 	Tokens   Action = "tokens"  // create, list, revoke
 	Secrets  Action = "secrets" // set, remove or read a secret's value
+	Flags    Action = "flags"   // set, disable, enable or reset a feature flag's override
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {

@@ -32,6 +32,18 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 }
 
+// A flag change is a deployer's: flipping a kill switch is part of
+// running a release, not administration.
+func TestFlagsNeedDeployer(t *testing.T) {
+	if got := Need(Flags); got != Deployer {
+		t.Errorf("Need(Flags) = %s, want deployer", got)
+	}
+	viewer := Identity{Name: "v", Role: Viewer}
+	if err := viewer.Can(Flags, "production"); !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "may not flags in production: that needs the deployer role in production") {
+		t.Errorf("viewer changing a flag: %v", err)
+	}
+}
+
 func TestTokensHashAndShape(t *testing.T) {
 	tok, h, err := NewToken()
 	if err != nil {

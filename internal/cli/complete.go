@@ -51,6 +51,13 @@ var completions = map[string]struct {
 	"queue cancel":     {args: argsCompletion{queueEntries}},
 	"artifacts show":   {args: argsCompletion{allVersions}},
 	"artifacts verify": {args: argsCompletion{allVersions}},
+	"flags list":       {flags: envFlag},
+	"flags diff":       {flags: envFlag},
+	"flags get":        {args: argsCompletion{flagKeys}, flags: envFlag},
+	"flags set":        {args: argsCompletion{flagKeys, flagVariants}, flags: envFlag},
+	"flags disable":    {args: argsCompletion{flagKeys}, flags: envFlag},
+	"flags enable":     {args: argsCompletion{flagKeys}, flags: envFlag},
+	"flags reset":      {args: argsCompletion{flagKeys}, flags: envFlag},
 }
 
 var envFlag = withEnv("", nil)
@@ -109,6 +116,23 @@ func environments(_ *Globals, cmd *cobra.Command, _ []string) []string {
 		return nil
 	}
 	return p.EnvironmentNames()
+}
+
+func flagKeys(_ *Globals, cmd *cobra.Command, _ []string) []string {
+	p, err := spec.Load(projectOf(cmd))
+	if err != nil {
+		return nil
+	}
+	return p.FlagKeys()
+}
+
+// flagVariants are the variants of the flag named by the first argument.
+func flagVariants(_ *Globals, cmd *cobra.Command, args []string) []string {
+	p, err := spec.Load(projectOf(cmd))
+	if err != nil || len(args) == 0 || p.Flags[args[0]] == nil {
+		return nil
+	}
+	return p.Flags[args[0]].Variants.Names()
 }
 
 // ask gets path from the server within completeTimeout; false when none answers.

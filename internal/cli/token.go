@@ -20,7 +20,8 @@ func newTokenCmd(g *Globals) *cobra.Command {
 		Long: "Every API call carries a token (Authorization: Bearer), and everything done with it is audited\n" +
 			"under the token's name. Roles, each allowing what the ones before it do, scoped to environments:\n" +
 			"  viewer    status, history, rollouts, explain, events\n" +
-			"  deployer  release (in the environment it starts), pause, resume, abort, rollback, queue cancel\n" +
+			"  deployer  release (in the environment it starts), pause, resume, abort, rollback, queue cancel,\n" +
+			"            flags set, disable, enable and reset\n" +
 			"  approver  approve, promote\n" +
 			"  admin     tokens (with no environment scope)\n" +
 			"The first server start makes an admin token and writes it to <home>/token (mode 0600), which the\n" +

@@ -28,6 +28,7 @@ const (
 	ApprovalRequired     = "approval_required"
 	ApprovalGranted      = "approval_granted"
 	PhaseChanged         = "phase_changed"
+	FlagChanged          = "flag_changed" // a flag's run-time override was set or removed
 )
 
 // Event is one thing that happened, in the seed's shape plus identifiers.
@@ -50,6 +51,7 @@ type Event struct {
 	Reason         string    `json:"reason,omitempty"`
 	Actor          string    `json:"actor,omitempty"`
 	Digest         string    `json:"digest,omitempty"`
+	Flag           string    `json:"flag,omitempty"` // the flag a flag_changed event is about
 	// Evidence carries the numbers behind a decision (verdicts, smoke results).
 	Evidence json.RawMessage `json:"evidence,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/auth"
+	"github.com/belay-dev/belay/internal/flag"
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/rollout"
@@ -46,6 +47,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/secrets/{env}/{name}", s.handle(s.getSecret))
 	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}", s.handle(s.postSecret(false)))
 	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}/remove", s.handle(s.postSecret(true)))
+	mux.HandleFunc("GET /api/v1/flags", s.handle(s.getFlags))
+	mux.HandleFunc("GET /api/v1/flags/{env}/{key}", s.handle(s.getFlag))
+	mux.HandleFunc("POST /api/v1/flags/{env}/{key}/{op}", s.handle(s.postFlag))
 	return sameOrigin(s.authenticate(mux))
 }
 
@@ -132,13 +136,13 @@ func statusOf(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, orchestrate.ErrMalformed), errors.Is(err, spec.ErrVersion):
 		return http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, rollout.ErrNotFound), errors.Is(err, release.ErrNoService), errors.Is(err, release.ErrNoArtifact):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, rollout.ErrNotFound), errors.Is(err, flag.ErrUndefined), errors.Is(err, release.ErrNoService), errors.Is(err, release.ErrNoArtifact):
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrConflict), errors.Is(err, rollout.ErrConflict), errors.Is(err, release.ErrMismatch), errors.Is(err, orchestrate.ErrOutOfOrder):
 		return http.StatusConflict
 	case errors.Is(err, orchestrate.ErrForce):
 		return http.StatusPreconditionFailed
-	case errors.Is(err, orchestrate.ErrBadRequest), errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrUnknown),
+	case errors.Is(err, orchestrate.ErrBadRequest), errors.Is(err, flag.ErrBadChange), errors.Is(err, release.ErrUnsafe), errors.Is(err, release.ErrUnknown),
 		errors.Is(err, rollout.ErrConfig), errors.Is(err, rollout.ErrNotAllowed), errors.Is(err, rollout.ErrContract):
 		return http.StatusUnprocessableEntity
 	}

@@ -36,6 +36,7 @@ func newAuthRig(t *testing.T) *authRig {
 	t.Helper()
 	ctx := context.Background()
 	s, st := testServer(t)
+	addFlags(t, s)
 	hs, admin := authedServer(t, s)
 	r := &authRig{t: t, srv: s, st: st, url: hs.URL, admin: admin, rollouts: map[string]int64{}, queued: map[string]int64{}}
 	const v = "hello-2026.05.12-8f3a91c"
@@ -135,6 +136,7 @@ func TestPermissionMatrix(t *testing.T) {
 	least := map[string]string{ // the least role each action needs
 		"read": "viewer", "release": "deployer", "pause": "deployer", "resume": "deployer", "abort": "deployer",
 		"rollback": "deployer", "cancel": "deployer", "approve": "approver", "promote": "approver", "tokens": "admin", "secrets": "admin",
+		"flags": "deployer",
 	}
 	rank := map[string]int{"viewer": 0, "deployer": 1, "approver": 2, "admin": 3}
 	type call struct {
@@ -157,6 +159,10 @@ func TestPermissionMatrix(t *testing.T) {
 			call{"secrets", env, "POST", "/api/v1/secrets/" + env + "/API_KEY", api.SecretRequest{Value: "matrix-value-1", Reason: "matrix"}},
 			call{"secrets", env, "GET", "/api/v1/secrets/" + env + "/API_KEY", nil},
 			call{"read", env, "GET", "/api/v1/secrets/" + env, nil},
+			call{"flags", env, "POST", "/api/v1/flags/" + env + "/checkout_v2/disable", api.FlagRequest{Reason: "matrix"}},
+			call{"flags", env, "POST", "/api/v1/flags/" + env + "/banner/set", api.FlagRequest{Variant: "red", Reason: "matrix"}},
+			call{"read", env, "GET", "/api/v1/flags?env=" + env, nil},
+			call{"read", env, "GET", "/api/v1/flags/" + env + "/checkout_v2", nil},
 		)
 	}
 	scopes := [][]string{nil, {"staging"}, {"production"}}

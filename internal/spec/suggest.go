@@ -1,5 +1,9 @@
 package spec
 
+// Suggest returns ` (did you mean "x"?)` when one of known is close to s,
+// else "": for errors outside belay.yaml naming what it defines.
+func Suggest(s string, known []string) string { return suggest(s, known) }
+
 // suggest returns ` (did you mean "x"?)` when one of known is close to s.
 func suggest(s string, known []string) string {
 	best := closest(s, known)

@@ -1,9 +1,10 @@
 // Package store is belay's durable state: artifacts, releases, rollouts with
 // their transitions, stable versions per environment, the release queue,
-// rejected versions, analysis states, approvals, API tokens, events and
-// audit entries. This package owns the domain types and the interfaces;
-// backends live in subpackages (sqlite, postgres), the open package picks
-// one by URL, and storetest is the suite every backend passes.
+// rejected versions, analysis states, approvals, API tokens, flag
+// overrides, events and audit entries. This package owns the domain types
+// and the interfaces; backends live in subpackages (sqlite, postgres), the
+// open package picks one by URL, and storetest is the suite every backend
+// passes.
 //
 // Times are stored in UTC with microsecond precision (PostgreSQL's), so a
 // value reads back equal on every backend.
@@ -13,6 +14,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/belay-dev/belay/internal/event"
 )
 
 // Artifacts records built artifacts; a version names one digest forever.
@@ -150,6 +153,19 @@ type Tokens interface {
 	RevokeToken(ctx context.Context, id int64, by, reason string, at time.Time) (Token, error)
 }
 
+// Flags keeps the run-time overrides of feature flags, each environment's
+// flag at most one, with the audit entry and events of each change. Which
+// flags, states and variants exist is belay.yaml's, checked by the caller.
+type Flags interface {
+	// SetFlagOverride replaces (or creates) the override of o.Environment/o.Flag, in one transaction
+	// with audit (appended to the audit log like every other entry) and evs (stored events).
+	SetFlagOverride(ctx context.Context, o FlagOverride, audit AuditEntry, evs []event.Event) error
+	// ClearFlagOverride removes an override (no error when there is none: the audit entry still records the request).
+	ClearFlagOverride(ctx context.Context, env, flag string, audit AuditEntry, evs []event.Event) error
+	// FlagOverrides lists overrides, of one environment or of all when env is "".
+	FlagOverrides(ctx context.Context, env string) ([]FlagOverride, error)
+}
+
 // Audits stores audit entries (who did what, when and why).
 type Audits interface {
 	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
@@ -175,6 +191,7 @@ type Store interface {
 	Analyses
 	Approvals
 	Tokens
+	Flags
 	Events
 	Audits
 	Close() error

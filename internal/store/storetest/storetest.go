@@ -62,6 +62,8 @@ func Run(t *testing.T, open Opener) {
 		{"TokenInvalid", testTokenInvalid},
 		{"TokenRevoke", testTokenRevoke},
 		{"TokenCreateConcurrent", testTokenCreateConcurrent},
+		{"FlagOverride", testFlagOverride},
+		{"FlagOverrideInvalid", testFlagOverrideInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
