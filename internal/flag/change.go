@@ -34,6 +34,10 @@ type Change struct {
 	Variant           string // Set's
 	Actor             string // a token's name, or "rollout/N" for a rollback action
 	Reason            string // required
+	// A rollback's change names its rollout (then its event's ID is the
+	// same each time the rollback is re-run), release and service, so that
+	// it shows in the release's timeline.
+	Rollout, Release, Service string
 }
 
 // Changed is what a change did.
@@ -94,8 +98,12 @@ func (s *Service) Change(ctx context.Context, p *spec.Project, c Change) (Change
 	audit := store.AuditEntry{At: now, Actor: c.Actor, Action: ch.Action, Subject: "flag/" + c.Environment + "/" + c.Flag,
 		Reason: c.Reason, Detail: detail}
 	evidence, _ := json.Marshal(struct{ Before, After Setting }{ch.Before, ch.After})
-	ch.Events = []event.Event{{ID: fmt.Sprintf("flag/%s/%s/%d", c.Environment, c.Flag, now.UnixNano()), Event: event.FlagChanged,
-		Time: now, Environment: c.Environment, Flag: c.Flag, Actor: c.Actor, Reason: c.Reason, Evidence: evidence}}
+	id := fmt.Sprintf("flag/%s/%s/%d", c.Environment, c.Flag, now.UnixNano())
+	if c.Rollout != "" {
+		id = fmt.Sprintf("rollout/%s/flag/%s", c.Rollout, c.Flag)
+	}
+	ch.Events = []event.Event{{ID: id, Event: event.FlagChanged, Time: now, Environment: c.Environment, Flag: c.Flag,
+		Actor: c.Actor, Reason: c.Reason, Evidence: evidence, Rollout: c.Rollout, Release: c.Release, Service: c.Service}}
 	if next == nil {
 		err = s.Store.ClearFlagOverride(ctx, c.Environment, c.Flag, audit, ch.Events)
 	} else {
