@@ -62,6 +62,9 @@ func printEvent(w io.Writer, asJSON bool, raw []byte) error {
 		return err
 	}
 	line := fmt.Sprintf("%s  %-24s %s %s %s", e.Time.Local().Format("15:04:05"), e.Event, e.Service, e.Version, e.Environment)
+	if e.Flag != "" {
+		line += " flag=" + e.Flag
+	}
 	if e.ErrorRate != nil {
 		line += fmt.Sprintf(" error_rate=%.3g%%", *e.ErrorRate)
 	}
