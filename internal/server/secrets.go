@@ -18,8 +18,9 @@ import (
 // environment, and each is audited (a value only by its fingerprint) before
 // it counts: a change the audit log cannot take is undone.
 
-// secretEnv is the request's environment, which belay.yaml must define.
-func (s *Server) secretEnv(r *http.Request) (string, error) {
+// secretEnv is the request's environment, which belay.yaml must define,
+// where the token must be allowed a.
+func (s *Server) secretEnv(r *http.Request, a auth.Action) (string, error) {
 	if s.d.Secrets == nil {
 		return "", fmt.Errorf("%w: this server keeps no secrets", orchestrate.ErrBadRequest)
 	}
@@ -31,7 +32,7 @@ func (s *Server) secretEnv(r *http.Request) (string, error) {
 	if p.Environment(env) == nil {
 		return "", fmt.Errorf("%w: environment %q is not defined in belay.yaml; defined: %v", store.ErrNotFound, env, p.EnvironmentNames())
 	}
-	return env, nil
+	return env, s.allow(r, a, env)
 }
 
 // relFile is the secrets file of env as a user finds it: next to belay.yaml.
@@ -40,11 +41,8 @@ func (s *Server) relFile(env string) string {
 }
 
 func (s *Server) getSecrets(r *http.Request) (any, error) {
-	env, err := s.secretEnv(r)
+	env, err := s.secretEnv(r, auth.Read)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allow(r, auth.Read, env); err != nil {
 		return nil, err
 	}
 	set, err := s.d.Secrets.Read(env)
@@ -59,11 +57,8 @@ func (s *Server) getSecrets(r *http.Request) (any, error) {
 }
 
 func (s *Server) getSecret(r *http.Request) (any, error) {
-	env, err := s.secretEnv(r)
+	env, err := s.secretEnv(r, auth.Secrets)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allow(r, auth.Secrets, env); err != nil {
 		return nil, err
 	}
 	name := r.PathValue("name")
@@ -87,11 +82,8 @@ func (s *Server) changeSecret(r *http.Request, remove bool) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	env, err := s.secretEnv(r)
+	env, err := s.secretEnv(r, auth.Secrets)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allow(r, auth.Secrets, env); err != nil {
 		return nil, err
 	}
 	name := r.PathValue("name")
