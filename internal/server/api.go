@@ -46,6 +46,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/secrets/{env}/{name}", s.handle(s.getSecret))
 	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}", s.handle(s.postSecret(false)))
 	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}/remove", s.handle(s.postSecret(true)))
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.postOFREPFlag)
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.postOFREPFlags)
 	return sameOrigin(s.authenticate(mux))
 }
 
