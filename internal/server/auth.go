@@ -42,23 +42,27 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		fail := writeError
+		if strings.HasPrefix(r.URL.Path, "/ofrep/") {
+			fail = ofrepRefusal(r)
+		}
 		now := s.d.Now()
 		client := clientAddr(r)
 		if blocked, wait := s.failures.Blocked(client, now); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s: try again in %s", client, wait.Round(time.Second)+time.Second))
+			fail(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s: try again in %s", client, wait.Round(time.Second)+time.Second))
 			return
 		}
 		q := r.URL.Query()
 		if q.Has("token") || q.Has("access_token") {
-			writeError(w, http.StatusBadRequest, "a token never goes in a URL, where logs and histories keep it: send it as Authorization: Bearer <token>")
+			fail(w, http.StatusBadRequest, "a token never goes in a URL, where logs and histories keep it: send it as Authorization: Bearer <token>")
 			return
 		}
 		id, err := s.identify(r.Context(), authorization(r), now)
 		if err != nil {
 			s.failures.Failed(client, now)
 			s.audit(r, "anonymous", "denied.authenticate", err)
-			writeError(w, http.StatusUnauthorized, err.Error())
+			fail(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))

@@ -150,6 +150,18 @@ func (s *Server) ofrepFailed(w http.ResponseWriter, r *http.Request, key string,
 	writeJSON(w, code, f)
 }
 
+// ofrepRefusal writes authenticate's refusals of an OFREP request in
+// OFREP's shape.
+func ofrepRefusal(r *http.Request) func(w http.ResponseWriter, code int, msg string) {
+	key, _ := strings.CutPrefix(r.URL.Path, "/ofrep/v1/evaluate/flags/")
+	if key == r.URL.Path {
+		key = ""
+	}
+	return func(w http.ResponseWriter, code int, msg string) {
+		writeJSON(w, code, ofrepFailure{Key: key, ErrorCode: "GENERAL", ErrorDetails: msg})
+	}
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
