@@ -57,6 +57,7 @@ type ofrepRig struct {
 	srv     *Server
 	url     string
 	project string
+	stop    func()
 }
 
 func newOFREPRig(t *testing.T) *ofrepRig {
@@ -75,7 +76,7 @@ func newOFREPRig(t *testing.T) *ofrepRig {
 	}
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
-	return &ofrepRig{t: t, srv: s, url: hs.URL, project: s.d.ProjectFile}
+	return &ofrepRig{t: t, srv: s, url: hs.URL, project: s.d.ProjectFile, stop: hs.Close}
 }
 
 // token makes a viewer token for envs (none: every environment).
