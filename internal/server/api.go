@@ -48,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/secrets/{env}/{name}/remove", s.handle(s.postSecret(true)))
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.postOFREPFlag)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.postOFREPFlags)
+	mux.HandleFunc("GET "+ofrepChanges, s.getOFREPChanges)
 	return sameOrigin(s.authenticate(mux))
 }
 

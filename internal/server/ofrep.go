@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/flag"
@@ -207,9 +208,13 @@ func (s *Server) postOFREPFlag(w http.ResponseWriter, r *http.Request) {
 // bulkEvaluation is OFREP's bulkEvaluationSuccess; each item is a
 // flag.Evaluation or an ofrepFailure.
 type bulkEvaluation struct {
-	Flags    []any          `json:"flags"`
-	Metadata map[string]any `json:"metadata,omitempty"`
+	Flags        []any            `json:"flags"`
+	Metadata     map[string]any   `json:"metadata,omitempty"`
+	EventStreams []map[string]any `json:"eventStreams,omitempty"`
 }
+
+// ofrepChanges is where a client hears that its environment's flags changed.
+const ofrepChanges = "/ofrep/v1/flags/changes"
 
 // postOFREPFlags is POST /ofrep/v1/evaluate/flags: every flag for one
 // context, with a strong ETag of the answer; If-None-Match with it gets 304.
@@ -220,7 +225,8 @@ func (s *Server) postOFREPFlags(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, _ := ofrepEnvironment(identity(r))
-	out := bulkEvaluation{Flags: []any{}, Metadata: map[string]any{"environment": env}}
+	out := bulkEvaluation{Flags: []any{}, Metadata: map[string]any{"environment": env},
+		EventStreams: []map[string]any{{"type": "sse", "endpoint": map[string]any{"requestUri": ofrepChanges}}}}
 	for _, key := range slices.Sorted(maps.Keys(flags)) {
 		ev, err := evaluate(key, flags[key], targetingKey)
 		if err != nil {
@@ -263,4 +269,60 @@ func noneMatch(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// changesPoll is how often a change stream looks at belay.yaml, which
+// says nothing when it is edited.
+const changesPoll = 2 * time.Second
+
+// flagsETag is a tag of env's flags as they are now.
+func (s *Server) flagsETag(ctx context.Context, env string) (string, error) {
+	flags, err := s.effectiveFlags(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(flags) // maps marshal in key order
+	if err != nil {
+		return "", err
+	}
+	return strongETag(b), nil
+}
+
+// getOFREPChanges is GET /ofrep/v1/flags/changes: server-sent events, one
+// OFREP refetchEvaluation whenever the token's environment's flags change,
+// until the client goes away.
+func (s *Server) getOFREPChanges(w http.ResponseWriter, r *http.Request) {
+	env, err := ofrepEnvironment(identity(r))
+	if err != nil {
+		s.ofrepFailed(w, r, "", err)
+		return
+	}
+	last, err := s.flagsETag(r.Context(), env)
+	if err != nil {
+		s.ofrepFailed(w, r, "", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	flusher, _ := w.(http.Flusher)
+	poll := cmp.Or(s.flagsPoll, changesPoll)
+	fmt.Fprint(w, ": watching "+env+"'s flags\n\n")
+	for {
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.notify.wait(): // overrides will change flags through the store's events
+		case <-time.After(poll):
+		}
+		tag, err := s.flagsETag(r.Context(), env)
+		if err != nil || tag == last {
+			continue // a belay.yaml that does not load changes nothing yet
+		}
+		last = tag
+		data, _ := json.Marshal(map[string]string{"type": "refetchEvaluation", "etag": tag})
+		fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -95,6 +96,21 @@ func (r *ofrepRig) post(path, body string, headers ...string) (*http.Response, [
 	r.t.Helper()
 	req, _ := http.NewRequest("POST", r.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func (r *ofrepRig) get(path string, headers ...string) (*http.Response, []byte) {
+	r.t.Helper()
+	req, _ := http.NewRequest("GET", r.url+path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -296,4 +312,67 @@ func TestNoneMatch(t *testing.T) {
 			t.Errorf("If-None-Match %q against %s: %v, want %v", header, tag, got, want)
 		}
 	}
+}
+
+// TestOFREPChangeStream: the bulk answer names the change stream, which
+// sends a refetchEvaluation when belay.yaml changes the environment's
+// flags, and nothing for an edit that changes none of them.
+func TestOFREPChangeStream(t *testing.T) {
+	r := newOFREPRig(t)
+	r.srv.flagsPoll = 20 * time.Millisecond
+	web := bearer(r.token("web", "production"))
+	if _, body := r.post("/ofrep/v1/evaluate/flags", `{"context": {}}`, web...); !strings.Contains(string(body), `"eventStreams":[{"endpoint":{"requestUri":"/ofrep/v1/flags/changes"},"type":"sse"}]`) {
+		t.Errorf("bulk names no change stream: %s", body)
+	}
+	if resp, body := r.get("/ofrep/v1/flags/changes", bearer(r.token("everywhere"))...); resp.StatusCode != 403 {
+		t.Errorf("a token for every environment: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", r.url+"/ofrep/v1/flags/changes", nil)
+	req.Header.Set(web[0], web[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	defer cancel()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if l := <-lines; !strings.HasPrefix(l, ": watching production's flags") {
+		t.Fatalf("first line %q", l)
+	}
+	edit := func(old, new string) {
+		b, _ := os.ReadFile(r.project)
+		if err := os.WriteFile(r.project, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit("project: hello", "project: hello # a comment changes no flag")
+	time.Sleep(5 * r.srv.flagsPoll)
+	edit("defaultVariant: festive", "defaultVariant: plain")
+	want, _ := r.srv.flagsETag(ctx, "production")
+	for l := range lines {
+		if l == "" || strings.HasPrefix(l, ":") {
+			continue
+		}
+		if l != "event: message" {
+			t.Fatalf("line %q: want the event after belay.yaml changed a flag", l)
+		}
+		if l := <-lines; l != `data: {"etag":"\"`+strings.Trim(want, `"`)+`\"","type":"refetchEvaluation"}` {
+			t.Errorf("data %q", l)
+		}
+		return
+	}
+	t.Fatal("stream ended without an event")
 }
