@@ -50,6 +50,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/flags", s.handle(s.getFlags))
 	mux.HandleFunc("GET /api/v1/flags/{env}/{key}", s.handle(s.getFlag))
 	mux.HandleFunc("POST /api/v1/flags/{env}/{key}/{op}", s.handle(s.postFlag))
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.postOFREPFlag)
+	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.postOFREPFlags)
+	mux.HandleFunc("GET "+ofrepChanges, s.getOFREPChanges)
 	return sameOrigin(s.authenticate(mux))
 }
 

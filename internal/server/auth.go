@@ -33,7 +33,8 @@ func identity(r *http.Request) auth.Identity {
 }
 
 // authenticate lets through only requests carrying a usable token
-// (Authorization: Bearer), with the token's identity in their context.
+// (Authorization: Bearer; on OFREP's paths X-API-Key too), with the
+// token's identity in their context.
 // A token in the URL is refused: URLs end up in logs and histories.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,27 +42,41 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		fail := writeError
+		if strings.HasPrefix(r.URL.Path, "/ofrep/") {
+			fail = ofrepRefusal(r)
+		}
 		now := s.d.Now()
 		client := clientAddr(r)
 		if blocked, wait := s.failures.Blocked(client, now); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s: try again in %s", client, wait.Round(time.Second)+time.Second))
+			fail(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s: try again in %s", client, wait.Round(time.Second)+time.Second))
 			return
 		}
 		q := r.URL.Query()
 		if q.Has("token") || q.Has("access_token") {
-			writeError(w, http.StatusBadRequest, "a token never goes in a URL, where logs and histories keep it: send it as Authorization: Bearer <token>")
+			fail(w, http.StatusBadRequest, "a token never goes in a URL, where logs and histories keep it: send it as Authorization: Bearer <token>")
 			return
 		}
-		id, err := s.identify(r.Context(), r.Header.Get("Authorization"), now)
+		id, err := s.identify(r.Context(), authorization(r), now)
 		if err != nil {
 			s.failures.Failed(client, now)
 			s.audit(r, "anonymous", "denied.authenticate", err)
-			writeError(w, http.StatusUnauthorized, err.Error())
+			fail(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
+}
+
+// authorization is the request's Authorization header; on OFREP's paths,
+// whose SDKs may send the token as X-API-Key instead, that one as a bearer.
+func authorization(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if key := r.Header.Get("X-API-Key"); h == "" && key != "" && strings.HasPrefix(r.URL.Path, "/ofrep/") {
+		return "Bearer " + key
+	}
+	return h
 }
 
 // identify finds the identity of an Authorization header's token.

@@ -68,6 +68,9 @@ type Server struct {
 	// failures limits failed authentications per client address.
 	failures *auth.Limiter
 	policy   policyLog // environments' protection as last audited
+	// flagsPoll is how often an OFREP change stream reads belay.yaml
+	// (0: changesPoll).
+	flagsPoll time.Duration
 }
 
 // New wires the engine and returns a server.
