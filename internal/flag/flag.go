@@ -8,8 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/spaolacci/murmur3"
-
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -92,7 +90,7 @@ func Evaluate(key string, f spec.Flag, targetingKey string, overridden bool) (Ev
 // targeting key, read as a signed number, its magnitude scaled to
 // [0, 100], and the first variant whose cumulative percent exceeds it.
 func Bucket(flagKey, targetingKey string, split spec.Fractional) string {
-	h := int32(murmur3.Sum32([]byte(flagKey + targetingKey)))
+	h := int32(murmur3([]byte(flagKey + targetingKey)))
 	bucket := math.Abs(float64(h)) / math.MaxInt32 * 100
 	end := 0.0
 	for _, s := range split {

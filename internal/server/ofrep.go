@@ -42,7 +42,7 @@ type flagSource struct {
 
 // effectiveFlags are env's flags as they are now, by key: the one source of
 // what OFREP answers.
-func (s *Server) effectiveFlags(_ context.Context, env string) (map[string]flagSource, error) {
+func (s *Server) effectiveFlags(ctx context.Context, env string) (map[string]flagSource, error) {
 	p, err := s.Project()
 	if err != nil {
 		return nil, err
@@ -51,10 +51,14 @@ func (s *Server) effectiveFlags(_ context.Context, env string) (map[string]flagS
 		return nil, fmt.Errorf("%w: the token's environment %q is not in belay.yaml (environments: %s): use a token for one of them",
 			errOFREPScope, env, strings.Join(p.EnvironmentNames(), ", "))
 	}
-	out := make(map[string]flagSource, len(p.Flags))
-	for _, key := range p.FlagKeys() {
-		// overrides: see flags.go
-		out[key] = flagSource{Flag: *p.Flag(key, env)}
+	// belay.yaml's flags with the run-time overrides on top (flags.go).
+	resolved, err := s.flagService().Effective(ctx, p, env)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]flagSource, len(resolved))
+	for key, r := range resolved {
+		out[key] = flagSource{Flag: r.Flag, Overridden: r.Override != nil}
 	}
 	return out, nil
 }

@@ -376,3 +376,51 @@ func TestOFREPChangeStream(t *testing.T) {
 	}
 	t.Fatal("stream ended without an event")
 }
+
+// A run-time override (a person's, or a rollback's) is what OFREP serves,
+// at the next evaluation: disabled, the flag has no value; reset, the
+// file's answer again; and the bulk ETag changes with it.
+func TestOFREPServesOverrides(t *testing.T) {
+	r := newOFREPRig(t)
+	web := bearer(r.token("web", "production"))
+	p, err := r.srv.Project()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func() string {
+		t.Helper()
+		resp, body := r.post("/ofrep/v1/evaluate/flags/new-checkout", `{"context": {}}`, web...)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	etag := func() string {
+		resp, _ := r.post("/ofrep/v1/evaluate/flags", `{"context": {}}`, web...)
+		return resp.Header.Get("ETag")
+	}
+	if got := ask(); !strings.Contains(got, `"value":true`) {
+		t.Fatalf("before: %s", got)
+	}
+	before := etag()
+	change := func(op flag.Op) {
+		t.Helper()
+		if _, err := r.srv.flagService().Change(context.Background(), p, flag.Change{Environment: "production", Flag: "new-checkout", Op: op, Actor: "rollout/9", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change(flag.Disable)
+	if got := ask(); !strings.Contains(got, `"reason":"DISABLED"`) || strings.Contains(got, `"value"`) || !strings.Contains(got, `"overridden":true`) {
+		t.Errorf("disabled by an override: %s", got)
+	}
+	if etag() == before {
+		t.Error("the bulk ETag did not change with the override")
+	}
+	change(flag.Reset)
+	if got := ask(); !strings.Contains(got, `"value":true`) || strings.Contains(got, "overridden") {
+		t.Errorf("after a reset: %s", got)
+	}
+	if etag() != before {
+		t.Error("the bulk ETag did not come back with the file's answer")
+	}
+}
