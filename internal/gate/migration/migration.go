@@ -39,8 +39,9 @@ func (c Class) rank() int {
 	return 0
 }
 
-// Severity says whether a finding counts towards the migration type (error)
-// or is shown for a reviewer only (warning).
+// Severity says whether a finding blocks an expand_only release (error:
+// contract and lock hazards) or is shown for a reviewer only (warning: the
+// data-dependent).
 type Severity string
 
 // Severities.
@@ -101,8 +102,8 @@ type Finding struct {
 }
 
 // Statement is one statement that changes something, with its class: the
-// most severe class of the findings that count, else expand. SET, SHOW,
-// transaction control, plain SELECT and EXPLAIN are not listed.
+// most severe class of its findings that are not ignored, else expand.
+// SET, SHOW, transaction control, plain SELECT and EXPLAIN are not listed.
 type Statement struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
@@ -114,8 +115,8 @@ type Statement struct {
 // Report is the result of checking a set of migration files.
 type Report struct {
 	// MigrationType is what the files give a release plan: none without
-	// statements that change anything; contract when an error finding
-	// contracts or hazards a lock; else expand_only.
+	// statements that change anything; contract when a statement contracts
+	// or hazards a lock; else (expand and data_dependent) expand_only.
 	MigrationType spec.MigrationType `json:"migration_type"`
 	Files         []string           `json:"files"`
 	Statements    []Statement        `json:"statements"`
@@ -149,7 +150,7 @@ func CheckWith(files []File, opt Options) (Report, error) {
 			class := Expand
 			for _, h := range hits {
 				fd := s.finding(f.Name, h)
-				if !fd.Ignored && fd.Severity == Error && fd.Class.rank() > class.rank() {
+				if !fd.Ignored && fd.Class.rank() > class.rank() {
 					class = fd.Class
 				}
 				rep.Findings = append(rep.Findings, fd)

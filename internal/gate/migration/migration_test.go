@@ -142,13 +142,13 @@ func TestStatementsAndClasses(t *testing.T) {
 		{File: "m.sql", Line: 2, Column: 1, Text: "ALTER TABLE t ADD COLUMN a int", Class: Expand},
 		{File: "m.sql", Line: 3, Column: 17, Text: "ALTER TABLE t DROP COLUMN b", Class: Contract},
 		{File: "m.sql", Line: 4, Column: 1, Text: "CREATE INDEX i ON t (a)", Class: LockHazard},
-		{File: "m.sql", Line: 5, Column: 1, Text: "UPDATE t SET a = 1", Class: Expand}, // a warning does not count
+		{File: "m.sql", Line: 5, Column: 1, Text: "UPDATE t SET a = 1", Class: DataDependent},
 		{File: "m.sql", Line: 6, Column: 1, Text: "ALTER TABLE t ALTER COLUMN a TYPE bigint,\n    DROP COLUMN c", Class: Contract},
 	}
 	if !slices.Equal(rep.Statements, want) {
 		t.Errorf("statements:\n got %+v\nwant %+v", rep.Statements, want)
 	}
-	if rep.Classes[Expand] != 2 || rep.Classes[Contract] != 2 || rep.Classes[LockHazard] != 1 {
+	if rep.Classes[Expand] != 1 || rep.Classes[DataDependent] != 1 || rep.Classes[Contract] != 2 || rep.Classes[LockHazard] != 1 {
 		t.Errorf("classes = %v", rep.Classes)
 	}
 	if rep.MigrationType != spec.Contract {
@@ -252,5 +252,16 @@ func TestLinesAndColumns(t *testing.T) {
 	}
 	if got := ln.byteOffset(6); got != 7 { // the sixth character is the blank after two 2-byte ones
 		t.Errorf("byteOffset(6) = %d, want 7", got)
+	}
+}
+
+// Data-dependent statements alone give expand_only: they are warnings.
+func TestDataDependentOnlyIsExpandOnly(t *testing.T) {
+	rep, err := Check([]File{{Name: "m.sql", SQL: "DELETE FROM sessions;"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.MigrationType != spec.ExpandOnly || rep.Classes[DataDependent] != 1 || len(rep.Statements) != 1 {
+		t.Errorf("report %+v", rep)
 	}
 }
