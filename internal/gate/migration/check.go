@@ -14,6 +14,7 @@ type fileState struct {
 	notValid map[string]bool // constraints added NOT VALID in the current transaction
 
 	lockTimeout  bool // a non-zero lock_timeout is in force
+	lockLocal    bool // … set by SET LOCAL, so only until the transaction ends
 	lockReported bool // require-lock-timeout is reported once per file
 
 	notNullChecks  map[string]tableColumn // NOT VALID CHECK (col IS NOT NULL) constraints, by name
@@ -95,20 +96,25 @@ func (st *fileState) transaction(t *pg.TransactionStmt) {
 		st.inTx = true
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
 		st.inTx = false
+		if st.lockLocal {
+			st.lockTimeout, st.lockLocal = false, false
+		}
 	}
 }
 
-// set follows lock_timeout: SET to a non-zero value arms it; SET to 0, SET
-// … TO DEFAULT and RESET disarm it (PostgreSQL's default is no timeout).
+// set follows lock_timeout: SET to a non-zero value arms it (SET LOCAL
+// until the transaction ends, and only inside one); SET to 0, SET … TO
+// DEFAULT and RESET disarm it (PostgreSQL's default is no timeout).
 func (st *fileState) set(v *pg.VariableSetStmt) {
 	switch {
 	case v.Kind == pg.VariableSetKind_VAR_RESET_ALL:
-		st.lockTimeout = false
+		st.lockTimeout, st.lockLocal = false, false
 	case v.Name != "lock_timeout":
 	case v.Kind == pg.VariableSetKind_VAR_SET_VALUE:
-		st.lockTimeout = !isZero(v.Args)
+		st.lockTimeout = !isZero(v.Args) && (st.inTx || !v.IsLocal)
+		st.lockLocal = st.lockTimeout && v.IsLocal
 	case v.Kind == pg.VariableSetKind_VAR_SET_DEFAULT, v.Kind == pg.VariableSetKind_VAR_RESET:
-		st.lockTimeout = false
+		st.lockTimeout, st.lockLocal = false, false
 	}
 }
 

@@ -265,3 +265,30 @@ func TestDataDependentOnlyIsExpandOnly(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+func TestLockTimeoutSettings(t *testing.T) {
+	for prefix, armed := range map[string]bool{
+		"SET lock_timeout = '1s';":                              true,
+		"BEGIN; SET LOCAL lock_timeout TO 500;":                 true,
+		"SET LOCAL lock_timeout TO 500;":                        false, // no effect outside a transaction
+		"BEGIN; SET LOCAL lock_timeout = 500; COMMIT;":          false,
+		"BEGIN; SET lock_timeout = '2s'; COMMIT;":               true, // a session SET outlives the transaction
+		"SET lock_timeout = 0;":                                 false,
+		"SET lock_timeout = '0';":                               false,
+		"SET lock_timeout = '1s'; RESET lock_timeout;":          false,
+		"SET lock_timeout = '1s'; RESET ALL;":                   false,
+		"SET lock_timeout = '1s'; SET lock_timeout TO DEFAULT;": false,
+		"SET statement_timeout = '1s';":                         false,
+		"SET app.lock_timeout = '1s';":                          false,
+		"":                                                      false,
+	} {
+		rep, err := Check([]File{{Name: "m.sql", SQL: prefix + "\nALTER TABLE t ADD COLUMN c int;"}})
+		if err != nil {
+			t.Fatalf("%q: %v", prefix, err)
+		}
+		flagged := len(rep.Findings) == 1 && rep.Findings[0].Rule == RequireLockTimeout
+		if flagged == armed || len(rep.Findings) > 1 {
+			t.Errorf("%q: findings %+v, want lock_timeout armed=%v", prefix, rep.Findings, armed)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -25,10 +26,7 @@ func newLines(text string) lines {
 // at gives the line and column of a byte offset (pg_query's locations).
 func (l lines) at(offset int) (line, col int) {
 	offset = max(0, min(offset, len(l.text)))
-	i := 0
-	for i+1 < len(l.starts) && l.starts[i+1] <= offset {
-		i++
-	}
+	i := sort.Search(len(l.starts), func(i int) bool { return l.starts[i] > offset }) - 1
 	return i + 1, utf8.RuneCountInString(l.text[l.starts[i]:offset]) + 1
 }
 
