@@ -69,6 +69,7 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay events":           {nil, "one JSON object per line, in the case study's event shape"},
 	"belay logs":             {LogLine{}, "one JSON object per log line"},
 	"belay demo":             {demo.Summary{}, "an object at the end, instead of the story"},
+	"belay gate migrations":  {MigrationsReport{}, "an object, also when the migrations give contract (then exit 1); a file that is missing or does not parse exits 2 with an error object"},
 }
 
 // WriteCLIDoc writes docs/cli.md from the command tree.

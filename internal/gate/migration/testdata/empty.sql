@@ -1,0 +1,2 @@
+-- migration_type: none
+-- only comments

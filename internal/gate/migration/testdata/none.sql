@@ -1,0 +1,6 @@
+-- migration_type: none
+-- Nothing that changes anything.
+SET lock_timeout = '1s';
+BEGIN;
+SELECT 1;
+COMMIT;
