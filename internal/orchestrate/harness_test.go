@@ -59,6 +59,7 @@ environments:
 type artifacts struct {
 	known map[string]bool
 	refs  map[string][]string // by version
+	dirs  map[string]string   // the unpacked tree by digest; none: an empty one
 }
 
 func (a artifacts) Verify(_ context.Context, v string) (string, error) {
@@ -68,7 +69,12 @@ func (a artifacts) Verify(_ context.Context, v string) (string, error) {
 	return "sha256:" + v, nil
 }
 
-func (a artifacts) Open(context.Context, string) (string, error) { return os.TempDir(), nil }
+func (a artifacts) Open(_ context.Context, ref string) (string, error) {
+	if d, ok := a.dirs[ref]; ok {
+		return d, nil
+	}
+	return os.TempDir(), nil
+}
 
 func (a artifacts) Refs(_ context.Context, ref string) ([]string, error) {
 	v := strings.TrimPrefix(ref, "sha256:")
@@ -88,6 +94,7 @@ type harness struct {
 	o      *Orchestrator
 	file   string              // belay.yaml, read at every use
 	refs   map[string][]string // the refs each version was built from; none unless a test says
+	dirs   map[string]string   // each digest's unpacked tree, when a test gives one
 
 	mu      sync.Mutex
 	now     time.Time
@@ -107,14 +114,14 @@ func newHarness(t *testing.T, stagingExtra string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctx: ctx, st: st, file: file, refs: map[string][]string{}, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+	h := &harness{t: t, ctx: ctx, st: st, file: file, refs: map[string][]string{}, dirs: map[string]string{}, target: rollouttest.NewTarget(), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		verdict: func(rollout.State) analysis.Decision { return analysis.Pass }}
 	known := map[string]bool{}
 	for _, v := range []string{"api-v1", "api-v2", "api-v3", "api-v4"} {
 		known[v] = true
 	}
 	h.o, err = New(Deps{
-		Store: st, Target: h.target, Artifacts: artifacts{known, h.refs},
+		Store: st, Target: h.target, Artifacts: artifacts{known, h.refs, h.dirs},
 		Judge: rollout.JudgeFunc(func(_ context.Context, s rollout.State) (analysis.Verdict, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

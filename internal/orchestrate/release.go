@@ -51,6 +51,9 @@ func (o *Orchestrator) Release(ctx context.Context, req api.ReleaseRequest) (api
 	if err := o.checkRefs(ctx, p, env, pl.Version, pl.Digest); err != nil {
 		return api.ReleaseAnswer{}, err
 	}
+	if err := o.checkMigrations(ctx, p, &pl, env); err != nil {
+		return api.ReleaseAnswer{}, err
+	}
 	planJSON, _ := json.Marshal(pl)
 	rel, err := o.d.Store.CreateRelease(ctx, store.Release{Service: pl.Service, Version: pl.Version, Owner: pl.Owner, Plan: planJSON, CreatedAt: o.d.Now().UTC()})
 	if err != nil {

@@ -45,6 +45,14 @@ type Migration struct {
 	Command string        `yaml:"command" json:"command,omitempty"`
 	Type    MigrationType `yaml:"type" json:"type" belay:"required"`
 	Timeout Duration      `yaml:"timeout" json:"timeout,omitempty"`
+	// Files are globs, relative to the artifact's root, of the PostgreSQL
+	// migration files the build packs (e.g. migrations/*.sql). When set, a
+	// release reads the ones new since the previous stable and refuses a
+	// declared type their statements exceed (belay gate migrations).
+	Files []string `yaml:"files" json:"files,omitempty"`
+	// InTransaction says the migration tool runs each file in a
+	// transaction (a table created in it is new to the checks).
+	InTransaction bool `yaml:"in_transaction" json:"in_transaction,omitempty"`
 }
 
 // Hooks are commands run around a rollout.

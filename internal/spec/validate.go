@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -80,6 +81,13 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	d.checkRollback(p, s, path)
 	if m := s.Migration; m != nil && m.Type != "" && m.Type != NoMigration && m.Command == "" {
 		d.errAt(path+".migration", "migration type %s needs a command:", m.Type)
+	}
+	if m := s.Migration; m != nil {
+		for i, g := range m.Files {
+			if _, err := filepath.Match(g, ""); err != nil || g == "" || filepath.IsAbs(g) || slices.Contains(strings.Split(filepath.ToSlash(g), "/"), "..") {
+				d.errAt(index(path+".migration.files", i), "%q is not a glob inside the artifact, such as migrations/*.sql", g)
+			}
+		}
 	}
 	d.checkAnalysis(path+".analysis", s.Analysis)
 	d.noteWritten(path+".rollout", s.Rollout)
