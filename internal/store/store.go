@@ -166,6 +166,14 @@ type Flags interface {
 	FlagOverrides(ctx context.Context, env string) ([]FlagOverride, error)
 }
 
+// CIRuns keeps the evidence of `belay ci run`, by commit.
+type CIRuns interface {
+	// RecordCIRun stores r and returns it with its ID.
+	RecordCIRun(ctx context.Context, r CIRun) (CIRun, error)
+	// CIRunsOf lists the runs of a commit, oldest first.
+	CIRunsOf(ctx context.Context, commit string) ([]CIRun, error)
+}
+
 // Audits stores audit entries (who did what, when and why).
 type Audits interface {
 	AppendAudit(ctx context.Context, a AuditEntry) (int64, error)
@@ -192,6 +200,7 @@ type Store interface {
 	Approvals
 	Tokens
 	Flags
+	CIRuns
 	Events
 	Audits
 	Close() error

@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"TokenCreateConcurrent", testTokenCreateConcurrent},
 		{"FlagOverride", testFlagOverride},
 		{"FlagOverrideInvalid", testFlagOverrideInvalid},
+		{"CIRuns", testCIRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
