@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/belay-dev/belay/internal/ci"
 	"io"
 	"reflect"
 	"strings"
@@ -41,6 +42,8 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay wait":             {api.RolloutView{}, "an object; with --release, an `api.ReleaseView` instead"},
 	"belay queue":            {[]api.QueueView{}, "an array"},
 	"belay queue cancel":     {api.QueueView{}, "an object"},
+	"belay ci run":           {ci.Report{}, "the evidence bundle: an object with every step's result, findings and timings"},
+	"belay ci export":        {nil, "the workflow file (YAML), whatever -o says"},
 	"belay secrets get":      {api.SecretValue{}, "an object with the value"},
 	"belay secrets list":     {api.SecretList{}, "an object with names only"},
 	"belay secrets rm":       {api.SecretChange{}, "an object"},

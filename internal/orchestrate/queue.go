@@ -66,6 +66,9 @@ func (o *Orchestrator) startQueued(ctx context.Context, q store.QueueEntry) erro
 	if err := o.checkRefs(ctx, p, q.Environment, pl.Version, pl.Digest); err != nil {
 		return o.endQueued(ctx, q, fmt.Sprintf("cannot start in %s: %v", q.Environment, err))
 	}
+	if err := o.checkCI(ctx, p, q.Environment, pl.Version); err != nil {
+		return o.endQueued(ctx, q, fmt.Sprintf("cannot start in %s: %v", q.Environment, err))
+	}
 	row, eff, err := o.newRollout(ctx, p, rel, pl, q.Environment)
 	if err != nil {
 		return o.endQueued(ctx, q, fmt.Sprintf("cannot start in %s: %v", q.Environment, err))

@@ -54,6 +54,15 @@ func (o *Orchestrator) Release(ctx context.Context, req api.ReleaseRequest) (api
 	if err := o.checkMigrations(ctx, p, &pl, env); err != nil {
 		return api.ReleaseAnswer{}, err
 	}
+	if pl.CI, err = o.ciOf(ctx, pl.Version); err != nil {
+		return api.ReleaseAnswer{}, err
+	}
+	if len(pl.CI) > 0 {
+		pl.Notes = append(pl.Notes, ciNote(pl.CI))
+	}
+	if err := o.checkCI(ctx, p, env, pl.Version); err != nil {
+		return api.ReleaseAnswer{}, err
+	}
 	planJSON, _ := json.Marshal(pl)
 	rel, err := o.d.Store.CreateRelease(ctx, store.Release{Service: pl.Service, Version: pl.Version, Owner: pl.Owner, Plan: planJSON, CreatedAt: o.d.Now().UTC()})
 	if err != nil {

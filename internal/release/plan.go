@@ -44,7 +44,18 @@ type Plan struct {
 	Supersede      bool              `json:"supersede,omitempty"` // takes the place of older releases waiting for an environment
 	Reason         string            `json:"reason,omitempty"`
 	Notes          []string          `json:"notes,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
+	// CI is the latest belay ci run of each stage on the artifact's commit.
+	CI        []CIRef   `json:"ci,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CIRef points at a recorded belay ci run: its evidence is in the store.
+type CIRef struct {
+	Stage  string    `json:"stage"`
+	Status string    `json:"status"`
+	Run    int64     `json:"run"`
+	Commit string    `json:"commit"`
+	At     time.Time `json:"at"`
 }
 
 // Verifier checks that an artifact version exists and verifies (digests and

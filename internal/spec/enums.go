@@ -39,6 +39,9 @@ const (
 	GatePromoteOrRollback Gate = "promote_or_rollback" // analysis verdict: promote, or run the rollback actions
 )
 
+// Gates lists the built-in gates.
+func Gates() []string { return Gate("").values() }
+
 func (Gate) values() []string {
 	return []string{"secrets", "migration_check", "dependency_audit", "container_scan", "smoke_tests",
 		"health", "build_artifact", "publish_artifact", "promote_or_rollback"}

@@ -20,6 +20,9 @@ type Step struct {
 	// Impact is what a failure of this step does to the release.
 	Impact  Impact   `yaml:"impact" json:"impact" belay:"required"`
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Parallel runs the step at once with the parallel steps next to it
+	// in its stage (belay ci run).
+	Parallel bool `yaml:"parallel" json:"parallel,omitempty"`
 }
 
 // Stages returns the stages in order with their names.
