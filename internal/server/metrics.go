@@ -78,10 +78,15 @@ func newMetrics(st store.Store, log *slog.Logger) *metrics {
 			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}},
 			[]string{"service", "environment"}),
 	}
-	m.reg.MustRegister(m.verdicts, m.errors, m.started, m.rollbacks, m.durations, m.restores, rolloutCollector{m},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.own()...)
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
 	return m
+}
+
+// own are the collectors of belay's metrics, which docs/metrics.md lists.
+func (m *metrics) own() []prometheus.Collector {
+	return []prometheus.Collector{m.verdicts, m.errors, m.started, m.rollbacks, m.durations, m.restores, rolloutCollector{m}}
 }
 
 // getMetrics serves the exposition. Like every route but /healthz it is
@@ -167,12 +172,14 @@ func (m *metrics) observeEnd(ctx context.Context, e event.Event, outcome string)
 	if err != nil {
 		return err
 	}
-	for i := len(ts) - 1; i >= 0; i-- {
-		if ts[i].To == string(rollout.RollingBack) && ts[i].From != string(rollout.RollingBack) {
-			m.restores.WithLabelValues(e.Service, e.Environment).Observe(e.Time.Sub(ts[i].At).Seconds())
+	began := ro.CreatedAt  // a rollback with no release in flight is created rolling back
+	for _, t := range ts { // the first time: a rollback paused for a person and resumed counts whole
+		if t.To == string(rollout.RollingBack) {
+			began = t.At
 			break
 		}
 	}
+	m.restores.WithLabelValues(e.Service, e.Environment).Observe(e.Time.Sub(began).Seconds())
 	return nil
 }
 
