@@ -66,7 +66,7 @@ func newMetrics(st store.Store, log *slog.Logger) *metrics {
 			Help: "Times the analysis could not give a verdict (a judge error, not an inconclusive verdict)."},
 			[]string{"service", "environment"}),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_rollouts_started_total",
-			Help: "Rollouts started (deployment_started events)."}, []string{"service", "environment"}),
+			Help: "Rollouts of releases started (deployment_started events)."}, []string{"service", "environment"}),
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_rollbacks_total",
 			Help: "Rollouts rolled back (deployment_rolled_back events)."}, []string{"service", "environment"}),
 		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "belay_rollout_duration_seconds",
@@ -74,7 +74,7 @@ func newMetrics(st store.Store, log *slog.Logger) *metrics {
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400}},
 			[]string{"service", "environment", "outcome"}),
 		restores: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "belay_rollback_duration_seconds",
-			Help:    "Time from a rollout entering RollingBack to RolledBack: how long traffic took to return.",
+			Help:    "Time from a rollout first entering RollingBack to RolledBack: how long traffic took to return.",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}},
 			[]string{"service", "environment"}),
 	}
