@@ -35,9 +35,11 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	l.Close()
 }
 
-// prometheus start TARGET ADDR: run a real Prometheus on ADDR scraping
-// TARGET's /metrics every second, until `prometheus stop` (SIGKILL, as a
-// crash) or the script's end. $PROMETHEUS is its URL.
+// prometheus start TARGET ADDR [TOKENFILE]: run a real Prometheus on ADDR
+// scraping TARGET's /metrics every second (job "agent"; with TOKENFILE, job
+// "server", sending the file's token as a bearer token, as belay's server
+// wants), until `prometheus stop` (SIGKILL, as a crash) or the script's end.
+// $PROMETHEUS is its URL.
 // prometheus has QUERY: wait (≤ 20 s) until QUERY returns a series.
 // Scripts using it live in testdata/prometheus (TestPrometheusScripts).
 var proms = struct {
@@ -67,11 +69,11 @@ func TestPrometheusScripts(t *testing.T) {
 
 func cmdPrometheus(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
-		ts.Fatalf("usage: prometheus start TARGET ADDR | prometheus has QUERY | prometheus stop")
+		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus has QUERY | prometheus stop")
 	}
 	switch {
-	case args[0] == "start" && len(args) == 3:
-		promStart(ts, args[1], args[2])
+	case args[0] == "start" && (len(args) == 3 || len(args) == 4):
+		promStart(ts, args[1], args[2], args[3:]...)
 	case args[0] == "has" && len(args) == 2:
 		promHas(ts, args[1])
 	case args[0] == "stop" && len(args) == 1:
@@ -85,18 +87,22 @@ func cmdPrometheus(ts *testscript.TestScript, neg bool, args []string) {
 		_ = c.Process.Kill()
 		_ = c.Wait()
 	default:
-		ts.Fatalf("usage: prometheus start TARGET ADDR | prometheus has QUERY | prometheus stop")
+		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus has QUERY | prometheus stop")
 	}
 }
 
-func promStart(ts *testscript.TestScript, target, addr string) {
+func promStart(ts *testscript.TestScript, target, addr string, tokenFile ...string) {
 	bin := ts.Getenv("PROMETHEUS_BIN")
 	if bin == "" {
 		ts.Fatalf("prometheus start: $PROMETHEUS_BIN is unset; scripts using Prometheus live in testdata/prometheus")
 	}
 	dir, err := os.MkdirTemp(ts.MkAbs("."), "prometheus-")
 	ts.Check(err)
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: agent\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['%s']\n", target)
+	job, auth := "agent", ""
+	if len(tokenFile) > 0 {
+		job, auth = "server", fmt.Sprintf("    authorization: {type: Bearer, credentials_file: '%s'}\n", ts.MkAbs(tokenFile[0]))
+	}
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: %s\n    scrape_interval: 1s\n%s    static_configs:\n      - targets: ['%s']\n", job, auth, target)
 	ts.Check(os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600))
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	ts.Check(err)

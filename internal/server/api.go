@@ -23,6 +23,7 @@ import (
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /metrics", s.getMetrics)
 	mux.HandleFunc("POST /api/v1/releases", s.handle(s.postRelease))
 	mux.HandleFunc("GET /api/v1/releases/{id}", s.handle(s.getRelease))
 	mux.HandleFunc("POST /api/v1/releases/{id}/approve", s.handle(s.postApprove))

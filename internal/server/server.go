@@ -71,6 +71,7 @@ type Server struct {
 	// flagsPoll is how often an OFREP change stream reads belay.yaml
 	// (0: changesPoll).
 	flagsPoll time.Duration
+	metrics   *metrics
 }
 
 // New wires the engine and returns a server.
@@ -87,9 +88,9 @@ func New(d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery)}
+	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
 	o, err := orchestrate.New(orchestrate.Deps{
-		Store: d.Store, Target: d.Target, Judge: d.Judge, Artifacts: d.Artifacts,
+		Store: d.Store, Target: d.Target, Judge: s.metrics.judge(d.Judge), Artifacts: d.Artifacts,
 		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger, Secrets: d.Secrets,
 	})
 	if err != nil {
@@ -103,8 +104,8 @@ func New(d Deps) (*Server, error) {
 func (s *Server) Project() (*spec.Project, error) { return spec.Load(s.d.ProjectFile) }
 
 // published hears of events once they are stored with their change: it
-// copies them to the JSON-lines file (which keeps each ID once) and wakes
-// the followers of the event stream.
+// copies them to the JSON-lines file (which keeps each ID once), wakes
+// the followers of the event stream and counts them in the metrics.
 func (s *Server) published(ctx context.Context, evs []event.Event) {
 	if s.d.Events != nil {
 		for _, e := range evs {
@@ -114,6 +115,7 @@ func (s *Server) published(ctx context.Context, evs []event.Event) {
 		}
 	}
 	s.notify.wake()
+	s.metrics.published(ctx, evs)
 }
 
 // syncBack is how many of the newest stored events a starting server copies
