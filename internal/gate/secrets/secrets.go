@@ -137,11 +137,12 @@ func Scan(ctx context.Context, opt Options) (Report, error) {
 		}
 		root = opt.Path
 	case History:
-		top, err := git(ctx, opt.Path, "rev-parse", "--show-toplevel")
+		up, err := git(ctx, opt.Path, "rev-parse", "--show-cdup")
 		if err != nil {
 			return rep, fmt.Errorf("%w: %s is not in a git repository: %v", ErrGit, opt.Path, err)
 		}
-		root, cfgFile = top, filepath.Join(top, ConfigFile)
+		root = filepath.Join(opt.Path, up)
+		cfgFile = filepath.Join(root, ConfigFile)
 	default:
 		return rep, fmt.Errorf("%w: unknown mode %q (want tree or git)", ErrPath, opt.Mode)
 	}
