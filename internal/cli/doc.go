@@ -73,6 +73,7 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay logs":             {LogLine{}, "one JSON object per log line"},
 	"belay demo":             {demo.Summary{}, "an object at the end, instead of the story"},
 	"belay gate migrations":  {MigrationsReport{}, "an object, also when the migrations give contract (then exit 1); a file that is missing or does not parse exits 2 with an error object"},
+	"belay gate secrets":     {SecretsReport{}, "an object, also when secrets are found (exit 1); `findings` is empty when none are, each secret redacted"},
 }
 
 // WriteCLIDoc writes docs/cli.md from the command tree.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/english"
 	"github.com/belay-dev/belay/internal/gate/migration"
+	"github.com/belay-dev/belay/internal/gate/secrets"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,9 @@ func init() { commands = append(commands, newGateCmd) }
 // MigrationsReport is what `belay gate migrations -o json` prints.
 type MigrationsReport = migration.Report
 
+// SecretsReport is what `belay gate secrets -o json` prints.
+type SecretsReport = secrets.Report
+
 // exitGateInput is the exit code of a gate that could not judge its input
 // (missing or unreadable files, SQL that does not parse), apart from 1,
 // which says the input was judged and blocks.
@@ -25,13 +29,13 @@ const exitGateInput = 2
 
 func newGateCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "gate migrations",
+		Use:   "gate migrations|secrets",
 		Short: "Run one of belay's CI quality gates on its own",
 		Long: "Each gate exits by release impact: 0 when the change may ship as it is, 1 when it blocks\n" +
 			"(the output says why and what would unblock it), 2 when the input cannot be judged.",
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newGateMigrationsCmd(g))
+	cmd.AddCommand(newGateMigrationsCmd(g), newGateSecretsCmd(g))
 	return cmd
 }
 
