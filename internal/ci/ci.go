@@ -40,8 +40,8 @@ type Finding struct {
 }
 
 // GateResult is what a built-in gate found. Blocks says whether its
-// findings reach the step's impact (the gate knows what is critical or
-// unsafe); Summary is one line for people; Detail is the gate's own report
+// findings fail the step under its impact (the gate knows what is critical
+// or unsafe; the runner turns a failure under warn into a warning); Summary is one line for people; Detail is the gate's own report
 // (JSON), kept in the evidence.
 type GateResult struct {
 	Blocks   bool

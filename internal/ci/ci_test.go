@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/belay-dev/belay/internal/gate/secrets/secretstest"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -175,5 +176,32 @@ func TestPlanRefuses(t *testing.T) {
 	r.Project.Pipeline.Steps["lint"] = &spec.Step{Gate: spec.GateDependencyAudit, Impact: spec.ImpactBlockCritical}
 	if _, err := r.Plan("pull_request"); err == nil || !strings.Contains(err.Error(), "step lint uses gate dependency_audit, which belay ci cannot run (it runs migration_check)") {
 		t.Errorf("unknown gate: %v", err)
+	}
+}
+
+// The secrets gate blocks on a planted token, shown redacted; a warn
+// impact only warns.
+func TestSecretsGate(t *testing.T) {
+	r, live := runner(t, "SET lock_timeout = '1s';\n")
+	token := secretstest.GitHubToken(7)
+	os.WriteFile(filepath.Join(r.Dir, "config.go"), []byte("package main\n\nconst token = \""+token+"\"\n"), 0o644)
+	r.Gates[spec.GateSecrets] = SecretsGate()
+	r.Project.Pipeline.Steps["leaks"] = &spec.Step{Gate: spec.GateSecrets, Impact: spec.ImpactBlock}
+	r.Project.Pipeline.PullRequest = []string{"leaks"}
+	rep, err := r.Run(context.Background(), "pull_request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Steps[0]
+	if rep.Status != StatusBlocked || len(s.Findings) != 1 || s.Findings[0].File != "config.go" || s.Findings[0].Line != 3 {
+		t.Fatalf("%s: %+v", rep.Status, s)
+	}
+	b, _ := json.Marshal(rep)
+	if strings.Contains(string(b), token) || strings.Contains(live.String(), token) || strings.Contains(s.Output, token) {
+		t.Error("the secret is in the report or the output")
+	}
+	r.Project.Pipeline.Steps["leaks"].Impact = spec.ImpactWarn
+	if rep, _ := r.Run(context.Background(), "pull_request"); rep.Status != StatusPassed || rep.Steps[0].Status != Warned {
+		t.Errorf("warn: %s %s", rep.Status, rep.Steps[0].Status)
 	}
 }

@@ -9,15 +9,16 @@ import (
 	"slices"
 
 	"github.com/belay-dev/belay/internal/gate/migration"
+	"github.com/belay-dev/belay/internal/gate/secrets"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
 // MigrationGate is migration_check: every service's migration files
 // (migration.files, relative to the project) checked as `belay gate
 // migrations` does. Under block_unsafe (and block) a contract or lock
-// hazard blocks; under warn nothing does.
+// hazard fails it (the runner then applies the impact: under warn, a warning).
 func MigrationGate(p *spec.Project) Gate {
-	return func(_ context.Context, dir string, impact spec.Impact, out io.Writer) (GateResult, error) {
+	return func(_ context.Context, dir string, _ spec.Impact, out io.Writer) (GateResult, error) {
 		var files []migration.File
 		inTx := false
 		for _, name := range p.ServiceNames() {
@@ -58,11 +59,36 @@ func MigrationGate(p *spec.Project) Gate {
 			level := "warning"
 			if f.Class == migration.Contract || f.Class == migration.LockHazard {
 				level = "error"
-				res.Blocks = res.Blocks || impact != spec.ImpactWarn
+				res.Blocks = true
 			}
 			res.Findings = append(res.Findings, Finding{Rule: f.Rule, Level: level, Severity: string(f.Class),
 				Message: f.Explanation + " Safe: " + f.Rewrite, File: f.File, Line: f.Line, Column: f.Column})
 			fmt.Fprintf(out, "%s:%d:%d %s (%s): %s\n", f.File, f.Line, f.Column, f.Rule, f.Class, f.Explanation)
+		}
+		fmt.Fprintln(out, res.Summary)
+		return res, nil
+	}
+}
+
+// SecretsGate is secrets: the working tree scanned with gitleaks' rules and
+// the project's .gitleaks.toml, as `belay gate secrets` does (baseline:
+// .gitleaks-baseline.json at the project root, when it exists). Any finding
+// fails it.
+func SecretsGate() Gate {
+	return func(ctx context.Context, dir string, _ spec.Impact, out io.Writer) (GateResult, error) {
+		opt := secrets.Options{Path: dir, Mode: secrets.Tree}
+		if _, err := os.Stat(filepath.Join(dir, ".gitleaks-baseline.json")); err == nil {
+			opt.Baseline = filepath.Join(dir, ".gitleaks-baseline.json")
+		}
+		rep, err := secrets.Scan(ctx, opt)
+		if err != nil {
+			return GateResult{}, err
+		}
+		res := GateResult{Detail: rep, Summary: fmt.Sprintf("%d secret(s) found", len(rep.Findings)), Blocks: len(rep.Findings) > 0}
+		for _, f := range rep.Findings {
+			res.Findings = append(res.Findings, Finding{Rule: f.Rule, Level: "error", Message: f.Description + ": " + f.Secret,
+				File: f.File, Line: f.Line, Column: f.Column})
+			fmt.Fprintf(out, "%s:%d:%d %s %s\n", f.File, f.Line, f.Column, f.Rule, f.Secret)
 		}
 		fmt.Fprintln(out, res.Summary)
 		return res, nil

@@ -34,7 +34,7 @@ func newCICmd(g *Globals) *cobra.Command {
 
 // ciGates are the built-in gates belay ci runs.
 func ciGates(p *spec.Project) map[spec.Gate]ci.Gate {
-	return map[spec.Gate]ci.Gate{spec.GateMigrationCheck: ci.MigrationGate(p)}
+	return map[spec.Gate]ci.Gate{spec.GateMigrationCheck: ci.MigrationGate(p), spec.GateSecrets: ci.SecretsGate()}
 }
 
 func newCIRunCmd(g *Globals) *cobra.Command {
