@@ -38,7 +38,7 @@ func ciGates(p *spec.Project) map[spec.Gate]ci.Gate {
 }
 
 func newCIRunCmd(g *Globals) *cobra.Command {
-	var file, junit, sarif, evidence string
+	var file, dirFlag, junit, sarif, evidence string
 	var noRecord bool
 	cmd := &cobra.Command{
 		Use:   "run <stage> [--junit FILE] [--sarif FILE] [--evidence FILE]",
@@ -54,11 +54,14 @@ func newCIRunCmd(g *Globals) *cobra.Command {
 			"blocks, 2 when the stage cannot run (unknown stage, a gate belay ci does not run).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := spec.Load(file)
+			p, err := spec.LoadPipeline(file)
 			if err != nil {
 				return err
 			}
-			dir, err := filepath.Abs(filepath.Dir(file))
+			if dirFlag == "" {
+				dirFlag = filepath.Dir(file)
+			}
+			dir, err := filepath.Abs(dirFlag)
 			if err != nil {
 				return err
 			}
@@ -93,7 +96,8 @@ func newCIRunCmd(g *Globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file; the stage runs in its directory")
+	cmd.Flags().StringVarP(&file, "file", "f", "belay.yaml", "project file, or a file holding only pipeline:; the stage runs in its directory")
+	cmd.Flags().StringVar(&dirFlag, "dir", "", "the directory the stage runs in (default the file's)")
 	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report of the steps to FILE")
 	cmd.Flags().StringVar(&sarif, "sarif", "", "write the gates' findings as SARIF 2.1.0 to FILE")
 	cmd.Flags().StringVar(&evidence, "evidence", "", "write the evidence bundle (JSON) to FILE")
@@ -200,7 +204,7 @@ func newCIExportCmd(g *Globals) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"github", "gitlab"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := spec.Load(file)
+			p, err := spec.LoadPipeline(file)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,9 @@ type DocKind string
 const (
 	KindProject     DocKind = "project"      // a belay.yaml
 	KindReleasePlan DocKind = "release_plan" // a file holding only release_plan:
+	// KindPipeline is a file holding only pipeline: (and project:), for a
+	// repository that belay does not deploy but whose CI runs belay ci.
+	KindPipeline DocKind = "pipeline"
 )
 
 // Document is a parsed file of either kind.
@@ -49,7 +52,20 @@ func Load(path string) (*Project, error) {
 		return nil, err
 	}
 	if doc.Kind != KindProject {
-		return nil, Errors{{File: path, Pos: Pos{1, 1}, Msg: "this is a release plan, not a project: pass the project's belay.yaml"}}
+		return nil, Errors{{File: path, Pos: Pos{1, 1}, Msg: fmt.Sprintf("this is a %s, not a project: pass the project's belay.yaml", strings.ReplaceAll(string(doc.Kind), "_", " "))}}
+	}
+	return doc.Project, nil
+}
+
+// LoadPipeline reads a file with a pipeline: a project, or a file holding
+// only pipeline: (its Project then has no services or environments).
+func LoadPipeline(path string) (*Project, error) {
+	doc, err := LoadDocument(path)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Kind == KindReleasePlan {
+		return nil, Errors{{File: path, Pos: Pos{1, 1}, Msg: "this is a release plan, not a pipeline: pass the project's belay.yaml"}}
 	}
 	return doc.Project, nil
 }
@@ -91,7 +107,13 @@ func Parse(name string, data []byte) (*Document, error) {
 	}
 	d := newDecoder(name)
 	doc := &Document{Kind: kindOf(root)}
-	if doc.Kind == KindReleasePlan {
+	if doc.Kind == KindPipeline {
+		var pd pipelineDoc
+		d.decode(root, "", reflect.ValueOf(&pd).Elem(), nil)
+		p := &Project{File: name, Name: pd.Name, Pipeline: pd.Pipeline}
+		d.checkPipeline(p)
+		doc.Project = p
+	} else if doc.Kind == KindReleasePlan {
 		var rd releasePlanDoc
 		d.decode(root, "", reflect.ValueOf(&rd).Elem(), nil)
 		d.checkReleasePlan("release_plan", rd.ReleasePlan)
@@ -121,7 +143,7 @@ func ParseProject(name string, data []byte) (*Project, error) {
 		return nil, err
 	}
 	if doc.Kind != KindProject {
-		return nil, Errors{{File: name, Pos: Pos{1, 1}, Msg: "this is a release plan, not a project"}}
+		return nil, Errors{{File: name, Pos: Pos{1, 1}, Msg: fmt.Sprintf("this is a %s, not a project", strings.ReplaceAll(string(doc.Kind), "_", " "))}}
 	}
 	return doc.Project, nil
 }
@@ -129,19 +151,31 @@ func ParseProject(name string, data []byte) (*Project, error) {
 // kindOf recognises a release plan by its release_plan key and the absence
 // of every key only a project has; anything else is read as a project.
 func kindOf(root *yaml.Node) DocKind {
-	plan := false
+	plan, pipeline := false, false
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		switch k := root.Content[i].Value; k {
 		case "release_plan":
 			plan = true
-		case "project", "pipeline", "service_stack", "artifacts", "analysis", "services", "environments":
+		case "pipeline":
+			pipeline = true
+		case "project":
+		case "service_stack", "artifacts", "analysis", "services", "environments", "flags":
 			return KindProject
 		}
 	}
-	if plan {
+	switch {
+	case plan && !pipeline:
 		return KindReleasePlan
+	case pipeline && !plan:
+		return KindPipeline
 	}
 	return KindProject
+}
+
+// pipelineDoc is a file holding only a pipeline.
+type pipelineDoc struct {
+	Name     string    `yaml:"project"`
+	Pipeline *Pipeline `yaml:"pipeline" belay:"required"`
 }
 
 // parseYAML returns the root node of the single document in data.
