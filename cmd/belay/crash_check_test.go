@@ -37,6 +37,7 @@ func (r *crashRig) follow(id int64, crash bool) rolloutView {
 	r.t.Helper()
 	seen := map[string]bool{}
 	var hits []string
+	var last rolloutView
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		var v rolloutView
@@ -48,6 +49,7 @@ func (r *crashRig) follow(id int64, crash bool) rolloutView {
 			v.hits = hits
 			return v
 		}
+		last = v
 		key := v.Phase
 		if v.Phase == string(rollout.Canary) {
 			key = fmt.Sprintf("Canary[%d]", v.state().Step)
@@ -64,7 +66,7 @@ func (r *crashRig) follow(id int64, crash bool) rolloutView {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	r.t.Fatalf("rollout %d not finished after 2m; server killed in %v", id, hits)
+	r.t.Fatalf("rollout %d not finished after 2m; server killed in %v; it is %s: %s", id, hits, last.Phase, last.state().Reason)
 	return rolloutView{}
 }
 
