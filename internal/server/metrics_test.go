@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/metricsdoc"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/rollout/rollouttest"
 	"github.com/belay-dev/belay/internal/store/open"
@@ -360,43 +360,15 @@ func TestMetricsNeedAToken(t *testing.T) {
 // TestMetricsDocumented: docs/metrics.md's server table lists every metric
 // the server registers, with its labels, and nothing else.
 func TestMetricsDocumented(t *testing.T) {
-	b, err := os.ReadFile("../../docs/metrics.md")
+	problems, err := metricsdoc.Check("../../docs/metrics.md", "Server", func(ch chan<- *prometheus.Desc) {
+		for _, c := range newMetrics(nil, slog.New(slog.DiscardHandler)).own() {
+			c.Describe(ch)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(b)
-	section := doc[strings.Index(doc, "\n## Server\n"):strings.Index(doc, "\n## Agent\n")]
-	documented := map[string]string{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `(belay_[a-z_]+)` \\| [a-z]+ \\| ([^|]*) \\|").FindAllStringSubmatch(section, -1) {
-		documented[m[1]] = strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(m[2]), "`", ""), " ", "")
-	}
-	served := map[string]string{}
-	ch := make(chan *prometheus.Desc, 100)
-	for _, c := range newMetrics(nil, slog.New(slog.DiscardHandler)).own() {
-		c.Describe(ch)
-	}
-	close(ch)
-	desc := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
-	for d := range ch {
-		m := desc.FindStringSubmatch(d.String())
-		if m == nil {
-			t.Fatalf("unreadable %s", d)
-		}
-		served[m[1]] = m[2]
-	}
-	for name, labels := range served {
-		if doc, ok := documented[name]; !ok {
-			t.Errorf("%s{%s} is served but not in docs/metrics.md's server table", name, labels)
-		} else if doc != labels {
-			t.Errorf("%s: docs/metrics.md says labels %s, the server has %s", name, doc, labels)
-		}
-	}
-	for name := range documented {
-		if _, ok := served[name]; !ok {
-			t.Errorf("%s is in docs/metrics.md's server table but the server has no such metric", name)
-		}
-	}
-	if len(served) < 10 {
-		t.Errorf("only %d metrics described: %v", len(served), served)
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
