@@ -57,15 +57,8 @@ func (r Result) Blocks() bool { return r.Summary.Block > 0 }
 // it; else it warns. An expired waiver is an error (ErrWaiverExpired)
 // naming each one, whether or not it matches a finding.
 func Evaluate(findings []Finding, p Policy, now time.Time) (Result, error) {
-	var expired []error
-	for _, w := range p.Waivers {
-		if w.expired(now) {
-			expired = append(expired, errorf(ErrWaiverExpired, "%s: the waiver for %s has expired: its expires date, %s, passed %s: fix the vulnerability and remove the waiver, or renew it with a later expires and a reason that still holds",
-				w.place(p.File), w.ID, w.Expires, english.Ago(now.Sub(expiryEnd(w)))))
-		}
-	}
-	if len(expired) > 0 {
-		return Result{}, errors.Join(expired...)
+	if err := p.CheckExpiry(now); err != nil {
+		return Result{}, err
 	}
 	res := Result{Findings: make([]Judged, 0, len(findings)), Warnings: []string{}}
 	used := make([]bool, len(p.Waivers))
@@ -102,6 +95,19 @@ func Evaluate(findings []Finding, p Policy, now time.Time) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// CheckExpiry returns an error (ErrWaiverExpired) naming every waiver of p
+// that has expired at now, and what to do about it.
+func (p Policy) CheckExpiry(now time.Time) error {
+	var expired []error
+	for _, w := range p.Waivers {
+		if w.expired(now) {
+			expired = append(expired, errorf(ErrWaiverExpired, "%s: the waiver for %s has expired: its expires date, %s, passed %s: fix the vulnerability and remove the waiver, or renew it with a later expires and a reason that still holds",
+				w.place(p.File), w.ID, w.Expires, english.Ago(now.Sub(expiryEnd(w)))))
+		}
+	}
+	return errors.Join(expired...)
 }
 
 func expiryEnd(w Waiver) time.Time {
