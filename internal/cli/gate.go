@@ -32,6 +32,7 @@ func newGateCmd(g *Globals) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newGateMigrationsCmd(g))
+	cmd.AddCommand(newGateVulnsCmd(g), newGateScanCmd(g))
 	return cmd
 }
 

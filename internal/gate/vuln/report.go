@@ -123,3 +123,12 @@ func position(data []byte, offset int64) (line, col int) {
 	start := bytes.LastIndexByte(before, '\n') + 1
 	return line, max(utf8.RuneCount(before[start:]), 1)
 }
+
+// Source is one input of the gate: a report file, or a govulncheck scan of
+// a module directory, and how many findings it gave.
+type Source struct {
+	Tool     Tool   `json:"tool"`
+	Report   string `json:"report,omitempty"` // the report file
+	Dir      string `json:"dir,omitempty"`    // the module directory govulncheck scanned
+	Findings int    `json:"findings"`
+}
