@@ -48,12 +48,13 @@ func newGateVulnsCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vulns [PATH]",
 		Short: "Audit dependencies for known vulnerabilities: govulncheck, or osv-scanner, Trivy and Grype reports",
-		Long: "vulns runs govulncheck in this process on the Go module at PATH (default .), unless only\n" +
-			"--report files are given, and reads each --report: JSON from `govulncheck -json`, `osv-scanner\n" +
-			"--format json`, `trivy … --format json` or `grype -o json`, recognised from its content. The\n" +
-			"same vulnerability reported twice for a package is shown once. govulncheck's findings block\n" +
-			"when the code calls the vulnerable function (rule called): the Go database rates no severity.\n" +
-			"--db DIR checks against an offline copy of the Go vulnerability database.\n\n" + policyLong,
+		Long: "vulns runs govulncheck in this process on the Go module at PATH (default .) and reads\n" +
+			"each --report: JSON from `govulncheck -json`, `osv-scanner --format json`, `trivy … --format\n" +
+			"json` or `grype -o json`, recognised from its content. Given only --report files (no PATH,\n" +
+			"no --db), it does not scan. The same vulnerability reported twice for a package is shown\n" +
+			"once. govulncheck's findings block when the code calls the vulnerable function (rule\n" +
+			"called): the Go database rates no severity. --db DIR checks against an offline copy of the\n" +
+			"Go vulnerability database.\n\n" + policyLong,
 		Example: "  belay gate vulns\n  belay gate vulns --db /srv/vulndb ./service\n" +
 			"  belay gate vulns --report osv.json --report trivy-fs.json -o json",
 		Args: cobra.MaximumNArgs(1),
@@ -66,7 +67,7 @@ func newGateVulnsCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(args) == 1 || len(f.reports) == 0 {
+			if len(args) == 1 || len(f.reports) == 0 || db != "" { // --db asks for a scan too
 				dir := "."
 				if len(args) == 1 {
 					dir = args[0]
