@@ -74,6 +74,8 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay demo":             {demo.Summary{}, "an object at the end, instead of the story"},
 	"belay gate migrations":  {MigrationsReport{}, "an object, also when the migrations give contract (then exit 1); a file that is missing or does not parse exits 2 with an error object"},
 	"belay gate secrets":     {SecretsReport{}, "an object, also when secrets are found (exit 1); `findings` is empty when none are, each secret redacted"},
+	"belay gate vulns":       {VulnsReport{}, "an object, also when a finding blocks (then exit 1); each of `findings` has its `verdict` (block, warn, waived) and `why`; a report, policy or scan that cannot be read exits 2 with an error object"},
+	"belay gate scan":        {VulnsReport{}, "an object, as for `belay gate vulns`"},
 }
 
 // WriteCLIDoc writes docs/cli.md from the command tree.

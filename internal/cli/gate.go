@@ -29,13 +29,13 @@ const exitGateInput = 2
 
 func newGateCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "gate migrations|secrets",
+		Use:   "gate migrations|secrets|vulns|scan",
 		Short: "Run one of belay's CI quality gates on its own",
 		Long: "Each gate exits by release impact: 0 when the change may ship as it is, 1 when it blocks\n" +
 			"(the output says why and what would unblock it), 2 when the input cannot be judged.",
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newGateMigrationsCmd(g), newGateSecretsCmd(g))
+	cmd.AddCommand(newGateMigrationsCmd(g), newGateSecretsCmd(g), newGateVulnsCmd(g), newGateScanCmd(g))
 	return cmd
 }
 
