@@ -50,8 +50,8 @@ type GateResult struct {
 	Detail   any
 }
 
-// Gate runs a built-in gate in dir under impact.
-type Gate func(ctx context.Context, dir string, impact spec.Impact, out io.Writer) (GateResult, error)
+// Gate runs a built-in gate in dir as step says.
+type Gate func(ctx context.Context, dir string, step *spec.Step, out io.Writer) (GateResult, error)
 
 // StepResult is what one step did.
 type StepResult struct {
@@ -137,6 +137,8 @@ func (r *Runner) Plan(stage string) ([][]string, error) {
 		switch {
 		case s.Deploy != "":
 			return nil, fmt.Errorf("step %s deploys to %s: %v", name, s.Deploy, errDeployStage)
+		case s.Gate == spec.GateContainerScan && len(s.Report) == 0:
+			return nil, fmt.Errorf("step %s: gate container_scan judges a scanner's report of the built artifact: add report: [trivy.json], written by an earlier step (e.g. trivy image --format json -o trivy.json …)", name)
 		case s.Gate != "" && r.Gates[s.Gate] == nil:
 			return nil, fmt.Errorf("step %s uses gate %s, which belay ci cannot run (it runs %s); %s",
 				name, s.Gate, strings.Join(r.gateNames(), ", "), gateHint(s.Gate))
@@ -231,7 +233,7 @@ func (r *Runner) step(ctx context.Context, name string, now func() time.Time) St
 			res.Summary = fmt.Sprintf("timed out after %s", time.Duration(s.Timeout))
 		}
 	} else {
-		g, err := r.Gates[s.Gate](ctx, r.Dir, s.Impact, w)
+		g, err := r.Gates[s.Gate](ctx, r.Dir, s, w)
 		res.Summary, res.Findings, res.Detail = g.Summary, g.Findings, g.Detail
 		if err != nil {
 			res.ExitCode, res.Summary, failed = 2, "error: "+err.Error(), true

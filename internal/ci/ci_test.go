@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/gate/secrets/secretstest"
+	"github.com/belay-dev/belay/internal/gate/vuln"
 	"github.com/belay-dev/belay/internal/spec"
 )
 
@@ -203,5 +204,55 @@ func TestSecretsGate(t *testing.T) {
 	r.Project.Pipeline.Steps["leaks"].Impact = spec.ImpactWarn
 	if rep, _ := r.Run(context.Background(), "pull_request"); rep.Status != StatusPassed || rep.Steps[0].Status != Warned {
 		t.Errorf("warn: %s %s", rep.Status, rep.Steps[0].Status)
+	}
+}
+
+// The vulnerability gates judge the step's reports by the policy in the
+// project (default: critical, high with a fix, called); container_scan
+// refuses a report that is not an image scan, and needs one at all.
+func TestVulnGates(t *testing.T) {
+	r, _ := runner(t, "SET lock_timeout = '1s';\n")
+	for _, f := range []string{"trivy-image.json", "osv-scanner.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "gate", "vuln", "testdata", "reports", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(r.Dir, f), b, 0o644)
+	}
+	r.Gates[spec.GateContainerScan] = VulnGate(false, []vuln.Tool{vuln.Trivy, vuln.Grype})
+	r.Project.Pipeline.Steps["image"] = &spec.Step{Gate: spec.GateContainerScan, Impact: spec.ImpactBlockCritical, Report: []string{"trivy-image.json"}}
+	r.Project.Pipeline.PullRequest = []string{"image"}
+	rep, err := r.Run(context.Background(), "pull_request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Steps[0]
+	errs := 0
+	for _, f := range s.Findings {
+		if f.Level == "error" {
+			errs++
+		}
+	}
+	if rep.Status != StatusBlocked || len(s.Findings) != 6 || errs != 3 || s.Summary != "3 block, 3 warn, 0 waived" {
+		t.Errorf("image scan: %s, %d findings, %d errors, %q", rep.Status, len(s.Findings), errs, s.Summary)
+	}
+	// Waived in the project's policy: it no longer blocks.
+	var ids []string
+	for _, f := range s.Findings {
+		if f.Level == "error" {
+			ids = append(ids, "  - {id: "+f.Rule+", reason: accepted for the test, expires: 2099-01-01}")
+		}
+	}
+	os.WriteFile(filepath.Join(r.Dir, "belay-vulns.yaml"), []byte("waivers:\n"+strings.Join(ids, "\n")+"\n"), 0o644)
+	if rep, err := r.Run(context.Background(), "pull_request"); err != nil || rep.Status != StatusPassed || rep.Steps[0].Summary != "0 block, 3 warn, 3 waived" {
+		t.Errorf("waived: %s %q %v", rep.Status, rep.Steps[0].Summary, err)
+	}
+	r.Project.Pipeline.Steps["image"].Report = []string{"osv-scanner.json"}
+	if rep, _ := r.Run(context.Background(), "pull_request"); rep.Steps[0].ExitCode != 2 || !strings.Contains(rep.Steps[0].Summary, "osv-scanner.json is osv-scanner's report") {
+		t.Errorf("a dependency report to container_scan: %+v", rep.Steps[0])
+	}
+	r.Project.Pipeline.Steps["image"].Report = nil
+	if _, err := r.Plan("pull_request"); err == nil || !strings.Contains(err.Error(), "gate container_scan judges a scanner's report of the built artifact: add report:") {
+		t.Errorf("container_scan without a report: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/atomicfile"
 	"github.com/belay-dev/belay/internal/ci"
+	"github.com/belay-dev/belay/internal/gate/vuln"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/spf13/cobra"
@@ -34,7 +35,12 @@ func newCICmd(g *Globals) *cobra.Command {
 
 // ciGates are the built-in gates belay ci runs.
 func ciGates(p *spec.Project) map[spec.Gate]ci.Gate {
-	return map[spec.Gate]ci.Gate{spec.GateMigrationCheck: ci.MigrationGate(p), spec.GateSecrets: ci.SecretsGate()}
+	return map[spec.Gate]ci.Gate{
+		spec.GateMigrationCheck:  ci.MigrationGate(p),
+		spec.GateSecrets:         ci.SecretsGate(),
+		spec.GateDependencyAudit: ci.VulnGate(true, nil),
+		spec.GateContainerScan:   ci.VulnGate(false, []vuln.Tool{vuln.Trivy, vuln.Grype}),
+	}
 }
 
 func newCIRunCmd(g *Globals) *cobra.Command {

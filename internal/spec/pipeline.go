@@ -23,6 +23,10 @@ type Step struct {
 	// Parallel runs the step at once with the parallel steps next to it
 	// in its stage (belay ci run).
 	Parallel bool `yaml:"parallel" json:"parallel,omitempty"`
+	// Report names scanners' JSON reports, relative to the project, that
+	// gate dependency_audit (osv-scanner, Trivy, Grype, govulncheck) or
+	// container_scan (Trivy, Grype) judges; earlier steps write them.
+	Report []string `yaml:"report" json:"report,omitempty"`
 }
 
 // Stages returns the stages in order with their names.
@@ -68,6 +72,10 @@ func (d *decoder) checkPipeline(p *Project) {
 		n := btoi(s.Run != "") + btoi(s.Gate != "") + btoi(s.Deploy != "")
 		if n != 1 && !d.hasErrUnder(path) {
 			d.errAt(path, "a step needs exactly one of run:, gate: or deploy:, found %d", n)
+		}
+		switch {
+		case len(s.Report) > 0 && s.Gate != GateDependencyAudit && s.Gate != GateContainerScan:
+			d.errAt(path+".report", "report: is read by gate dependency_audit or container_scan only")
 		}
 		if s.Deploy != "" && p.Environment(s.Deploy) == nil {
 			d.errAt(path+".deploy", "environment %q is not defined%s; defined: %s", s.Deploy, suggest(s.Deploy, p.EnvironmentNames()), listOrNone(p.EnvironmentNames()))
