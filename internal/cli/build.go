@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
 
@@ -36,39 +38,10 @@ func newBuildCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req, err := buildRequest(p, f.file, args[0])
-			if err != nil {
-				return err
-			}
-			req.Commit, req.AllowDirty, req.Progress = commit, allowDirty, cmd.ErrOrStderr()
-			home := g.HomeDir(f.file)
-			if key == "" {
-				key = filepath.Join(home, "keys", "belay.key")
-			}
-			signer, err := artifact.LoadSigner(key)
-			if err != nil {
-				return err
-			}
-			store, err := f.openStore(g, p)
-			if err != nil {
-				return err
-			}
-			state, err := g.OpenStore(cmd.Context(), f.file, nil)
-			if err != nil {
-				return err
-			}
-			defer state.Close()
 			// Interrupted, the build command is stopped and its worktree removed.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			b, err := artifact.Build(ctx, req)
-			if err != nil {
-				return err
-			}
-			pub, err := artifact.Publish(cmd.Context(), store, b, artifact.PublishOptions{
-				Signer: signer, Recorder: stateRecorder{s: state, where: fmt.Sprint(store)},
-				Events: event.NewFile(filepath.Join(home, "events.jsonl")), Progress: cmd.ErrOrStderr(),
-			})
+			pub, err := g.build(ctx, f, p, args[0], commit, key, allowDirty, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -99,4 +72,40 @@ func newBuildCmd(g *Globals) *cobra.Command {
 	fl.StringVar(&f.store, "store", "", "artifact store: oci://host:port/repo or a directory (default artifacts.store, else $BELAY_HOME/artifacts)")
 	fl.StringVar(&key, "key", "", "private key to sign with (default $BELAY_HOME/keys/belay.key)")
 	return cmd
+}
+
+// build builds service at commit (default HEAD), signs it with key
+// (default the home's) and publishes it to the project's store, recording
+// it in belay's state: what `belay build` and `gate: build_artifact` do.
+func (g *Globals) build(ctx context.Context, f *artifactFlags, p *spec.Project, service, commit, key string, allowDirty bool, progress io.Writer) (*artifact.Published, error) {
+	req, err := buildRequest(p, f.file, service)
+	if err != nil {
+		return nil, err
+	}
+	req.Commit, req.AllowDirty, req.Progress = commit, allowDirty, progress
+	home := g.HomeDir(f.file)
+	if key == "" {
+		key = filepath.Join(home, "keys", "belay.key")
+	}
+	signer, err := artifact.LoadSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	store, err := f.openStore(g, p)
+	if err != nil {
+		return nil, err
+	}
+	state, err := g.OpenStore(ctx, f.file, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer state.Close()
+	b, err := artifact.Build(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return artifact.Publish(ctx, store, b, artifact.PublishOptions{
+		Signer: signer, Recorder: stateRecorder{s: state, where: fmt.Sprint(store)},
+		Events: event.NewFile(filepath.Join(home, "events.jsonl")), Progress: progress,
+	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/atomicfile"
 	"github.com/belay-dev/belay/internal/ci"
 	"github.com/belay-dev/belay/internal/gate/vuln"
@@ -34,12 +36,40 @@ func newCICmd(g *Globals) *cobra.Command {
 }
 
 // ciGates are the built-in gates belay ci runs.
-func ciGates(p *spec.Project) map[spec.Gate]ci.Gate {
+func ciGates(g *Globals, file string, p *spec.Project) map[spec.Gate]ci.Gate {
+	build := buildGate(g, file, p)
 	return map[spec.Gate]ci.Gate{
+		spec.GateBuildArtifact:   build,
+		spec.GatePublishArtifact: build,
 		spec.GateMigrationCheck:  ci.MigrationGate(p),
 		spec.GateSecrets:         ci.SecretsGate(),
 		spec.GateDependencyAudit: ci.VulnGate(true, nil),
 		spec.GateContainerScan:   ci.VulnGate(false, []vuln.Tool{vuln.Trivy, vuln.Grype}),
+	}
+}
+
+// buildGate is build_artifact and publish_artifact: every service built at
+// the commit, signed and published, as `belay build` does; an artifact
+// already published is verified, not built twice.
+func buildGate(g *Globals, file string, p *spec.Project) ci.Gate {
+	return func(ctx context.Context, _ string, _ *spec.Step, out io.Writer) (ci.GateResult, error) {
+		var res ci.GateResult
+		var pubs []*artifact.Published
+		f := &artifactFlags{file: file}
+		for _, svc := range p.ServiceNames() {
+			pub, err := g.build(ctx, f, p, svc, "", "", false, out)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", svc, err)
+			}
+			pubs = append(pubs, pub)
+			fmt.Fprintf(out, "%s %s in %s\n", pub.Version, pub.Digest, pub.Store)
+		}
+		var names []string
+		for _, pub := range pubs {
+			names = append(names, pub.Version)
+		}
+		res.Summary, res.Detail = "published "+strings.Join(names, ", "), pubs
+		return res, nil
 	}
 }
 
@@ -77,7 +107,7 @@ func newCIRunCmd(g *Globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			r := &ci.Runner{Project: p, Dir: dir, Commit: commit, Gates: ciGates(p), Out: cmd.ErrOrStderr()}
+			r := &ci.Runner{Project: p, Dir: dir, Commit: commit, Gates: ciGates(g, file, p), Out: cmd.ErrOrStderr()}
 			if _, err := r.Plan(args[0]); err != nil {
 				return &exitError{code: exitGateInput, err: usageError{err}}
 			}
