@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/belay-dev/belay/internal/english"
+	"github.com/belay-dev/belay/internal/gate/secrets"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -34,14 +38,23 @@ func newValidateCmd(g *Globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			doc, err := spec.LoadDocument(file)
-			res := ValidateResult{File: file, Valid: err == nil}
 			var problems spec.Errors
 			switch {
 			case errors.As(err, &problems):
-				res.Errors = problems
 			case err != nil:
 				return err // unreadable file: not a validation result
-			default:
+			}
+			leaks, err := plaintextLeaks(file)
+			if err != nil {
+				return err
+			}
+			for _, l := range leaks { // belay.yaml's own check may have said it already
+				if !slices.ContainsFunc(problems, func(e *spec.Error) bool { return e.Line == l.Line }) {
+					problems = append(problems, l)
+				}
+			}
+			res := ValidateResult{File: file, Valid: len(problems) == 0, Errors: problems}
+			if doc != nil && len(problems) == 0 {
 				res.Kind, res.Project, res.ReleasePlan = doc.Kind, doc.Project, doc.ReleasePlan
 			}
 			if err := g.emit(cmd.OutOrStdout(), res, func(w io.Writer) error { return printSummary(w, res) }); err != nil {
@@ -116,4 +129,23 @@ func printSummary(w io.Writer, r ValidateResult) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plaintextLeaks are secrets gitleaks' rules find written in file, which is
+// committed: belay.yaml takes secrets by name (run.secrets), never by value.
+func plaintextLeaks(file string) (spec.Errors, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := secrets.ScanText(file, string(b))
+	if err != nil {
+		return nil, err
+	}
+	var out spec.Errors
+	for _, f := range fs {
+		out = append(out, &spec.Error{File: file, Pos: spec.Pos{Line: f.Line, Column: f.Column},
+			Msg: fmt.Sprintf("%s looks like a secret written in plaintext (gitleaks rule %s); %s is committed: keep it with `belay secrets set NAME --env <environment>` and list NAME under run.secrets", f.Secret, f.Rule, filepath.Base(file))})
+	}
+	return out, nil
 }

@@ -376,3 +376,23 @@ func fileExists(name string) bool {
 	fi, err := os.Stat(name)
 	return err == nil && !fi.IsDir()
 }
+
+// ScanText scans text, the content of the file name, with gitleaks'
+// default rules: what `belay validate` asks of a belay.yaml, which is
+// committed. Lines count from 1.
+func ScanText(name, text string) ([]Finding, error) {
+	quiet()
+	d, err := detect.NewDetectorDefaultConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	var out []Finding
+	for _, f := range d.DetectString(text) {
+		f.File = name
+		r := redact(f)
+		r.Line++ // a string's lines count from 0
+		r.EndLine++
+		out = append(out, r)
+	}
+	return out, nil
+}
