@@ -100,9 +100,11 @@ type Runner struct {
 	// with the step's name.
 	Out io.Writer
 	Now func() time.Time
+
+	outMu sync.Mutex // one line at a time on Out
 }
 
-// Stages a runner can run: the deploy stage is belay release's.
+// errDeployStage: the deploy stage is belay release's, not a runner's.
 var errDeployStage = errors.New("the deploy stage is what `belay release` does (staging, smoke tests, canary, health, promotion or rollback): run `belay release <service> <version>`")
 
 // Plan checks that stage exists and every step in it can run here, before
@@ -220,7 +222,7 @@ func (r *Runner) step(ctx context.Context, name string, now func() time.Time) St
 	out := &tail{max: 64 << 10}
 	w := io.Writer(out)
 	if r.Out != nil {
-		live := &prefixWriter{w: r.Out, prefix: name + " | "}
+		live := &prefixWriter{w: r.Out, mu: &r.outMu, prefix: name + " | "}
 		defer live.flush()
 		w = io.MultiWriter(out, live)
 	}
@@ -306,15 +308,14 @@ func (t *tail) String() string {
 // once interleave whole. The writer it wraps is shared, so it locks.
 type prefixWriter struct {
 	w       io.Writer
+	mu      *sync.Mutex
 	prefix  string
 	partial []byte
 }
 
-var outMu sync.Mutex
-
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	outMu.Lock()
-	defer outMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	data := append(p.partial, b...)
 	for {
 		i := bytes.IndexByte(data, '\n')
