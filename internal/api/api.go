@@ -319,3 +319,48 @@ type FlagChange struct {
 	After  flag.Setting `json:"after"`
 	Flag   FlagView     `json:"flag"`
 }
+
+// DORAReport is GET /api/v1/dora: the four DORA figures of a service (every
+// service when Service is empty) in one environment over a window, from
+// belay's own records (docs/dora.md defines each). A figure with n = 0 has
+// no data: its values are null, never 0.
+type DORAReport struct {
+	Service     string    `json:"service,omitempty"`
+	Environment string    `json:"environment"`
+	Since       string    `json:"since"` // the window as asked: 30d, 4w, 12h
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	// DeploymentFrequency counts the release rollouts that ended Succeeded.
+	DeploymentFrequency DORAFrequency `json:"deployment_frequency"`
+	// LeadTime is from the artifact's build to the rollout's Succeeded.
+	LeadTime DORADurations `json:"lead_time"`
+	// LeadTimeUnknown counts deployments whose artifact belay has no
+	// record of (left out of LeadTime).
+	LeadTimeUnknown   int           `json:"lead_time_unknown"`
+	ChangeFailureRate DORARate      `json:"change_failure_rate"`
+	TimeToRestore     DORADurations `json:"time_to_restore"`
+	Unrestored        []int64       `json:"unrestored,omitempty"` // failed deployments that ended Failed: belay did not restore them
+}
+
+// DORAFrequency is how often a release reached the environment.
+type DORAFrequency struct {
+	Deployments int     `json:"deployments"`
+	PerDay      float64 `json:"per_day"`
+	PerWeek     float64 `json:"per_week"`
+}
+
+// DORADurations summarises durations in seconds; null when N is 0.
+type DORADurations struct {
+	N             int      `json:"n"`
+	MedianSeconds *float64 `json:"median_seconds"`
+	P90Seconds    *float64 `json:"p90_seconds"`
+	Rollouts      []int64  `json:"rollouts,omitempty"` // time to restore's: the rollouts that restored
+}
+
+// DORARate is Failed ÷ Changes; Rate is null when Changes is 0.
+type DORARate struct {
+	Changes  int      `json:"changes"`
+	Failed   int      `json:"failed"`
+	Rate     *float64 `json:"rate"`
+	Rollouts []int64  `json:"rollouts,omitempty"` // the failed deployments
+}

@@ -38,6 +38,7 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay release":          {api.ReleaseAnswer{}, "an object"},
 	"belay status":           {[]api.ServiceStatus{}, "an array, one element per service"},
 	"belay history":          {[]api.RolloutView{}, "an array, newest first"},
+	"belay dora":             {api.DORAReport{}, "an object; a figure with no data has n 0 and null values, never 0"},
 	"belay explain":          {api.RolloutView{}, "an object with every transition"},
 	"belay wait":             {api.RolloutView{}, "an object; with --release, an `api.ReleaseView` instead"},
 	"belay queue":            {[]api.QueueView{}, "an array"},
