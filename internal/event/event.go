@@ -1,5 +1,6 @@
 // Package event is belay's event model — the case study's JSON shape — and
-// the sinks events go to (a JSON-lines file first; the API and webhooks later).
+// the sinks events go to: a JSON-lines file, signed webhooks, CDEvents and
+// Grafana annotations (docs/events.md).
 package event
 
 import (

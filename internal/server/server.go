@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -58,6 +59,9 @@ type Deps struct {
 	// TLS, when not nil, is what the API is served over (apitls); nil
 	// serves plain HTTP, for loopback only.
 	TLS *tls.Config
+	// Getenv reads the variables event sinks name for their keys; default
+	// os.Getenv.
+	Getenv func(string) string
 }
 
 // Server holds the control plane's state.
@@ -72,6 +76,9 @@ type Server struct {
 	// (0: changesPoll).
 	flagsPoll time.Duration
 	metrics   *metrics
+	// sinkPoll and sinkBackoff, when set, replace the event sinks' poll
+	// interval and first backoff (tests).
+	sinkPoll, sinkBackoff time.Duration
 }
 
 // New wires the engine and returns a server.
@@ -87,6 +94,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Getenv == nil {
+		d.Getenv = os.Getenv
 	}
 	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
 	o, err := orchestrate.New(orchestrate.Deps{
@@ -105,7 +115,8 @@ func (s *Server) Project() (*spec.Project, error) { return spec.Load(s.d.Project
 
 // published hears of events once they are stored with their change: it
 // copies them to the JSON-lines file (which keeps each ID once), wakes
-// the followers of the event stream and counts them in the metrics.
+// the followers of the event stream and the event sinks, and counts them
+// in the metrics.
 func (s *Server) published(ctx context.Context, evs []event.Event) {
 	if s.d.Events != nil {
 		for _, e := range evs {
@@ -170,6 +181,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.auditPolicy(ctx); err != nil {
 		s.d.Logger.Error("policy", "err", err) // writes are refused until it can be audited
 	}
+	sinkCtx, stopSinks := context.WithCancel(ctx)
+	sinksDone := s.startSinks(sinkCtx)
+	defer func() { stopSinks(); sinksDone() }()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
 	serveErr := make(chan error, 1)

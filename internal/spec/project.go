@@ -21,6 +21,9 @@ type Project struct {
 	// ReleasePlan optionally holds the current release plan in context; it is
 	// checked against the services.
 	ReleasePlan *ReleasePlan `yaml:"release_plan" json:"release_plan,omitempty"`
+	// Events are the sinks the server sends events to (webhooks, CDEvents,
+	// Grafana annotations).
+	Events *Events `yaml:"events" json:"events,omitempty"`
 
 	File         string   `yaml:"-" json:"file"`
 	serviceOrder []string // service names in file order

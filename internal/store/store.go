@@ -1,10 +1,10 @@
 // Package store is belay's durable state: artifacts, releases, rollouts with
 // their transitions, stable versions per environment, the release queue,
 // rejected versions, analysis states, approvals, API tokens, flag
-// overrides, events and audit entries. This package owns the domain types
-// and the interfaces; backends live in subpackages (sqlite, postgres), the
-// open package picks one by URL, and storetest is the suite every backend
-// passes.
+// overrides, events with each event sink's deliveries, and audit entries.
+// This package owns the domain types and the interfaces; backends live in
+// subpackages (sqlite, postgres), the open package picks one by URL, and
+// storetest is the suite every backend passes.
 //
 // Times are stored in UTC with microsecond precision (PostgreSQL's), so a
 // value reads back equal on every backend.
@@ -126,6 +126,28 @@ type Events interface {
 	EventsSince(ctx context.Context, after int64, limit int) ([]Event, error)
 }
 
+// Sinks keeps each event sink's place in the event log: the events table
+// is the outbox, and a sink's cursor and deliveries say what is left to
+// send, so that a restarted server resumes where it stopped.
+type Sinks interface {
+	// SinkCursor returns the ID of the last event sink is done with
+	// (delivered, skipped or given up). A sink seen for the first time starts
+	// after the newest stored event: it is not sent the past.
+	SinkCursor(ctx context.Context, sink string, at time.Time) (int64, error)
+	// SkipEvents moves sink's cursor forward to after (never back), past
+	// events it does not take.
+	SkipEvents(ctx context.Context, sink string, after int64, at time.Time) error
+	// RecordDelivery stores d, replacing the sink's earlier row for the same
+	// event; a delivered or failed d moves the sink's cursor to its event in
+	// the same transaction. An unknown event is ErrNotFound.
+	RecordDelivery(ctx context.Context, d Delivery) error
+	// Delivery returns the delivery of an event to sink, or ErrNotFound.
+	Delivery(ctx context.Context, sink string, eventID int64) (Delivery, error)
+	// Deliveries lists sink's deliveries in state ("": every state) in event
+	// order.
+	Deliveries(ctx context.Context, sink, state string) ([]Delivery, error)
+}
+
 // Approvals records approvals of releases per environment.
 type Approvals interface {
 	// Approve records a, with an audit entry in the same transaction; the
@@ -202,6 +224,7 @@ type Store interface {
 	Flags
 	CIRuns
 	Events
+	Sinks
 	Audits
 	Close() error
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener) {
 		{"FlagOverride", testFlagOverride},
 		{"FlagOverrideInvalid", testFlagOverrideInvalid},
 		{"CIRuns", testCIRuns},
+		{"Sinks", testSinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
