@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,10 +28,9 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: freeport VAR")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := pickPort()
 	ts.Check(err)
-	ts.Setenv(args[0], l.Addr().String())
-	l.Close()
+	ts.Setenv(args[0], addr)
 }
 
 // prometheus start TARGET ADDR [TOKENFILE]: run a real Prometheus on ADDR

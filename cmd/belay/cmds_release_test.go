@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -29,10 +28,8 @@ func cmdFreePorts(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b := ts.ReadFile(args[0])
 	for old, name := range map[string]string{"127.0.0.1:18081": "STAGING", "127.0.0.1:18082": "PRODUCTION"} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := pickPort()
 		ts.Check(err)
-		addr := l.Addr().String()
-		l.Close()
 		b = strings.ReplaceAll(b, old, addr)
 		ts.Setenv(name, addr)
 	}

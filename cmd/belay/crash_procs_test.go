@@ -321,10 +321,9 @@ func (r *crashRig) call(method, path string, in, out any) error {
 
 // freePort returns a loopback address nothing listens on right now.
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := pickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
