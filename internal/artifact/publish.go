@@ -97,7 +97,8 @@ func Publish(ctx context.Context, s Store, b *Built, opts PublishOptions) (*Publ
 
 func record(ctx context.Context, b *Built, p *Published, opts PublishOptions) error {
 	if opts.Recorder != nil {
-		r := Record{Digest: p.Digest, Version: p.Version, Service: b.Meta.Service, Commit: b.Meta.Commit, BuiltAt: p.BuiltAt, Signer: p.Signer, Dirty: p.Dirty}
+		r := Record{Digest: p.Digest, Version: p.Version, Service: b.Meta.Service, Commit: b.Meta.Commit, BuiltAt: p.BuiltAt,
+			CommittedAt: b.Meta.Created, Signer: p.Signer, Dirty: p.Dirty}
 		if err := opts.Recorder.RecordArtifact(ctx, r); err != nil {
 			return fmt.Errorf("record artifact %s: %w", p.Version, err)
 		}

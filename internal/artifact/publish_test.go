@@ -38,7 +38,7 @@ func TestPublishRecordsAndEmits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := artifact.Record{Digest: b.Digest.String(), Version: b.Meta.Version, Service: "hello", Commit: b.Meta.Commit, BuiltAt: b.Finished, Signer: signer.ID}
+	want := artifact.Record{Digest: b.Digest.String(), Version: b.Meta.Version, Service: "hello", Commit: b.Meta.Commit, BuiltAt: b.Finished, CommittedAt: b.Meta.Created, Signer: signer.ID}
 	if len(recs) != 2 || recs[0] != want || recs[1] != want {
 		t.Fatalf("records %+v, want %+v twice", recs, want)
 	}

@@ -12,8 +12,10 @@ type Record struct {
 	Service string    `json:"service"`
 	Commit  string    `json:"commit"`
 	BuiltAt time.Time `json:"built_at"`
-	Signer  string    `json:"signer"` // key id
-	Dirty   bool      `json:"dirty,omitempty"`
+	// CommittedAt is the commit's time (what the version is dated by).
+	CommittedAt time.Time `json:"committed_at"`
+	Signer      string    `json:"signer"` // key id
+	Dirty       bool      `json:"dirty,omitempty"`
 }
 
 // Recorder keeps records of published artifacts; internal/store satisfies it.

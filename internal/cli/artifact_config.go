@@ -128,6 +128,6 @@ var _ artifact.Recorder = stateRecorder{}
 func (r stateRecorder) RecordArtifact(ctx context.Context, a artifact.Record) error {
 	return r.s.RecordArtifact(ctx, store.Artifact{
 		Digest: a.Digest, Version: a.Version, Service: a.Service, Commit: a.Commit,
-		BuiltAt: a.BuiltAt, SignerKeyID: a.Signer, Dirty: a.Dirty, StoreRef: r.where,
+		BuiltAt: a.BuiltAt, CommittedAt: a.CommittedAt, SignerKeyID: a.Signer, Dirty: a.Dirty, StoreRef: r.where,
 	})
 }

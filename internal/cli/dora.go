@@ -70,7 +70,7 @@ func printDORA(w io.Writer, rep api.DORAReport) error {
 	if rep.LeadTimeUnknown > 0 {
 		lead += fmt.Sprintf(" (%d without a build record)", rep.LeadTimeUnknown)
 	}
-	fmt.Fprintf(tw, "lead time (build → deployed)\t%s\t%s\n", spread(rep.LeadTime), lead)
+	fmt.Fprintf(tw, "lead time (commit → deployed)\t%s\t%s\n", spread(rep.LeadTime), lead)
 	r := rep.ChangeFailureRate
 	rate := "no data"
 	if r.Rate != nil {

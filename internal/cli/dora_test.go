@@ -24,11 +24,11 @@ func TestPrintDORA(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `api in production over 30d (2026-12-01 10:00 → 2026-12-31 10:00 UTC)
-FIGURE                        VALUE                      N
-deployment frequency          0.17 a day, 1.17 a week    5 deployments
-lead time (build → deployed)  median 3h 0m, p90 18h 0m   4 deployments (1 without a build record)
-change failure rate           43% (3 of 7)               7 changes; failed: #4 #6 #9
-time to restore               median 2m 15s, p90 2m 51s  2 restores; not restored: #9
+FIGURE                         VALUE                      N
+deployment frequency           0.17 a day, 1.17 a week    5 deployments
+lead time (commit → deployed)  median 3h 0m, p90 18h 0m   4 deployments (1 without a build record)
+change failure rate            43% (3 of 7)               7 changes; failed: #4 #6 #9
+time to restore                median 2m 15s, p90 2m 51s  2 restores; not restored: #9
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
@@ -39,11 +39,11 @@ time to restore               median 2m 15s, p90 2m 51s  2 restores; not restore
 		t.Fatal(err)
 	}
 	want = `every service in staging over 1w (2026-12-24 10:00 → 2026-12-31 10:00 UTC)
-FIGURE                        VALUE                    N
-deployment frequency          0.00 a day, 0.00 a week  0 deployments
-lead time (build → deployed)  no data                  0 deployments
-change failure rate           no data                  0 changes
-time to restore               no data                  0 restores
+FIGURE                         VALUE                    N
+deployment frequency           0.00 a day, 0.00 a week  0 deployments
+lead time (commit → deployed)  no data                  0 deployments
+change failure rate            no data                  0 changes
+time to restore                no data                  0 restores
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

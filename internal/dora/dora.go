@@ -33,7 +33,8 @@ type Rollout struct {
 	Deployed bool
 	// WentBad is when it first entered RollingBack (zero: never).
 	WentBad time.Time
-	// Built is when its artifact was built (zero: unknown).
+	// Built is when the change began: its artifact's commit time, else (for
+	// artifacts recorded before belay kept it) its build (zero: unknown).
 	Built time.Time
 }
 

@@ -36,7 +36,11 @@ func Load(ctx context.Context, rec Records, service, env string, from time.Time)
 	}
 	built := make(map[string]time.Time, len(arts))
 	for _, a := range arts {
-		built[a.Service+"\x00"+a.Version] = a.BuiltAt
+		start := a.CommittedAt // the change's time, as DORA counts lead time
+		if start.IsZero() {
+			start = a.BuiltAt // recorded before belay kept commit times
+		}
+		built[a.Service+"\x00"+a.Version] = start
 	}
 	var out []Rollout
 	for _, row := range rows {

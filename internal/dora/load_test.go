@@ -129,12 +129,16 @@ func (h *harness) until(what string, ok func() bool) {
 	h.t.Fatalf("%s: not after 200 ticks", what)
 }
 
-// release records version's artifact, built an hour before now, and
-// releases it to the end.
+// release records version's artifact, built an hour before now from a
+// commit made three hours before now (api-v1 is recorded as before belay
+// kept commit times: without one), and releases it to the end.
 func (h *harness) release(version string) {
 	h.t.Helper()
-	if err := h.st.RecordArtifact(h.ctx, store.Artifact{Digest: "sha256:" + version, Version: version, Service: "api",
-		Commit: "c0ffee", BuiltAt: h.clock().Add(-time.Hour)}); err != nil {
+	a := store.Artifact{Digest: "sha256:" + version, Version: version, Service: "api", Commit: "c0ffee", BuiltAt: h.clock().Add(-time.Hour)}
+	if version != "api-v1" {
+		a.CommittedAt = h.clock().Add(-3 * time.Hour)
+	}
+	if err := h.st.RecordArtifact(h.ctx, a); err != nil {
 		h.t.Fatal(err)
 	}
 	ans, err := h.o.Release(h.ctx, api.ReleaseRequest{Service: "api", Version: version, Owner: "ann"})
@@ -200,8 +204,9 @@ func TestFiguresOfReleasesDrivenThroughTheOrchestrator(t *testing.T) {
 	f := dora.Compute(rs, start, end)
 	// Built an hour before its release, each took 30 s to reach production
 	// and be promoted there.
-	if f.Deployments != 3 || f.LeadTime != (dora.Durations{N: 3, Median: time.Hour + 30*time.Second, P90: time.Hour + 30*time.Second}) {
-		t.Errorf("deployments %d, lead time %+v; want 3 (v1, v2, v4), 1h0m30s", f.Deployments, f.LeadTime)
+	// From the commit (v2, v4: 3h before the release), from the build for v1.
+	if f.Deployments != 3 || f.LeadTime != (dora.Durations{N: 3, Median: 3*time.Hour + 30*time.Second, P90: 3*time.Hour + 30*time.Second}) {
+		t.Errorf("deployments %d, lead time %+v; want 3 (v1, v2, v4), median and p90 3h0m30s", f.Deployments, f.LeadTime)
 	}
 	if got, want := versions(f.FailedRollouts), []string{"api-v2 Succeeded manual=false", "api-v3 RolledBack manual=false"}; f.Changes != 4 ||
 		f.FailureRate == nil || *f.FailureRate != 0.5 || !slices.Equal(got, want) {

@@ -16,6 +16,9 @@ type Artifact struct {
 	SignerKeyID string // empty when unsigned
 	Dirty       bool   // built from a tree with uncommitted changes
 	StoreRef    string // where the bytes are: layout path or registry reference
+	// CommittedAt is the time of Commit; zero for artifacts recorded before
+	// belay kept it.
+	CommittedAt time.Time
 }
 
 // IsDigest reports whether ref names an artifact by digest rather than version.

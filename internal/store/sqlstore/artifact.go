@@ -9,12 +9,12 @@ import (
 	"github.com/belay-dev/belay/internal/store"
 )
 
-const artifactCols = "digest, version, service, commit_sha, built_at, signer_key_id, dirty, store_ref"
+const artifactCols = "digest, version, service, commit_sha, built_at, signer_key_id, dirty, store_ref, committed_at"
 
 func scanArtifact(row interface{ Scan(...any) error }) (store.Artifact, error) {
 	var a store.Artifact
 	err := row.Scan(&a.Digest, &a.Version, &a.Service, &a.Commit, timeCol{&a.BuiltAt},
-		&a.SignerKeyID, boolCol{&a.Dirty}, &a.StoreRef)
+		&a.SignerKeyID, boolCol{&a.Dirty}, &a.StoreRef, timeCol{&a.CommittedAt})
 	return a, err
 }
 
@@ -27,8 +27,8 @@ func (db *DB) RecordArtifact(ctx context.Context, a store.Artifact) error {
 		if err := db.sameArtifact(ctx, tx, a); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.q("INSERT INTO artifacts ("+artifactCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-			a.Digest, a.Version, a.Service, a.Commit, db.t(a.BuiltAt), a.SignerKeyID, a.Dirty, a.StoreRef)
+		_, err := tx.ExecContext(ctx, db.q("INSERT INTO artifacts ("+artifactCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+			a.Digest, a.Version, a.Service, a.Commit, db.t(a.BuiltAt), a.SignerKeyID, a.Dirty, a.StoreRef, db.tOrNull(a.CommittedAt))
 		if db.d.IsUnique(err) {
 			return errArtifactRace
 		}

@@ -20,17 +20,21 @@ func testArtifact(t *testing.T, s store.Store) {
 	a1 := artifact("api-2026.05.12-8f3a91c", "sha256:0a1b", at)
 	a2 := artifact("api-2026.05.13-1234567", "sha256:0c2d", at.Add(24*time.Hour))
 	a2.Dirty, a2.SignerKeyID = true, ""
+	a2.CommittedAt = at.Add(23 * time.Hour) // a1 was recorded without one: it reads back zero
 	w := artifact("web-2026.05.13-1234567", "sha256:0e3f", at.Add(time.Hour))
 	w.Service = "web"
 	for _, a := range []store.Artifact{a1, a2, w, a1} { // a1 twice: idempotent
 		ok(t, s.RecordArtifact(ctx(t), a))
 	}
 	want := a2
-	want.BuiltAt = norm(a2.BuiltAt)
+	want.BuiltAt, want.CommittedAt = norm(a2.BuiltAt), norm(a2.CommittedAt)
 	for _, ref := range []string{a2.Version, a2.Digest} {
 		if got := must(s.GetArtifact(ctx(t), ref)); !reflect.DeepEqual(got, want) {
 			t.Errorf("GetArtifact(%s) = %+v, want %+v", ref, got, want)
 		}
+	}
+	if got := must(s.GetArtifact(ctx(t), a1.Version)); !got.CommittedAt.IsZero() {
+		t.Errorf("an artifact recorded without a commit time reads back %v", got.CommittedAt)
 	}
 	_, err := s.GetArtifact(ctx(t), "api-2026.01.01-0000000")
 	wantErr(t, err, store.ErrNotFound, "api-2026.01.01-0000000")
