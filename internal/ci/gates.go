@@ -29,21 +29,11 @@ func MigrationGate(p *spec.Project) Gate {
 				continue
 			}
 			inTx = inTx || m.InTransaction
-			for _, g := range m.Files {
-				matches, err := filepath.Glob(filepath.Join(dir, g))
-				if err != nil {
-					return GateResult{}, err
-				}
-				slices.Sort(matches)
-				for _, path := range matches {
-					b, err := os.ReadFile(path)
-					if err != nil {
-						return GateResult{}, err
-					}
-					rel, _ := filepath.Rel(dir, path)
-					files = append(files, migration.File{Name: filepath.ToSlash(rel), SQL: string(b)})
-				}
+			fs, err := migration.ReadFiles(dir, m.Files)
+			if err != nil {
+				return GateResult{}, err
 			}
+			files = append(files, fs...)
 		}
 		if len(files) == 0 {
 			fmt.Fprintln(out, "no migration files (services' migration.files match none)")

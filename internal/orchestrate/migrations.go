@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -35,7 +33,7 @@ func (o *Orchestrator) checkMigrations(ctx context.Context, p *spec.Project, pl 
 	if err != nil {
 		return fmt.Errorf("open %s to check its migrations: %w", pl.Version, err)
 	}
-	files, err := migrationFiles(dir, m.Files)
+	files, err := migration.ReadFiles(dir, m.Files)
 	if err != nil {
 		return err
 	}
@@ -101,43 +99,13 @@ func (o *Orchestrator) stableMigrations(ctx context.Context, version string, glo
 	if err != nil {
 		return nil, fmt.Errorf("open the previous stable %s to compare migrations: %w", version, err)
 	}
-	files, err := migrationFiles(dir, globs)
+	files, err := migration.ReadFiles(dir, globs)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][32]byte, len(files))
 	for _, f := range files {
 		out[f.Name] = sha256.Sum256([]byte(f.SQL))
-	}
-	return out, nil
-}
-
-// migrationFiles reads the files under dir matching globs, in name order
-// (the order migration tools apply them in), named relative to dir.
-func migrationFiles(dir string, globs []string) ([]migration.File, error) {
-	seen := map[string]bool{}
-	var names []string
-	for _, g := range globs {
-		matches, err := filepath.Glob(filepath.Join(dir, g))
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range matches {
-			rel, _ := filepath.Rel(dir, m)
-			if !seen[rel] {
-				seen[rel] = true
-				names = append(names, rel)
-			}
-		}
-	}
-	slices.Sort(names)
-	out := make([]migration.File, 0, len(names))
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration.File{Name: filepath.ToSlash(n), SQL: string(b)})
 	}
 	return out, nil
 }
