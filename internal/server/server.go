@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,9 @@ type Server struct {
 	// sinkPoll and sinkBackoff, when set, replace the event sinks' poll
 	// interval and first backoff (tests).
 	sinkPoll, sinkBackoff time.Duration
+	// holder names this server in the store's leases: host, process and a
+	// random part, so that a restarted server is a new holder.
+	holder string
 }
 
 // New wires the engine and returns a server.
@@ -98,7 +102,7 @@ func New(d Deps) (*Server, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
-	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
+	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger), holder: holderName()}
 	o, err := orchestrate.New(orchestrate.Deps{
 		Store: d.Store, Target: d.Target, Judge: s.metrics.judge(d.Judge), Artifacts: d.Artifacts,
 		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger, Secrets: d.Secrets,
@@ -108,6 +112,14 @@ func New(d Deps) (*Server, error) {
 	}
 	s.orch = o
 	return s, nil
+}
+
+// holderName is host/pid/random: unique per server process.
+func holderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // Project loads belay.yaml as it is now: edits apply to the next release.

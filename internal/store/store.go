@@ -148,6 +148,20 @@ type Sinks interface {
 	Deliveries(ctx context.Context, sink, state string) ([]Delivery, error)
 }
 
+// Leases are named claims with an expiry (see Lease). Times are the
+// callers': servers sharing a database need clocks within a small fraction
+// of the lease's time to live of each other.
+type Leases interface {
+	// AcquireLease gives lease name to holder until at+ttl when it is free,
+	// expired at at, or already holder's (a renewal), and returns the lease as
+	// it stands afterwards with held reporting whether holder has it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, at time.Time) (l Lease, held bool, err error)
+	// ReleaseLease ends holder's lease on name at once, so that another may
+	// take it without waiting for its expiry; a lease another holds is left
+	// alone.
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
+
 // Approvals records approvals of releases per environment.
 type Approvals interface {
 	// Approve records a, with an audit entry in the same transaction; the
@@ -225,6 +239,7 @@ type Store interface {
 	CIRuns
 	Events
 	Sinks
+	Leases
 	Audits
 	Close() error
 }
