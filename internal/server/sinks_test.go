@@ -261,7 +261,7 @@ func TestSinkOneDelivererOfSeveral(t *testing.T) {
 	}
 	st := a.d.Store
 	stopA, stopB := serve(t, a), serve(t, b)
-	defer func() { stopB() }() // the one left running, after the swap below
+	defer func() { stopB() }()         // the one left running, after the swap below
 	time.Sleep(200 * time.Millisecond) // the sink has its cursor
 	appendEvents(t, st, 30, 1)
 	waitFor(t, "30 deliveries", 10*time.Second, func() bool { return len(rcv.keys()) == 30 })
