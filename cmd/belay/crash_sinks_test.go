@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -64,15 +65,26 @@ func TestWebhookSinkSurvivesServerKills(t *testing.T) {
 		}
 		r.follow(id, false)
 	}
+	// belay build, a process of its own, stores artifact_published in the
+	// outbox too: the running server's sink delivers it.
+	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
+	v2 := r.commit("v2")
 	var stored []map[string]any
 	if err := r.get("/api/v1/events", &stored); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]bool{}
+	published := ""
 	for _, e := range stored {
 		if id, _ := e["id"].(string); id != "" {
 			want["belay:ops:"+id] = true
+			if e["event"] == event.ArtifactPublished && e["version"] == v2 {
+				published = "belay:ops:" + id
+			}
 		}
+	}
+	if published == "" {
+		t.Fatalf("no artifact_published event for %s among the %d stored events", v2, len(stored))
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {

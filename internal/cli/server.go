@@ -141,6 +141,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		AuditKey:  auditKey,
 		Secrets:   secrets,
 		TLS:       tlsConf,
+		Holder:    leaseHolder(home),
 	})
 	if err != nil {
 		return err
@@ -214,6 +215,17 @@ func (a artifactStore) Refs(ctx context.Context, ref string) ([]string, error) {
 
 func (a artifactStore) Open(ctx context.Context, ref string) (string, error) {
 	return a.opener.Open(ctx, ref)
+}
+
+// leaseHolder names the home's server in the store's leases: the same
+// after a restart (one server per home: serverLock), another for a server
+// of another home or host on the same database.
+func leaseHolder(home string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	return host + ":" + home
 }
 
 // serverLock is the lock a home's server holds for its life.

@@ -320,6 +320,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	flusher, _ := w.(http.Flusher)
+	alive := time.Now()
 	for {
 		wake := s.notify.wait()
 		evs, err := s.d.Store.EventsSince(r.Context(), after, 1000)
@@ -337,8 +338,15 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-wake:
-		case <-time.After(15 * time.Second):
-			fmt.Fprint(w, ": keep-alive\n\n")
+		case <-time.After(followPoll): // events other processes store (belay build's)
+			if time.Since(alive) >= 15*time.Second {
+				fmt.Fprint(w, ": keep-alive\n\n")
+				alive = time.Now()
+			}
 		}
 	}
 }
+
+// followPoll is how often an event stream looks for events stored by
+// other processes; the server's own wake it at once.
+const followPoll = time.Second

@@ -63,6 +63,12 @@ type Deps struct {
 	// Getenv reads the variables event sinks name for their keys; default
 	// os.Getenv.
 	Getenv func(string) string
+	// Holder names this server in the store's leases (an event sink's
+	// delivery). One name per server home (`belay server` holds the home's
+	// lock), so that a server restarted after a crash takes its own leases
+	// back at once instead of waiting for them to expire; default
+	// host/pid/random, unique to this process.
+	Holder string
 }
 
 // Server holds the control plane's state.
@@ -80,9 +86,6 @@ type Server struct {
 	// sinkPoll and sinkBackoff, when set, replace the event sinks' poll
 	// interval and first backoff (tests).
 	sinkPoll, sinkBackoff time.Duration
-	// holder names this server in the store's leases: host, process and a
-	// random part, so that a restarted server is a new holder.
-	holder string
 }
 
 // New wires the engine and returns a server.
@@ -102,7 +105,10 @@ func New(d Deps) (*Server, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
-	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger), holder: holderName()}
+	if d.Holder == "" {
+		d.Holder = holderName()
+	}
+	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
 	o, err := orchestrate.New(orchestrate.Deps{
 		Store: d.Store, Target: d.Target, Judge: s.metrics.judge(d.Judge), Artifacts: d.Artifacts,
 		Project: s.Project, Published: s.published, Now: d.Now, Logger: d.Logger, Secrets: d.Secrets,

@@ -85,7 +85,7 @@ func (s *Server) outlets(p *spec.Project) ([]*outlet, error) {
 			r.Base, r.Max = s.sinkBackoff, 8*s.sinkBackoff
 		}
 		out = append(out, &outlet{name: name, sink: sink, retry: r, st: s.d.Store, wake: s.notify.wait, poll: sinkPoll,
-			now: s.d.Now, jitter: rand.Float64, log: s.d.Logger.With("sink", name), holder: s.holder,
+			now: s.d.Now, jitter: rand.Float64, log: s.d.Logger.With("sink", name), holder: s.d.Holder,
 			ttl: max(timeout.D(), event.DefaultTimeout) + sinkLeaseMargin})
 	}
 	for _, w := range p.Events.Webhooks {

@@ -255,10 +255,9 @@ func TestSinkOneDelivererOfSeveral(t *testing.T) {
 	rcv := newReceiver(t)
 	events := fmt.Sprintf("events:\n  webhooks:\n    - {name: ops, url: %q, secret_env: OPS_KEY}\n", rcv.srv.URL)
 	a := sinkServer(t, nil, events)
+	a.d.Holder = "host-a:/srv/a"
 	b := sinkServer(t, a, "")
-	if a.holder == b.holder {
-		t.Fatalf("two servers share the lease holder name %q", a.holder)
-	}
+	b.d.Holder = "host-b:/srv/b"
 	st := a.d.Store
 	stopA, stopB := serve(t, a), serve(t, b)
 	defer func() { stopB() }()         // the one left running, after the swap below
@@ -270,10 +269,10 @@ func TestSinkOneDelivererOfSeveral(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := a
-	if l.Holder == b.holder {
+	if l.Holder == b.d.Holder {
 		first, stopA, stopB = b, stopB, stopA
-	} else if l.Holder != a.holder {
-		t.Fatalf("lease sink:ops held by %q, neither server (%q, %q)", l.Holder, a.holder, b.holder)
+	} else if l.Holder != a.d.Holder {
+		t.Fatalf("lease sink:ops held by %q, neither server (%q, %q)", l.Holder, a.d.Holder, b.d.Holder)
 	}
 	stopA() // the deliverer stops and gives the lease up
 	appendEvents(t, st, 10, 31)
@@ -282,7 +281,7 @@ func TestSinkOneDelivererOfSeveral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l2.Holder == first.holder || l2.Epoch != l.Epoch+1 {
+	if l2.Holder == first.d.Holder || l2.Epoch != l.Epoch+1 {
 		t.Errorf("after the stop the lease is %+v; want the other server's, epoch %d", l2, l.Epoch+1)
 	}
 	for k, n := range rcv.keys() {
