@@ -226,5 +226,6 @@ type Store interface {
 	Events
 	Sinks
 	Audits
+	SLOSamples
 	Close() error
 }

@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"FlagOverrideInvalid", testFlagOverrideInvalid},
 		{"CIRuns", testCIRuns},
 		{"Sinks", testSinks},
+		{"SLOSamples", testSLOSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
