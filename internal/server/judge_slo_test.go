@@ -15,7 +15,6 @@ import (
 	"github.com/belay-dev/belay/internal/store/sqlite"
 )
 
-
 // sloJudge is testJudge with the service's SLO read from the samples in a
 // real SQLite store (the builtin source), as the server wires it.
 func sloJudge(t *testing.T, src *snapshots) (*Judge, store.Store) {
