@@ -100,8 +100,9 @@ type Objective struct {
 	Window    time.Duration // e.g. 30 days
 }
 
-// Budget is the allowed bad fraction, 1 − objective.
-func (o Objective) Budget() float64 { return 1 - o.Objective }
+// Budget is the allowed bad fraction, 1 − objective, rounded to 12
+// decimals: 99.9 % read as 0.9990000000000001 still allows exactly 0.1 %.
+func (o Objective) Budget() float64 { return math.Round((1-o.Objective)*1e12) / 1e12 }
 
 // Windows are the windows Evaluate reads for o: the SLO window and every
 // pair's two, longest first, without repeats.

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,9 @@ func (s SLO) Effective() SLO {
 // its value is the fraction (0.999).
 type Objective float64
 
-// Budget is the allowed bad fraction, 1 − objective.
-func (o Objective) Budget() float64 { return 1 - float64(o) }
+// Budget is the allowed bad fraction, 1 − objective, rounded to 12
+// decimals (99.9 % allows exactly 0.1 %).
+func (o Objective) Budget() float64 { return math.Round((1-float64(o))*1e12) / 1e12 }
 
 func (o Objective) String() string { return Percent(o).String() }
 

@@ -32,10 +32,10 @@ environments:
 		t.Fatal(err)
 	}
 	api, web := p.Project.Service("api").SLO.Effective(), p.Project.Service("web").SLO.Effective()
-	if math.Abs(api.Objective.Budget()-0.001) > 1e-12 || api.Window.D() != 30*24*time.Hour {
+	if api.Objective.Budget() != 0.001 || api.Window.D() != 30*24*time.Hour {
 		t.Errorf("api: budget %v window %v, want 0.001 over 30d", api.Objective.Budget(), api.Window)
 	}
-	if math.Abs(web.Objective.Budget()-0.005) > 1e-12 || web.Window.D() != 28*24*time.Hour {
+	if web.Objective.Budget() != 0.005 || web.Window.D() != 28*24*time.Hour {
 		t.Errorf("web: budget %v window %v, want 0.005 over 28d", web.Objective.Budget(), web.Window)
 	}
 	b, _ := json.Marshal(web)
