@@ -2,7 +2,6 @@ package spec
 
 import (
 	"encoding/json"
-	"math"
 	"testing"
 	"time"
 )
