@@ -30,7 +30,7 @@ func (j *Judge) sloCheck(ctx context.Context, st rollout.State, svc *spec.Servic
 	rd, err := j.d.SLO(svc.Analysis)
 	var rep slo.Report
 	if err == nil {
-		rep, err = slo.Judge(ctx, rd, st.Environment, st.Service, o, slo.PagePairs())
+		rep, err = slo.JudgeBurn(ctx, rd, st.Environment, st.Service, o, slo.PagePairs())
 	}
 	if err != nil {
 		j.d.Logger.Warn("slo not judged", "service", st.Service, "environment", st.Environment, "err", err)

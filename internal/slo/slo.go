@@ -193,11 +193,11 @@ func burnOf(w Window, budget float64) *float64 {
 	return &b
 }
 
-// Read asks r for each window in o.Windows(pairs). A window the reader
-// cannot answer fails the whole read, so a half-read SLO is never judged.
-func Read(ctx context.Context, r Reader, environment, service string, o Objective, pairs []Pair) (map[time.Duration]Window, error) {
+// Read asks r for each of windows. A window the reader cannot answer fails
+// the whole read, so a half-read SLO is never judged.
+func Read(ctx context.Context, r Reader, environment, service string, windows []time.Duration) (map[time.Duration]Window, error) {
 	out := map[time.Duration]Window{}
-	for _, w := range o.Windows(pairs) {
+	for _, w := range windows {
 		c, ok, err := r.Counts(ctx, environment, service, w)
 		if err != nil {
 			return nil, fmt.Errorf("service %s in %s, window %s: %w", service, environment, FormatWindow(w), err)
@@ -209,7 +209,22 @@ func Read(ctx context.Context, r Reader, environment, service string, o Objectiv
 
 // Judge reads and evaluates o for a service in an environment.
 func Judge(ctx context.Context, r Reader, environment, service string, o Objective, pairs []Pair) (Report, error) {
-	counts, err := Read(ctx, r, environment, service, o, pairs)
+	return judge(ctx, r, environment, service, o, pairs, o.Windows(pairs))
+}
+
+// JudgeBurn is Judge without the budget: it reads only the pairs' windows,
+// not the whole SLO window, which is the costly read (a rollout's verdicts
+// need only the burn rates).
+func JudgeBurn(ctx context.Context, r Reader, environment, service string, o Objective, pairs []Pair) (Report, error) {
+	ws := o.Windows(pairs)
+	if !slices.ContainsFunc(pairs, func(p Pair) bool { return p.Long == o.Window || p.Short == o.Window }) {
+		ws = slices.DeleteFunc(ws, func(w time.Duration) bool { return w == o.Window })
+	}
+	return judge(ctx, r, environment, service, o, pairs, ws)
+}
+
+func judge(ctx context.Context, r Reader, environment, service string, o Objective, pairs []Pair, windows []time.Duration) (Report, error) {
+	counts, err := Read(ctx, r, environment, service, windows)
 	if err != nil {
 		return Report{Objective: o.Objective, Window: o.Window, Status: StatusNoData}, err
 	}

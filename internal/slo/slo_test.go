@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -162,5 +163,30 @@ func TestFormatWindow(t *testing.T) {
 		if got := FormatWindow(d); got != want {
 			t.Errorf("%v: %s, want %s", d, got, want)
 		}
+	}
+}
+
+// countingReader records the windows asked for.
+type countingReader struct {
+	mapReader
+	asked []time.Duration
+}
+
+func (c *countingReader) Counts(ctx context.Context, env, svc string, w time.Duration) (Counts, bool, error) {
+	c.asked = append(c.asked, w)
+	return c.mapReader.Counts(ctx, env, svc, w)
+}
+
+func TestJudgeBurnSkipsTheSLOWindow(t *testing.T) {
+	r := &countingReader{mapReader: mapReader{}}
+	for _, w := range thirtyDays.Windows(Pairs) {
+		r.mapReader[w] = Counts{Requests: 1000, Errors: 20}
+	}
+	rep, err := JudgeBurn(context.Background(), r, "production", "api", thirtyDays, PagePairs())
+	if err != nil || rep.Status != StatusPage || rep.BudgetLeft != nil {
+		t.Fatalf("status %s, budget %v, err %v; want page without budget", rep.Status, rep.BudgetLeft, err)
+	}
+	if len(r.asked) != 4 || slices.Contains(r.asked, 30*day) {
+		t.Errorf("asked %v; want the four page windows only", r.asked)
 	}
 }
