@@ -82,12 +82,17 @@ func printSLO(w io.Writer, rep api.SLOReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if p := rep.SLOs[0].Pairs; len(p) > 0 {
+	seen := map[string]bool{} // one legend per SLO window: the factors scale with it
+	for _, s := range rep.SLOs {
+		if seen[s.Window] || len(s.Pairs) == 0 {
+			continue
+		}
+		seen[s.Window] = true
 		var fs []string
-		for _, x := range p {
+		for _, x := range s.Pairs {
 			fs = append(fs, fmt.Sprintf("%s/%s %s above %.3g", x.Long, x.Short, x.Severity, x.Factor))
 		}
-		fmt.Fprintf(w, "burn rates long/short window, * fires (for a %s window: %s)\n", rep.SLOs[0].Window, strings.Join(fs, ", "))
+		fmt.Fprintf(w, "burn rates long/short window, * fires (for a %s window: %s)\n", s.Window, strings.Join(fs, ", "))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "no data: "+n)

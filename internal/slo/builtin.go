@@ -55,8 +55,9 @@ type Sampler struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 
-	mu   sync.Mutex
-	prev map[string]map[string]target.Counters // env/service → version → last reading
+	mu      sync.Mutex
+	prev    map[string]map[string]target.Counters // env/service → version → last reading
+	failing map[string]string                     // env/service → the last error logged
 }
 
 // DefaultSampleEvery is how often the server samples.
@@ -106,8 +107,8 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		longest = max(longest, svc.SLO.Effective().Window.D())
 		for _, env := range p.EnvironmentNames() {
 			cs, err := s.Metrics.Counters(ctx, env, svc.Name)
+			s.noteFailure(env, svc.Name, err)
 			if err != nil {
-				s.log().Warn("slo: counters unavailable; this interval is no data", "service", svc.Name, "environment", env, "err", err)
 				continue
 			}
 			smp, ok := s.increase(env, svc.Name, cs)
@@ -126,6 +127,27 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// noteFailure logs a service's counters becoming unavailable (not
+// deployed there, the agent down) once, not at every sample, and their
+// return.
+func (s *Sampler) noteFailure(env, service string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := env + "/" + service
+	last, was := s.failing[key]
+	switch {
+	case err == nil && was:
+		delete(s.failing, key)
+		s.log().Info("slo: counters available again", "service", service, "environment", env)
+	case err != nil && last != err.Error():
+		if s.failing == nil {
+			s.failing = map[string]string{}
+		}
+		s.failing[key] = err.Error()
+		s.log().Warn("slo: counters unavailable; no samples (no data) until they return", "service", service, "environment", env, "err", err)
+	}
 }
 
 // increase is the sum over versions of what each counted since the last

@@ -2,6 +2,8 @@ package slo_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"sync"
@@ -116,5 +118,61 @@ func TestSamplerKeepsIncreasesAcrossResets(t *testing.T) {
 	}
 	if c, _, _ := r.Counts(context.Background(), "production", "api", 30*24*time.Hour); c.Requests != 100 {
 		t.Errorf("after 3 days: %v requests kept, want 100 (the last reading's)", c.Requests)
+	}
+}
+
+type downAgent struct{ err error }
+
+func (d *downAgent) Counters(context.Context, string, string) ([]target.Counters, error) {
+	return nil, d.err
+}
+
+// countHandler counts log records by level.
+type countHandler struct {
+	mu sync.Mutex
+	n  map[slog.Level]int
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[r.Level]++
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSamplerLogsAnOutageOnce: counters the agent cannot give are no
+// samples (no data), logged when they go and when they come back, not at
+// every sample.
+func TestSamplerLogsAnOutageOnce(t *testing.T) {
+	doc, err := spec.Parse("belay.yaml", []byte(project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	agent := &downAgent{err: errors.New("no service api in production")}
+	h := &countHandler{n: map[slog.Level]int{}}
+	now := time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+	s := &slo.Sampler{Metrics: agent, Store: st, Project: func() (*spec.Project, error) { return doc.Project, nil },
+		Now: func() time.Time { return now }, Logger: slog.New(h)}
+	for range 5 {
+		if err := s.Sample(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, _ := (slo.Samples{Store: st, Now: func() time.Time { return now }}).Counts(context.Background(), "production", "api", time.Hour); ok {
+		t.Error("an unavailable service has samples")
+	}
+	if h.n[slog.LevelWarn] != 2 { // one per environment
+		t.Errorf("%d warnings after 5 samples of 2 environments, want 2", h.n[slog.LevelWarn])
+	}
+	agent.err = nil
+	if err := s.Sample(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.n[slog.LevelInfo] != 2 {
+		t.Errorf("%d notes of counters back, want 2", h.n[slog.LevelInfo])
 	}
 }
