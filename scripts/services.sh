@@ -4,6 +4,7 @@
 #   BELAY_TEST_POSTGRES         postgres:// URL of a private cluster
 #   BELAY_TEST_REGISTRY         host:port of a distribution registry (plain HTTP)
 #   BELAY_TEST_PROMETHEUS_BIN   path of the prometheus binary (tests start their own)
+#   BELAY_TEST_PROMTOOL_BIN     path of promtool (the same package ships it)
 # Everything started here is stopped by stop_services (scripts/test traps EXIT).
 
 svc_dir=$(mktemp -d /tmp/belay-test-services.XXXXXX)
@@ -79,7 +80,8 @@ YML
 find_prometheus() {
 	need_pkgs prometheus:prometheus || return 1
 	BELAY_TEST_PROMETHEUS_BIN=$(command -v prometheus)
-	export BELAY_TEST_PROMETHEUS_BIN
+	BELAY_TEST_PROMTOOL_BIN=$(command -v promtool) || { echo "services: promtool missing beside prometheus" >&2; return 1; }
+	export BELAY_TEST_PROMETHEUS_BIN BELAY_TEST_PROMTOOL_BIN
 }
 
 start_services() {

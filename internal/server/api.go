@@ -36,6 +36,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handle(s.getStatus))
 	mux.HandleFunc("GET /api/v1/history", s.handle(s.getHistory))
 	mux.HandleFunc("GET /api/v1/dora", s.handle(s.getDORA))
+	mux.HandleFunc("GET /api/v1/slo", s.handle(s.getSLO))
 	mux.HandleFunc("GET /api/v1/events", s.getEvents)
 	mux.HandleFunc("GET /api/v1/whoami", s.handle(s.getWhoami))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(s.postToken))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -29,6 +30,9 @@ type JudgeDeps struct {
 	// satisfies it; nil keeps analyzers in memory only.
 	States store.Analyses
 	Logger *slog.Logger
+	// SLO gives the reader of a service's SLO windows (see SLOReaders);
+	// nil leaves SLOs out of verdicts.
+	SLO func(a *spec.Analysis) (slo.Reader, error)
 }
 
 // Judge asks the analysis for a verdict on a rollout's current step, or on
@@ -112,6 +116,7 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 		return sp.last, nil
 	}
 	v := sp.a.Tick(ctx, src, st.Environment, st.Service, at.weight, now)
+	v = j.sloCheck(ctx, st, svc, v)
 	sp.last = v
 	if v.Decision == analysis.Continue && now.Sub(sp.lastSave) < saveEvery {
 		return v, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/secret"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/target"
@@ -69,6 +70,11 @@ type Deps struct {
 	// back at once instead of waiting for them to expire; default
 	// host/pid/random, unique to this process.
 	Holder string
+	// SLO gives the reader of a service's SLO windows (slo.go); default
+	// SLOReaders over Store. SLOSampleEvery is how often the builtin
+	// source samples the agent's counters (default slo.DefaultSampleEvery).
+	SLO            func(a *spec.Analysis) (slo.Reader, error)
+	SLOSampleEvery time.Duration
 }
 
 // Server holds the control plane's state.
@@ -107,6 +113,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Holder == "" {
 		d.Holder = holderName()
+	}
+	if d.SLO == nil {
+		d.SLO = (&SLOReaders{Samples: d.Store, Now: d.Now}).For
 	}
 	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
 	o, err := orchestrate.New(orchestrate.Deps{
@@ -204,6 +213,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() { stopSinks(); sinksDone() }()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
+	go s.sampleSLOs(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {

@@ -18,6 +18,8 @@ type Service struct {
 	Migration       *Migration      `yaml:"migration" json:"migration,omitempty"`
 	Hooks           *Hooks          `yaml:"hooks" json:"hooks,omitempty"`
 	Analysis        *Analysis       `yaml:"analysis" json:"analysis"`
+	// SLO is the service's availability objective (slo.go).
+	SLO *SLO `yaml:"slo" json:"slo,omitempty"`
 	// Environments holds per-environment overrides, keyed by environment name.
 	Environments map[string]*Override `yaml:"environments" json:"environments,omitempty"`
 }

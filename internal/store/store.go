@@ -241,5 +241,6 @@ type Store interface {
 	Sinks
 	Leases
 	Audits
+	SLOSamples
 	Close() error
 }

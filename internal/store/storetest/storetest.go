@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sinks", testSinks},
 		{"Leases", testLeases},
 		{"LeasesConcurrent", testLeasesConcurrent},
+		{"SLOSamples", testSLOSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
