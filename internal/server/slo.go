@@ -131,13 +131,29 @@ func sloAPI(out api.SLOStatus, rep slo.Report) api.SLOStatus {
 	return out
 }
 
+// sloSamplerLease: of several servers on one store, its holder samples
+// the agent's counters for the builtin SLO source.
+const sloSamplerLease = "slo-sampler"
+
 // sampleSLOs keeps the builtin SLO source's samples while the server runs,
-// when the target can tell the agent's counters.
+// when the target can tell the agent's counters, and this server holds
+// the sampler's lease.
 func (s *Server) sampleSLOs(ctx context.Context) {
 	m, ok := s.d.Target.(target.Metrics)
 	if !ok {
 		return
 	}
-	sm := &slo.Sampler{Metrics: m, Store: s.d.Store, Project: s.Project, Now: s.d.Now, Logger: s.d.Logger}
-	sm.Run(ctx, s.d.SLOSampleEvery)
+	every := s.d.SLOSampleEvery
+	if every <= 0 {
+		every = slo.DefaultSampleEvery
+	}
+	hold := func(ctx context.Context) (bool, error) {
+		_, held, err := s.d.Store.AcquireLease(ctx, sloSamplerLease, s.d.Holder, 3*every, s.d.Now())
+		return held, err
+	}
+	sm := &slo.Sampler{Metrics: m, Store: s.d.Store, Project: s.Project, Now: s.d.Now, Logger: s.d.Logger, Hold: hold}
+	sm.Run(ctx, every)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = s.d.Store.ReleaseLease(ctx, sloSamplerLease, s.d.Holder)
 }

@@ -54,7 +54,14 @@ type Sampler struct {
 	Project func() (*spec.Project, error)
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Hold, when set, says before each reading whether this process may
+	// sample: of several servers on one store, the holder of a lease does,
+	// so that no request is counted twice. A reading after a time without it
+	// is a new baseline: what another server counted meanwhile is not
+	// counted again.
+	Hold func(ctx context.Context) (bool, error)
 
+	held    bool
 	mu      sync.Mutex
 	prev    map[string]map[string]target.Counters // env/service → version → last reading
 	failing map[string]string                     // env/service → the last error logged
@@ -71,7 +78,7 @@ func (s *Sampler) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := s.Sample(ctx); err != nil && ctx.Err() == nil {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
 			s.log().Warn("slo: sampling", "err", err)
 		}
 		select {
@@ -80,6 +87,41 @@ func (s *Sampler) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// Tick samples if this process holds the sampling (Hold).
+func (s *Sampler) Tick(ctx context.Context) error {
+	if !s.hold(ctx) {
+		return nil
+	}
+	return s.Sample(ctx)
+}
+
+// hold asks Hold, forgetting the last readings when this process starts
+// to hold it again.
+func (s *Sampler) hold(ctx context.Context) bool {
+	if s.Hold == nil {
+		return true
+	}
+	held, err := s.Hold(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log().Warn("slo: sampling lease", "err", err)
+		}
+		held = false
+	}
+	if held != s.held {
+		if held {
+			s.mu.Lock()
+			s.prev = nil
+			s.mu.Unlock()
+			s.log().Info("slo: sampling from this server")
+		} else {
+			s.log().Info("slo: another server samples")
+		}
+		s.held = held
+	}
+	return held
 }
 
 func (s *Sampler) log() *slog.Logger {

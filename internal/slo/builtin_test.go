@@ -176,3 +176,53 @@ func TestSamplerLogsAnOutageOnce(t *testing.T) {
 		t.Errorf("%d notes of counters back, want 2", h.n[slog.LevelInfo])
 	}
 }
+
+// TestSamplersShareByLease: two servers' samplers on one store, each asking
+// the store's lease before a reading; only the holder samples, so requests
+// are counted once; when it gives the lease up the other takes over from a
+// new baseline, counting what follows once.
+func TestSamplersShareByLease(t *testing.T) {
+	doc, err := spec.Parse("belay.yaml", []byte(project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	now := time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+	agent := &agentCounters{cs: map[string][]target.Counters{}}
+	sampler := func(holder string) *slo.Sampler {
+		return &slo.Sampler{Metrics: agent, Store: st, Project: func() (*spec.Project, error) { return doc.Project, nil },
+			Now: func() time.Time { return now },
+			Hold: func(ctx context.Context) (bool, error) {
+				_, held, err := st.AcquireLease(ctx, "slo-sampler", holder, 30*time.Second, now)
+				return held, err
+			}}
+	}
+	a, b := sampler("a"), sampler("b")
+	tick := func(reqs, errs int64) {
+		t.Helper()
+		now = now.Add(10 * time.Second)
+		agent.set("production", target.Counters{Version: "v1", Requests: reqs, Errors: errs})
+		for _, s := range []*slo.Sampler{a, b} {
+			if err := s.Tick(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tick(1000, 10) // a takes the lease: a baseline
+	tick(1100, 11)
+	tick(1300, 13) // +300/+3 counted by a alone
+	if err := st.ReleaseLease(context.Background(), "slo-sampler", "a"); err != nil {
+		t.Fatal(err)
+	}
+	a.Hold = func(context.Context) (bool, error) { return false, nil } // a stopped
+	tick(1400, 14) // b takes over: a baseline
+	tick(1600, 16) // +200/+2 counted by b
+	r := slo.Samples{Store: st, Now: func() time.Time { return now }}
+	c, ok, err := r.Counts(context.Background(), "production", "api", time.Hour)
+	if err != nil || !ok {
+		t.Fatalf("counts: %v %v", ok, err)
+	}
+	if c.Requests != 500 || c.Errors != 5 {
+		t.Errorf("1h: %v requests, %v errors; want 500 and 5 (each counted once; 100 lost at the handover)", c.Requests, c.Errors)
+	}
+}
