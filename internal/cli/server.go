@@ -134,7 +134,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		Judge: server.NewJudge(server.JudgeDeps{
 			Source:  (&server.Sources{Builtin: builtin.New(tgt)}).For,
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
-			Now:     time.Now, States: st, Logger: log,
+			Now:     time.Now, States: st, Samples: st, Logger: log,
 		}),
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
 		TokenFile: api.TokenFile(home),

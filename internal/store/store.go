@@ -219,6 +219,7 @@ type Store interface {
 	Queues
 	Rejections
 	Analyses
+	Samples
 	Approvals
 	Tokens
 	Flags
