@@ -107,8 +107,8 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 // overview reads every service in every environment: one query for the
-// rollouts in flight, one per cell for its stable versions, one for the
-// DORA records of the last environment.
+// rollouts in flight, one for the current and previous stable versions,
+// and dora.Load's for the last environment.
 func (s *Server) overview(r *http.Request) (overviewPage, error) {
 	ctx := r.Context()
 	page := overviewPage{Frame: s.Frame(r, "Environments")}
@@ -126,6 +126,15 @@ func (s *Server) overview(r *http.Request) (overviewPage, error) {
 	for _, row := range active {
 		running[[2]string{row.Service, row.Environment}] = row
 	}
+	latest, err := s.d.Store.LatestStables(ctx, 2)
+	if err != nil {
+		return page, err
+	}
+	stables := map[[2]string][]store.StableVersion{}
+	for _, v := range latest {
+		k := [2]string{v.Service, v.Environment}
+		stables[k] = append(stables[k], v)
+	}
 	now := s.d.Now()
 	byService := map[string][]dora.Rollout{}
 	if len(envs) > 0 {
@@ -142,10 +151,7 @@ func (s *Server) overview(r *http.Request) (overviewPage, error) {
 		row := ovRow{Service: svc, DORA: doraOf(dora.Compute(byService[svc], now.Add(-30*24*time.Hour), now))}
 		for _, env := range envs {
 			c := ovCell{Env: env}
-			hist, err := s.d.Store.StableHistory(ctx, svc, env)
-			if err != nil {
-				return page, err
-			}
+			hist := stables[[2]string{svc, env}]
 			if len(hist) > 0 {
 				c.Version, c.Digest = hist[0].Version, shortDigest(hist[0].Digest)
 			}
