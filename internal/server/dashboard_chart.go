@@ -201,10 +201,10 @@ func chart(ss []store.Sample, canary, stable string, from, to time.Time, marks [
 		}
 		b.WriteString(`</g>`)
 	}
-	lx := float64(chartW - padR - 300)
 	for i, v := range vs {
+		lx := float64(padL + 150 + i*280)
 		fmt.Fprintf(&b, `<g class="legend"><line x1="%.0f" x2="%.0f" y1="10" y2="10" stroke="%s" stroke-width="3"/><text x="%.0f" y="14" class="axis">%s %s</text></g>`,
-			lx+float64(i)*150, lx+float64(i)*150+16, v.color, lx+float64(i)*150+20, v.role, template.HTMLEscapeString(v.version))
+			lx, lx+16, v.color, lx+20, v.role, template.HTMLEscapeString(v.version))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
