@@ -58,7 +58,7 @@ func BenchmarkDashboardOverview(b *testing.B) {
 	b.Logf("seeded %d rollouts in %s", benchRollouts, time.Since(began).Round(time.Millisecond))
 	s, err := New(Deps{Store: st, Target: rollouttest.NewTarget(), Artifacts: noArtifacts{}, ProjectFile: project,
 		AuditKey: testAuditKey(b),
-		Judge: rollout.JudgeFunc(func(context.Context, rollout.State) (analysis.Verdict, error) { return analysis.Verdict{}, nil })})
+		Judge:    rollout.JudgeFunc(func(context.Context, rollout.State) (analysis.Verdict, error) { return analysis.Verdict{}, nil })})
 	if err != nil {
 		b.Fatal(err)
 	}
