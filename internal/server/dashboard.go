@@ -85,12 +85,21 @@ func (s *Server) dashboard(inner, apiHandler http.Handler) http.Handler {
 	mux.HandleFunc("GET /audit", s.page(s.getAuditPage))
 	mux.HandleFunc("POST /act", s.page(func(w http.ResponseWriter, r *http.Request) { s.postAct(w, r, inner) }))
 	mux.Handle("/", apiHandler)
+	guarded := sameOrigin(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
-		mux.ServeHTTP(w, r)
+		// A link from another site may open a page (a GET changes nothing,
+		// and the SameSite=Strict cookie does not come with it: the login
+		// form shows); anything else from another origin is refused, as the
+		// API refuses it.
+		if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Origin") == "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
 	})
 }
 

@@ -206,3 +206,48 @@ func TestDashboardPagesRender(t *testing.T) {
 		t.Errorf("an admin's buttons on the approvals page:\n%s", body)
 	}
 }
+
+// TestDashboardChartMarksFlagChanges: a flag change in a rollout's
+// environment while it runs is a marker on its chart; one elsewhere is not.
+func TestDashboardChartMarksFlagChanges(t *testing.T) {
+	rig := newAuthRig(t)
+	c := &dashClient{t: t, base: rig.url}
+	c.login(rig.admin)
+	prod := "/rollouts/" + strconv.FormatInt(rig.rollouts["production"], 10) + "/live"
+	staging := "/rollouts/" + strconv.FormatInt(rig.rollouts["staging"], 10) + "/live"
+	if _, body := c.do("GET", prod, nil); strings.Contains(body, `data-kind="flag"`) {
+		t.Fatalf("a flag marker before any flag changed:\n%s", body)
+	}
+	if code, body := rig.call(rig.admin, "POST", "/api/v1/flags/production/checkout_v2/disable", map[string]string{"reason": "incident 42"}); code != 200 {
+		t.Fatalf("flag disable: %d %s", code, body)
+	}
+	_, body := c.do("GET", prod, nil)
+	if !strings.Contains(body, `data-kind="flag"><title>flag checkout_v2 disable at `) {
+		t.Fatalf("no marker for the flag change in production:\n%s", body)
+	}
+	if _, body := c.do("GET", staging, nil); strings.Contains(body, `data-kind="flag"`) {
+		t.Fatalf("staging's chart marks production's flag change:\n%s", body)
+	}
+}
+
+// TestDashboardCrossSite: a link from another site opens a page (to the
+// login form: the cookie stays home); nothing else from another site passes.
+func TestDashboardCrossSite(t *testing.T) {
+	rig := newAuthRig(t)
+	c := &dashClient{t: t, base: rig.url}
+	c.login(rig.admin)
+	resp, _ := c.do("GET", "/approvals", nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a cross-site link to a page: %s", resp.Status)
+	}
+	if resp, _ := c.do("GET", "/rollouts/1/live", nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site fetch of a fragment: %s", resp.Status)
+	}
+	if resp, _ := c.do("GET", "/api/v1/status", nil, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site navigation to the API: %s", resp.Status)
+	}
+	form := url.Values{"csrf": {c.csrf("/")}}
+	if resp, _ := c.do("POST", "/logout", form, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site form post: %s", resp.Status)
+	}
+}
