@@ -35,8 +35,7 @@ type browser struct {
 	requests []string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
-	bin := testenv.ChromiumBin(t)
+func newBrowser(t *testing.T, bin, base string) *browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 1000))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -161,6 +160,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds belay and examples/hello, runs real releases and a browser")
 	}
+	chromium := testenv.ChromiumBin(t)
 	staging, production := freePort(t), freePort(t)
 	r := newCrashRig(t, func(y string) string {
 		return crashYAML(t, y, staging, production) + "    protection:\n      require_approval: true\n"
@@ -181,7 +181,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	dave := m[1]
 
-	b := newBrowser(t, r.api)
+	b := newBrowser(t, chromium, r.api)
 	// Log in: a page sends to the login form, the token opens the session.
 	b.do("login page", chromedp.Navigate(r.api+"/approvals"), chromedp.WaitVisible(chromedp.ID("token")))
 	b.screenshot("login")

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"crypto/tls"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -249,5 +251,21 @@ func TestDashboardCrossSite(t *testing.T) {
 	form := url.Values{"csrf": {c.csrf("/")}}
 	if resp, _ := c.do("POST", "/logout", form, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a cross-site form post: %s", resp.Status)
+	}
+}
+
+// TestDashboardCookieSecureOverTLS: over TLS the session cookie is Secure.
+func TestDashboardCookieSecureOverTLS(t *testing.T) {
+	for _, tlsOn := range []bool{false, true} {
+		s := &Server{}
+		if tlsOn {
+			s.d.TLS = &tls.Config{}
+		}
+		w := httptest.NewRecorder()
+		s.setSession(w, "x")
+		c := w.Result().Cookies()
+		if len(c) != 1 || c[0].Secure != tlsOn || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
+			t.Errorf("TLS %v: cookie %+v", tlsOn, c)
+		}
 	}
 }
