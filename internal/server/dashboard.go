@@ -13,7 +13,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -258,25 +257,54 @@ func (s *Server) postAct(w http.ResponseWriter, r *http.Request, inner http.Hand
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.RemoteAddr, req.Host = r.RemoteAddr, r.Host
-	rec := httptest.NewRecorder()
-	inner.ServeHTTP(rec, req)
+	ans := &answer{header: http.Header{}, code: http.StatusOK}
+	inner.ServeHTTP(ans, req)
 	q := url.Values{}
-	if rec.Code == http.StatusOK {
-		q.Set("ok", fmt.Sprintf("%s done", f.Get("action")))
+	if ans.code == http.StatusOK {
+		q.Set("ok", outcome(f, ans.body.Bytes()))
 	} else {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error == "" {
-			e.Error = http.StatusText(rec.Code)
+		if json.Unmarshal(ans.body.Bytes(), &e) != nil || e.Error == "" {
+			e.Error = http.StatusText(ans.code)
 		}
-		q.Set("err", fmt.Sprintf("%s refused (%d): %s", f.Get("action"), rec.Code, e.Error))
+		q.Set("err", fmt.Sprintf("%s refused (%d): %s", f.Get("action"), ans.code, e.Error))
 	}
 	sep := "?"
 	if strings.Contains(back, "?") {
 		sep = "&"
 	}
 	http.Redirect(w, r, back+sep+q.Encode(), http.StatusSeeOther)
+}
+
+// answer keeps the API's answer to a dashboard action.
+type answer struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (a *answer) Header() http.Header         { return a.header }
+func (a *answer) Write(b []byte) (int, error) { return a.body.Write(b) }
+func (a *answer) WriteHeader(code int)        { a.code = code }
+
+// outcome says in words what an action the API accepted did.
+func outcome(f url.Values, body []byte) string {
+	var v struct {
+		Phase   string `json:"phase"`
+		Rollout int64  `json:"rollout"`
+		From    string `json:"from"`
+		To      string `json:"to"`
+	}
+	_ = json.Unmarshal(body, &v)
+	switch f.Get("action") {
+	case "approve":
+		return fmt.Sprintf("release %s approved for %s: its rollout is %s", f.Get("release"), f.Get("environment"), v.Phase)
+	case "abort":
+		return fmt.Sprintf("abort of rollout %s accepted: it is %s", f.Get("rollout"), v.Phase)
+	}
+	return fmt.Sprintf("rollback of %s in %s from %s to %s started: rollout %d", f.Get("service"), f.Get("environment"), v.From, v.To, v.Rollout)
 }
 
 // render executes a page template; a failure is logged and answered 500.

@@ -142,7 +142,7 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 		t.Fatalf("cross-origin abort: %s", resp.Status)
 	}
 	resp, _ = dep.do("POST", "/act", form)
-	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "ok=abort+done") {
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "ok=abort+of+rollout") {
 		t.Fatalf("deployer abort: %s → %q", resp.Status, loc)
 	}
 	audited := false

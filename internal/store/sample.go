@@ -5,10 +5,14 @@ import (
 	"time"
 )
 
-// MaxSamples is how many samples a rollout keeps: at one a second per
-// version, the last ~15 minutes of a canary against stable. Older ones are
-// dropped as new ones come, so the table stays bounded per rollout.
-const MaxSamples = 2000
+// Samples are bounded: a rollout keeps its newest MaxSamples (at one a
+// second per version, the last ~15 minutes of a canary against stable),
+// and only the newest MaxSampledRollouts rollouts keep any, so the table
+// holds at most MaxSamples × MaxSampledRollouts rows.
+const (
+	MaxSamples         = 2000
+	MaxSampledRollouts = 500
+)
 
 // Sample is what one version of a rollout served over an interval ending
 // At: the requests and errors counted since the previous sample (of this
@@ -27,8 +31,9 @@ type Sample struct {
 
 // Samples keeps per-version measurements of rollouts over time.
 type Samples interface {
-	// AddSamples stores ss (each of its RolloutID) and drops the oldest
-	// samples of those rollouts beyond MaxSamples. An unknown rollout is
+	// AddSamples stores ss (each of its RolloutID), drops the oldest
+	// samples of those rollouts beyond MaxSamples, and those of rollouts
+	// older than the newest MaxSampledRollouts. An unknown rollout is
 	// ErrNotFound; a negative count or an empty version is ErrInvalid.
 	AddSamples(ctx context.Context, ss []Sample) error
 	// SamplesOf lists a rollout's samples, oldest first.

@@ -44,6 +44,10 @@ func (db *DB) AddSamples(ctx context.Context, ss []store.Sample) error {
 				return fmt.Errorf("store: prune samples of rollout %d: %w", id, err)
 			}
 		}
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM rollout_samples WHERE rollout_id <= (
+			SELECT id FROM rollouts ORDER BY id DESC LIMIT 1 OFFSET ?)`), store.MaxSampledRollouts); err != nil {
+			return fmt.Errorf("store: prune samples of old rollouts: %w", err)
+		}
 		return nil
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,5 +43,23 @@ func testSamples(t *testing.T, s store.Store) {
 	}
 	if n := len(must(s.SamplesOf(ctx(t), other.ID))); n != 1 {
 		t.Fatalf("another rollout's samples were pruned: %d left", n)
+	}
+
+	// Only the newest MaxSampledRollouts rollouts keep samples.
+	var newest store.Rollout
+	for i := range store.MaxSampledRollouts - 2 { // with r and other: 500
+		newest = rollout(t, s, rel, fmt.Sprintf("env%d", i))
+	}
+	ok(t, s.AddSamples(ctx(t), []store.Sample{{RolloutID: newest.ID, At: at, Version: "v2", Requests: 1}}))
+	if n := len(must(s.SamplesOf(ctx(t), r.ID))); n != store.MaxSamples {
+		t.Fatalf("rollout %d, among the newest %d, lost samples: %d left", r.ID, store.MaxSampledRollouts, n)
+	}
+	newest = rollout(t, s, rel, "one-more")
+	ok(t, s.AddSamples(ctx(t), []store.Sample{{RolloutID: newest.ID, At: at, Version: "v2", Requests: 1}}))
+	if n := len(must(s.SamplesOf(ctx(t), r.ID))); n != 0 {
+		t.Fatalf("rollout %d, no longer among the newest %d, kept %d samples", r.ID, store.MaxSampledRollouts, n)
+	}
+	if n := len(must(s.SamplesOf(ctx(t), other.ID))); n != 1 {
+		t.Fatalf("rollout %d, among the newest %d, lost its samples: %d left", other.ID, store.MaxSampledRollouts, n)
 	}
 }
