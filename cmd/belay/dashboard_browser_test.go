@@ -276,6 +276,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.screenshot("rolled-back")
 	b.do("timeline", chromedp.Navigate(r.api+"/timeline/hello/production"), chromedp.WaitVisible(chromedp.ID("timeline")))
 	b.screenshot("timeline")
+
+	// Roll production back from v2 to v1 with the timeline's button.
+	b.do("roll back", chromedp.SendKeys(chromedp.CSS("form.act input[name=reason]"), "back to v1 from the dashboard"),
+		chromedp.Click(chromedp.ID("rollback")), chromedp.WaitVisible(chromedp.ID("flash-ok")))
+	b.screenshot("rollback-asked")
+	flash := eval[string](b, `document.getElementById('flash-ok').textContent`)
+	m = regexp.MustCompile(`rollback of hello in production from (\S+) to (\S+) started: rollout (\d+)`).FindStringSubmatch(flash)
+	if m == nil || m[1] != v2 || m[2] != v1 {
+		t.Fatalf("rollback button: %q, want a rollback from %s to %s", flash, v2, v1)
+	}
+	var rb int64
+	fmt.Sscan(m[3], &rb)
+	if v := r.follow(rb, false); v.Phase != "RolledBack" || r.stable("production") != v1 {
+		t.Fatalf("the dashboard's rollback ended %s with %s stable in production", v.Phase, r.stable("production"))
+	}
 	b.do("overview", chromedp.Navigate(r.api+"/"), chromedp.WaitVisible(chromedp.ID("overview")))
 	b.screenshot("overview")
 	b.do("audit", chromedp.Navigate(r.api+"/audit"), chromedp.WaitVisible(chromedp.ID("audit")))

@@ -449,7 +449,10 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
 		case row.Phase == string(rollout.Succeeded):
 			tr.Outcome, tr.OutcomeCSS = "succeeded", "ok"
 		default:
-			tr.Outcome, tr.OutcomeCSS = strings.ToLower(row.Phase), "bad"
+			tr.Outcome, tr.OutcomeCSS = "failed", "bad"
+			if row.Phase == string(rollout.RolledBack) {
+				tr.Outcome = "rolled back"
+			}
 		}
 		if row.Terminal {
 			tr.Ended = row.UpdatedAt.UTC().Format(time.DateTime)
