@@ -143,7 +143,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		Judge: server.NewJudge(server.JudgeDeps{
 			Source:  (&server.Sources{Builtin: builtin.New(tgt)}).For,
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
-			Now:     time.Now, States: st, Logger: log, SLO: sloReaders,
+			Now:     time.Now, States: st, Samples: st, Logger: log, SLO: sloReaders,
 		}),
 		SLO: sloReaders, SLOSampleEvery: c.SLOSampleEvery,
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),

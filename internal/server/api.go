@@ -56,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.postOFREPFlag)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.postOFREPFlags)
 	mux.HandleFunc("GET "+ofrepChanges, s.getOFREPChanges)
-	return sameOrigin(s.authenticate(mux))
+	return s.dashboard(mux, sameOrigin(s.authenticate(mux)))
 }
 
 // sameOrigin refuses requests a web page on another origin made: those

@@ -29,7 +29,10 @@ type JudgeDeps struct {
 	// starting it again (which would spend α a second time). The store
 	// satisfies it; nil keeps analyzers in memory only.
 	States store.Analyses
-	Logger *slog.Logger
+	// Samples, when set, receives each rollout version's requests, errors
+	// and p95 latency about once a second, for the dashboard's charts.
+	Samples store.Samples
+	Logger  *slog.Logger
 	// SLO gives the reader of a service's SLO windows (see SLOReaders);
 	// nil leaves SLOs out of verdicts.
 	SLO func(a *spec.Analysis) (slo.Reader, error)
@@ -49,6 +52,7 @@ type step struct {
 	a        *analysis.Analyzer
 	last     analysis.Verdict // the last tick's verdict, at last.At
 	lastSave time.Time
+	sampled  sampled // what the last recorded samples counted
 }
 
 const (
@@ -118,6 +122,7 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 	v := sp.a.Tick(ctx, src, st.Environment, st.Service, at.weight, now)
 	v = j.sloCheck(ctx, st, svc, v)
 	sp.last = v
+	j.sample(ctx, st.ID, sp, now)
 	if v.Decision == analysis.Continue && now.Sub(sp.lastSave) < saveEvery {
 		return v, nil
 	}

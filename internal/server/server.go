@@ -92,6 +92,7 @@ type Server struct {
 	// sinkPoll and sinkBackoff, when set, replace the event sinks' poll
 	// interval and first backoff (tests).
 	sinkPoll, sinkBackoff time.Duration
+	dash                  dashState // the web dashboard's session key and caches
 }
 
 // New wires the engine and returns a server.

@@ -112,6 +112,9 @@ type Stables interface {
 	Stable(ctx context.Context, service, env string) (StableVersion, error)
 	// StableHistory lists every stable version set, newest first.
 	StableHistory(ctx context.Context, service, env string) ([]StableVersion, error)
+	// LatestStables lists, for every service and environment, its n newest
+	// stable versions, newest first within each pair, in one query.
+	LatestStables(ctx context.Context, n int) ([]StableVersion, error)
 }
 
 // Events is an append-only, followable log of events.
@@ -233,6 +236,7 @@ type Store interface {
 	Queues
 	Rejections
 	Analyses
+	Samples
 	Approvals
 	Tokens
 	Flags

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueCancel", testQueueCancel},
 		{"Rejections", testRejections},
 		{"Analysis", testAnalysis},
+		{"Samples", testSamples},
 		{"Events", testEvents},
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
