@@ -215,8 +215,8 @@ func TestSamplersShareByLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Hold = func(context.Context) (bool, error) { return false, nil } // a stopped
-	tick(1400, 14) // b takes over: a baseline
-	tick(1600, 16) // +200/+2 counted by b
+	tick(1400, 14)                                                     // b takes over: a baseline
+	tick(1600, 16)                                                     // +200/+2 counted by b
 	r := slo.Samples{Store: st, Now: func() time.Time { return now }}
 	c, ok, err := r.Counts(context.Background(), "production", "api", time.Hour)
 	if err != nil || !ok {
