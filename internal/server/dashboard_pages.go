@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,6 +69,15 @@ type ovCell struct {
 	Previous          string
 	Health, HealthCSS string
 	Rollout           *ovRollout
+	SLO               *ovSLO // the service's SLO here, when it declares one
+}
+
+// ovSLO is an SLO's state in one environment, as `belay slo` tells it.
+type ovSLO struct {
+	Objective, Window string
+	Status            string // ok, ticket, page, no_data
+	BudgetLeft        string // "87.5%", "-12%" once the objective is missed, "" without data
+	CSS               string
 }
 
 type ovRollout struct {
@@ -148,6 +158,7 @@ func (s *Server) overview(r *http.Request) (overviewPage, error) {
 		}
 	}
 	for _, svc := range proj.ServiceNames() {
+		decl := proj.Services[svc]
 		row := ovRow{Service: svc, DORA: doraOf(dora.Compute(byService[svc], now.Add(-30*24*time.Hour), now))}
 		for _, env := range envs {
 			c := ovCell{Env: env}
@@ -162,11 +173,28 @@ func (s *Server) overview(r *http.Request) (overviewPage, error) {
 			if ro, ok := running[[2]string{svc, env}]; ok {
 				c.Rollout = rolloutSummary(ro, now)
 			}
+			if decl != nil && decl.SLO != nil {
+				c.SLO = sloCell(s.sloCached(ctx, decl, env))
+			}
 			row.Cells = append(row.Cells, c)
 		}
 		page.Rows = append(page.Rows, row)
 	}
 	return page, nil
+}
+
+func sloCell(st api.SLOStatus) *ovSLO {
+	c := &ovSLO{Objective: st.Objective, Window: st.Window, Status: st.Status, CSS: "ok"}
+	if st.BudgetLeft != nil {
+		c.BudgetLeft = strconv.FormatFloat(math.Round(*st.BudgetLeft*1000)/10, 'f', -1, 64) + "%"
+	}
+	switch st.Status {
+	case "page":
+		c.CSS = "bad"
+	case "ticket", "no_data":
+		c.CSS = "none"
+	}
+	return c
 }
 
 func rolloutSummary(ro store.Rollout, now time.Time) *ovRollout {

@@ -93,6 +93,9 @@ type Server struct {
 	// interval and first backoff (tests).
 	sinkPoll, sinkBackoff time.Duration
 	dash                  dashState // the web dashboard's session key and caches
+	// sloCache keeps the dashboard's SLO statuses for sloTTL (slo.go).
+	sloMu    sync.Mutex
+	sloCache map[string]sloEntry
 }
 
 // New wires the engine and returns a server.

@@ -120,6 +120,42 @@ func (s *Server) sloStatus(ctx context.Context, svc *spec.Service, env string) a
 	return sloAPI(out, rep)
 }
 
+// sloTTL is how long the dashboard reuses an SLO's status: a status reads
+// nine windows, the longest the whole SLO window, and burn rates move
+// slowly against the page and ticket thresholds; the API and `belay slo`
+// read afresh.
+const sloTTL = 30 * time.Second
+
+type sloEntry struct {
+	at time.Time
+	st api.SLOStatus
+}
+
+// sloCached is sloStatus, reused for sloTTL per SLO (its objective, window
+// and source included, so an edited belay.yaml is read afresh).
+func (s *Server) sloCached(ctx context.Context, svc *spec.Service, env string) api.SLOStatus {
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%s", svc.Name, env, svc.SLO.Objective, svc.SLO.Effective().Window)
+	if svc.Analysis != nil {
+		b, _ := json.Marshal(svc.Analysis)
+		key += "\x00" + string(b)
+	}
+	now := s.d.Now()
+	s.sloMu.Lock()
+	e, ok := s.sloCache[key]
+	s.sloMu.Unlock()
+	if ok && now.Sub(e.at) < sloTTL {
+		return e.st
+	}
+	st := s.sloStatus(ctx, svc, env)
+	s.sloMu.Lock()
+	if s.sloCache == nil || len(s.sloCache) > 10000 {
+		s.sloCache = map[string]sloEntry{}
+	}
+	s.sloCache[key] = sloEntry{at: now, st: st}
+	s.sloMu.Unlock()
+	return st
+}
+
 func sloAPI(out api.SLOStatus, rep slo.Report) api.SLOStatus {
 	out.Status = string(rep.Status)
 	out.Requests, out.Errors = rep.Total.Requests, rep.Total.Errors

@@ -66,4 +66,23 @@ func TestSLOAPI(t *testing.T) {
 	if code, _ = r.call("", "GET", "/api/v1/slo", nil); code != 401 {
 		t.Errorf("anonymous: %d, want 401", code)
 	}
+
+	// The dashboard's overview shows each environment's budget left and status.
+	dash := &dashClient{t: t, base: r.url}
+	dash.login(viewer)
+	resp, page := dash.do("GET", "/", nil)
+	cell := func(env string) string {
+		i := strings.Index(page, `data-env="`+env+`"`)
+		if i < 0 {
+			t.Fatalf("overview: %s, no %s cell:\n%s", resp.Status, env, page)
+		}
+		j := strings.Index(page[i:], "</td>")
+		return page[i : i+j]
+	}
+	if c := cell("production"); !strings.Contains(c, `class="slo bad"`) || !strings.Contains(c, "SLO 99% · -3900% budget left · <b>page</b>") {
+		t.Errorf("production cell:\n%s", c)
+	}
+	if c := cell("staging"); !strings.Contains(c, `class="slo ok"`) || !strings.Contains(c, "SLO 99% · 90% budget left · <b>ok</b>") {
+		t.Errorf("staging cell:\n%s", c)
+	}
 }
