@@ -246,5 +246,6 @@ type Store interface {
 	Leases
 	Audits
 	SLOSamples
+	Infra
 	Close() error
 }

@@ -70,6 +70,8 @@ func Run(t *testing.T, open Opener) {
 		{"Leases", testLeases},
 		{"LeasesConcurrent", testLeasesConcurrent},
 		{"SLOSamples", testSLOSamples},
+		{"InfraResources", testInfraResources},
+		{"InfraPlans", testInfraPlans},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
