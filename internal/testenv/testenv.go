@@ -37,3 +37,7 @@ func PrometheusBin(t testing.TB) string {
 func ChromiumBin(t testing.TB) string {
 	return lookup(t, "BELAY_TEST_CHROMIUM", "Chromium")
 }
+
+// Redis returns the redis:// URL of a Redis server (the default user is an
+// administrator) the test may add ACL users to.
+func Redis(t testing.TB) string { return lookup(t, "BELAY_TEST_REDIS", "Redis") }
