@@ -5,6 +5,7 @@
 #   BELAY_TEST_REGISTRY         host:port of a distribution registry (plain HTTP)
 #   BELAY_TEST_PROMETHEUS_BIN   path of the prometheus binary (tests start their own)
 #   BELAY_TEST_PROMTOOL_BIN     path of promtool (the same package ships it)
+#   BELAY_TEST_REDIS            redis:// URL of a Redis server (ACL users for the service stack)
 #   BELAY_TEST_CHROMIUM         path of a headless-capable Chromium (the dashboard's browser tests)
 # Everything started here is stopped by stop_services (scripts/test traps EXIT).
 
@@ -78,6 +79,17 @@ YML
 	export BELAY_TEST_REGISTRY="127.0.0.1:$port"
 }
 
+start_redis() {
+	need_pkgs redis-server:redis-server || return 1
+	local port; port=$(free_port)
+	mkdir -p "$svc_dir/redis"
+	redis-server --bind 127.0.0.1 --port "$port" --dir "$svc_dir/redis" --save '' --appendonly no \
+		>"$svc_dir/redis.log" 2>&1 &
+	svc_pids+=($!)
+	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { cat "$svc_dir/redis.log" >&2; return 1; }
+	export BELAY_TEST_REDIS="redis://127.0.0.1:$port/0"
+}
+
 find_prometheus() {
 	need_pkgs prometheus:prometheus || return 1
 	BELAY_TEST_PROMETHEUS_BIN=$(command -v prometheus)
@@ -93,7 +105,7 @@ find_chromium() {
 
 start_services() {
 	need_pkgs curl:curl || return 1
-	start_postgres && start_registry && find_prometheus && find_chromium
+	start_postgres && start_redis && start_registry && find_prometheus && find_chromium
 }
 
 stop_services() {
