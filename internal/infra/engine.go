@@ -1,0 +1,550 @@
+package infra
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/belay-dev/belay/internal/infra/postgres"
+	"github.com/belay-dev/belay/internal/infra/provider"
+	"github.com/belay-dev/belay/internal/infra/redis"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
+)
+
+// Actions of a planned change.
+const (
+	ActCreate  = "create"
+	ActUpdate  = "update"
+	ActReplace = "replace" // not produced yet: every field is updated in place
+	ActDelete  = "delete"
+	// ActAdopt: the resource exists but belay has no record of creating it;
+	// applying records it as belay's (after a crash between Create and the
+	// record, the create-pending marker makes this a no-op instead).
+	ActAdopt = "adopt"
+	// ActImport: an observe-only resource first recorded: its current
+	// fields become the baseline drift is measured against.
+	ActImport = "import"
+	ActNoop   = "no-op"
+)
+
+// Errors callers map to answers.
+var (
+	ErrStale       = errors.New("stale plan")
+	ErrNotApproved = errors.New("plan not approved")
+	ErrLocked      = errors.New("environment locked")
+	ErrProtected   = errors.New("protected resource")
+	ErrInvalid     = errors.New("invalid")
+)
+
+// Change is one resource's planned change.
+type Change struct {
+	Kind        string               `json:"kind"`
+	Name        string               `json:"name"`
+	Action      string               `json:"action"`
+	Diffs       []provider.FieldDiff `json:"diffs,omitempty"`
+	Destructive bool                 `json:"destructive,omitempty"`
+	Protected   bool                 `json:"protected,omitempty"`
+	Policy      string               `json:"policy"`
+	Spec        provider.Fields      `json:"spec,omitempty"` // what apply makes it
+}
+
+// Plan is what apply would do in an environment.
+type Plan struct {
+	ID          int64    `json:"id,omitempty"`
+	Environment string   `json:"environment"`
+	Changes     []Change `json:"changes"`
+	Hash        string   `json:"hash,omitempty"`
+	State       string   `json:"state,omitempty"`
+	// Counts by action.
+	Summary map[string]int `json:"summary"`
+}
+
+// Drift is one field of one resource that differs from what belay last
+// applied.
+type Drift struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Field    string `json:"field"`
+	Expected string `json:"expected"`
+	Found    string `json:"found"`
+	// New: not reported before (unchanged drift is reported once).
+	New bool `json:"new"`
+}
+
+// Engine plans, applies and checks drift.
+type Engine struct {
+	Store store.Store
+	// Secrets reads environment secrets (secret.Store.Values).
+	Secrets func(env string, names []string) (map[string]string, error)
+	// Providers opens the providers of a stack's servers by component, from
+	// their administrator URLs; nil: postgres and redis.
+	Providers func(component, kind, adminURL string) (provider.Provider, error)
+	Now       func() time.Time
+	// LockTTL is how long an apply's lock lasts without renewal.
+	LockTTL time.Duration
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// LockName is the lease an apply in env holds.
+func LockName(env string) string { return "infra:" + env }
+
+func defaultProvider(_, kind, url string) (provider.Provider, error) {
+	switch kind {
+	case "managed_postgres", "postgres":
+		return postgres.New(url)
+	case "redis":
+		return redis.New(url)
+	}
+	return nil, fmt.Errorf("no provider for %q", kind)
+}
+
+// session is one run's stack, stored rows and open providers.
+type session struct {
+	stack *Stack
+	rows  map[string]store.InfraResource // by kind/name
+	provs map[string]provider.Provider   // by component
+}
+
+func (s *session) close() {
+	for _, p := range s.provs {
+		_ = p.Close()
+	}
+}
+
+func (s *session) provider(kind string) (provider.Provider, error) {
+	c := componentOfKind(kind)
+	if p, ok := s.provs[c]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%s resources live on the %s server, which environment %s's stack parameters no longer name", kind, c, s.stack.Environment)
+}
+
+func (e *Engine) open(ctx context.Context, p *spec.Project, env string) (*session, error) {
+	st, err := StackOf(p, env, e.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	rows, err := e.Store.InfraResources(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{stack: st, rows: map[string]store.InfraResource{}, provs: map[string]provider.Provider{}}
+	for _, r := range rows {
+		s.rows[r.Kind+"/"+r.Name] = r
+	}
+	open := e.Providers
+	if open == nil {
+		open = defaultProvider
+	}
+	comps := p.ServiceStack.Components()
+	for _, c := range sortedKeys(st.Servers) {
+		name := st.Servers[c]
+		vals, err := e.Secrets(env, []string{name})
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%w: the %s server's administrator URL: %v", ErrInvalid, c, err)
+		}
+		pr, err := open(c, comps[c], vals[name])
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%w: %s server: %v", ErrInvalid, c, err)
+		}
+		s.provs[c] = pr
+	}
+	return s, nil
+}
+
+// plan observes every desired and recorded resource and lists the changes.
+func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
+	pl := Plan{Environment: s.stack.Environment, Changes: []Change{}, Summary: map[string]int{}}
+	desired := map[string]bool{}
+	var deletes []Change
+	for _, d := range s.stack.Resources {
+		desired[d.ID()] = true
+		pr, err := s.provider(d.Kind)
+		if err != nil {
+			return Plan{}, err
+		}
+		obs, err := pr.Observe(ctx, d.Resource)
+		if err != nil {
+			return Plan{}, err
+		}
+		row, recorded := s.rows[d.ID()]
+		c := Change{Kind: d.Kind, Name: d.Name, Policy: d.Policy, Protected: d.Protect, Spec: d.Spec}
+		switch {
+		case d.Policy == store.PolicyObserve:
+			c.Spec = nil
+			if !obs.Exists {
+				return Plan{}, fmt.Errorf("%w: %s is to be imported (management: observe) but does not exist", ErrInvalid, d.ID())
+			}
+			c.Action = ActNoop
+			if !recorded || len(row.Applied) == 0 {
+				c.Action, c.Spec = ActImport, obs.Fields
+			}
+		case !obs.Exists:
+			c.Action, c.Diffs = ActCreate, provider.Diff(d.Spec, nil)
+		default:
+			c.Diffs = provider.Diff(d.Spec, obs.Fields)
+			switch {
+			case len(c.Diffs) > 0:
+				c.Action = ActUpdate
+			case !recorded && !row.CreatePending:
+				c.Action = ActAdopt
+			default:
+				c.Action = ActNoop
+			}
+		}
+		pl.Changes = append(pl.Changes, c)
+	}
+	for _, id := range sortedKeys(s.rows) {
+		row := s.rows[id]
+		if desired[id] || row.Policy == store.PolicyObserve {
+			continue
+		}
+		pr, err := s.provider(row.Kind)
+		if err != nil {
+			return Plan{}, err
+		}
+		obs, err := pr.Observe(ctx, provider.Resource{Kind: row.Kind, Name: row.Name})
+		if err != nil {
+			return Plan{}, err
+		}
+		c := Change{Kind: row.Kind, Name: row.Name, Action: ActDelete, Destructive: true, Protected: row.Protect, Policy: row.Policy}
+		if !obs.Exists {
+			c.Destructive = false // already gone: only the record goes
+		}
+		deletes = append(deletes, c)
+	}
+	slices.SortStableFunc(deletes, func(a, b Change) int { return cmp.Compare(deleteRank(a.Kind), deleteRank(b.Kind)) })
+	pl.Changes = append(deletes, pl.Changes...)
+	for _, c := range pl.Changes {
+		pl.Summary[c.Action]++
+	}
+	b, err := json.Marshal(struct {
+		Env     string   `json:"environment"`
+		Changes []Change `json:"changes"`
+	}{pl.Environment, pl.Changes})
+	if err != nil {
+		return Plan{}, err
+	}
+	sum := sha256.Sum256(b)
+	pl.Hash = hex.EncodeToString(sum[:])
+	return pl, nil
+}
+
+// Plan observes env's stack, stores the plan (audited as actor's) and
+// returns it.
+func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string) (Plan, error) {
+	s, err := e.open(ctx, p, env)
+	if err != nil {
+		return Plan{}, err
+	}
+	defer s.close()
+	pl, err := e.plan(ctx, s)
+	if err != nil {
+		return Plan{}, err
+	}
+	body, err := json.Marshal(pl)
+	if err != nil {
+		return Plan{}, err
+	}
+	detail, _ := json.Marshal(map[string]any{"environment": env, "hash": pl.Hash, "summary": pl.Summary})
+	sp, err := e.Store.CreateInfraPlan(ctx, store.InfraPlan{Environment: env, Hash: pl.Hash, Body: body, CreatedBy: actor, CreatedAt: e.now()},
+		store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.plan", Detail: detail})
+	if err != nil {
+		return Plan{}, err
+	}
+	pl.ID, pl.State = sp.ID, sp.State
+	return pl, nil
+}
+
+// GetPlan returns a stored plan.
+func (e *Engine) GetPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, error) {
+	sp, err := e.Store.GetInfraPlan(ctx, id)
+	if err != nil {
+		return Plan{}, sp, err
+	}
+	var pl Plan
+	if err := json.Unmarshal(sp.Body, &pl); err != nil {
+		return Plan{}, sp, fmt.Errorf("plan %d: stored body: %w", id, err)
+	}
+	pl.ID, pl.State = sp.ID, sp.State
+	return pl, sp, nil
+}
+
+// Approve approves plan id as actor, audited.
+func (e *Engine) Approve(ctx context.Context, id int64, actor, reason string) (store.InfraPlan, error) {
+	sp, err := e.Store.GetInfraPlan(ctx, id)
+	if err != nil {
+		return sp, err
+	}
+	detail, _ := json.Marshal(map[string]string{"environment": sp.Environment, "hash": sp.Hash})
+	return e.Store.ApproveInfraPlan(ctx, id, actor, e.now(), store.AuditEntry{At: e.now(), Actor: actor,
+		Action: "infra.plan.approve", Subject: fmt.Sprintf("plan/%d", id), Reason: reason, Detail: detail})
+}
+
+// ApplyOptions are apply's choices.
+type ApplyOptions struct {
+	Actor  string
+	Reason string
+	// DeleteProtected allows deleting the protected resources the plan
+	// deletes; each deletion is audited with Reason, which is then required.
+	DeleteProtected bool
+	// Holder names this apply in the lock (e.g. host:pid).
+	Holder string
+	// AfterCreate, when set, runs after the provider's Create and before
+	// the created resource is recorded (crash tests).
+	AfterCreate func(Change)
+}
+
+// Applied is apply's answer.
+type Applied struct {
+	Plan    Plan     `json:"plan"`
+	Applied []Change `json:"applied"`
+}
+
+// Apply applies approved plan id to env under env's lock: it observes again
+// and refuses a plan that no longer matches, refuses to delete protected
+// resources unless told to (audited), records each resource as it goes
+// (create-pending before each Create) and marks the plan applied.
+func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int64, o ApplyOptions) (Applied, error) {
+	pl, sp, err := e.GetPlan(ctx, id)
+	if err != nil {
+		return Applied{}, err
+	}
+	if sp.Environment != env {
+		return Applied{}, fmt.Errorf("%w: plan %d is for %s, not %s", ErrInvalid, id, sp.Environment, env)
+	}
+	switch sp.State {
+	case store.PlanPending:
+		return Applied{}, fmt.Errorf("%w: plan %d is not approved: `belay plan approve %d` (by someone allowed to approve in %s) first", ErrNotApproved, id, id, env)
+	case store.PlanApplied:
+		return Applied{}, fmt.Errorf("%w: plan %d was already applied at %s; make a new plan", ErrStale, id, sp.AppliedAt.Format(time.RFC3339))
+	}
+	for _, c := range pl.Changes {
+		if c.Action == ActDelete && c.Destructive && c.Protected && !o.DeleteProtected {
+			return Applied{}, fmt.Errorf("%w: plan %d deletes %s/%s, which is protected; nothing was applied. "+
+				"To delete it, apply again with --delete-protected and a --reason (audited)", ErrProtected, id, c.Kind, c.Name)
+		}
+	}
+	if o.DeleteProtected && strings.TrimSpace(o.Reason) == "" {
+		return Applied{}, fmt.Errorf("%w: --delete-protected needs a --reason, kept in the audit log", ErrInvalid)
+	}
+	ttl := cmp.Or(e.LockTTL, 10*time.Minute)
+	holder := cmp.Or(o.Holder, "apply") + " plan " + fmt.Sprint(id) + " by " + o.Actor
+	l, held, err := e.Store.AcquireLease(ctx, LockName(env), holder, ttl, e.now())
+	if err != nil {
+		return Applied{}, err
+	}
+	if !held {
+		return Applied{}, fmt.Errorf("%w: %s is locked by %q until %s; if that apply is dead, `belay unlock --env %s` (audited)",
+			ErrLocked, env, l.Holder, l.ExpiresAt.Format(time.RFC3339), env)
+	}
+	defer func() { _ = e.Store.ReleaseLease(context.WithoutCancel(ctx), LockName(env), holder) }()
+
+	s, err := e.open(ctx, p, env)
+	if err != nil {
+		return Applied{}, err
+	}
+	defer s.close()
+	now, err := e.plan(ctx, s)
+	if err != nil {
+		return Applied{}, err
+	}
+	if now.Hash != sp.Hash {
+		return Applied{}, fmt.Errorf("%w: plan %d no longer matches %s (the servers or belay.yaml changed since it was made); nothing was applied: make a new plan and approve it", ErrStale, id, env)
+	}
+	var out Applied
+	out.Plan = pl
+	desired := map[string]Desired{}
+	for _, d := range s.stack.Resources {
+		desired[d.ID()] = d
+	}
+	for _, c := range pl.Changes {
+		if _, _, err := e.Store.AcquireLease(ctx, LockName(env), holder, ttl, e.now()); err != nil { // renew
+			return out, err
+		}
+		if err := e.applyOne(ctx, s, env, c, desired[c.Kind+"/"+c.Name], o); err != nil {
+			return out, fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))
+		}
+		out.Applied = append(out.Applied, c)
+	}
+	detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "summary": pl.Summary, "delete_protected": o.DeleteProtected})
+	if err := e.Store.MarkInfraPlanApplied(ctx, id, e.now(), store.AuditEntry{At: e.now(), Actor: o.Actor, Action: "infra.apply",
+		Subject: fmt.Sprintf("plan/%d", id), Reason: o.Reason, Detail: detail}); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change, d Desired, o ApplyOptions) error {
+	pr, err := s.provider(c.Kind)
+	if err != nil {
+		return err
+	}
+	r := provider.Resource{Kind: c.Kind, Name: c.Name, Spec: c.Spec}
+	if c.Action == ActDelete {
+		if c.Protected && c.Destructive {
+			detail, _ := json.Marshal(map[string]string{"environment": env, "kind": c.Kind, "name": c.Name})
+			if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: o.Actor, Action: "infra.delete_protected",
+				Subject: "resource/" + env + "/" + c.Kind + "/" + c.Name, Reason: o.Reason, Detail: detail}); err != nil {
+				return fmt.Errorf("not deleted: the override could not be audited: %w", err)
+			}
+		}
+		if err := pr.Delete(ctx, r); err != nil {
+			return err
+		}
+		return e.Store.DeleteInfraResource(ctx, env, c.Kind, c.Name)
+	}
+	row := store.InfraResource{Environment: env, Kind: c.Kind, Name: c.Name, Protect: d.Protect, Policy: d.Policy}
+	row.Desired, _ = json.Marshal(c.Spec)
+	switch c.Action {
+	case ActCreate:
+		row.CreatePending = true
+		if err := e.Store.PutInfraResource(ctx, row); err != nil {
+			return err
+		}
+		if err := pr.Create(ctx, r); err != nil {
+			return err
+		}
+		if o.AfterCreate != nil {
+			o.AfterCreate(c)
+		}
+	case ActUpdate:
+		if err := pr.Update(ctx, r); err != nil {
+			return err
+		}
+	}
+	obs, err := pr.Observe(ctx, r)
+	if err != nil {
+		return err
+	}
+	if !obs.Exists {
+		return fmt.Errorf("the provider reports it missing right after %s", c.Action)
+	}
+	if c.Policy != store.PolicyObserve {
+		if diffs := provider.Diff(c.Spec, obs.Fields); len(diffs) > 0 {
+			return fmt.Errorf("after %s it still differs: %s", c.Action, formatDiffs(diffs))
+		}
+	}
+	row.CreatePending = false
+	row.Applied, _ = json.Marshal(c.Spec)
+	row.AppliedHash = c.Spec.Hash()
+	row.Observed, _ = json.Marshal(obs.Fields)
+	row.ObservedAt = e.now()
+	row.UpdatedAt = e.now()
+	return e.Store.PutInfraResource(ctx, row)
+}
+
+func formatDiffs(ds []provider.FieldDiff) string {
+	var b []string
+	for _, d := range ds {
+		b = append(b, fmt.Sprintf("%s: %q, want %q", d.Field, d.From, d.To))
+	}
+	return strings.Join(b, "; ")
+}
+
+// DriftReport is drift's answer for one environment.
+type DriftReport struct {
+	Environment string  `json:"environment"`
+	Drifts      []Drift `json:"drifts"`
+	// Checked is how many applied resources were observed.
+	Checked int `json:"checked"`
+}
+
+// Drift observes every resource belay applied in env and reports each
+// field that differs from what was applied; drift reported before and
+// unchanged has New false (callers show only new drift by default).
+func (e *Engine) Drift(ctx context.Context, p *spec.Project, env string) (DriftReport, error) {
+	s, err := e.open(ctx, p, env)
+	if err != nil {
+		return DriftReport{}, err
+	}
+	defer s.close()
+	rep := DriftReport{Environment: env, Drifts: []Drift{}}
+	for _, id := range sortedKeys(s.rows) {
+		row := s.rows[id]
+		if len(row.Applied) == 0 {
+			continue
+		}
+		var applied provider.Fields
+		if err := json.Unmarshal(row.Applied, &applied); err != nil {
+			return rep, fmt.Errorf("%s: stored applied spec: %w", id, err)
+		}
+		pr, err := s.provider(row.Kind)
+		if err != nil {
+			return rep, err
+		}
+		obs, err := pr.Observe(ctx, provider.Resource{Kind: row.Kind, Name: row.Name, Spec: applied})
+		if err != nil {
+			return rep, err
+		}
+		rep.Checked++
+		var ds []Drift
+		if !obs.Exists {
+			ds = []Drift{{Kind: row.Kind, Name: row.Name, Field: "(exists)", Expected: "true", Found: "false"}}
+		} else {
+			for _, d := range provider.Diff(applied, obs.Fields) {
+				ds = append(ds, Drift{Kind: row.Kind, Name: row.Name, Field: d.Field, Expected: d.To, Found: d.From})
+			}
+		}
+		hash := ""
+		if len(ds) > 0 {
+			b, _ := json.Marshal(ds)
+			sum := sha256.Sum256(b)
+			hash = hex.EncodeToString(sum[:])
+		}
+		for i := range ds {
+			ds[i].New = hash != row.DriftHash
+		}
+		rep.Drifts = append(rep.Drifts, ds...)
+		if hash != row.DriftHash || obs.Exists {
+			row.DriftHash = hash
+			if obs.Exists {
+				row.Observed, _ = json.Marshal(obs.Fields)
+			}
+			row.ObservedAt, row.UpdatedAt = e.now(), e.now()
+			if err := e.Store.PutInfraResource(ctx, row); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, nil
+}
+
+// Unlock releases env's apply lock whoever holds it, audited; it reports
+// the holder it released ("" when the lock was free).
+func (e *Engine) Unlock(ctx context.Context, env, actor, reason string) (string, error) {
+	probe := "unlock by " + actor
+	l, held, err := e.Store.AcquireLease(ctx, LockName(env), probe, time.Second, e.now())
+	if err != nil {
+		return "", err
+	}
+	was := ""
+	if !held {
+		was = l.Holder
+	}
+	detail, _ := json.Marshal(map[string]string{"environment": env, "holder": was})
+	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.unlock",
+		Subject: "lock/" + LockName(env), Reason: reason, Detail: detail}); err != nil {
+		return "", fmt.Errorf("not unlocked: it could not be audited: %w", err)
+	}
+	if held {
+		return "", e.Store.ReleaseLease(ctx, LockName(env), probe)
+	}
+	return was, e.Store.ReleaseLease(ctx, LockName(env), l.Holder)
+}

@@ -1,0 +1,322 @@
+package infra_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/infra"
+	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
+	"github.com/belay-dev/belay/internal/store/sqlite"
+	"github.com/belay-dev/belay/internal/testenv"
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+func project(t *testing.T, svc, stagingExtra string) *spec.Project {
+	t.Helper()
+	y := fmt.Sprintf(`service_stack:
+  app_service: enabled
+  database: managed_postgres
+  cache: redis
+services:
+  %s:
+    run: {command: bin/api}
+    health_check: {http: {path: /healthz}}
+    rollout: {strategy: all_at_once}
+    rollback_trigger:
+      - error_rate > 1%% for 5m
+    rollback_action: deploy previous_stable
+environments:
+  - name: staging
+    stack:
+      database: {admin_url_secret: PG_ADMIN, connection_limit: "10", app_connection_limit: "5"%s}
+      cache: {admin_url_secret: REDIS_ADMIN, password_secret: CACHE_PASSWORD}
+  - name: production
+    stack:
+      database: {admin_url_secret: PG_ADMIN, connection_limit: "100", app_connection_limit: "40", extensions: "pg_trgm"}
+      cache: {admin_url_secret: REDIS_ADMIN, password_secret: CACHE_PASSWORD}
+`, svc, stagingExtra)
+	p, err := spec.ParseProject("belay.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func engine(t *testing.T) (*infra.Engine, store.Store) {
+	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	secrets := map[string]string{"PG_ADMIN": pg, "REDIS_ADMIN": rd, "CACHE_PASSWORD": "correct horse battery"}
+	return &infra.Engine{Store: st, Secrets: func(env string, names []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, n := range names {
+			v, ok := secrets[n]
+			if !ok {
+				return nil, fmt.Errorf("secret %s is not set in %s", n, env)
+			}
+			out[n] = v
+		}
+		return out, nil
+	}}, st
+}
+
+func planApprove(t *testing.T, e *infra.Engine, p *spec.Project, env string) infra.Plan {
+	t.Helper()
+	pl, err := e.Plan(t.Context(), p, env, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Approve(t.Context(), pl.ID, "bob", "reviewed"); err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// TestPlanApplyDrift: staging and production from one project; apply
+// creates everything, a second plan is all no-ops; a role's connection
+// limit and a Redis user's keys changed by hand are drift (once), a plan
+// updates exactly those fields and apply restores them.
+func TestPlanApplyDrift(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("e%d", time.Now().UnixNano())
+	p := project(t, svc, "")
+	for _, env := range []string{"staging", "production"} {
+		pl := planApprove(t, e, p, env)
+		if pl.Summary[infra.ActCreate] != 4 || len(pl.Changes) != 4 {
+			t.Fatalf("%s plan = %+v, want 4 creates", env, pl.Summary)
+		}
+		if _, err := e.Apply(ctx, p, env, pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+			t.Fatalf("apply %s: %v", env, err)
+		}
+		if pl2, err := e.Plan(ctx, p, env, "alice"); err != nil || pl2.Summary[infra.ActNoop] != 4 {
+			t.Fatalf("%s plan after apply = %+v, %v; want 4 no-ops", env, pl2.Summary, err)
+		}
+		t.Cleanup(func() { cleanup(t, svc, env) })
+	}
+	// changed by hand
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 99`, svc+"_production_app")); err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := goredis.ParseURL(testenv.Redis(t))
+	rc := goredis.NewClient(opt)
+	defer rc.Close()
+	if err := rc.Do(ctx, "ACL", "SETUSER", svc+":production", "~*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]infra.Drift{}
+	for _, d := range rep.Drifts {
+		got[d.Name+" "+d.Field] = d
+	}
+	if d := got[svc+"_production_app connection_limit"]; len(rep.Drifts) != 2 || d.Expected != "40" || d.Found != "99" || !d.New {
+		t.Fatalf("drift = %+v, want the role's connection_limit 40→99 and the user's keys", rep.Drifts)
+	}
+	if d := got[svc+":production keys"]; d.Expected != "~"+svc+":production:*" || !strings.Contains(d.Found, "~*") {
+		t.Fatalf("redis drift = %+v", d)
+	}
+	if rep, _ = e.Drift(ctx, p, "production"); len(rep.Drifts) != 2 || rep.Drifts[0].New || rep.Drifts[1].New {
+		t.Fatalf("second drift = %+v, want the same drift, not new", rep.Drifts)
+	}
+	if rep, _ = e.Drift(ctx, p, "staging"); len(rep.Drifts) != 0 || rep.Checked != 4 {
+		t.Fatalf("staging drift = %+v", rep)
+	}
+	pl := planApprove(t, e, p, "production")
+	if pl.Summary[infra.ActUpdate] != 2 {
+		t.Fatalf("restoring plan = %+v", pl.Changes)
+	}
+	if _, err := e.Apply(ctx, p, "production", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ = e.Drift(ctx, p, "production"); len(rep.Drifts) != 0 {
+		t.Fatalf("drift after apply = %+v", rep.Drifts)
+	}
+	var limit int
+	if err := c.QueryRow(ctx, `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, svc+"_production_app").Scan(&limit); err != nil || limit != 40 {
+		t.Fatalf("connection limit after apply = %d, %v", limit, err)
+	}
+	entries, _ := st.AuditSince(ctx, 0, 1000)
+	actions := map[string]int{}
+	for _, a := range entries {
+		actions[a.Action]++
+	}
+	if actions["infra.plan"] != 5 || actions["infra.plan.approve"] != 3 || actions["infra.apply"] != 3 {
+		t.Fatalf("audit actions = %v", actions)
+	}
+}
+
+func cleanup(t *testing.T, svc, env string) {
+	ctx := t.Context()
+	if c, err := pgx.Connect(ctx, testenv.Postgres(t)); err == nil {
+		_, _ = c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, svc+"_"+env))
+		_, _ = c.Exec(ctx, fmt.Sprintf(`DROP ROLE IF EXISTS %q`, svc+"_"+env+"_app"))
+		_, _ = c.Exec(ctx, fmt.Sprintf(`DROP ROLE IF EXISTS %q`, svc+"_"+env+"_owner"))
+		_ = c.Close(ctx)
+	}
+	opt, _ := goredis.ParseURL(testenv.Redis(t))
+	rc := goredis.NewClient(opt)
+	_ = rc.Do(ctx, "ACL", "DELUSER", svc+":"+env).Err()
+	_ = rc.Close()
+}
+
+// TestApplyRefusals: an unapproved plan, a stale plan, a plan deleting a
+// protected database without the override, and a locked environment are
+// refused with nothing applied; the override deletes it, audited.
+func TestApplyRefusals(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("r%d", time.Now().UnixNano())
+	p := project(t, svc, "")
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	pl, err := e.Plan(ctx, p, "staging", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrNotApproved) {
+		t.Fatalf("unapproved: %v", err)
+	}
+	if _, err := e.Approve(ctx, pl.ID, "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	// belay.yaml changed after the plan: stale
+	p2 := project(t, svc, `, extensions: "citext"`)
+	if _, err := e.Apply(ctx, p2, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrStale) {
+		t.Fatalf("stale: %v", err)
+	}
+	if rows, _ := st.InfraResources(ctx, "staging"); len(rows) != 0 {
+		t.Fatalf("a stale apply recorded %d resources", len(rows))
+	}
+	// locked
+	if _, held, _ := st.AcquireLease(ctx, infra.LockName("staging"), "someone else", time.Hour, time.Now()); !held {
+		t.Fatal("lease")
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrLocked) || !strings.Contains(err.Error(), "someone else") {
+		t.Fatalf("locked: %v", err)
+	}
+	if was, err := e.Unlock(ctx, "staging", "dave", "dead apply"); err != nil || was != "someone else" {
+		t.Fatalf("unlock = %q, %v", was, err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	// the service is renamed away: its database would be deleted
+	gone := project(t, svc+"x", "")
+	t.Cleanup(func() { cleanup(t, svc+"x", "staging") })
+	pl = planApprove(t, e, gone, "staging")
+	var del []string
+	for _, c := range pl.Changes {
+		if c.Action == infra.ActDelete {
+			del = append(del, c.Name)
+			if c.Kind == "postgres_database" && !c.Protected {
+				t.Fatalf("database delete not flagged protected: %+v", c)
+			}
+		}
+	}
+	if len(del) != 4 || del[0] != svc+"_staging" {
+		t.Fatalf("deletes = %v, want the database first", del)
+	}
+	if _, err := e.Apply(ctx, gone, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrProtected) {
+		t.Fatalf("protected delete: %v", err)
+	}
+	if rows, _ := st.InfraResources(ctx, "staging"); len(rows) != 4 {
+		t.Fatalf("a refused apply changed the records: %d rows", len(rows))
+	}
+	if _, err := e.Apply(ctx, gone, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", DeleteProtected: true}); !errors.Is(err, infra.ErrInvalid) {
+		t.Fatalf("override without reason: %v", err)
+	}
+	if _, err := e.Apply(ctx, gone, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", DeleteProtected: true, Reason: "service retired"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := st.AuditSince(ctx, 0, 1000)
+	var unlock, override bool
+	for _, a := range entries {
+		unlock = unlock || a.Action == "infra.unlock" && a.Actor == "dave" && strings.Contains(string(a.Detail), "someone else")
+		override = override || a.Action == "infra.delete_protected" && a.Reason == "service retired" && a.Subject == "resource/staging/postgres_database/"+svc+"_staging"
+	}
+	if !unlock || !override {
+		t.Fatalf("audit lacks the unlock (%v) or the override (%v)", unlock, override)
+	}
+}
+
+// TestCrashBetweenCreateAndRecord: an apply that dies right after a Create
+// (the create-pending marker stored, the record not) leaves a plan that
+// creates nothing twice; applying it records everything.
+func TestCrashBetweenCreateAndRecord(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("c%d", time.Now().UnixNano())
+	p := project(t, svc, "")
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	pl := planApprove(t, e, p, "staging")
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", AfterCreate: func(c infra.Change) {
+			if c.Kind == "postgres_database" {
+				panic("crash")
+			}
+		}})
+	}()
+	rows, _ := st.InfraResources(ctx, "staging")
+	pending := 0
+	for _, r := range rows {
+		if r.CreatePending {
+			pending++
+		}
+	}
+	if len(rows) != 3 || pending != 1 {
+		t.Fatalf("after the crash: %d rows, %d pending; want 3 and 1", len(rows), pending)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrStale) {
+		t.Fatalf("the old plan after the crash: %v, want stale", err)
+	}
+	pl = planApprove(t, e, p, "staging")
+	if pl.Summary[infra.ActNoop] != 3 || pl.Summary[infra.ActCreate] != 1 {
+		t.Fatalf("plan after the crash = %v, want the pending database a no-op and the redis user a create", pl.Summary)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = st.InfraResources(ctx, "staging")
+	for _, r := range rows {
+		if r.CreatePending || len(r.Applied) == 0 {
+			t.Fatalf("after the second apply: %+v", r)
+		}
+	}
+	if len(rows) != 4 {
+		t.Fatalf("rows = %d", len(rows))
+	}
+}
+
+// TestStackErrors: parameters belay would not act on, unsupported kinds
+// and missing servers are refused with their path.
+func TestStackErrors(t *testing.T) {
+	e, _ := engine(t)
+	p := project(t, "api", `, size: large`)
+	_, err := e.Plan(t.Context(), p, "staging", "alice")
+	if err == nil || !strings.Contains(err.Error(), "environments[0].stack.database.size: not a parameter of database managed_postgres") {
+		t.Fatalf("unknown parameter: %v", err)
+	}
+	p.ServiceStack.Queue = "managed_queue"
+	p = project(t, "api", "")
+	p.ServiceStack.Queue = "managed_queue"
+	if _, err := e.Plan(t.Context(), p, "staging", "alice"); err == nil || !strings.Contains(err.Error(), `service_stack.queue: "managed_queue" is not provisioned by belay yet`) {
+		t.Fatalf("unsupported kind: %v", err)
+	}
+}
