@@ -63,10 +63,13 @@ const (
 	Tokens   Action = "tokens"  // create, list, revoke
 	Secrets  Action = "secrets" // set, remove or read a secret's value
 	Flags    Action = "flags"   // set, disable, enable or reset a feature flag's override
+	Plan     Action = "plan"    // plan an environment's infrastructure (observes its servers)
+	Apply    Action = "apply"   // apply an approved infrastructure plan
+	Unlock   Action = "unlock"  // release an environment's infrastructure lock another holds
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {
@@ -75,7 +78,7 @@ func Need(a Action) Role {
 		return Viewer
 	case Approve, Promote:
 		return Approver
-	case Tokens, Secrets:
+	case Tokens, Secrets, Unlock:
 		return Admin
 	}
 	return Deployer

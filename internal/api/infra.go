@@ -1,0 +1,41 @@
+package api
+
+// InfraPlanRequest asks for a plan of an environment's infrastructure.
+type InfraPlanRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// InfraApproveRequest approves a stored plan.
+type InfraApproveRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// InfraApplyRequest applies an approved plan to its environment.
+type InfraApplyRequest struct {
+	Environment string `json:"environment"`
+	// DeleteProtected allows the plan's deletions of protected resources
+	// (audited with Reason, then required).
+	DeleteProtected bool   `json:"delete_protected,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// InfraUnlockRequest releases an environment's apply lock.
+type InfraUnlockRequest struct {
+	Reason string `json:"reason"`
+}
+
+// InfraUnlocked is the answer to an unlock: the holder released ("" when
+// the lock was free).
+type InfraUnlocked struct {
+	Environment string `json:"environment"`
+	Holder      string `json:"holder"`
+}
+
+// InfraApproved is the answer to an approval.
+type InfraApproved struct {
+	ID          int64  `json:"id"`
+	Environment string `json:"environment"`
+	Hash        string `json:"hash"`
+	State       string `json:"state"`
+	ApprovedBy  string `json:"approved_by"`
+}

@@ -1,0 +1,189 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/auth"
+	"github.com/belay-dev/belay/internal/infra"
+	"github.com/belay-dev/belay/internal/orchestrate"
+	"github.com/belay-dev/belay/internal/store"
+)
+
+// Infrastructure over the API (internal/infra): planning needs the
+// deployer role in the environment, approving a plan the approver role,
+// applying the deployer role, unlocking the admin role; drift is read by
+// any token. The servers' administrator URLs are environment secrets the
+// server reads; each plan, approval, apply, protected deletion and unlock
+// is audited under the token's name.
+
+func (s *Server) infraEngine() (*infra.Engine, error) {
+	if s.d.Secrets == nil {
+		return nil, fmt.Errorf("%w: this server keeps no secrets, and the stack's servers are reached with secrets", orchestrate.ErrBadRequest)
+	}
+	return &infra.Engine{Store: s.d.Store, Secrets: s.d.Secrets.Values, Now: s.d.Now}, nil
+}
+
+// infraErr maps the engine's errors to answers.
+func infraErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, infra.ErrLocked), errors.Is(err, infra.ErrStale):
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case errors.Is(err, infra.ErrNotApproved), errors.Is(err, infra.ErrProtected), errors.Is(err, infra.ErrInvalid):
+		return fmt.Errorf("%w: %w", orchestrate.ErrBadRequest, err)
+	}
+	return err
+}
+
+func (s *Server) infraEnv(r *http.Request, a auth.Action) (string, error) {
+	env := r.PathValue("env")
+	p, err := s.Project()
+	if err != nil {
+		return "", err
+	}
+	if p.Environment(env) == nil {
+		return "", fmt.Errorf("%w: environment %q is not defined in belay.yaml; defined: %v", store.ErrNotFound, env, p.EnvironmentNames())
+	}
+	return env, s.allow(r, a, env)
+}
+
+func (s *Server) postInfraPlan(r *http.Request) (any, error) {
+	var req api.InfraPlanRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	env, err := s.infraEnv(r, auth.Plan)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.infraEngine()
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Project()
+	if err != nil {
+		return nil, err
+	}
+	pl, err := e.Plan(r.Context(), p, env, identity(r).Name)
+	return pl, infraErr(err)
+}
+
+func planID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: plan ID %q is not a positive number", orchestrate.ErrBadRequest, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) getInfraPlan(r *http.Request) (any, error) {
+	id, err := planID(r)
+	if err != nil {
+		return nil, err
+	}
+	e := &infra.Engine{Store: s.d.Store}
+	pl, sp, err := e.GetPlan(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	return pl, s.allow(r, auth.Read, sp.Environment)
+}
+
+func (s *Server) postInfraApprove(r *http.Request) (any, error) {
+	var req api.InfraApproveRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	id, err := planID(r)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := s.d.Store.GetInfraPlan(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(r, auth.Approve, sp.Environment); err != nil {
+		return nil, err
+	}
+	e := &infra.Engine{Store: s.d.Store, Now: s.d.Now}
+	sp, err = e.Approve(r.Context(), id, identity(r).Name, req.Reason)
+	if err != nil {
+		return nil, err
+	}
+	return api.InfraApproved{ID: sp.ID, Environment: sp.Environment, Hash: sp.Hash, State: sp.State, ApprovedBy: sp.ApprovedBy}, nil
+}
+
+func (s *Server) postInfraApply(r *http.Request) (any, error) {
+	var req api.InfraApplyRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	id, err := planID(r)
+	if err != nil {
+		return nil, err
+	}
+	r.SetPathValue("env", req.Environment)
+	env, err := s.infraEnv(r, auth.Apply)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.infraEngine()
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Project()
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	out, err := e.Apply(r.Context(), p, env, id, infra.ApplyOptions{Actor: identity(r).Name, Reason: strings.TrimSpace(req.Reason),
+		DeleteProtected: req.DeleteProtected, Holder: fmt.Sprintf("server %s pid %d", host, os.Getpid())})
+	if err != nil {
+		return nil, infraErr(err)
+	}
+	return out, nil
+}
+
+func (s *Server) getInfraDrift(r *http.Request) (any, error) {
+	env, err := s.infraEnv(r, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.infraEngine()
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Project()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := e.Drift(r.Context(), p, env)
+	return rep, infraErr(err)
+}
+
+func (s *Server) postInfraUnlock(r *http.Request) (any, error) {
+	var req api.InfraUnlockRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	env, err := s.infraEnv(r, auth.Unlock)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, fmt.Errorf("%w: unlocking needs a --reason, kept in the audit log", orchestrate.ErrBadRequest)
+	}
+	e := &infra.Engine{Store: s.d.Store, Now: s.d.Now}
+	was, err := e.Unlock(r.Context(), env, identity(r).Name, req.Reason)
+	if err != nil {
+		return nil, err
+	}
+	return api.InfraUnlocked{Environment: env, Holder: was}, nil
+}
