@@ -41,7 +41,7 @@ var (
 	ErrNotApproved = errors.New("plan not approved")
 	ErrLocked      = errors.New("environment locked")
 	ErrProtected   = errors.New("protected resource")
-	ErrInvalid     = errors.New("invalid")
+	ErrInvalid     = errors.New("stack")
 )
 
 // Change is one resource's planned change.
