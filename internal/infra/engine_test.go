@@ -49,8 +49,12 @@ environments:
 }
 
 func engine(t *testing.T) (*infra.Engine, store.Store) {
+	return engineAt(t, filepath.Join(t.TempDir(), "state.db"))
+}
+
+func engineAt(t *testing.T, path string) (*infra.Engine, store.Store) {
 	pg, rd := testenv.Postgres(t), testenv.Redis(t)
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "state.db"), nil)
+	st, err := sqlite.Open(t.Context(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
