@@ -314,7 +314,7 @@ func TestStackErrors(t *testing.T) {
 	e, _ := engine(t)
 	p := project(t, "api", `, size: large`)
 	_, err := e.Plan(t.Context(), p, "staging", "alice")
-	if err == nil || !strings.Contains(err.Error(), "environments[0].stack.database.size: not a parameter of database managed_postgres") {
+	if err == nil || !strings.Contains(err.Error(), "belay.yaml:16:") || !strings.Contains(err.Error(), "environments[0].stack.database.size: not a parameter of database managed_postgres") {
 		t.Fatalf("unknown parameter: %v", err)
 	}
 	p.ServiceStack.Queue = "managed_queue"

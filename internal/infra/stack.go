@@ -81,29 +81,29 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 	for _, c := range sortedKeys(comps) {
 		if notProvisioned[c] {
 			if len(e.Stack[c]) > 0 {
-				errs = append(errs, fmt.Sprintf("environments[%d].stack.%s: %s provisions nothing, so it takes no parameters", idx, c, c))
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s", idx, c), "%s provisions nothing, so it takes no parameters", c).Error())
 			}
 			continue
 		}
 		kinds, ok := componentKinds[c]
 		keys, kok := kinds[comps[c]]
 		if !ok || !kok {
-			errs = append(errs, fmt.Sprintf("service_stack.%s: %q is not provisioned by belay yet (supported: database: managed_postgres or postgres; cache: redis); set it to disabled", c, comps[c]))
+			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: database: managed_postgres or postgres; cache: redis); set it to disabled", comps[c]).Error())
 			continue
 		}
 		ps := e.Stack[c]
 		for _, k := range sortedKeys(ps) {
 			if !slices.Contains(keys, k) {
-				errs = append(errs, fmt.Sprintf("environments[%d].stack.%s.%s: not a parameter of %s %s; its parameters: %s", idx, c, k, c, comps[c], strings.Join(keys, ", ")))
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "not a parameter of %s %s; its parameters: %s", c, comps[c], strings.Join(keys, ", ")).Error())
 			}
 		}
 		if ps["admin_url_secret"] == "" {
-			errs = append(errs, fmt.Sprintf("environments[%d].stack.%s.admin_url_secret: missing: name the %s secret holding the administrator URL of the %s server (belay secrets set --env %s NAME)", idx, c, env, comps[c], env))
+			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.admin_url_secret", idx, c), "missing: name the %s secret holding the administrator URL of the %s server (belay secrets set NAME --env %s)", env, comps[c], env).Error())
 		}
 		switch m := ps["management"]; m {
 		case "", store.PolicyManage, store.PolicyObserve:
 		default:
-			errs = append(errs, fmt.Sprintf("environments[%d].stack.%s.management: %q is not manage or observe", idx, c, m))
+			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.management", idx, c), "%q is not manage or observe", m).Error())
 		}
 		params[c] = ps
 		st.Servers[c] = ps["admin_url_secret"]
@@ -124,7 +124,7 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < -1 {
-			return "", fmt.Errorf("environments[%d].stack.%s.%s: %q is not a whole number of connections (-1 for no limit)", idx, c, k, v)
+			return "", p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "%q is not a whole number of connections (-1 for no limit)", v)
 		}
 		return strconv.Itoa(n), nil
 	}
@@ -132,11 +132,11 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 	if ps, ok := params["cache"]; ok {
 		name := ps["password_secret"]
 		if name == "" {
-			return nil, fmt.Errorf("environments[%d].stack.cache.password_secret: missing: name the %s secret holding the password of the services' Redis users", idx, env)
+			return nil, p.At(fmt.Sprintf("environments[%d].stack.cache.password_secret", idx), "missing: name the %s secret holding the password of the services' Redis users", env)
 		}
 		vals, err := secrets(env, []string{name})
 		if err != nil {
-			return nil, fmt.Errorf("environments[%d].stack.cache.password_secret: %v", idx, err)
+			return nil, p.At(fmt.Sprintf("environments[%d].stack.cache.password_secret", idx), "%v", err)
 		}
 		sum := sha256.Sum256([]byte(vals[name]))
 		pwHash = hex.EncodeToString(sum[:])

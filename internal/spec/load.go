@@ -125,6 +125,7 @@ func Parse(name string, data []byte) (*Document, error) {
 		p := &Project{File: name}
 		d.decode(root, "", reflect.ValueOf(p).Elem(), nil)
 		d.checkProject(p)
+		p.pos = d.pos
 		doc.Project = p
 	}
 	if len(d.errs) > 0 {

@@ -25,8 +25,9 @@ type Project struct {
 	// Grafana annotations).
 	Events *Events `yaml:"events" json:"events,omitempty"`
 
-	File         string   `yaml:"-" json:"file"`
-	serviceOrder []string // service names in file order
+	File         string         `yaml:"-" json:"file"`
+	serviceOrder []string       // service names in file order
+	pos          map[string]Pos // field path → where it is written (see At)
 }
 
 // Artifacts says where built artifacts are stored and whose signatures count.

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -80,4 +81,23 @@ func listOrNone(xs []string) string {
 		return "(none)"
 	}
 	return strings.Join(xs, ", ")
+}
+
+// At is a problem found after parsing (by `belay plan`, say) at path
+// (e.g. "environments[1].stack.database.size"), placed where the nearest
+// written field of path is, like a parse error.
+func (p *Project) At(path, format string, args ...any) *Error {
+	pos := Pos{Line: 1, Column: 1}
+	for q := path; ; {
+		if v, ok := p.pos[q]; ok {
+			pos = v
+			break
+		}
+		i := strings.LastIndexAny(q, ".[")
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	return &Error{File: p.File, Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
