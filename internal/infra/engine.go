@@ -397,6 +397,9 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 		return err
 	}
 	r := provider.Resource{Kind: c.Kind, Name: c.Name, Spec: c.Spec}
+	if c.Policy == store.PolicyObserve && c.Action == ActNoop {
+		return nil // imported before: its baseline stays what was imported
+	}
 	if c.Action == ActDelete {
 		if c.Protected && c.Destructive {
 			detail, _ := json.Marshal(map[string]string{"environment": env, "kind": c.Kind, "name": c.Name})

@@ -324,3 +324,51 @@ func TestStackErrors(t *testing.T) {
 		t.Fatalf("unsupported kind: %v", err)
 	}
 }
+
+// TestImportObserveOnly: resources that exist already, under management:
+// observe, are imported (their current fields the baseline), never
+// changed by apply, and a change by hand is drift.
+func TestImportObserveOnly(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("o%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	// someone else made them (another belay, by hand)
+	other, _ := engine(t)
+	managed := project(t, svc, "")
+	pl := planApprove(t, other, managed, "staging")
+	if _, err := other.Apply(ctx, managed, "staging", pl.ID, infra.ApplyOptions{Actor: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	p := project(t, svc, `, management: observe`)
+	p.Environments[0].Stack["database"]["app_connection_limit"] = "12" // not what exists: observe-only never changes it
+	pl = planApprove(t, e, p, "staging")
+	if pl.Summary[infra.ActImport] != 3 || pl.Summary[infra.ActAdopt] != 1 {
+		t.Fatalf("import plan = %v, want 3 imports (database) and the Redis user adopted", pl.Summary)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var limit int
+	if err := c.QueryRow(ctx, `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, svc+"_staging_app").Scan(&limit); err != nil || limit != 5 {
+		t.Fatalf("an observe-only role was changed: limit %d, %v", limit, err)
+	}
+	if pl = planApprove(t, e, p, "staging"); pl.Summary[infra.ActNoop] != 4 {
+		t.Fatalf("second plan = %v, want 4 no-ops", pl.Summary)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 6`, svc+"_staging_app")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "staging")
+	if err != nil || len(rep.Drifts) != 1 || rep.Drifts[0].Expected != "5" || rep.Drifts[0].Found != "6" {
+		t.Fatalf("drift of an imported role = %+v, %v; want connection_limit 5 → 6", rep.Drifts, err)
+	}
+}
