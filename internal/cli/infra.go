@@ -15,7 +15,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newPlanCmd, newApplyCmd, newDriftCmd, newUnlockCmd) }
+func init() {
+	commands = append(commands, newPlanCmd, newApplyCmd, newDriftCmd, newUnlockCmd)
+	jsonOutputs["belay plan"] = jsonOutput{infra.Plan{}, "an object: the stored plan with its ID, hash and changes (each with its field diffs)"}
+	jsonOutputs["belay plan show"] = jsonOutput{infra.Plan{}, "an object, as `belay plan` printed it, with its state"}
+	jsonOutputs["belay plan approve"] = jsonOutput{api.InfraApproved{}, "an object"}
+	jsonOutputs["belay apply"] = jsonOutput{infra.Applied{}, "an object: the plan and the changes applied"}
+	jsonOutputs["belay drift"] = jsonOutput{[]infra.DriftReport{}, "an array, one report per environment (only new drift unless --all; exit 2 when any)"}
+	jsonOutputs["belay unlock"] = jsonOutput{api.InfraUnlocked{}, "an object; holder is empty when the lock was free"}
+}
 
 // exitDrift is drift's exit code when it finds new drift.
 const exitDrift = 2
