@@ -331,7 +331,7 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 	}
 	switch sp.State {
 	case store.PlanPending:
-		return Applied{}, fmt.Errorf("%w: plan %d is not approved: `belay plan approve %d` (by someone allowed to approve in %s) first", ErrNotApproved, id, id, env)
+		return Applied{}, fmt.Errorf("%w: plan %d: approve it first with `belay plan approve %d` (approver role in %s)", ErrNotApproved, id, id, env)
 	case store.PlanApplied:
 		return Applied{}, fmt.Errorf("%w: plan %d was already applied at %s; make a new plan", ErrStale, id, sp.AppliedAt.Format(time.RFC3339))
 	}
