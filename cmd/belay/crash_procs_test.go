@@ -291,6 +291,27 @@ func (r *crashRig) token() string {
 // fatal, because the server may be down between a kill and its restart.
 func (r *crashRig) get(path string, v any) error { return r.call("GET", path, nil, v) }
 
+// raw reads GET path's body as text (the server's /metrics).
+func (r *crashRig) raw(path string, body *string) error {
+	req, err := http.NewRequest("GET", r.api+path, nil)
+	if err != nil {
+		return err
+	}
+	api.Authorize(req, r.token())
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	*body = string(b)
+	return err
+}
+
 // post sends in as JSON to path and decodes the answer into out.
 func (r *crashRig) post(path string, in, out any) error { return r.call("POST", path, in, out) }
 
