@@ -30,25 +30,7 @@ func TestPostgresServerResumesOnAnotherHost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds belay and examples/hello, runs a release on PostgreSQL and a registry")
 	}
-	pg := storetest.PostgresURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	repo := "oci://" + testenv.Registry(t) + "/belay-crash/" + hex.EncodeToString(b)
-	staging, production := freePort(t), freePort(t)
-	r := newCrashRig(t, func(y string) string {
-		y = strings.NewReplacer("127.0.0.1:18081", staging, "127.0.0.1:18082", production,
-			"- {weight: 10%, min_duration: 5s}", "- {weight: 10%, min_duration: 25s}").Replace(y)
-		return y + "\nartifacts:\n  store: " + repo + "\n  trusted_keys: [keys/belay.pub]\n"
-	})
-	r.env = append(r.env, "BELAY_STATE="+pg)
-	r.run(r.bin, "keys", "create")
-	if err := os.MkdirAll(filepath.Join(r.proj, "keys"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r.run("cp", filepath.Join(r.home, "keys", "belay.pub"), filepath.Join(r.proj, "keys", "belay.pub"))
-	v1 := r.commit("v1")
-	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
-	v2 := r.commit("v2")
+	pg, r, production, v1, v2 := postgresRig(t, "belay-crash")
 
 	r.serverHome = t.TempDir() // host A
 	r.start()
@@ -90,6 +72,33 @@ func TestPostgresServerResumesOnAnotherHost(t *testing.T) {
 	if got := load.Stop(); len(got.Failures) > 0 {
 		t.Fatalf("requests failed: %v", got.Failures[:min(len(got.Failures), 10)])
 	}
+}
+
+// postgresRig is a crash rig whose state is in PostgreSQL and whose
+// artifacts are in a registry (repository prefix/<random>), with hello's
+// canary steps lengthened to 25 s and two versions built; nothing runs yet.
+func postgresRig(t *testing.T, prefix string) (pg string, r *crashRig, production, v1, v2 string) {
+	pg = storetest.PostgresURL(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	repo := "oci://" + testenv.Registry(t) + "/" + prefix + "/" + hex.EncodeToString(b)
+	staging := freePort(t)
+	production = freePort(t)
+	r = newCrashRig(t, func(y string) string {
+		y = strings.NewReplacer("127.0.0.1:18081", staging, "127.0.0.1:18082", production,
+			"- {weight: 10%, min_duration: 5s}", "- {weight: 10%, min_duration: 25s}").Replace(y)
+		return y + "\nartifacts:\n  store: " + repo + "\n  trusted_keys: [keys/belay.pub]\n"
+	})
+	r.env = append(r.env, "BELAY_STATE="+pg)
+	r.run(r.bin, "keys", "create")
+	if err := os.MkdirAll(filepath.Join(r.proj, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.run("cp", filepath.Join(r.home, "keys", "belay.pub"), filepath.Join(r.proj, "keys", "belay.pub"))
+	v1 = r.commit("v1")
+	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
+	v2 = r.commit("v2")
+	return pg, r, production, v1, v2
 }
 
 // analysisView is the part of a stored analyzer the test reads.
@@ -140,25 +149,7 @@ func TestPostgresLeaderFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds belay and examples/hello, runs two servers on PostgreSQL and kills the leader")
 	}
-	pg := storetest.PostgresURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	repo := "oci://" + testenv.Registry(t) + "/belay-leader/" + hex.EncodeToString(b)
-	staging, production := freePort(t), freePort(t)
-	r := newCrashRig(t, func(y string) string {
-		y = strings.NewReplacer("127.0.0.1:18081", staging, "127.0.0.1:18082", production,
-			"- {weight: 10%, min_duration: 5s}", "- {weight: 10%, min_duration: 25s}").Replace(y)
-		return y + "\nartifacts:\n  store: " + repo + "\n  trusted_keys: [keys/belay.pub]\n"
-	})
-	r.env = append(r.env, "BELAY_STATE="+pg)
-	r.run(r.bin, "keys", "create")
-	if err := os.MkdirAll(filepath.Join(r.proj, "keys"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r.run("cp", filepath.Join(r.home, "keys", "belay.pub"), filepath.Join(r.proj, "keys", "belay.pub"))
-	v1 := r.commit("v1")
-	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
-	v2 := r.commit("v2")
+	pg, r, production, v1, v2 := postgresRig(t, "belay-leader")
 
 	homeA, homeB := t.TempDir(), t.TempDir()
 	r.serverHome = homeA
