@@ -18,6 +18,9 @@ type Service struct {
 	Migration       *Migration      `yaml:"migration" json:"migration,omitempty"`
 	Hooks           *Hooks          `yaml:"hooks" json:"hooks,omitempty"`
 	Analysis        *Analysis       `yaml:"analysis" json:"analysis"`
+	// Metrics adds named metrics to the project's for this service's
+	// triggers; after Load it holds both (see MetricDef).
+	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`
 	// Environments holds per-environment overrides, keyed by environment name.
 	Environments map[string]*Override `yaml:"environments" json:"environments,omitempty"`
 }
