@@ -16,8 +16,12 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	c, s := st.Canary.Total, st.Stable.Total
 	var ev []Evidence
 	for i, ts := range st.Triggers {
-		ev = append(ev, Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
-			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold), CanaryN: ts.N, StableN: ts.BaselineN})
+		e := Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
+			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold), CanaryN: ts.N, StableN: ts.BaselineN}
+		if n := cfg.Triggers[i].Named; n != nil {
+			e.Kind = n.Kind
+		}
+		ev = append(ev, e)
 	}
 	if st.Started.IsZero() {
 		return ev
@@ -75,8 +79,7 @@ func rate(k, n int64) float64 {
 }
 
 // format writes a metric value in the trigger grammar's units.
-func format(m spec.Metric, v float64) string {
-	k, _ := spec.KindOf(m)
+func format(k spec.Kind, v float64) string {
 	switch k {
 	case spec.KindRatio:
 		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"
