@@ -246,6 +246,15 @@ func suggestMetric(m string, known []string) string {
 	return ""
 }
 
+// TriggerMetric is the metric name a trigger line starts with, as
+// ParseTrigger reads it ("" for an empty line).
+func TriggerMetric(s string) string {
+	if f := lex(strings.TrimSpace(s)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
 // declareHint tells how to define a metric that is not a misspelling of
 // a known one.
 func declareHint(m string) string {
