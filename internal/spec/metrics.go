@@ -147,9 +147,9 @@ func (d *decoder) checkMetrics(path string, ms MetricDefs) {
 
 // resolveTriggers parses the trigger lines that name a metric other than
 // the built-in ones against the metrics in scope, reporting each bad one
-// at its line. named is the path of the first line naming a metric of ms
-// (parsed or not), or "".
-func (d *decoder) resolveTriggers(ts Triggers, ms MetricDefs) (out Triggers, named string) {
+// at its line. uses says whether a line names a metric of ms (parsed or
+// not); at is the path of the first such line that parsed, or "".
+func (d *decoder) resolveTriggers(ts Triggers, ms MetricDefs) (out Triggers, uses bool, at string) {
 	kinds := ms.Kinds()
 	out = ts[:0]
 	for _, t := range ts {
@@ -157,8 +157,8 @@ func (d *decoder) resolveTriggers(ts Triggers, ms MetricDefs) (out Triggers, nam
 			out = append(out, t)
 			continue
 		}
-		if _, ok := kinds[string(t.Metric)]; ok && named == "" {
-			named = t.at
+		if _, ok := kinds[string(t.Metric)]; ok {
+			uses = true
 		}
 		r, err := ParseTriggerWith(t.Raw, kinds)
 		if err == nil && r.Relative {
@@ -170,9 +170,12 @@ func (d *decoder) resolveTriggers(ts Triggers, ms MetricDefs) (out Triggers, nam
 			d.addErr(d.where(t.at), t.at, ErrTrigger, err.Error())
 			continue
 		}
+		if at == "" {
+			at = t.at
+		}
 		out = append(out, r)
 	}
-	return out, named
+	return out, uses, at
 }
 
 // checkNamedMetrics parses a service's trigger lines that name its metrics
@@ -181,13 +184,11 @@ func (d *decoder) resolveTriggers(ts Triggers, ms MetricDefs) (out Triggers, nam
 func (d *decoder) checkNamedMetrics(p *Project, s *Service, path string) {
 	d.checkMetrics(path+".metrics", s.Metrics)
 	s.Metrics = mergeMetrics(p.Metrics, s.Metrics)
+	var uses bool
 	var at string
-	s.RollbackTrigger, at = d.resolveTriggers(s.RollbackTrigger, s.Metrics)
-	if at == "" {
-		return
-	}
-	d.promUsed[path] = true
-	if s.Analysis == nil || s.Analysis.Prometheus == nil {
+	s.RollbackTrigger, uses, at = d.resolveTriggers(s.RollbackTrigger, s.Metrics)
+	d.promUsed[path] = uses
+	if at != "" && (s.Analysis == nil || s.Analysis.Prometheus == nil) {
 		d.errAt(at, "this trigger watches a metric of metrics:, which is read from Prometheus, but service %q has no Prometheus server: add analysis: {prometheus: {url: http://127.0.0.1:9090}} to the service or the project", s.Name)
 	}
 }

@@ -28,7 +28,7 @@ func (d *decoder) checkReleasePlan(path string, r *ReleasePlan, ms MetricDefs) {
 	if r == nil {
 		return
 	}
-	r.RollbackTrigger, _ = d.resolveTriggers(r.RollbackTrigger, ms)
+	r.RollbackTrigger, _, _ = d.resolveTriggers(r.RollbackTrigger, ms)
 	v, prev := r.Version, r.PreviousStable
 	if !v.IsZero() && !prev.IsZero() {
 		switch {
