@@ -167,7 +167,7 @@ func measured(t spec.Trigger, e analysis.Evidence) string {
 		k = e.Kind.Kind()
 		s := fmt.Sprintf("the new version's %s, read from Prometheus, was %s", t.Metric, show(k, e.Canary))
 		if e.Baseline != 0 || t.Relative {
-			s += fmt.Sprintf(", the stable version's %s", show(k, e.Baseline))
+			s += fmt.Sprintf(", against %s for the stable version", show(k, e.Baseline))
 		}
 		return s
 	}
