@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -61,7 +63,22 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 		pw.State = StatePassed
 	}
 	ev = append(ev, srm, pw)
+	ev = append(ev, a.compared(cfg)...)
 	return append(ev, health...)
+}
+
+// compared shows each Config.Compared metric's canary and stable values
+// read at this tick, when both were read.
+func (a *Analyzer) compared(cfg Config) []Evidence {
+	var ev []Evidence
+	for _, name := range slices.Sorted(maps.Keys(cfg.Compared)) {
+		c, okC := a.named[name][cfg.Canary]
+		s, okS := a.named[name][cfg.Stable]
+		if okC && okS {
+			ev = append(ev, Evidence{Check: "metric:" + name, State: StateOK, Canary: finite(c), Baseline: finite(s), Kind: cfg.Compared[name].Kind})
+		}
+	}
+	return ev
 }
 
 func seqState(e float64, cfg Config) string {

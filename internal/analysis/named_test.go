@@ -76,3 +76,30 @@ func TestNamedMetricNotByVersion(t *testing.T) {
 		t.Fatalf("%+v", v)
 	}
 }
+
+// A ratio metric split by version joins the comparison's evidence, canary
+// beside stable, without judging.
+func TestComparedMetricInEvidence(t *testing.T) {
+	cfg := Config{Canary: "v2", Stable: "v1", Compared: map[string]NamedMetric{
+		"job_failure_rate": {Query: `x{version="{{version}}"}`, Kind: spec.MetricRatio, ByVersion: true}}}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1000, 0)
+	obs := func(n int64) Observation {
+		return Observation{Weight: 10, Counters: []target.Counters{{Version: "v2", Requests: n}, {Version: "v1", Requests: 9 * n}},
+			Named: map[string]map[string]float64{"job_failure_rate": {"v2": 0.3, "v1": 0.01}}}
+	}
+	a.Step(obs(0), t0)
+	v := a.Step(obs(10), t0.Add(time.Second))
+	var e *Evidence
+	for i := range v.Evidence {
+		if v.Evidence[i].Check == "metric:job_failure_rate" {
+			e = &v.Evidence[i]
+		}
+	}
+	if v.Decision != Continue || e == nil || e.Canary != 0.3 || e.Baseline != 0.01 || e.Kind != spec.MetricRatio || e.State != StateOK {
+		t.Fatalf("%+v", v)
+	}
+}

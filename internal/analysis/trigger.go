@@ -3,7 +3,9 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/belay-dev/belay/internal/spec"
@@ -145,6 +147,22 @@ func readNamed(ctx context.Context, src Source, cfg Config, q Query) (map[string
 				return nil, err
 			}
 			if ok {
+				out[name][ver] = v
+			}
+		}
+	}
+	ns, _ := src.(NamedSource)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Compared)) {
+		if ns == nil || out[name] != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]map[string]float64{}
+		}
+		out[name] = map[string]float64{}
+		for _, ver := range q.Versions {
+			// shown, never judged: a failed read leaves the value out
+			if v, ok, err := ns.Value(ctx, q, ver, cfg.Compared[name].Query); err == nil && ok {
 				out[name][ver] = v
 			}
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
-	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/smoke"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
 

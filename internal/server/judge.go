@@ -322,6 +322,7 @@ func config(st rollout.State, svc *spec.Service, at judged) (analysis.Config, er
 			noData = analysis.NoDataPolicy(a.NoData)
 		}
 	}
+	cfg.Compared = compared(svc)
 	for _, t := range svc.RollbackTrigger {
 		cfg.Triggers = append(cfg.Triggers, analysis.TriggerConfig{Trigger: t, NoData: noData, Named: namedMetric(svc, t.Metric)})
 	}

@@ -44,12 +44,33 @@ func withNamed(sources func(*spec.Analysis) (analysis.Source, error), src analys
 }
 
 func readsNamed(cfg analysis.Config) bool {
+	if len(cfg.Compared) > 0 {
+		return true
+	}
 	for _, t := range cfg.Triggers {
 		if t.Named != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// compared are the service's ratio metrics split by version, shown canary
+// beside stable in the evidence; none without a Prometheus server.
+func compared(svc *spec.Service) map[string]analysis.NamedMetric {
+	if svc.Analysis == nil || svc.Analysis.Prometheus == nil {
+		return nil
+	}
+	var out map[string]analysis.NamedMetric
+	for name, d := range svc.Metrics {
+		if d != nil && d.Kind == spec.MetricRatio && d.ByVersion() {
+			if out == nil {
+				out = map[string]analysis.NamedMetric{}
+			}
+			out[name] = *namedMetric(svc, spec.Metric(name))
+		}
+	}
+	return out
 }
 
 // namedMetric is how the analysis reads a trigger's metric of metrics:,

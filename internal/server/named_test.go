@@ -35,6 +35,11 @@ func TestWithNamed(t *testing.T) {
 	if got, err := withNamed(srcs.For, prom, svc, cfg); err != nil || got != prom {
 		t.Fatalf("prometheus source: %T %v", got, err)
 	}
+	svc.Metrics["job_failure_rate"] = &spec.MetricDef{Query: `rate(f{version="{{version}}"}[1m])`, Kind: spec.MetricRatio}
+	svc.Metrics["pool_use"] = &spec.MetricDef{Query: `max(pool_use{service="{{service}}"})`, Kind: spec.MetricRatio}
+	if c := compared(svc); len(c) != 1 || c["job_failure_rate"].Query == "" {
+		t.Errorf("compared: only ratio metrics split by version: %+v", c)
+	}
 	if got, err := withNamed(srcs.For, prom, svc, analysis.Config{}); err != nil || got != prom {
 		t.Fatalf("no named trigger: %T %v", got, err)
 	}
