@@ -52,13 +52,9 @@ type Config struct {
 	Canary   string          `json:"canary"`
 	Stable   string          `json:"stable,omitempty"`
 	Triggers []TriggerConfig `json:"triggers,omitempty"`
-	// Compared are named ratio metrics split by version (belay.yaml's
-	// metrics:) shown canary beside stable in a comparing step's evidence,
-	// as "metric:NAME"; they judge only through triggers.
-	Compared map[string]NamedMetric `json:"compared,omitempty"`
-	Alpha    float64                `json:"alpha,omitempty"`  // false-rollback rate of the sequential test; default 0.01
-	Test     Test                   `json:"test,omitempty"`   // msprt (default), beta, or none (triggers only)
-	BetaK    float64                `json:"beta_k,omitempty"` // prior strength of the Beta mixture; default 1
+	Alpha    float64         `json:"alpha,omitempty"`  // false-rollback rate of the sequential test; default 0.01
+	Test     Test            `json:"test,omitempty"`   // msprt (default), beta, or none (triggers only)
+	BetaK    float64         `json:"beta_k,omitempty"` // prior strength of the Beta mixture; default 1
 	// Watch marks the watch after the last step (the rollout's Watching
 	// phase): the new version takes all traffic and only a firing trigger
 	// fails it. Its verdicts are Continue or Fail, never Pass, for the
@@ -122,6 +118,11 @@ type Config struct {
 	// applies); until then the step holds, never passing. Default 5s, so that
 	// one failed read does not page a person.
 	UnavailableGrace time.Duration `json:"unavailable_grace,omitempty"`
+
+	// Compared are named ratio metrics split by version (belay.yaml's
+	// metrics:) shown canary beside stable in a comparing step's evidence,
+	// as "metric:NAME"; they judge only through triggers.
+	Compared map[string]NamedMetric `json:"compared,omitempty"`
 }
 
 // WithDefaults fills zero fields.
