@@ -12,10 +12,7 @@ type Project struct {
 	Artifacts    *Artifacts    `yaml:"artifacts" json:"artifacts"`
 	// Analysis gives every service's analysis settings; a service's own
 	// analysis fields win over these.
-	Analysis *Analysis `yaml:"analysis" json:"analysis,omitempty"`
-	// Metrics are named service metrics (PromQL templates) that every
-	// service's rollback triggers may watch; see MetricDef.
-	Metrics  MetricDefs          `yaml:"metrics" json:"metrics,omitempty"`
+	Analysis *Analysis           `yaml:"analysis" json:"analysis,omitempty"`
 	Services map[string]*Service `yaml:"services" json:"services" belay:"required"`
 	// Environments are in promotion order; the last is production.
 	Environments []*Environment `yaml:"environments" json:"environments" belay:"required"`
@@ -27,6 +24,10 @@ type Project struct {
 	// Events are the sinks the server sends events to (webhooks, CDEvents,
 	// Grafana annotations).
 	Events *Events `yaml:"events" json:"events,omitempty"`
+
+	// Metrics are named service metrics (PromQL templates) that every
+	// service's rollback triggers may watch; see MetricDef.
+	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`
 
 	File         string   `yaml:"-" json:"file"`
 	serviceOrder []string // service names in file order
