@@ -80,7 +80,7 @@ func (a *Analyzer) Tick(ctx context.Context, src Source, env, service string, we
 	q := Query{Environment: env, Service: service, Versions: versions}
 	cs, err := src.Counters(ctx, q)
 	obs := Observation{Counters: cs, Weight: weight, Err: err}
-	if err == nil {
+	if err == nil && !cfg.Shadow { // a shadow step is judged on its pairs alone
 		obs.Named, obs.Err = readNamed(ctx, src, cfg, q)
 	}
 	return a.Step(obs, now)
