@@ -89,3 +89,27 @@ func TestCheckPromQL(t *testing.T) {
 		}
 	}
 }
+
+// A release plan in belay.yaml may name its service's metrics; a plan file
+// on its own knows none.
+func TestReleasePlanNamedMetric(t *testing.T) {
+	plan := `release_plan:
+  version: api-2026.05.12-8f3a91c
+  previous_stable: api-2026.05.11-1c2d3e4
+  migration_type: none
+  rollout: all_at_once
+  rollback_trigger: [job_failure_rate > 2% for 5m]
+  rollback_action: deploy previous_stable
+`
+	p, err := ParseProject("belay.yaml", []byte(metricsDoc+plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := p.ReleasePlan.RollbackTrigger; len(tr) != 1 || tr[0].Metric != "job_failure_rate" || tr[0].Value != 0.02 {
+		t.Fatalf("plan triggers %+v", tr)
+	}
+	_, err = ParseProject("belay.yaml", []byte(strings.Replace(metricsDoc+plan, "job_failure_rate > 2%", "job_failure_rate > 2", 1)))
+	if err == nil || !strings.Contains(err.Error(), `release_plan.rollback_trigger[0]: invalid rollback trigger "job_failure_rate > 2 for 5m": value "2" needs a % unit`) {
+		t.Fatalf("wrong kind in a plan: %v", err)
+	}
+}
