@@ -4,6 +4,8 @@
 #   BELAY_TEST_POSTGRES         postgres:// URL of a private cluster
 #   BELAY_TEST_REGISTRY         host:port of a distribution registry (plain HTTP)
 #   BELAY_TEST_PROMETHEUS_BIN   path of the prometheus binary (tests start their own)
+#   BELAY_TEST_PROMTOOL_BIN     path of promtool (the same package ships it)
+#   BELAY_TEST_CHROMIUM         path of a headless-capable Chromium (the dashboard's browser tests)
 # Everything started here is stopped by stop_services (scripts/test traps EXIT).
 
 svc_dir=$(mktemp -d /tmp/belay-test-services.XXXXXX)
@@ -79,12 +81,19 @@ YML
 find_prometheus() {
 	need_pkgs prometheus:prometheus || return 1
 	BELAY_TEST_PROMETHEUS_BIN=$(command -v prometheus)
-	export BELAY_TEST_PROMETHEUS_BIN
+	BELAY_TEST_PROMTOOL_BIN=$(command -v promtool) || { echo "services: promtool missing beside prometheus" >&2; return 1; }
+	export BELAY_TEST_PROMETHEUS_BIN BELAY_TEST_PROMTOOL_BIN
+}
+
+find_chromium() {
+	need_pkgs chromium:chromium || return 1
+	BELAY_TEST_CHROMIUM=$(command -v chromium)
+	export BELAY_TEST_CHROMIUM
 }
 
 start_services() {
 	need_pkgs curl:curl || return 1
-	start_postgres && start_registry && find_prometheus
+	start_postgres && start_registry && find_prometheus && find_chromium
 }
 
 stop_services() {

@@ -38,6 +38,7 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 // "server", sending the file's token as a bearer token, as belay's server
 // wants), until `prometheus stop` (SIGKILL, as a crash) or the script's end.
 // $PROMETHEUS is its URL.
+// With $PROMETHEUS_RULES set, it loads that rule file, evaluated every second.
 // prometheus start-sd AGENT ADDR TOKENFILE: the same, scraping the agent's
 // /metrics and, through the agent's service discovery (GET /v1/sd with the
 // agent's bearer token, refreshed every second), the /metrics of every
@@ -110,6 +111,9 @@ func promStart(ts *testscript.TestScript, target, addr, sdToken string, tokenFil
 	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: %s\n    scrape_interval: 1s\n%s    static_configs:\n      - targets: ['%s']\n", job, auth, target)
 	if sdToken != "" {
 		cfg += fmt.Sprintf("  - job_name: instances\n    scrape_interval: 1s\n    http_sd_configs:\n      - url: http://%s/v1/sd\n        refresh_interval: 1s\n        authorization: {type: Bearer, credentials_file: '%s'}\n", target, ts.MkAbs(sdToken))
+	}
+	if rules := ts.Getenv("PROMETHEUS_RULES"); rules != "" { // rule files to load, evaluated every second
+		cfg = strings.Replace(cfg, "global:\n", "global:\n  evaluation_interval: 1s\n", 1) + fmt.Sprintf("rule_files: ['%s']\n", ts.MkAbs(rules))
 	}
 	ts.Check(os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600))
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))

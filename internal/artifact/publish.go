@@ -105,7 +105,8 @@ func record(ctx context.Context, b *Built, p *Published, opts PublishOptions) er
 	}
 	if opts.Events != nil {
 		ev, _ := json.Marshal(map[string]any{"commit": b.Meta.Commit, "signer": p.Signer, "store": p.Store, "dirty": p.Dirty, "built_at": p.BuiltAt})
-		e := event.Event{Event: event.ArtifactPublished, Time: p.BuiltAt, Service: b.Meta.Service, Version: p.Version, Digest: p.Digest, Evidence: ev}
+		e := event.Event{ID: "artifact/" + b.Meta.Service + "/" + p.Digest, Event: event.ArtifactPublished, Time: p.BuiltAt,
+			Service: b.Meta.Service, Version: p.Version, Digest: p.Digest, Evidence: ev}
 		if err := opts.Events.Emit(ctx, e); err != nil {
 			return fmt.Errorf("emit %s for %s: %w", event.ArtifactPublished, p.Version, err)
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/artifact"
 	"github.com/belay-dev/belay/internal/artifact/storeurl"
+	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -115,6 +117,22 @@ func runConfig(r *spec.Run) artifact.RunConfig {
 		rc.Env = append(rc.Env, "PORT="+strconv.Itoa(r.Port))
 	}
 	return rc
+}
+
+// stateEvents stores events in the state store's event log, the outbox the
+// server's event sinks deliver from (artifact_published: belay build runs
+// outside the server).
+type stateEvents struct{ s store.Events }
+
+var _ event.Sink = stateEvents{}
+
+func (e stateEvents) Emit(ctx context.Context, ev event.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.Event, err)
+	}
+	_, err = e.s.AppendEvent(ctx, b, ev.Time)
+	return err
 }
 
 // stateRecorder records published artifacts in the state store.

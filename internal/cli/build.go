@@ -106,6 +106,6 @@ func (g *Globals) build(ctx context.Context, f *artifactFlags, p *spec.Project, 
 	}
 	return artifact.Publish(ctx, store, b, artifact.PublishOptions{
 		Signer: signer, Recorder: stateRecorder{s: state, where: fmt.Sprint(store)},
-		Events: event.NewFile(filepath.Join(home, "events.jsonl")), Progress: progress,
+		Events: event.Tee(stateEvents{state}, event.NewFile(filepath.Join(home, "events.jsonl"))), Progress: progress,
 	})
 }

@@ -39,6 +39,8 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay status":           {[]api.ServiceStatus{}, "an array, one element per service"},
 	"belay history":          {[]api.RolloutView{}, "an array, newest first"},
 	"belay dora":             {api.DORAReport{}, "an object; a figure with no data has n 0 and null values, never 0"},
+	"belay slo":              {api.SLOReport{}, "an object; a burn rate or budget with no requests to measure is null, never 0"},
+	"belay slo rules":        {nil, "Prometheus rules in YAML, whatever -o says (with --out, a line naming the file)"},
 	"belay explain":          {api.RolloutView{}, "an object with every transition"},
 	"belay wait":             {api.RolloutView{}, "an object; with --release, an `api.ReleaseView` instead"},
 	"belay queue":            {[]api.QueueView{}, "an array"},

@@ -22,6 +22,7 @@ import (
 	"github.com/belay-dev/belay/internal/release"
 	"github.com/belay-dev/belay/internal/secret"
 	"github.com/belay-dev/belay/internal/server"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target/local"
 	"github.com/spf13/cobra"
@@ -36,6 +37,9 @@ type ServerConfig struct {
 	AgentSocket string
 	ReadyFile   string
 	Tick        time.Duration
+	// SLOSampleEvery is how often the builtin SLO source samples the
+	// agent's counters (docs/slo.md).
+	SLOSampleEvery time.Duration
 }
 
 // Validate checks the configuration before anything starts.
@@ -45,6 +49,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.Tick < 10*time.Millisecond {
 		return fmt.Errorf("--tick %s is too short: use at least 10ms", c.Tick)
+	}
+	if c.SLOSampleEvery != 0 && (c.SLOSampleEvery < 100*time.Millisecond || c.SLOSampleEvery > time.Minute) {
+		return fmt.Errorf("--slo-sample-every %s: use between 100ms and 1m (samples are kept per minute)", c.SLOSampleEvery)
 	}
 	return c.check()
 }
@@ -78,6 +85,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 	c.addFlags(fl, envOr("BELAY_LISTEN", defaultListen), "API address; other than loopback, only with TLS (env BELAY_LISTEN)")
 	fl.StringVar(&c.AgentSocket, "agent", os.Getenv("BELAY_AGENT_SOCKET"), "the agent's unix socket (default <home>/agent/agent.sock)")
 	fl.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses here once listening (default <home>/ready.json)")
+	fl.DurationVar(&c.SLOSampleEvery, "slo-sample-every", envDuration("BELAY_SLO_SAMPLE_EVERY", slo.DefaultSampleEvery), "how often the builtin SLO source samples the agent's counters (env BELAY_SLO_SAMPLE_EVERY)")
 	fl.DurationVar(&c.Tick, "tick", server.DefaultTick, "how often the engine looks at every rollout (and judges canaries on the builtin source; Prometheus is read at most once a second)")
 	return cmd
 }
@@ -129,18 +137,21 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 		}
 	}
 	tgt := local.Unix(c.AgentSocket)
+	sloReaders := (&server.SLOReaders{Samples: st, Now: time.Now}).For
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,
 		Judge: server.NewJudge(server.JudgeDeps{
 			Source:  (&server.Sources{Builtin: builtin.New(tgt)}).For,
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
-			Now:     time.Now, States: st, Logger: log,
+			Now:     time.Now, States: st, Samples: st, Logger: log, SLO: sloReaders,
 		}),
+		SLO: sloReaders, SLOSampleEvery: c.SLOSampleEvery,
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
 		TokenFile: api.TokenFile(home),
 		AuditKey:  auditKey,
 		Secrets:   secrets,
 		TLS:       tlsConf,
+		Holder:    leaseHolder(home),
 	})
 	if err != nil {
 		return err
@@ -216,8 +227,28 @@ func (a artifactStore) Open(ctx context.Context, ref string) (string, error) {
 	return a.opener.Open(ctx, ref)
 }
 
+// leaseHolder names the home's server in the store's leases: the same
+// after a restart (one server per home: serverLock), another for a server
+// of another home or host on the same database.
+func leaseHolder(home string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	return host + ":" + home
+}
+
 // serverLock is the lock a home's server holds for its life.
 func serverLock(home string) string { return filepath.Join(home, "server.lock") }
+
+// envDuration is k's duration, or def when k is unset or not a duration
+// (Validate then judges the flag's value).
+func envDuration(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil {
+		return d
+	}
+	return def
+}
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

@@ -62,6 +62,20 @@ type Sink interface {
 	Emit(ctx context.Context, e Event) error
 }
 
+// Tee sends each event to every sink in order, stopping at the first error.
+func Tee(sinks ...Sink) Sink { return tee(sinks) }
+
+type tee []Sink
+
+func (t tee) Emit(ctx context.Context, e Event) error {
+	for _, s := range t {
+		if err := s.Emit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // File appends events as JSON lines; each event is one write on an O_APPEND
 // file, so concurrent writers never interleave within a line.
 //

@@ -22,6 +22,8 @@ func (c scene) verdict() Decision {
 		story = c.slower(v)
 	case v.Decision == analysis.Fail && strings.HasPrefix(v.Trigger, "sequential:"):
 		story = c.worse(v)
+	case v.Decision == analysis.Fail && v.Trigger == "slo:availability":
+		story = c.burn(v)
 	case v.Decision == analysis.Fail:
 		story = c.rule(v)
 	case v.Decision == analysis.Pass:
@@ -135,6 +137,12 @@ func (c scene) slower(v analysis.Verdict) []string {
 			pct(e.Canary), requests(e.CanaryN), seconds(limit.Seconds()), pct(e.Baseline), requests(e.StableN)),
 		"that is slower" + sure(v) + ", so " + c.then(),
 	}
+}
+
+// burn: the service's SLO burned its error budget fast (a page pair fired).
+func (c scene) burn(v analysis.Verdict) []string {
+	why := strings.TrimPrefix(v.Reason, c.st.Service+" burns its error budget fast in "+c.st.Environment+": ")
+	return []string{fmt.Sprintf("The error budget of %s's SLO in %s burned fast: %s", c.st.Service, c.st.Environment, why), "so " + c.then()}
 }
 
 // rule: one of the user's rollback triggers fired.

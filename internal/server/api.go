@@ -36,6 +36,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.handle(s.getStatus))
 	mux.HandleFunc("GET /api/v1/history", s.handle(s.getHistory))
 	mux.HandleFunc("GET /api/v1/dora", s.handle(s.getDORA))
+	mux.HandleFunc("GET /api/v1/slo", s.handle(s.getSLO))
 	mux.HandleFunc("GET /api/v1/events", s.getEvents)
 	mux.HandleFunc("GET /api/v1/whoami", s.handle(s.getWhoami))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(s.postToken))
@@ -55,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", s.postOFREPFlag)
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags", s.postOFREPFlags)
 	mux.HandleFunc("GET "+ofrepChanges, s.getOFREPChanges)
-	return sameOrigin(s.authenticate(mux))
+	return s.dashboard(mux, sameOrigin(s.authenticate(mux)))
 }
 
 // sameOrigin refuses requests a web page on another origin made: those
@@ -320,6 +321,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	flusher, _ := w.(http.Flusher)
+	alive := time.Now()
 	for {
 		wake := s.notify.wait()
 		evs, err := s.d.Store.EventsSince(r.Context(), after, 1000)
@@ -337,8 +339,15 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-wake:
-		case <-time.After(15 * time.Second):
-			fmt.Fprint(w, ": keep-alive\n\n")
+		case <-time.After(followPoll): // events other processes store (belay build's)
+			if time.Since(alive) >= 15*time.Second {
+				fmt.Fprint(w, ": keep-alive\n\n")
+				alive = time.Now()
+			}
 		}
 	}
 }
+
+// followPoll is how often an event stream looks for events stored by
+// other processes; the server's own wake it at once.
+const followPoll = time.Second

@@ -10,7 +10,7 @@ import (
 	"github.com/belay-dev/belay/internal/audit"
 )
 
-func testAuditKey(t *testing.T) *audit.Key {
+func testAuditKey(t testing.TB) *audit.Key {
 	t.Helper()
 	k, err := audit.LoadKey(t.TempDir())
 	if err != nil {

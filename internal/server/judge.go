@@ -12,6 +12,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/rollout"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -28,7 +29,13 @@ type JudgeDeps struct {
 	// starting it again (which would spend α a second time). The store
 	// satisfies it; nil keeps analyzers in memory only.
 	States store.Analyses
-	Logger *slog.Logger
+	// Samples, when set, receives each rollout version's requests, errors
+	// and p95 latency about once a second, for the dashboard's charts.
+	Samples store.Samples
+	Logger  *slog.Logger
+	// SLO gives the reader of a service's SLO windows (see SLOReaders);
+	// nil leaves SLOs out of verdicts.
+	SLO func(a *spec.Analysis) (slo.Reader, error)
 }
 
 // Judge asks the analysis for a verdict on a rollout's current step, or on
@@ -45,6 +52,7 @@ type step struct {
 	a        *analysis.Analyzer
 	last     analysis.Verdict // the last tick's verdict, at last.At
 	lastSave time.Time
+	sampled  sampled // what the last recorded samples counted
 }
 
 const (
@@ -115,7 +123,9 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 		return sp.last, nil
 	}
 	v := sp.a.Tick(ctx, src, st.Environment, st.Service, at.weight, now)
+	v = j.sloCheck(ctx, st, svc, v)
 	sp.last = v
+	j.sample(ctx, st.ID, sp, now)
 	if v.Decision == analysis.Continue && now.Sub(sp.lastSave) < saveEvery {
 		return v, nil
 	}

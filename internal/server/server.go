@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/belay-dev/belay/internal/orchestrate"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/secret"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/target"
@@ -62,6 +64,17 @@ type Deps struct {
 	// Getenv reads the variables event sinks name for their keys; default
 	// os.Getenv.
 	Getenv func(string) string
+	// Holder names this server in the store's leases (an event sink's
+	// delivery). One name per server home (`belay server` holds the home's
+	// lock), so that a server restarted after a crash takes its own leases
+	// back at once instead of waiting for them to expire; default
+	// host/pid/random, unique to this process.
+	Holder string
+	// SLO gives the reader of a service's SLO windows (slo.go); default
+	// SLOReaders over Store. SLOSampleEvery is how often the builtin
+	// source samples the agent's counters (default slo.DefaultSampleEvery).
+	SLO            func(a *spec.Analysis) (slo.Reader, error)
+	SLOSampleEvery time.Duration
 }
 
 // Server holds the control plane's state.
@@ -79,6 +92,7 @@ type Server struct {
 	// sinkPoll and sinkBackoff, when set, replace the event sinks' poll
 	// interval and first backoff (tests).
 	sinkPoll, sinkBackoff time.Duration
+	dash                  dashState // the web dashboard's session key and caches
 }
 
 // New wires the engine and returns a server.
@@ -98,6 +112,12 @@ func New(d Deps) (*Server, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
+	if d.Holder == "" {
+		d.Holder = holderName()
+	}
+	if d.SLO == nil {
+		d.SLO = (&SLOReaders{Samples: d.Store, Now: d.Now}).For
+	}
 	s := &Server{d: d, notify: newBroadcast(), failures: auth.NewLimiter(failBurst, failEvery), metrics: newMetrics(d.Store, d.Logger)}
 	o, err := orchestrate.New(orchestrate.Deps{
 		Store: d.Store, Target: d.Target, Judge: s.metrics.judge(d.Judge), Artifacts: d.Artifacts,
@@ -108,6 +128,14 @@ func New(d Deps) (*Server, error) {
 	}
 	s.orch = o
 	return s, nil
+}
+
+// holderName is host/pid/random: unique per server process.
+func holderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // Project loads belay.yaml as it is now: edits apply to the next release.
@@ -186,6 +214,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() { stopSinks(); sinksDone() }()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
+	go s.sampleSLOs(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {

@@ -29,6 +29,14 @@ const sinkPoll = time.Second
 // sinkBatch is how many events a sink reads from the log at a time.
 const sinkBatch = 100
 
+// Of several servers on one database, one delivers each sink: the holder of
+// the lease "sink:<name>" (store.Leases). It renews the lease before every
+// attempt, for the attempt's timeout plus sinkLeaseMargin, and a server that
+// finds it held by another looks again every poll; so when the holder dies,
+// another resumes the sink, from its stored cursor and pending delivery,
+// within the lease's time to live.
+const sinkLeaseMargin = 20 * time.Second
+
 // outlet delivers the event log to one sink.
 type outlet struct {
 	name   string
@@ -40,6 +48,9 @@ type outlet struct {
 	now    func() time.Time
 	jitter func() float64
 	log    *slog.Logger
+	holder string        // this server, as a lease holder
+	ttl    time.Duration // how long a renewal holds the sink's lease
+	held   bool          // the last acquire got the lease
 }
 
 // ErrSinkConfig is a sink that cannot run as configured (its key's
@@ -65,7 +76,7 @@ func (s *Server) outlets(p *spec.Project) ([]*outlet, error) {
 		}
 		return v, v != ""
 	}
-	add := func(name string, sink event.Sink, giveUp spec.Duration) {
+	add := func(name string, sink event.Sink, timeout, giveUp spec.Duration) {
 		r := event.DefaultRetry
 		if giveUp > 0 {
 			r.GiveUpAfter = giveUp.D()
@@ -74,11 +85,12 @@ func (s *Server) outlets(p *spec.Project) ([]*outlet, error) {
 			r.Base, r.Max = s.sinkBackoff, 8*s.sinkBackoff
 		}
 		out = append(out, &outlet{name: name, sink: sink, retry: r, st: s.d.Store, wake: s.notify.wait, poll: sinkPoll,
-			now: s.d.Now, jitter: rand.Float64, log: s.d.Logger.With("sink", name)})
+			now: s.d.Now, jitter: rand.Float64, log: s.d.Logger.With("sink", name), holder: s.d.Holder,
+			ttl: max(timeout.D(), event.DefaultTimeout) + sinkLeaseMargin})
 	}
 	for _, w := range p.Events.Webhooks {
 		if k, ok := key(w.Name, "secret_env", w.SecretEnv); ok {
-			add(w.Name, &event.Webhook{Name: w.Name, URL: w.URL, Key: k, Only: w.Events, Timeout: w.Timeout.D(), Now: s.d.Now}, w.GiveUpAfter)
+			add(w.Name, &event.Webhook{Name: w.Name, URL: w.URL, Key: k, Only: w.Events, Timeout: w.Timeout.D(), Now: s.d.Now}, w.Timeout, w.GiveUpAfter)
 		}
 	}
 	for _, c := range p.Events.CDEvents {
@@ -87,12 +99,12 @@ func (s *Server) outlets(p *spec.Project) ([]*outlet, error) {
 			src = "/belay/" + p.Name
 		}
 		if k, ok := key(c.Name, "token_env", c.TokenEnv); ok {
-			add(c.Name, &event.CDEvents{Name: c.Name, URL: c.URL, Source: src, Token: k, Timeout: c.Timeout.D()}, c.GiveUpAfter)
+			add(c.Name, &event.CDEvents{Name: c.Name, URL: c.URL, Source: src, Token: k, Timeout: c.Timeout.D()}, c.Timeout, c.GiveUpAfter)
 		}
 	}
 	for _, g := range p.Events.Grafana {
 		if k, ok := key(g.Name, "token_env", g.TokenEnv); ok {
-			add(g.Name, &event.Grafana{Name: g.Name, URL: g.URL, Token: k, Timeout: g.Timeout.D()}, g.GiveUpAfter)
+			add(g.Name, &event.Grafana{Name: g.Name, URL: g.URL, Token: k, Timeout: g.Timeout.D()}, g.Timeout, g.GiveUpAfter)
 		}
 	}
 	return out, errors.Join(errs...)
@@ -121,12 +133,16 @@ func (s *Server) startSinks(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
-// run delivers until ctx ends.
+// run delivers until ctx ends, while this server holds the sink's lease.
 func (o *outlet) run(ctx context.Context) {
+	defer o.release(ctx)
 	for ctx.Err() == nil {
 		wake := o.wake() // before reading, so an event stored meanwhile wakes it
-		n, err := o.drain(ctx)
-		if err != nil && ctx.Err() == nil {
+		n, err := 0, o.lease(ctx)
+		if err == nil {
+			n, err = o.drain(ctx)
+		}
+		if err != nil && !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
 			o.log.Error("event sink", "err", err)
 		}
 		if n > 0 && err == nil {
@@ -204,6 +220,9 @@ func (o *outlet) deliver(ctx context.Context, id int64, e event.Event) error {
 			case <-time.After(wait):
 			}
 		}
+		if err := o.lease(ctx); err != nil {
+			return err // another server delivers it now, from the stored attempts
+		}
 		if d.Attempts == 0 {
 			d.FirstTry = o.now()
 		}
@@ -229,6 +248,43 @@ func (o *outlet) deliver(ctx context.Context, id int64, e event.Event) error {
 		if err := o.record(ctx, d); err != nil {
 			return err
 		}
+	}
+}
+
+// errLeaseHeld: another server holds the sink's lease and delivers it.
+var errLeaseHeld = errors.New("another server delivers this sink")
+
+// lease takes or renews the sink's lease, for at least one attempt; it is
+// errLeaseHeld when another server has it.
+func (o *outlet) lease(ctx context.Context) error {
+	l, held, err := o.st.AcquireLease(ctx, "sink:"+o.name, o.holder, o.ttl, o.now())
+	if err != nil {
+		return err
+	}
+	if held != o.held {
+		if held {
+			o.log.Info("event sink: delivering from this server", "epoch", l.Epoch)
+		} else {
+			o.log.Info("event sink: another server delivers it", "holder", l.Holder, "until", l.ExpiresAt)
+		}
+		o.held = held
+	}
+	if !held {
+		return errLeaseHeld
+	}
+	return nil
+}
+
+// release gives the lease up at shutdown, so that another server need not
+// wait for it to expire.
+func (o *outlet) release(ctx context.Context) {
+	if !o.held {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := o.st.ReleaseLease(ctx, "sink:"+o.name, o.holder); err != nil {
+		o.log.Warn("event sink: lease not released; another server takes it when it expires", "err", err)
 	}
 }
 

@@ -246,3 +246,50 @@ func TestSinkResumesAfterHardStop(t *testing.T) {
 		t.Errorf("%d deliveries recorded, want 25", len(ds))
 	}
 }
+
+// TestSinkOneDelivererOfSeveral: two servers on one store run the same
+// sinks; the sink's lease lets one deliver, so every event arrives exactly
+// once; when that server stops, the other takes the sink over and delivers
+// what follows, again once.
+func TestSinkOneDelivererOfSeveral(t *testing.T) {
+	rcv := newReceiver(t)
+	events := fmt.Sprintf("events:\n  webhooks:\n    - {name: ops, url: %q, secret_env: OPS_KEY}\n", rcv.srv.URL)
+	a := sinkServer(t, nil, events)
+	a.d.Holder = "host-a:/srv/a"
+	b := sinkServer(t, a, "")
+	b.d.Holder = "host-b:/srv/b"
+	st := a.d.Store
+	stopA, stopB := serve(t, a), serve(t, b)
+	defer func() { stopB() }()         // the one left running, after the swap below
+	time.Sleep(200 * time.Millisecond) // the sink has its cursor
+	appendEvents(t, st, 30, 1)
+	waitFor(t, "30 deliveries", 10*time.Second, func() bool { return len(rcv.keys()) == 30 })
+	l, _, err := st.AcquireLease(t.Context(), "sink:ops", "probe", time.Second, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := a
+	if l.Holder == b.d.Holder {
+		first, stopA, stopB = b, stopB, stopA
+	} else if l.Holder != a.d.Holder {
+		t.Fatalf("lease sink:ops held by %q, neither server (%q, %q)", l.Holder, a.d.Holder, b.d.Holder)
+	}
+	stopA() // the deliverer stops and gives the lease up
+	appendEvents(t, st, 10, 31)
+	waitFor(t, "10 more deliveries by the other server", 10*time.Second, func() bool { return len(rcv.keys()) == 40 })
+	l2, _, err := st.AcquireLease(t.Context(), "sink:ops", "probe", time.Second, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Holder == first.d.Holder || l2.Epoch != l.Epoch+1 {
+		t.Errorf("after the stop the lease is %+v; want the other server's, epoch %d", l2, l.Epoch+1)
+	}
+	for k, n := range rcv.keys() {
+		if n != 1 {
+			t.Errorf("%s delivered %d times, want once", k, n)
+		}
+	}
+	if len(rcv.bad) > 0 {
+		t.Errorf("signatures did not verify: %v", rcv.bad)
+	}
+}

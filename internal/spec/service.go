@@ -18,6 +18,8 @@ type Service struct {
 	Migration       *Migration      `yaml:"migration" json:"migration,omitempty"`
 	Hooks           *Hooks          `yaml:"hooks" json:"hooks,omitempty"`
 	Analysis        *Analysis       `yaml:"analysis" json:"analysis"`
+	// SLO is the service's availability objective (slo.go).
+	SLO *SLO `yaml:"slo" json:"slo,omitempty"`
 	// Metrics adds named metrics to the project's for this service's
 	// triggers; after Load it holds both (see MetricDef).
 	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`

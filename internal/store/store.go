@@ -112,6 +112,9 @@ type Stables interface {
 	Stable(ctx context.Context, service, env string) (StableVersion, error)
 	// StableHistory lists every stable version set, newest first.
 	StableHistory(ctx context.Context, service, env string) ([]StableVersion, error)
+	// LatestStables lists, for every service and environment, its n newest
+	// stable versions, newest first within each pair, in one query.
+	LatestStables(ctx context.Context, n int) ([]StableVersion, error)
 }
 
 // Events is an append-only, followable log of events.
@@ -146,6 +149,20 @@ type Sinks interface {
 	// Deliveries lists sink's deliveries in state ("": every state) in event
 	// order.
 	Deliveries(ctx context.Context, sink, state string) ([]Delivery, error)
+}
+
+// Leases are named claims with an expiry (see Lease). Times are the
+// callers': servers sharing a database need clocks within a small fraction
+// of the lease's time to live of each other.
+type Leases interface {
+	// AcquireLease gives lease name to holder until at+ttl when it is free,
+	// expired at at, or already holder's (a renewal), and returns the lease as
+	// it stands afterwards with held reporting whether holder has it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, at time.Time) (l Lease, held bool, err error)
+	// ReleaseLease ends holder's lease on name at once, so that another may
+	// take it without waiting for its expiry; a lease another holds is left
+	// alone.
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Approvals records approvals of releases per environment.
@@ -219,12 +236,15 @@ type Store interface {
 	Queues
 	Rejections
 	Analyses
+	Samples
 	Approvals
 	Tokens
 	Flags
 	CIRuns
 	Events
 	Sinks
+	Leases
 	Audits
+	SLOSamples
 	Close() error
 }

@@ -1,5 +1,5 @@
 // Package testenv gives tests the real servers scripts/test starts
-// (PostgreSQL, an OCI registry, Prometheus). Outside CI a missing server skips
+// (PostgreSQL, an OCI registry, Prometheus, Chromium). Outside CI a missing server skips
 // the test with a note on how to get it; with CI=true it fails the test.
 package testenv
 
@@ -30,4 +30,10 @@ func Registry(t testing.TB) string { return lookup(t, "BELAY_TEST_REGISTRY", "OC
 // PrometheusBin returns the path of a prometheus binary to start.
 func PrometheusBin(t testing.TB) string {
 	return lookup(t, "BELAY_TEST_PROMETHEUS_BIN", "Prometheus")
+}
+
+// ChromiumBin returns the path of a Chromium binary the dashboard's browser
+// tests drive headless.
+func ChromiumBin(t testing.TB) string {
+	return lookup(t, "BELAY_TEST_CHROMIUM", "Chromium")
 }

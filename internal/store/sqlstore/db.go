@@ -43,6 +43,9 @@ const (
 	// per environment and a superseding entry sees every older one. Taken
 	// after lockAudit and lockEvents, never before, so writers do not deadlock.
 	lockQueue int64 = 0x62656c6179_04
+	// lockLeases serialises lease takeovers, so that two servers finding
+	// the same expired lease do not both take it.
+	lockLeases int64 = 0x62656c6179_05
 )
 
 // DB is a store.Store over a writer and a reader pool (the same pool where

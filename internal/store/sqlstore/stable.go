@@ -69,3 +69,29 @@ func (db *DB) StableHistory(ctx context.Context, service, env string) ([]store.S
 	}
 	return out, rows.Err()
 }
+
+// LatestStables lists the n newest stable versions of every service in
+// every environment.
+func (db *DB) LatestStables(ctx context.Context, n int) ([]store.StableVersion, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: latest stables: n must be 1 or more, not %d", store.ErrInvalid, n)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT service, environment, version, digest, at, COALESCE(rollout_id, 0) FROM (
+		SELECT service, environment, version, digest, at, rollout_id, id,
+			ROW_NUMBER() OVER (PARTITION BY service, environment ORDER BY id DESC) AS rank
+		FROM stable_versions) AS s
+		WHERE rank <= ? ORDER BY service, environment, id DESC`), n)
+	if err != nil {
+		return nil, fmt.Errorf("store: latest stables: %w", err)
+	}
+	defer rows.Close()
+	var out []store.StableVersion
+	for rows.Next() {
+		s, err := scanStable(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: latest stables: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

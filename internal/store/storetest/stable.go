@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -35,4 +36,17 @@ func testStable(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.SetStable(ctx(t), store.StableVersion{Service: "api", Environment: "production", Version: "api-4"}),
 		store.ErrInvalid, "digest")
+	// The two newest of every pair, in one list.
+	var latest []string
+	for _, v := range must(s.LatestStables(ctx(t), 2)) {
+		latest = append(latest, v.Environment+":"+v.Version)
+	}
+	if got := strings.Join(latest, " "); got != "production:api-1 production:api-2 staging:api-3" {
+		t.Errorf("LatestStables(2) = %s, want production:api-1 production:api-2 staging:api-3", got)
+	}
+	if got := must(s.LatestStables(ctx(t), 1)); len(got) != 2 || got[0].Version != "api-1" || got[0].Digest != "sha256:01" || !got[0].At.Equal(norm(at)) {
+		t.Errorf("LatestStables(1) = %+v", got)
+	}
+	_, err = s.LatestStables(ctx(t), 0)
+	wantErr(t, err, store.ErrInvalid, "n must be 1 or more")
 }

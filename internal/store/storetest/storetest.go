@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueCancel", testQueueCancel},
 		{"Rejections", testRejections},
 		{"Analysis", testAnalysis},
+		{"Samples", testSamples},
 		{"Events", testEvents},
 		{"EventsFollowConcurrent", testEventsFollowConcurrent},
 		{"Audit", testAudit},
@@ -66,6 +67,9 @@ func Run(t *testing.T, open Opener) {
 		{"FlagOverrideInvalid", testFlagOverrideInvalid},
 		{"CIRuns", testCIRuns},
 		{"Sinks", testSinks},
+		{"Leases", testLeases},
+		{"LeasesConcurrent", testLeasesConcurrent},
+		{"SLOSamples", testSLOSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +102,15 @@ func must[T any](v T, err error) T {
 		panic(failure{fmt.Sprintf("%s:%d", filepath.Base(file), line), err})
 	}
 	return v
+}
+
+// must2 is must for a call returning two values.
+func must2[T, U any](v T, w U, err error) (T, U) {
+	if err != nil {
+		_, file, line, _ := runtime.Caller(1)
+		panic(failure{fmt.Sprintf("%s:%d", filepath.Base(file), line), err})
+	}
+	return v, w
 }
 
 // fatalOnFailure turns a must failure into a test failure; call it deferred
