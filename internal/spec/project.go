@@ -25,6 +25,10 @@ type Project struct {
 	// Grafana annotations).
 	Events *Events `yaml:"events" json:"events,omitempty"`
 
+	// Metrics are named service metrics (PromQL templates) that every
+	// service's rollback triggers may watch; see MetricDef.
+	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`
+
 	File         string   `yaml:"-" json:"file"`
 	serviceOrder []string // service names in file order
 }
