@@ -31,6 +31,7 @@ func (d *decoder) checkProject(p *Project) {
 	d.checkListenClash(p)
 	d.checkFlags(p)
 	d.checkEvents(p.Events)
+	d.checkParity(p)
 	if rp := p.ReleasePlan; rp != nil {
 		d.checkReleasePlan("release_plan", rp)
 		if svc := rp.Version.Service; svc != "" && p.Services[svc] == nil {
