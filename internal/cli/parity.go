@@ -66,8 +66,11 @@ func newParityCmd(g *Globals) *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			if !rep.Equal {
+			if len(rep.Differences) > 0 {
 				return &exitError{code: 1, reported: true, err: fmt.Errorf("%s and %s differ in shape", rep.A, rep.B)}
+			}
+			if !rep.Equal {
+				return &exitError{code: 1, reported: true, err: fmt.Errorf("parity.exceptions in %s excuse nothing between %s and %s: remove them", file, rep.A, rep.B)}
 			}
 			return nil
 		},

@@ -27,9 +27,12 @@ type ParityException struct {
 	// Reason says why the difference is intended; required.
 	Reason string `yaml:"reason" json:"reason"`
 
-	// Path and Pos say where the exception is written, for errors about it.
-	Path string `yaml:"-" json:"-"`
-	Pos  Pos    `yaml:"-" json:"-"`
+	// Path and Pos say where the exception is written, for errors about
+	// it; ResourcePos and AttributePos where those fields are.
+	Path         string `yaml:"-" json:"-"`
+	Pos          Pos    `yaml:"-" json:"-"`
+	ResourcePos  Pos    `yaml:"-" json:"-"`
+	AttributePos Pos    `yaml:"-" json:"-"`
 }
 
 // Applies reports whether the exception holds between environments a and b.
@@ -61,6 +64,7 @@ func (d *decoder) checkParity(p *Project) {
 			continue
 		}
 		x.Path, x.Pos = at, d.where(at)
+		x.ResourcePos, x.AttributePos = d.where(at+".resource"), d.where(at+".attribute")
 		if x.Resource != "" {
 			if _, err := path.Match(x.Resource, ""); err != nil {
 				d.errAt(at+".resource", "resource %q is not a valid pattern: %v", x.Resource, err)

@@ -244,9 +244,11 @@ func CheckExceptions(p *spec.Project) (spec.Errors, error) {
 		switch {
 		case len(ids) == 0:
 			e.Path += ".resource"
+			e.Pos = x.ResourcePos
 			e.Msg = fmt.Sprintf("resource %q matches no resource of any environment; belay parity %s names them (e.g. %s)", x.Resource, strings.Join(p.EnvironmentNames(), " "), example(graphs))
 		case x.Attribute != "" && x.Attribute != "*" && !slices.Contains(attrs, x.Attribute):
 			e.Path += ".attribute"
+			e.Pos = x.AttributePos
 			e.Msg = fmt.Sprintf("%s has no attribute %q in any environment; its attributes: %s", x.Resource, x.Attribute, strings.Join(attrs, ", "))
 		default:
 			continue
@@ -275,9 +277,12 @@ func example(graphs []*Graph) string {
 // PrintText writes the report for a reader: each difference naming the
 // resource, the attribute and both values; excused ones with their reason.
 func (r *Report) PrintText(w io.Writer) {
-	if r.Equal {
+	switch {
+	case r.Equal:
 		fmt.Fprintf(w, "%s and %s have the same shape (%d resources compared; sizes and addresses left out)\n", r.A, r.B, r.Resources)
-	} else {
+	case len(r.Differences) == 0:
+		fmt.Fprintf(w, "%s and %s have the same shape (%d resources compared), but %d exception(s) excuse nothing\n", r.A, r.B, r.Resources, len(r.Unused))
+	default:
 		fmt.Fprintf(w, "%s and %s differ in shape: %d difference(s) over %d resources\n", r.A, r.B, len(r.Differences), r.Resources)
 	}
 	for _, d := range r.Differences {
