@@ -14,13 +14,6 @@ import (
 
 func init() { commands = append(commands, newParityCmd) }
 
-// ParityResult is what `belay parity -o json` prints: the comparison and
-// each environment's graph.
-type ParityResult struct {
-	*parity.Report
-	Graphs []*parity.Graph `json:"graphs,omitempty"`
-}
-
 func newParityCmd(g *Globals) *cobra.Command {
 	file, graphs := "belay.yaml", false
 	cmd := &cobra.Command{
@@ -47,7 +40,7 @@ func newParityCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res := ParityResult{Report: rep}
+			res := rep
 			if graphs {
 				for _, env := range args {
 					gr, err := parity.Render(p, env)

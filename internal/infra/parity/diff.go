@@ -49,6 +49,8 @@ type Report struct {
 	Unused []*spec.Error `json:"unused_exceptions,omitempty"`
 	// Resources counts the resources compared (union of both).
 	Resources int `json:"resources"`
+	// Graphs are A's and B's graphs, when asked for (belay parity --graphs).
+	Graphs []*Graph `json:"graphs,omitempty"`
 }
 
 // Compare renders environments a and b of p and compares them, applying the
@@ -262,16 +264,16 @@ func CheckExceptions(p *spec.Project) (spec.Errors, error) {
 }
 
 func example(graphs []*Graph) string {
-	for _, g := range graphs {
-		var ids []string
-		for _, n := range g.Nodes {
-			if len(ids) < 3 {
-				ids = append(ids, n.ID)
-			}
-		}
-		return strings.Join(ids, ", ")
+	if len(graphs) == 0 {
+		return "none"
 	}
-	return "none"
+	var ids []string
+	for _, n := range graphs[0].Nodes {
+		if len(ids) < 3 {
+			ids = append(ids, n.ID)
+		}
+	}
+	return strings.Join(ids, ", ")
 }
 
 // PrintText writes the report for a reader: each difference naming the
