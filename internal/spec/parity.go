@@ -3,6 +3,7 @@ package spec
 import (
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ type ParityException struct {
 	// exception holds; left out, it holds between any two.
 	Environments []string `yaml:"environments" json:"environments,omitempty"`
 	// Reason says why the difference is intended; required.
-	Reason string `yaml:"reason" json:"reason"`
+	Reason string `yaml:"reason" json:"reason" belay:"required"`
 
 	// Path and Pos say where the exception is written, for errors about
 	// it; ResourcePos and AttributePos where those fields are.
@@ -53,6 +54,7 @@ func (x *ParityException) Matches(resource, attribute string) bool {
 }
 
 func (d *decoder) checkParity(p *Project) {
+	d.checkStackEnabled(p)
 	if p.Parity == nil {
 		return
 	}
@@ -70,8 +72,15 @@ func (d *decoder) checkParity(p *Project) {
 				d.errAt(at+".resource", "resource %q is not a valid pattern: %v", x.Resource, err)
 			}
 		}
-		if strings.TrimSpace(x.Reason) == "" && !d.misspelt[at+".reason"] {
-			d.errAt(at, "an exception needs a reason: add reason: saying why the environments may differ here")
+		const needReason = "an exception needs a reason: add reason: saying why the environments may differ here"
+		missing := false
+		for _, e := range d.errs {
+			if e.Path == at+".reason" && e.Msg == "required field is missing" {
+				e.Msg, missing = needReason, true
+			}
+		}
+		if !missing && d.set(at+".reason") && strings.TrimSpace(x.Reason) == "" {
+			d.errAt(at+".reason", "%s", needReason)
 		}
 		seen := map[string]bool{}
 		for j, e := range x.Environments {
@@ -86,6 +95,25 @@ func (d *decoder) checkParity(p *Project) {
 		}
 		if n := len(x.Environments); n == 1 {
 			d.errAt(at+".environments", "one environment is listed: an exception holds between two, list both (or none for any two)")
+		}
+	}
+}
+
+// checkStackEnabled: enabled, the stack parameter that leaves a component
+// out of one environment (belay parity reads it), is true or false.
+func (d *decoder) checkStackEnabled(p *Project) {
+	for i, env := range p.Environments {
+		if env == nil {
+			continue
+		}
+		for _, c := range sortedKeys(env.Stack) {
+			v, ok := env.Stack[c]["enabled"]
+			if !ok {
+				continue
+			}
+			if _, err := strconv.ParseBool(v); err != nil {
+				d.errAt(index("environments", i)+".stack."+c+".enabled", "enabled is %q: write true or false (false leaves %s out of %s)", v, c, env.Name)
+			}
 		}
 	}
 }
