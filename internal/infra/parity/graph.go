@@ -27,6 +27,8 @@ type Graph struct {
 	Environment string  `json:"environment"`
 	Nodes       []*Node `json:"nodes"`
 	Edges       []Edge  `json:"edges"`
+
+	byID map[string]*Node // Node's index, built on first use after Render
 }
 
 // Node is one resource.
@@ -59,12 +61,13 @@ func (e Edge) String() string { return e.From + " -" + e.Label + "-> " + e.To }
 
 // Node returns the node with id, or nil.
 func (g *Graph) Node(id string) *Node {
-	for _, n := range g.Nodes {
-		if n.ID == id {
-			return n
+	if len(g.byID) != len(g.Nodes) {
+		g.byID = make(map[string]*Node, len(g.Nodes))
+		for _, n := range g.Nodes {
+			g.byID[n.ID] = n
 		}
 	}
-	return nil
+	return g.byID[id]
 }
 
 // Stack component roles, in service_stack order; app_service is the
@@ -106,7 +109,7 @@ func Render(p *spec.Project, env string) (*Graph, error) {
 	if e == nil {
 		return nil, fmt.Errorf("environment %q is not defined in %s; environments: %s", env, p.File, strings.Join(p.EnvironmentNames(), ", "))
 	}
-	g := &Graph{Environment: env}
+	g := &Graph{Environment: env, byID: map[string]*Node{}}
 	norm := normaliser(env)
 	comps := p.ServiceStack.Components()
 	add := func(n *Node) {
@@ -115,6 +118,7 @@ func Render(p *spec.Project, env string) (*Graph, error) {
 		}
 		n.Kind = norm(n.Kind)
 		g.Nodes = append(g.Nodes, n)
+		g.byID[n.ID] = n
 	}
 	edge := func(from, label, to string) { g.Edges = append(g.Edges, Edge{from, label, to}) }
 	enabled := func(c string) (bool, error) {
@@ -307,7 +311,11 @@ func engine(role, kind string) string {
 // https://staging.example.com name the same resource in every environment.
 func normaliser(env string) func(string) string {
 	re := regexp.MustCompile(`(^|[^A-Za-z0-9])(?i:` + regexp.QuoteMeta(env) + `)($|[^A-Za-z0-9])`)
+	lower := strings.ToLower(env)
 	return func(s string) string {
+		if !strings.Contains(strings.ToLower(s), lower) {
+			return s
+		}
 		// ReplaceAll does not see overlapping matches (staging.staging):
 		// repeat until nothing changes.
 		for {

@@ -43,7 +43,7 @@ environments:
       cache: {memory: 4gb, prefix: "api:production:"}
 `
 
-func load(t *testing.T, doc string) *spec.Project {
+func load(t testing.TB, doc string) *spec.Project {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "belay.yaml")
 	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
