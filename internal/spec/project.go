@@ -24,6 +24,8 @@ type Project struct {
 	// Events are the sinks the server sends events to (webhooks, CDEvents,
 	// Grafana annotations).
 	Events *Events `yaml:"events" json:"events,omitempty"`
+	// Parity holds the declared exceptions of belay parity (parity.go).
+	Parity *Parity `yaml:"parity" json:"parity,omitempty"`
 
 	// Metrics are named service metrics (PromQL templates) that every
 	// service's rollback triggers may watch; see MetricDef.

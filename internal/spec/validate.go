@@ -32,6 +32,7 @@ func (d *decoder) checkProject(p *Project) {
 	d.checkListenClash(p)
 	d.checkFlags(p)
 	d.checkEvents(p.Events)
+	d.checkParity(p)
 	if rp := p.ReleasePlan; rp != nil {
 		ms := p.Metrics
 		if s := p.Services[rp.Version.Service]; s != nil {
