@@ -39,6 +39,11 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 // wants), until `prometheus stop` (SIGKILL, as a crash) or the script's end.
 // $PROMETHEUS is its URL.
 // With $PROMETHEUS_RULES set, it loads that rule file, evaluated every second.
+// prometheus start-sd AGENT ADDR TOKENFILE: the same, scraping the agent's
+// /metrics and, through the agent's service discovery (GET /v1/sd with the
+// agent's bearer token, refreshed every second), the /metrics of every
+// instance it runs, labelled service, version and environment (job
+// "instances").
 // prometheus has QUERY: wait (≤ 20 s) until QUERY returns a series.
 // Scripts using it live in testdata/prometheus (TestPrometheusScripts).
 var proms = struct {
@@ -68,11 +73,13 @@ func TestPrometheusScripts(t *testing.T) {
 
 func cmdPrometheus(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
-		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus has QUERY | prometheus stop")
+		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus start-sd AGENT ADDR TOKENFILE | prometheus has QUERY | prometheus stop")
 	}
 	switch {
 	case args[0] == "start" && (len(args) == 3 || len(args) == 4):
-		promStart(ts, args[1], args[2], args[3:]...)
+		promStart(ts, args[1], args[2], "", args[3:]...)
+	case args[0] == "start-sd" && len(args) == 4:
+		promStart(ts, args[1], args[2], args[3])
 	case args[0] == "has" && len(args) == 2:
 		promHas(ts, args[1])
 	case args[0] == "stop" && len(args) == 1:
@@ -86,11 +93,11 @@ func cmdPrometheus(ts *testscript.TestScript, neg bool, args []string) {
 		_ = c.Process.Kill()
 		_ = c.Wait()
 	default:
-		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus has QUERY | prometheus stop")
+		ts.Fatalf("usage: prometheus start TARGET ADDR [TOKENFILE] | prometheus start-sd AGENT ADDR TOKENFILE | prometheus has QUERY | prometheus stop")
 	}
 }
 
-func promStart(ts *testscript.TestScript, target, addr string, tokenFile ...string) {
+func promStart(ts *testscript.TestScript, target, addr, sdToken string, tokenFile ...string) {
 	bin := ts.Getenv("PROMETHEUS_BIN")
 	if bin == "" {
 		ts.Fatalf("prometheus start: $PROMETHEUS_BIN is unset; scripts using Prometheus live in testdata/prometheus")
@@ -102,6 +109,9 @@ func promStart(ts *testscript.TestScript, target, addr string, tokenFile ...stri
 		job, auth = "server", fmt.Sprintf("    authorization: {type: Bearer, credentials_file: '%s'}\n", ts.MkAbs(tokenFile[0]))
 	}
 	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: %s\n    scrape_interval: 1s\n%s    static_configs:\n      - targets: ['%s']\n", job, auth, target)
+	if sdToken != "" {
+		cfg += fmt.Sprintf("  - job_name: instances\n    scrape_interval: 1s\n    http_sd_configs:\n      - url: http://%s/v1/sd\n        refresh_interval: 1s\n        authorization: {type: Bearer, credentials_file: '%s'}\n", target, ts.MkAbs(sdToken))
+	}
 	if rules := ts.Getenv("PROMETHEUS_RULES"); rules != "" { // rule files to load, evaluated every second
 		cfg = strings.Replace(cfg, "global:\n", "global:\n  evaluation_interval: 1s\n", 1) + fmt.Sprintf("rule_files: ['%s']\n", ts.MkAbs(rules))
 	}

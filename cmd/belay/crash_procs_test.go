@@ -291,6 +291,15 @@ func (r *crashRig) token() string {
 // fatal, because the server may be down between a kill and its restart.
 func (r *crashRig) get(path string, v any) error { return r.call("GET", path, nil, v) }
 
+// raw reads GET path's body as text (the server's /metrics).
+func (r *crashRig) raw(path string, body *string) error {
+	return r.do("GET", path, nil, func(rd io.Reader) error {
+		b, err := io.ReadAll(rd)
+		*body = string(b)
+		return err
+	})
+}
+
 // post sends in as JSON to path and decodes the answer into out.
 func (r *crashRig) post(path string, in, out any) error { return r.call("POST", path, in, out) }
 
@@ -300,6 +309,12 @@ func (r *crashRig) call(method, path string, in, out any) error {
 		b, _ := json.Marshal(in)
 		body = bytes.NewReader(b)
 	}
+	return r.do(method, path, body, func(rd io.Reader) error { return json.NewDecoder(rd).Decode(out) })
+}
+
+// do sends an authorized request to the running server and hands a 200
+// answer's body to read.
+func (r *crashRig) do(method, path string, body io.Reader, read func(io.Reader) error) error {
 	req, err := http.NewRequest(method, r.api+path, body)
 	if err != nil {
 		return err
@@ -316,7 +331,7 @@ func (r *crashRig) call(method, path string, in, out any) error {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return read(resp.Body)
 }
 
 // freePort returns a loopback address nothing listens on right now.

@@ -6,6 +6,7 @@
 //	SLOW_RATE=0.05         … and to this fraction of requests
 //	SLOW_LATENCY=200ms     … add this much more
 //	HEALTH=fail            start with /healthz failing
+//	QUEUE_DEPTH=5000       report this many jobs waiting (gauge hello_queue_depth on /metrics)
 //
 // POST /admin/health?status=fail|ok flips the health endpoint at run time.
 package main
@@ -36,6 +37,9 @@ var (
 	bugErrorRate float64
 	bugAfter     int64
 	bugFile      string
+	// bugQueueDepth is the jobs a bad release leaves waiting (a consumer
+	// that stopped keeping up): 0 in every good release.
+	bugQueueDepth float64
 )
 
 type config struct {
@@ -45,6 +49,7 @@ type config struct {
 	latency     time.Duration
 	slowRate    float64
 	slowLatency time.Duration
+	queueDepth  float64
 }
 
 func main() {
@@ -55,7 +60,9 @@ func main() {
 	flag.DurationVar(&c.latency, "latency", envDuration("LATENCY"), "delay added to every request")
 	flag.Float64Var(&c.slowRate, "slow-rate", envFloat("SLOW_RATE"), "fraction of requests delayed by -slow-latency")
 	flag.DurationVar(&c.slowLatency, "slow-latency", envDuration("SLOW_LATENCY"), "extra delay for slow requests")
+	flag.Float64Var(&c.queueDepth, "queue-depth", envFloat("QUEUE_DEPTH"), "jobs reported waiting in the queue")
 	flag.Parse()
+	c.queueDepth = max(c.queueDepth, bugQueueDepth)
 
 	var healthy atomic.Bool
 	healthy.Store(os.Getenv("HEALTH") != "fail")
@@ -89,6 +96,15 @@ func handler(c config, healthy *atomic.Bool) http.Handler {
 	mux.HandleFunc("POST /admin/health", func(w http.ResponseWriter, r *http.Request) {
 		healthy.Store(r.URL.Query().Get("status") != "fail")
 		fmt.Fprintln(w, "health set to", r.URL.Query().Get("status"))
+	})
+	// /metrics is the Prometheus text format, written by hand: the example
+	// has no dependencies. Prometheus adds service, version and environment
+	// from the belay agent's service discovery (docs/metrics.md).
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# HELP hello_queue_depth Jobs waiting in hello's queue.\n# TYPE hello_queue_depth gauge\nhello_queue_depth %s\n",
+			strconv.FormatFloat(c.queueDepth, 'g', -1, 64))
+		fmt.Fprintf(w, "# HELP hello_requests_total Requests hello answered.\n# TYPE hello_requests_total counter\nhello_requests_total %d\n", served.Load())
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d := c.latency

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -66,5 +68,26 @@ func TestBugShowsWhileItsFileExists(t *testing.T) {
 	}
 	if got := status(); got != 500 {
 		t.Fatalf("with the file: %d", got)
+	}
+}
+
+func TestMetricsReportQueueDepth(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(handler(config{version: "v1", queueDepth: 5000}, &healthy))
+	defer srv.Close()
+	if _, err := http.Get(srv.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"# TYPE hello_queue_depth gauge\nhello_queue_depth 5000\n", "hello_requests_total 1\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
 	}
 }

@@ -55,6 +55,7 @@ func KindError(kind string) error {
 //	DELETE /v1/services/{env}/{service}      drain and stop everything
 //	GET    /v1/services/{env}/{service}/counters
 //	GET    /v1/services/{env}/{service}/logs?version=V&lines=N&follow=1
+//	GET    /v1/sd                            Prometheus HTTP service discovery of the instances
 //	GET    /metrics                          Prometheus exposition
 func (a *Agent) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
@@ -88,6 +89,7 @@ func (a *Agent) Handler() http.Handler {
 		writeJSON(w, c, err)
 	})
 	mux.HandleFunc("GET /v1/services/{env}/{service}/logs", a.serveLogs)
+	mux.HandleFunc("GET /v1/sd", a.serveSD)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }

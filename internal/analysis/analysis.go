@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -19,6 +20,13 @@ var ErrNoData = errors.New("metrics unavailable")
 // Source gives cumulative per-version counters for a service in an environment.
 type Source interface {
 	Counters(ctx context.Context, q Query) ([]target.Counters, error)
+}
+
+// NamedSource reads named metrics (belay.yaml's metrics:): Value is the
+// one number a PromQL template answers for a version ("" for a template
+// without {{version}}); ok is false when it answers no series.
+type NamedSource interface {
+	Value(ctx context.Context, q Query, version, template string) (v float64, ok bool, err error)
 }
 
 // Query names what a Source is asked about.
@@ -66,4 +74,7 @@ type Evidence struct {
 	// new version failed (or was slow) where stable did not, and the reverse.
 	NewWorse    int64 `json:"new_worse,omitempty"`
 	StableWorse int64 `json:"stable_worse,omitempty"`
+	// Kind is set on a trigger watching a metric of metrics: (read from
+	// Prometheus): how its values are written.
+	Kind spec.MetricKind `json:"kind,omitempty"`
 }

@@ -17,6 +17,10 @@ type Observation struct {
 	// Err is the source's failure (wrapping ErrNoData): the tick is judged
 	// "metrics unavailable" and never passes.
 	Err error `json:"-"`
+	// Named holds the named metrics' values (see TriggerConfig.Named):
+	// metric → version ("" when not split by version) → value; a missing
+	// value is no data.
+	Named map[string]map[string]float64 `json:"named,omitempty"`
 }
 
 // Analyzer judges one rollout step, or the watch after the last one (see
@@ -25,8 +29,9 @@ type Observation struct {
 // and keeps calling Step. Step is deterministic: the same Analyzer,
 // Observation and now give the same Verdict and the same new State.
 type Analyzer struct {
-	Config Config `json:"config"`
-	State  State  `json:"state"`
+	Config Config                        `json:"config"`
+	State  State                         `json:"state"`
+	named  map[string]map[string]float64 // the observation's named metrics, for this Step
 }
 
 // State is everything the analyzer learned during the step.
@@ -72,8 +77,13 @@ func (a *Analyzer) Tick(ctx context.Context, src Source, env, service string, we
 	if cfg.Stable != "" {
 		versions = append(versions, cfg.Stable)
 	}
-	cs, err := src.Counters(ctx, Query{Environment: env, Service: service, Versions: versions})
-	return a.Step(Observation{Counters: cs, Weight: weight, Err: err}, now)
+	q := Query{Environment: env, Service: service, Versions: versions}
+	cs, err := src.Counters(ctx, q)
+	obs := Observation{Counters: cs, Weight: weight, Err: err}
+	if err == nil && !cfg.Shadow { // a shadow step is judged on its pairs alone
+		obs.Named, obs.Err = readNamed(ctx, src, cfg, q)
+	}
+	return a.Step(obs, now)
 }
 
 // Step takes one observation and returns the verdict at now.
@@ -98,6 +108,7 @@ func (a *Analyzer) Step(obs Observation, now time.Time) Verdict {
 		return Verdict{Decision: Inconclusive, Policy: cfg.OnUnavailable, At: now, Reason: msg + "; never a pass without data"}
 	}
 	st.UnavailableSince = time.Time{}
+	a.named = obs.Named
 	if cfg.Shadow {
 		return a.shadowStep(cfg, obs, now)
 	}

@@ -52,6 +52,10 @@ func (a *Analyzer) evaluateTriggers(cfg Config, cur Snapshot, haveC, haveS bool,
 		if minReq == 0 {
 			minReq = cfg.TriggerMinRequests
 		}
+		if t.Named != nil {
+			a.evaluateNamed(i, t, now)
+			continue
+		}
 		v, nC, okC := a.measure(t.Metric, winC, cur.Canary, haveC, minReq)
 		b, nS, okS := a.measure(t.Metric, winS, cur.Stable, haveS, minReq)
 		have := okC && (okS || !t.Relative)
@@ -66,3 +70,23 @@ func (a *Analyzer) evaluateTriggers(cfg Config, cur Snapshot, haveC, haveS bool,
 }
 
 func logInv(alpha float64) float64 { return -math.Log(alpha) }
+
+// evaluateNamed judges trigger i on a named metric: the canary's value
+// read at this tick, and stable's for a relative trigger. Stable's value
+// of a metric split by version is kept beside the canary's for evidence.
+func (a *Analyzer) evaluateNamed(i int, t TriggerConfig, now time.Time) {
+	st := &a.State
+	v, okC := a.namedValue(t, a.Config.Canary)
+	b, okS := 0.0, false
+	if a.Config.Stable != "" {
+		b, okS = a.namedValue(t, a.Config.Stable)
+	}
+	have := okC && (okS || !t.Relative)
+	th := t.Threshold(b)
+	ts := st.Triggers[i].evaluate(t, have && t.Op.Holds(v, th), have, now)
+	ts.Value, ts.Threshold, ts.N, ts.Baseline, ts.BaselineN = v, th, 0, 0, 0
+	if okS {
+		ts.Baseline = b
+	}
+	st.Triggers[i] = ts
+}

@@ -118,6 +118,11 @@ type Config struct {
 	// applies); until then the step holds, never passing. Default 5s, so that
 	// one failed read does not page a person.
 	UnavailableGrace time.Duration `json:"unavailable_grace,omitempty"`
+
+	// Compared are named ratio metrics split by version (belay.yaml's
+	// metrics:) shown canary beside stable in a comparing step's evidence,
+	// as "metric:NAME"; they judge only through triggers.
+	Compared map[string]NamedMetric `json:"compared,omitempty"`
 }
 
 // WithDefaults fills zero fields.

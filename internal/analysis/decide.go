@@ -142,15 +142,20 @@ func (a *Analyzer) firing() int {
 func (a *Analyzer) fired(cfg Config, i int, now time.Time) string {
 	st := &a.State
 	t, ts := cfg.Triggers[i], st.Triggers[i]
-	what := fmt.Sprintf("%s %s %s", cfg.Canary, t.Metric, format(t.Metric, ts.Value))
-	if k, _ := spec.KindOf(t.Metric); k == spec.KindCount {
+	what := fmt.Sprintf("%s %s %s", cfg.Canary, t.Metric, format(t.kind(), ts.Value))
+	if t.Named != nil {
+		what += " read from Prometheus"
+		if t.Named.ByVersion && cfg.Stable != "" && !t.Relative {
+			what += fmt.Sprintf(" (stable %s)", format(t.kind(), ts.Baseline))
+		}
+	} else if k, _ := spec.KindOf(t.Metric); k == spec.KindCount {
 		what += " since the step started"
 	} else {
 		what += fmt.Sprintf(" over the last %s (%s)", now.Sub(st.Window[0].At).Round(time.Second), english.Count(ts.N, "request"))
 	}
-	th := format(t.Metric, ts.Threshold)
+	th := format(t.kind(), ts.Threshold)
 	if t.Relative {
-		th += fmt.Sprintf(" (stable %s + %g%%)", format(t.Metric, ts.Baseline), t.Margin*100)
+		th += fmt.Sprintf(" (stable %s + %g%%)", format(t.kind(), ts.Baseline), t.Margin*100)
 	}
 	out := fmt.Sprintf("trigger %q fired: %s against threshold %s", t.Raw, what, th)
 	if t.For > 0 {

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,8 +18,12 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 	c, s := st.Canary.Total, st.Stable.Total
 	var ev []Evidence
 	for i, ts := range st.Triggers {
-		ev = append(ev, Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
-			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold), CanaryN: ts.N, StableN: ts.BaselineN})
+		e := Evidence{Check: cfg.Triggers[i].Raw, State: ts.Label(), Canary: finite(ts.Value),
+			Baseline: finite(ts.Baseline), Threshold: finite(ts.Threshold), CanaryN: ts.N, StableN: ts.BaselineN}
+		if n := cfg.Triggers[i].Named; n != nil {
+			e.Kind = n.Kind
+		}
+		ev = append(ev, e)
 	}
 	if st.Started.IsZero() {
 		return ev
@@ -57,7 +63,22 @@ func (a *Analyzer) evidence(cfg Config, weight float64, need int64) []Evidence {
 		pw.State = StatePassed
 	}
 	ev = append(ev, srm, pw)
+	ev = append(ev, a.compared(cfg)...)
 	return append(ev, health...)
+}
+
+// compared shows each Config.Compared metric's canary and stable values
+// read at this tick, when both were read.
+func (a *Analyzer) compared(cfg Config) []Evidence {
+	var ev []Evidence
+	for _, name := range slices.Sorted(maps.Keys(cfg.Compared)) {
+		c, okC := a.named[name][cfg.Canary]
+		s, okS := a.named[name][cfg.Stable]
+		if okC && okS {
+			ev = append(ev, Evidence{Check: "metric:" + name, State: StateOK, Canary: finite(c), Baseline: finite(s), Kind: cfg.Compared[name].Kind})
+		}
+	}
+	return ev
 }
 
 func seqState(e float64, cfg Config) string {
@@ -75,8 +96,7 @@ func rate(k, n int64) float64 {
 }
 
 // format writes a metric value in the trigger grammar's units.
-func format(m spec.Metric, v float64) string {
-	k, _ := spec.KindOf(m)
+func format(k spec.Kind, v float64) string {
 	switch k {
 	case spec.KindRatio:
 		return strconv.FormatFloat(v*100, 'g', 4, 64) + "%"

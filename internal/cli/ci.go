@@ -43,6 +43,7 @@ func ciGates(g *Globals, file string, p *spec.Project) map[spec.Gate]ci.Gate {
 		spec.GatePublishArtifact: build,
 		spec.GateMigrationCheck:  ci.MigrationGate(p),
 		spec.GateSecrets:         ci.SecretsGate(),
+		spec.GateParity:          ci.ParityGate(p),
 		spec.GateDependencyAudit: ci.VulnGate(true, nil),
 		spec.GateContainerScan:   ci.VulnGate(false, []vuln.Tool{vuln.Trivy, vuln.Grype}),
 	}

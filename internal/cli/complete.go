@@ -37,6 +37,7 @@ var completions = map[string]struct {
 }{
 	"build":            {args: argsCompletion{services}},
 	"status":           {args: argsCompletion{services}},
+	"parity":           {args: argsCompletion{environments, environments}},
 	"history":          {args: argsCompletion{services}, flags: envFlag},
 	"logs":             {args: argsCompletion{services}, flags: withEnv("version", versionsOfArg)},
 	"release":          {args: argsCompletion{services, versionsOfArg}},

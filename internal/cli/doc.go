@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"github.com/belay-dev/belay/internal/ci"
+	"github.com/belay-dev/belay/internal/infra/parity"
 	"io"
 	"reflect"
 	"strings"
@@ -40,6 +41,7 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay history":          {[]api.RolloutView{}, "an array, newest first"},
 	"belay dora":             {api.DORAReport{}, "an object; a figure with no data has n 0 and null values, never 0"},
 	"belay slo":              {api.SLOReport{}, "an object; a burn rate or budget with no requests to measure is null, never 0"},
+	"belay parity":           {parity.Report{}, "an object, also when the environments differ (then `equal` is false, exit 1, and no error object follows); `graphs` with --graphs"},
 	"belay slo rules":        {nil, "Prometheus rules in YAML, whatever -o says (with --out, a line naming the file)"},
 	"belay explain":          {api.RolloutView{}, "an object with every transition"},
 	"belay wait":             {api.RolloutView{}, "an object; with --release, an `api.ReleaseView` instead"},

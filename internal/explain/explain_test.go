@@ -14,6 +14,7 @@ import (
 	"github.com/belay-dev/belay/internal/hook"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -113,6 +114,15 @@ func cases(t *testing.T) map[string]fixture {
 			{Check: "p95_latency > baseline + 20% for 1m", State: "firing", Canary: 0.812, Baseline: 0.5, Threshold: 0.6, CanaryN: 400, StableN: 3600},
 		}}))
 	add("trigger_latency", base(), rolledBack(c, 80.1))
+
+	// a trigger on a metric of metrics:, read from Prometheus per version
+	c = toCanary()
+	c.add(45, judged(45, rollout.RollingBack, analysis.Verdict{Decision: analysis.Fail, Trigger: "job_failure_rate > baseline + 20% for 30s",
+		Reason: `trigger fired`, Evidence: []analysis.Evidence{
+			{Check: "job_failure_rate > baseline + 20% for 30s", State: "firing", Canary: 0.09, Baseline: 0.02, Threshold: 0.024, Kind: spec.MetricRatio},
+			{Check: "error_rate > 1% for 5m", State: "ok", Canary: 0.001, Threshold: 0.01, CanaryN: 900},
+		}}))
+	add("trigger_named", base(), rolledBack(c, 45.1))
 
 	c = toCanary()
 	c.add(70, judged(70, rollout.Paused, analysis.Verdict{Decision: analysis.Inconclusive, Policy: analysis.PolicyPause,

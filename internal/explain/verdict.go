@@ -147,8 +147,8 @@ func (c scene) burn(v analysis.Verdict) []string {
 
 // rule: one of the user's rollback triggers fired.
 func (c scene) rule(v analysis.Verdict) []string {
-	t, err := spec.ParseTrigger(v.Trigger)
 	e, ok := find(v, v.Trigger)
+	t, err := parseTrigger(v.Trigger, e)
 	if err != nil || !ok {
 		return []string{fmt.Sprintf("your rollback rule `%s` fired", v.Trigger), c.then()}
 	}
@@ -159,9 +159,26 @@ func (c scene) rule(v analysis.Verdict) []string {
 	return []string{measured(t, e), fmt.Sprintf("that crossed the limit of %s in your rule `%s`%s, so %s", limit(t, e), t.Raw, held, c.then())}
 }
 
+// parseTrigger parses an evidence's trigger line, knowing the kind of a
+// named metric (belay.yaml's metrics:) from the evidence.
+func parseTrigger(line string, e analysis.Evidence) (spec.Trigger, error) {
+	if e.Kind == "" {
+		return spec.ParseTrigger(line)
+	}
+	return spec.ParseTriggerWith(line, map[string]spec.Kind{spec.TriggerMetric(line): e.Kind.Kind()})
+}
+
 // measured says what a trigger saw, in its metric's words.
 func measured(t spec.Trigger, e analysis.Evidence) string {
 	k, _ := spec.KindOf(t.Metric)
+	if e.Kind != "" {
+		k = e.Kind.Kind()
+		s := fmt.Sprintf("the new version's %s, read from Prometheus, was %s", t.Metric, show(k, e.Canary))
+		if e.Baseline != 0 || t.Relative {
+			s += fmt.Sprintf(", against %s for the stable version", show(k, e.Baseline))
+		}
+		return s
+	}
 	switch {
 	case t.Metric == spec.ErrorRate:
 		return fmt.Sprintf("the new version failed %s of its last %s (%d)", pct(e.Canary), requests(e.CanaryN), of(e.Canary, e.CanaryN))
@@ -194,19 +211,24 @@ func slowest(m spec.Metric) string {
 // says what it rests on.
 func limit(t spec.Trigger, e analysis.Evidence) string {
 	k, _ := spec.KindOf(t.Metric)
-	show := func(f float64) string {
-		switch k {
-		case spec.KindRatio:
-			return pct(f)
-		case spec.KindDuration:
-			return seconds(f)
-		}
-		return fmt.Sprint(f)
+	if e.Kind != "" {
+		k = e.Kind.Kind()
 	}
 	if t.Relative {
-		return fmt.Sprintf("%s (the stable version's %s plus %g %%)", show(e.Threshold), show(e.Baseline), t.Margin*100)
+		return fmt.Sprintf("%s (the stable version's %s plus %g %%)", show(k, e.Threshold), show(k, e.Baseline), t.Margin*100)
 	}
-	return show(e.Threshold)
+	return show(k, e.Threshold)
+}
+
+// show writes a value of a metric of kind k.
+func show(k spec.Kind, f float64) string {
+	switch k {
+	case spec.KindRatio:
+		return pct(f)
+	case spec.KindDuration:
+		return seconds(f)
+	}
+	return fmt.Sprint(f)
 }
 
 // passed: a step the new version passed, with or without a comparison.
@@ -230,17 +252,19 @@ func (c scene) passed(v analysis.Verdict) []string {
 // quiet lists the user's rules that did not fire.
 func (c scene) quiet(v analysis.Verdict) string {
 	var rules []string
-	var seen int64 // requests the rules saw
+	var seen int64      // requests the rules saw
+	onRequests := false // a rule on the agent's request counters, not a metric read from Prometheus
 	for _, e := range v.Evidence {
-		if _, err := spec.ParseTrigger(e.Check); err == nil {
+		if _, err := parseTrigger(e.Check, e); err == nil {
 			rules = append(rules, "`"+e.Check+"`")
 			seen += e.CanaryN
+			onRequests = onRequests || e.Kind == ""
 		}
 	}
 	switch {
 	case len(rules) == 0:
 		return "you set no rollback rule"
-	case seen == 0:
+	case seen == 0 && onRequests:
 		return "none of your rollback rules fired (" + strings.Join(rules, ", ") + "), though no request reached the new version, so the rules on requests had nothing to judge"
 	}
 	return "none of your rollback rules fired (" + strings.Join(rules, ", ") + ")"

@@ -85,8 +85,12 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			}
 			continue
 		}
+		if e.Stack[c]["enabled"] == "false" { // left out of this environment (spec checks the value)
+			continue
+		}
 		kinds, ok := componentKinds[c]
 		keys, kok := kinds[comps[c]]
+		keys = append(keys[:len(keys):len(keys)], "enabled")
 		if !ok || !kok {
 			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: database: managed_postgres or postgres; cache: redis); set it to disabled", comps[c]).Error())
 			continue

@@ -109,13 +109,16 @@ func (j *Judge) Judge(ctx context.Context, st rollout.State) (analysis.Verdict, 
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
+	if src, err = withNamed(j.d.Source, src, svc, cfg); err != nil {
+		return analysis.Verdict{}, fmt.Errorf("%w: service %s: %v", rollout.ErrActionFailed, st.Service, err)
+	}
 	sp, err := j.stepFor(ctx, st.ID, at, cfg)
 	if err != nil {
 		return analysis.Verdict{}, err
 	}
 	sp.mu.Lock() // one tick of a step at a time: the analyzer and its stored state change together
 	defer sp.mu.Unlock()
-	if svc.Analysis != nil && svc.Analysis.Source == spec.SourcePrometheus &&
+	if (svc.Analysis != nil && svc.Analysis.Source == spec.SourcePrometheus || readsNamed(cfg)) &&
 		sp.last.Decision == analysis.Continue && now.Sub(sp.last.At) < promEvery {
 		return sp.last, nil
 	}
@@ -329,8 +332,9 @@ func config(st rollout.State, svc *spec.Service, at judged) (analysis.Config, er
 			noData = analysis.NoDataPolicy(a.NoData)
 		}
 	}
+	cfg.Compared = compared(svc)
 	for _, t := range svc.RollbackTrigger {
-		cfg.Triggers = append(cfg.Triggers, analysis.TriggerConfig{Trigger: t, NoData: noData})
+		cfg.Triggers = append(cfg.Triggers, analysis.TriggerConfig{Trigger: t, NoData: noData, Named: namedMetric(svc, t.Metric)})
 	}
 	return cfg, nil
 }

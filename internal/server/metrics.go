@@ -51,6 +51,7 @@ type metrics struct {
 	rollbacks *prometheus.CounterVec
 	durations *prometheus.HistogramVec
 	restores  *prometheus.HistogramVec
+	leader    prometheus.Gauge
 
 	mu     sync.Mutex
 	latest map[string]analysis.Verdict // by rollout ID: the last verdict the engine received
@@ -77,6 +78,8 @@ func newMetrics(st store.Store, log *slog.Logger) *metrics {
 			Help:    "Time from a rollout first entering RollingBack to RolledBack: how long traffic took to return.",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}},
 			[]string{"service", "environment"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "belay_server_leader",
+			Help: "1 while this server is the leader that drives the rollouts, 0 while another server on the same store is."}),
 	}
 	m.reg.MustRegister(m.own()...)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -86,7 +89,7 @@ func newMetrics(st store.Store, log *slog.Logger) *metrics {
 
 // own are the collectors of belay's metrics, which docs/metrics.md lists.
 func (m *metrics) own() []prometheus.Collector {
-	return []prometheus.Collector{m.verdicts, m.errors, m.started, m.rollbacks, m.durations, m.restores, rolloutCollector{m}}
+	return []prometheus.Collector{m.verdicts, m.errors, m.started, m.rollbacks, m.durations, m.restores, m.leader, rolloutCollector{m}}
 }
 
 // getMetrics serves the exposition. Like every route but /healthz it is

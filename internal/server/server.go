@@ -96,6 +96,9 @@ type Server struct {
 	// sloCache keeps the dashboard's SLO statuses for sloTTL (slo.go).
 	sloMu    sync.Mutex
 	sloCache map[string]sloEntry
+	// lastLeader is the leader this server last saw (leader.go), to log a
+	// change once.
+	lastLeader string
 }
 
 // New wires the engine and returns a server.
@@ -215,8 +218,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sinkCtx, stopSinks := context.WithCancel(ctx)
 	sinksDone := s.startSinks(sinkCtx)
 	defer func() { stopSinks(); sinksDone() }()
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- s.orch.Run(ctx, s.d.Tick) }()
+	engineDone := make(chan struct{})
+	go func() { s.lead(ctx); close(engineDone) }()
 	go s.sampleSLOs(ctx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

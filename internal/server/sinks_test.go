@@ -227,7 +227,7 @@ func TestSinkResumesAfterHardStop(t *testing.T) {
 	s2 := sinkServer(t, s, "")
 	stop2 := serve(t, s2)
 	defer stop2()
-	waitFor(t, "every event after the restart", 10*time.Second, func() bool { return len(rcv.keys()) == 25 })
+	waitFor(t, "every event after the restart", 30*time.Second, func() bool { return len(rcv.keys()) == 25 })
 	dups := 0
 	for k, n := range rcv.keys() {
 		if n > 1 {

@@ -27,10 +27,11 @@ type decoder struct {
 	misspelt map[string]bool
 	loose    bool                // decoding a schema:"scalar" field: numbers and booleans are text
 	merged   map[*yaml.Node]bool // mappings holding a refused merge key
+	promUsed map[string]bool     // services whose triggers read metrics: from Prometheus
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]Pos{}, misspelt: map[string]bool{}, merged: map[*yaml.Node]bool{}}
+	return &decoder{file: file, pos: map[string]Pos{}, misspelt: map[string]bool{}, merged: map[*yaml.Node]bool{}, promUsed: map[string]bool{}}
 }
 
 // nodeDecoder is implemented by types whose YAML form is not their Go shape

@@ -37,6 +37,7 @@ const (
 	GateBuildArtifact     Gate = "build_artifact"      // belay build: immutable, signed artifact
 	GatePublishArtifact   Gate = "publish_artifact"    // push the artifact to the configured store
 	GatePromoteOrRollback Gate = "promote_or_rollback" // analysis verdict: promote, or run the rollback actions
+	GateParity            Gate = "parity"              // every environment the same shape as the next (belay parity)
 )
 
 // Gates lists the built-in gates.
@@ -44,7 +45,7 @@ func Gates() []string { return Gate("").values() }
 
 func (Gate) values() []string {
 	return []string{"secrets", "migration_check", "dependency_audit", "container_scan", "smoke_tests",
-		"health", "build_artifact", "publish_artifact", "promote_or_rollback"}
+		"health", "build_artifact", "publish_artifact", "promote_or_rollback", "parity"}
 }
 
 // Strategy is how a rollout shifts traffic to the new version.

@@ -116,7 +116,7 @@ func Parse(name string, data []byte) (*Document, error) {
 	} else if doc.Kind == KindReleasePlan {
 		var rd releasePlanDoc
 		d.decode(root, "", reflect.ValueOf(&rd).Elem(), nil)
-		d.checkReleasePlan("release_plan", rd.ReleasePlan)
+		d.checkReleasePlan("release_plan", rd.ReleasePlan, nil)
 		if rd.ReleasePlan != nil {
 			rd.ReleasePlan.File = name
 		}

@@ -24,6 +24,12 @@ type Project struct {
 	// Events are the sinks the server sends events to (webhooks, CDEvents,
 	// Grafana annotations).
 	Events *Events `yaml:"events" json:"events,omitempty"`
+	// Parity holds the declared exceptions of belay parity (parity.go).
+	Parity *Parity `yaml:"parity" json:"parity,omitempty"`
+
+	// Metrics are named service metrics (PromQL templates) that every
+	// service's rollback triggers may watch; see MetricDef.
+	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`
 
 	File         string         `yaml:"-" json:"file"`
 	serviceOrder []string       // service names in file order

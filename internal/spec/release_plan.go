@@ -22,10 +22,13 @@ type releasePlanDoc struct {
 	ReleasePlan *ReleasePlan `yaml:"release_plan" belay:"required"`
 }
 
-func (d *decoder) checkReleasePlan(path string, r *ReleasePlan) {
+// checkReleasePlan checks a plan; ms are the named metrics its triggers
+// may watch (a plan file on its own has none).
+func (d *decoder) checkReleasePlan(path string, r *ReleasePlan, ms MetricDefs) {
 	if r == nil {
 		return
 	}
+	r.RollbackTrigger, _, _ = d.resolveTriggers(r.RollbackTrigger, ms)
 	v, prev := r.Version, r.PreviousStable
 	if !v.IsZero() && !prev.IsZero() {
 		switch {

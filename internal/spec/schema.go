@@ -170,11 +170,11 @@ func (*Version) jsonSchema() map[string]any {
 }
 
 func (*Triggers) jsonSchema() map[string]any {
-	metrics := strings.Join(Metrics(), "|")
+	// a metric of metrics: may be named too, so any metric name passes here
 	return map[string]any{"type": "array", "items": map[string]any{
 		"type":        "string",
-		"pattern":     `^\s*(` + metrics + `)\s*(>=|<=|>|<)\s*[^\s<>=].*$`,
-		"description": "<metric> <op> <value> [for <duration>], e.g. error_rate > 1% for 5m",
+		"pattern":     `^\s*[a-z][a-z0-9_]*\s*(>=|<=|>|<)\s*[^\s<>=].*$`,
+		"description": "<metric> <op> <value> [for <duration>], e.g. error_rate > 1% for 5m; metric: " + strings.Join(Metrics(), ", ") + " or a name under metrics:",
 	}}
 }
 

@@ -20,6 +20,9 @@ type Service struct {
 	Analysis        *Analysis       `yaml:"analysis" json:"analysis"`
 	// SLO is the service's availability objective (slo.go).
 	SLO *SLO `yaml:"slo" json:"slo,omitempty"`
+	// Metrics adds named metrics to the project's for this service's
+	// triggers; after Load it holds both (see MetricDef).
+	Metrics MetricDefs `yaml:"metrics" json:"metrics,omitempty"`
 	// Environments holds per-environment overrides, keyed by environment name.
 	Environments map[string]*Override `yaml:"environments" json:"environments,omitempty"`
 }

@@ -3,6 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +97,12 @@ type Trigger struct {
 	// For is how long the condition must hold before the trigger fires
 	// (Prometheus `for` semantics); zero fires on the first true evaluation.
 	For time.Duration `json:"for,omitempty"`
+
+	// pending marks a line naming a metric that is not built in, parsed
+	// again once the metrics: in scope are known (see resolveTriggers);
+	// at is its field path.
+	pending bool
+	at      string
 }
 
 // Threshold returns the value the metric is compared with, given the stable
@@ -116,7 +124,11 @@ func (t Trigger) String() string { return t.Raw }
 // where op is one of > >= < <=, a ratio is written with %, a latency with ms,
 // s or m, and a count as a plain integer. Spaces around op and "+" may be
 // left out ("error_rate>1%").
-func ParseTrigger(s string) (Trigger, error) {
+func ParseTrigger(s string) (Trigger, error) { return ParseTriggerWith(s, nil) }
+
+// ParseTriggerWith is ParseTrigger that also knows the named metrics of
+// belay.yaml's metrics: (name → kind); a built-in name wins.
+func ParseTriggerWith(s string, named map[string]Kind) (Trigger, error) {
 	t := Trigger{Raw: strings.TrimSpace(s)}
 	fields := lex(t.Raw)
 	if len(fields) < 3 {
@@ -125,7 +137,11 @@ func ParseTrigger(s string) (Trigger, error) {
 	t.Metric = Metric(fields[0])
 	kind, ok := KindOf(t.Metric)
 	if !ok {
-		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s", ErrTrigger, t.Raw, fields[0], suggestMetric(fields[0]), strings.Join(Metrics(), ", "))
+		kind, ok = named[fields[0]]
+	}
+	if !ok {
+		known := append(Metrics(), slices.Sorted(maps.Keys(named))...)
+		return t, fmt.Errorf("%w %q: unknown metric %q%s; known metrics: %s%s", ErrTrigger, t.Raw, fields[0], suggestMetric(fields[0], known), strings.Join(known, ", "), declareHint(fields[0]))
 	}
 	switch op := Comparator(fields[1]); op {
 	case GT, GE, LT, LE:
@@ -220,14 +236,32 @@ func parseValue(kind Kind, s string) (float64, error) {
 }
 
 // suggestMetric is suggest, plus the quantiles for a bare "latency".
-func suggestMetric(m string) string {
-	if s := suggest(m, Metrics()); s != "" {
+func suggestMetric(m string, known []string) string {
+	if s := suggest(m, known); s != "" {
 		return s
 	}
 	if strings.HasSuffix(m, "latency") {
 		return ` (did you mean a quantile such as "p95_latency"?)`
 	}
 	return ""
+}
+
+// TriggerMetric is the metric name a trigger line starts with, as
+// ParseTrigger reads it ("" for an empty line).
+func TriggerMetric(s string) string {
+	if f := lex(strings.TrimSpace(s)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// declareHint tells how to define a metric that is not a misspelling of
+// a known one.
+func declareHint(m string) string {
+	if !metricNameRE.MatchString(m) || suggest(m, Metrics()) != "" || strings.HasSuffix(m, "latency") {
+		return ""
+	}
+	return "; or declare it under metrics: with a PromQL query and its kind, e.g. metrics: {" + m + ": {query: '...', kind: count}}"
 }
 
 // lex splits a trigger line into metric, comparator and the remaining words,

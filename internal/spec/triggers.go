@@ -34,6 +34,13 @@ func (ts *Triggers) decodeNode(d *decoder, n *yaml.Node, path string) {
 			continue
 		}
 		t, err := ParseTrigger(c.Value)
+		if f := lex(strings.TrimSpace(c.Value)); err != nil && len(f) > 0 && metricNameRE.MatchString(f[0]) {
+			if _, builtin := KindOf(Metric(f[0])); !builtin {
+				// maybe a metric of metrics:, which may come later in the file
+				t = Trigger{Raw: strings.TrimSpace(c.Value), Metric: Metric(f[0]), pending: true, at: p}
+				err = nil
+			}
+		}
 		if err != nil {
 			d.addErr(posOf(c), p, ErrTrigger, err.Error())
 			continue

@@ -23,6 +23,7 @@ func (d *decoder) checkProject(p *Project) {
 	d.checkStack(p)
 	d.checkArtifacts(p.Artifacts)
 	d.checkAnalysis("analysis", p.Analysis)
+	d.checkMetrics("metrics", p.Metrics)
 	for _, name := range p.serviceOrder {
 		s := p.Services[name]
 		s.Analysis = inherit(p.Analysis, s.Analysis)
@@ -31,8 +32,13 @@ func (d *decoder) checkProject(p *Project) {
 	d.checkListenClash(p)
 	d.checkFlags(p)
 	d.checkEvents(p.Events)
+	d.checkParity(p)
 	if rp := p.ReleasePlan; rp != nil {
-		d.checkReleasePlan("release_plan", rp)
+		ms := p.Metrics
+		if s := p.Services[rp.Version.Service]; s != nil {
+			ms = s.Metrics // the project's and the service's, merged by checkService
+		}
+		d.checkReleasePlan("release_plan", rp, ms)
 		if svc := rp.Version.Service; svc != "" && p.Services[svc] == nil {
 			d.errAt("release_plan.version", "the release is of service %q, which is not defined%s; services: %s", svc, suggest(svc, p.serviceOrder), listOrNone(p.serviceOrder))
 		}
@@ -79,6 +85,7 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	d.checkSmoke(path+".smoke_tests", s.SmokeTests)
 	d.checkRollout(path+".rollout", s.Rollout)
 	d.checkRun(path+".run", s.Run)
+	d.checkNamedMetrics(p, s, path)
 	d.checkRollback(p, s, path)
 	if m := s.Migration; m != nil && m.Type != "" && m.Type != NoMigration && m.Command == "" {
 		d.errAt(path+".migration", "migration type %s needs a command:", m.Type)
@@ -179,9 +186,10 @@ func (d *decoder) checkPrometheus(path string, a *Analysis) {
 			d.errAt(path+".source", "source prometheus needs a server: add prometheus: {url: http://127.0.0.1:9090}")
 		}
 		return
-	case a.Source != SourcePrometheus && p != nil && path != "analysis" && d.set(path+".prometheus") && !d.hasErrUnder(path+".source"):
+	case a.Source != SourcePrometheus && p != nil && path != "analysis" && d.set(path+".prometheus") && !d.hasErrUnder(path+".source") &&
+		!d.promUsed[strings.TrimSuffix(path, ".analysis")]:
 		// (a project's prometheus may serve only the services that choose it)
-		d.errAt(path+".prometheus", "prometheus settings are unused unless source is prometheus: add source: prometheus, or remove them")
+		d.errAt(path+".prometheus", "prometheus settings are unused unless source is prometheus or a rollback trigger watches a named metric (metrics:): add source: prometheus, or remove them")
 		return
 	case p == nil:
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/belay-dev/belay/internal/analysis"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -185,4 +186,21 @@ func buckets(vec model.Vector) ([]float64, []int64) {
 func esc(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
+}
+
+var _ analysis.NamedSource = (*Source)(nil)
+
+// Value answers a named metric's template (belay.yaml's metrics:) for one
+// version ("" leaves {{version}} empty) as one number: the first series'
+// value; no series, or a NaN, is no data (ok false).
+func (s *Source) Value(ctx context.Context, q analysis.Query, version, template string) (float64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	now := time.Now()
+	vec, err := s.query(ctx, spec.ExpandQuery(template, q.Service, version, q.Environment), now)
+	if err != nil || len(vec) == 0 {
+		return 0, false, err
+	}
+	v := float64(vec[0].Value)
+	return v, !math.IsNaN(v), nil
 }

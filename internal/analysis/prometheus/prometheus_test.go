@@ -33,6 +33,7 @@ type agent struct {
 	health   *prometheus.CounterVec
 	restarts *prometheus.CounterVec
 	srv      *httptest.Server
+	reg      *prometheus.Registry
 }
 
 func newAgent(t *testing.T) *agent {
@@ -46,6 +47,7 @@ func newAgent(t *testing.T) *agent {
 		health:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_health_check_failures_total", Help: "failed checks"}, labels),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "belay_instance_restarts_total", Help: "restarts"}, labels),
 	}
+	a.reg = reg
 	reg.MustRegister(a.reqs, a.errs, a.dur, a.health, a.restarts)
 	a.srv = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(a.srv.Close)
