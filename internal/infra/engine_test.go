@@ -372,3 +372,22 @@ func TestImportObserveOnly(t *testing.T) {
 		t.Fatalf("drift of an imported role = %+v, %v; want connection_limit 5 → 6", rep.Drifts, err)
 	}
 }
+
+// TestComponentDisabledInOneEnvironment: enabled: false leaves a component
+// out of that environment's stack.
+func TestComponentDisabledInOneEnvironment(t *testing.T) {
+	p := project(t, "api", "")
+	p.Environments[0].Stack["cache"]["enabled"] = "false"
+	st, err := infra.StackOf(p, "staging", func(string, []string) (map[string]string, error) { return nil, errors.New("no secret needed") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Resources {
+		if r.Component == "cache" {
+			t.Fatalf("staging has the disabled cache: %+v", r)
+		}
+	}
+	if len(st.Resources) != 3 {
+		t.Fatalf("staging resources = %d, want 3", len(st.Resources))
+	}
+}
