@@ -375,8 +375,13 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 		desired[d.ID()] = d
 	}
 	for _, c := range pl.Changes {
-		if _, _, err := e.Store.AcquireLease(ctx, LockName(env), holder, ttl, e.now()); err != nil { // renew
+		l, held, err := e.Store.AcquireLease(ctx, LockName(env), holder, ttl, e.now()) // renew
+		if err != nil {
 			return out, err
+		}
+		if !held { // it expired and another apply took it: stop before changing anything more
+			return out, fmt.Errorf("%w: the lock of %s expired and %s holds it now (applied so far: %d of %d changes; the next plan shows what is left)",
+				ErrLocked, env, l.Holder, len(out.Applied), len(pl.Changes))
 		}
 		if err := e.applyOne(ctx, s, env, c, desired[c.Kind+"/"+c.Name], o); err != nil {
 			return out, fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -15,7 +16,7 @@ import (
 )
 
 // mark is a vertical line on a chart: a deploy, a step of the canary, a
-// promotion, a rollback or a flag change.
+// promotion, a rollback, a flag change or an infrastructure apply.
 type mark struct {
 	At          time.Time
 	Kind, Label string
@@ -47,7 +48,7 @@ func transitionMarks(v api.RolloutView) []mark {
 	return out
 }
 
-// flagLog is the flag changes of the audit log, read incrementally so that
+// flagLog is the flag changes and infrastructure applies of the audit log, read incrementally so that
 // a live chart does not read the whole log at every refresh.
 type flagLog struct {
 	mu      sync.Mutex
@@ -58,6 +59,7 @@ type flagLog struct {
 type flagChange struct {
 	At                   time.Time
 	Env, Flag, Op, Actor string
+	Infra                string // "plan/N" for an infrastructure apply (audit infra.apply), else a flag change
 }
 
 // maxFlagChanges bounds the flag changes kept for charts.
@@ -78,6 +80,15 @@ func (s *Server) refreshFlags(r *http.Request) int64 {
 		}
 		for _, e := range es {
 			l.last = e.ID
+			if e.Action == "infra.apply" { // an applied infrastructure plan: a marker in its environment
+				var d struct {
+					Environment string `json:"environment"`
+				}
+				if json.Unmarshal(e.Detail, &d) == nil && d.Environment != "" {
+					l.changes = append(l.changes, flagChange{At: e.At, Env: d.Environment, Infra: e.Subject, Actor: e.Actor})
+				}
+				continue
+			}
 			rest, ok := strings.CutPrefix(e.Subject, "flag/")
 			if !ok || !strings.HasPrefix(e.Action, "flag.") {
 				continue
@@ -102,7 +113,11 @@ func (s *Server) flagMarks(r *http.Request, env string, from, to time.Time) []ma
 	defer l.mu.Unlock()
 	var out []mark
 	for _, c := range l.changes {
-		if c.Env == env && !c.At.Before(from) && !c.At.After(to) {
+		switch {
+		case c.Env != env || c.At.Before(from) || c.At.After(to):
+		case c.Infra != "":
+			out = append(out, mark{c.At, "infra", "infrastructure apply " + c.Infra})
+		default:
 			out = append(out, mark{c.At, "flag", fmt.Sprintf("flag %s %s", c.Flag, c.Op)})
 		}
 	}
@@ -118,6 +133,7 @@ const (
 	plotH                = panelH - padT - padB
 	newColor, oldColor   = "#d9480f", "#1c7ed6"
 	markColor, flagColor = "#495057", "#9c36b5"
+	infraColor           = "#2b8a3e"
 )
 
 // chart draws the error rate and p95 latency of each version over
@@ -185,8 +201,11 @@ func chart(ss []store.Sample, canary, stable string, from, to time.Time, marks [
 		}
 		for _, m := range marks {
 			color := markColor
-			if m.Kind == "flag" {
+			switch m.Kind {
+			case "flag":
 				color = flagColor
+			case "infra":
+				color = infraColor
 			}
 			if m.Kind == "rollback" {
 				color = "#e03131"

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/belay-dev/belay/internal/store"
 )
 
 // dashClient is a browser-like client of the dashboard: it keeps no cookie
@@ -229,6 +232,31 @@ func TestDashboardChartMarksFlagChanges(t *testing.T) {
 	}
 	if _, body := c.do("GET", staging, nil); strings.Contains(body, `data-kind="flag"`) {
 		t.Fatalf("staging's chart marks production's flag change:\n%s", body)
+	}
+}
+
+// TestDashboardChartMarksInfraApply: an infrastructure plan applied in a
+// rollout's environment while it runs (the audit entry belay apply
+// writes) is a marker on its chart; one applied elsewhere is not.
+func TestDashboardChartMarksInfraApply(t *testing.T) {
+	rig := newAuthRig(t)
+	c := &dashClient{t: t, base: rig.url}
+	c.login(rig.admin)
+	prod := "/rollouts/" + strconv.FormatInt(rig.rollouts["production"], 10) + "/live"
+	staging := "/rollouts/" + strconv.FormatInt(rig.rollouts["staging"], 10) + "/live"
+	if _, body := c.do("GET", prod, nil); strings.Contains(body, `data-kind="infra"`) {
+		t.Fatalf("an infrastructure marker before any apply:\n%s", body)
+	}
+	if _, err := rig.st.AppendAudit(t.Context(), store.AuditEntry{At: time.Now(), Actor: "dave", Action: "infra.apply", Subject: "plan/7",
+		Reason: "bigger pool", Detail: []byte(`{"environment":"production","hash":"sha256:ab"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := c.do("GET", prod, nil)
+	if !strings.Contains(body, `data-kind="infra"><title>infrastructure apply plan/7 at `) {
+		t.Fatalf("no marker for the infrastructure apply in production:\n%s", body)
+	}
+	if _, body := c.do("GET", staging, nil); strings.Contains(body, `data-kind="infra"`) {
+		t.Fatalf("staging's chart marks production's infrastructure apply:\n%s", body)
 	}
 }
 
