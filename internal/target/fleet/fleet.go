@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -267,7 +268,7 @@ func (f *Fleet) Observe(ctx context.Context, env, service string) (target.Observ
 	var notFound error
 	for k, h := range f.hosts {
 		st := h.state()
-		st.Listen = obs[k].Listen
+		st.Listen = reachable(h.Address, obs[k].Listen)
 		out.Hosts = append(out.Hosts, st)
 		switch err := errs[k]; {
 		case errors.Is(err, target.ErrNotFound):
@@ -320,6 +321,22 @@ func (f *Fleet) Observe(ctx context.Context, env, service string) (target.Observ
 		out.Versions[j] = *byVersion[out.Versions[j].Version]
 	}
 	return out, nil
+}
+
+// reachable is the address of a host's proxy listening on listen, as
+// reached at the host's API address: a proxy on every address of the host
+// (0.0.0.0, ::) is reached at the API's host.
+func reachable(apiAddr, listen string) string {
+	lh, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(lh); lh == "" || ip != nil && ip.IsUnspecified() {
+		if ah, _, err := net.SplitHostPort(apiAddr); err == nil {
+			return net.JoinHostPort(ah, port)
+		}
+	}
+	return listen
 }
 
 func i(f *Fleet, h *host) int { return slices.Index(f.hosts, h) }
