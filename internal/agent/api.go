@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,31 +213,42 @@ func (a *Agent) ServeUnix(ctx context.Context, path string) (net.Listener, error
 	return l, nil
 }
 
-// ServeTCP serves the API on a loopback TCP address, every call but /metrics
-// requiring "Authorization: Bearer token".
-func (a *Agent) ServeTCP(ctx context.Context, addr, token string) (net.Listener, error) {
-	if err := CheckAPIAddress(addr, token); err != nil {
+// ServeTCP serves the API on a TCP address, every call but /metrics
+// requiring "Authorization: Bearer token"; over TLS when conf is set,
+// which an address other hosts can reach requires.
+func (a *Agent) ServeTCP(ctx context.Context, addr, token string, conf *tls.Config) (net.Listener, error) {
+	if err := CheckAPIAddress(addr, token, conf != nil); err != nil {
 		return nil, err
 	}
 	l, err := a.cfg.Sockets.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("agent API: %w", err)
 	}
-	go a.serve(ctx, l, bearer(token, a.Handler()))
+	var ln net.Listener = l
+	if conf != nil {
+		ln = tls.NewListener(l, conf)
+	}
+	go a.serve(ctx, ln, bearer(token, a.Handler()))
 	return l, nil
 }
 
-// CheckAPIAddress refuses a TCP API address that is not loopback, or one
-// without a token.
-func CheckAPIAddress(addr, token string) error {
+// CheckAPIAddress refuses a TCP API without a token, and one other hosts
+// can reach (not loopback) without TLS: the token would cross the network
+// in clear.
+func CheckAPIAddress(addr, token string, withTLS bool) error {
 	if token == "" {
 		return errors.New("agent API on TCP needs a token: pass --token (or BELAY_AGENT_TOKEN)")
 	}
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil || !(host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
-		return fmt.Errorf("agent API address %q: must be a loopback address such as 127.0.0.1:7070", addr)
+	if err != nil {
+		return fmt.Errorf("agent API address %q: want host:port, e.g. 127.0.0.1:7070 or 0.0.0.0:7070: %v", addr, err)
 	}
-	return nil
+	if withTLS || host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("agent API address %q: other hosts can reach it and the API carries a token, so it needs TLS: "+
+		"pass --tls-cert FILE --tls-key FILE, or --tls-self-signed (the certificate is made as STATE/api.crt: copy it "+
+		"to the server as the host's ca_file); or listen on loopback such as 127.0.0.1:7070", addr)
 }
 
 func (a *Agent) serve(ctx context.Context, l net.Listener, h http.Handler) {

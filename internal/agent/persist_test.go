@@ -111,7 +111,7 @@ func TestAPIMetricsAndLogs(t *testing.T) {
 	if _, err := a.ServeUnix(ctx, sock); err == nil || !strings.Contains(err.Error(), "another agent") {
 		t.Fatalf("second agent on the same socket: %v", err)
 	}
-	l, err := a.ServeTCP(ctx, "127.0.0.1:0", "s3cret")
+	l, err := a.ServeTCP(ctx, "127.0.0.1:0", "s3cret", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

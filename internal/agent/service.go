@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,7 +152,7 @@ func (s *service) drain(v *version, timeout time.Duration) {
 func (s *service) ensureListener(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.listener != nil && (addr == s.desired.Listen || addr == s.listener.Addr() || strings.HasSuffix(addr, ":0")) {
+	if s.listener != nil && (addr == s.desired.Listen || sameAddr(addr, s.listener.Addr()) || strings.HasSuffix(addr, ":0")) {
 		return nil // port 0 asks for any port: the one bound already will do
 	}
 	ln, err := s.a.cfg.Sockets.Listen("tcp", addr)
@@ -167,6 +168,21 @@ func (s *service) ensureListener(addr string) error {
 	}
 	s.listener = proxy.Serve(ln, s.proxy, s.a.log)
 	return nil
+}
+
+// sameAddr reports whether listen address a is the one bound as b: equal,
+// or on the same port of every address (0.0.0.0:80 is bound as [::]:80).
+func sameAddr(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp {
+		return false
+	}
+	any := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	return any(ah) && any(bh)
 }
 
 // startVersion opens the artifact and starts the version's instances.

@@ -40,3 +40,17 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestSameAddr(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0.0.0.0:8080", "[::]:8080", true}, {":8080", "[::]:8080", true}, {"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"0.0.0.0:8080", "[::]:8081", false}, {"127.0.0.1:8080", "[::]:8080", false},
+	} {
+		if got := sameAddr(c.a, c.b); got != c.want {
+			t.Errorf("sameAddr(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}

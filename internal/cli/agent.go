@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"github.com/belay-dev/belay/internal/agent"
 	"github.com/belay-dev/belay/internal/agent/keeper"
 	"github.com/belay-dev/belay/internal/agent/proxy"
+	"github.com/belay-dev/belay/internal/apitls"
 	"github.com/belay-dev/belay/internal/pidlock"
 	"github.com/spf13/cobra"
 )
@@ -42,16 +46,55 @@ func agentPaths(g *Globals, state, socket string) (string, string) {
 // agentConfig is `belay agent`'s configuration.
 type agentConfig struct {
 	state, socket, listenAPI, token, file string
-	stopOnExit, keeper, upgrade           bool
+	tlsCert, tlsKey                       string
+	stopOnExit, keeper, upgrade, selfSign bool
 	wait                                  time.Duration
 }
 
 // Validate checks what a child would otherwise fail on over and over.
 func (c agentConfig) Validate() error {
+	switch {
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return usageError{errors.New("--tls-cert and --tls-key go together: pass both, or --tls-self-signed for a certificate belay makes")}
+	case c.selfSign && c.tlsCert != "":
+		return usageError{errors.New("--tls-self-signed and --tls-cert are two certificates for one API: pass one")}
+	case c.listenAPI == "" && (c.selfSign || c.tlsCert != ""):
+		return usageError{errors.New("--tls-cert, --tls-key and --tls-self-signed are for the TCP API: pass --listen-api too")}
+	}
 	if c.listenAPI != "" {
-		return agent.CheckAPIAddress(c.listenAPI, c.token)
+		if err := agent.CheckAPIAddress(c.listenAPI, c.token, c.selfSign || c.tlsCert != ""); err != nil {
+			return usageError{err}
+		}
+		if c.tlsCert != "" {
+			if _, err := apitls.ServerConfig(c.tlsCert, c.tlsKey); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// apiTLS is the TLS configuration of the TCP API (nil: plain HTTP, on
+// loopback only) and the certificate file it presents, which the server
+// pins as the host's ca_file.
+func (c agentConfig) apiTLS(log *slog.Logger) (*tls.Config, string, error) {
+	cert, key := c.tlsCert, c.tlsKey
+	if c.selfSign {
+		host, _, _ := net.SplitHostPort(c.listenAPI)
+		var err error
+		if cert, key, err = apitls.SelfSigned(c.state, host, time.Now(), log); err != nil {
+			return nil, "", err
+		}
+	}
+	if cert == "" {
+		return nil, "", nil
+	}
+	conf, err := apitls.ServerConfig(cert, key)
+	if err != nil {
+		return nil, "", err
+	}
+	abs, err := filepath.Abs(cert)
+	return conf, abs, err
 }
 
 func newAgentCmd(g *Globals) *cobra.Command {
@@ -103,8 +146,13 @@ func newAgentCmd(g *Globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&c.state, "state", "", "directory for the agent's desired state, pid files and logs (env BELAY_AGENT_STATE; default HOME/agent)")
 	f.StringVar(&c.socket, "socket", "", "unix socket for the agent API (env BELAY_AGENT_SOCKET; default STATE/agent.sock)")
-	f.StringVar(&c.listenAPI, "listen-api", "", "also serve the API on this loopback address, e.g. 127.0.0.1:7070 (needs --token)")
+	f.StringVar(&c.listenAPI, "listen-api", "", "also serve the API on this TCP address (needs --token): loopback such as 127.0.0.1:7070, "+
+		"or one other hosts reach such as 0.0.0.0:7070 with --tls-cert/--tls-key or --tls-self-signed")
 	f.StringVar(&c.token, "token", "", "bearer token for --listen-api (env BELAY_AGENT_TOKEN)")
+	f.StringVar(&c.tlsCert, "tls-cert", "", "serve --listen-api over TLS with this PEM certificate (and its chain); needs --tls-key")
+	f.StringVar(&c.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	f.BoolVar(&c.selfSign, "tls-self-signed", false, "serve --listen-api over TLS with a self-signed certificate made once as STATE/api.crt "+
+		"(remade when it expires), which the server pins as the host's ca_file")
 	f.StringVarP(&c.file, "file", "f", "", "project belay.yaml whose artifact store and trusted keys verify what the agent runs (default ./belay.yaml when present)")
 	f.BoolVar(&c.stopOnExit, "stop-on-exit", false, "stop every service instance when the agent is stopped (SIGINT/SIGTERM)")
 	f.BoolVar(&c.keeper, "keeper", true, "hold the sockets in a keeper process that restarts the agent; --keeper=false runs the agent alone (a crash then refuses traffic until it is started again)")
@@ -190,21 +238,32 @@ func serveAgentAPI(ctx context.Context, g *Globals, out io.Writer, a *agent.Agen
 	}
 	r := struct {
 		Socket string `json:"socket"`
-		API    string `json:"api,omitempty"` // with --listen-api
+		API    string `json:"api,omitempty"`  // with --listen-api
+		Cert   string `json:"cert,omitempty"` // with TLS: the certificate clients pin
 		State  string `json:"state"`
 		PID    int    `json:"pid"`
 	}{Socket: c.socket, State: c.state, PID: os.Getpid()}
 	if c.listenAPI != "" {
-		l, err := a.ServeTCP(ctx, c.listenAPI, c.token)
+		conf, cert, err := c.apiTLS(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
-		r.API = "http://" + l.Addr().String()
+		l, err := a.ServeTCP(ctx, c.listenAPI, c.token, conf)
+		if err != nil {
+			return err
+		}
+		r.API, r.Cert = "http://"+l.Addr().String(), cert
+		if conf != nil {
+			r.API = "https://" + l.Addr().String()
+		}
 	}
 	return g.emit(out, r, func(w io.Writer) error {
 		fmt.Fprintf(w, "agent: API on unix socket %s, state in %s (pid %d)\n", r.Socket, r.State, r.PID)
 		if r.API != "" {
 			fmt.Fprintf(w, "agent: API on %s (bearer token required; /metrics open)\n", r.API)
+			if r.Cert != "" {
+				fmt.Fprintf(w, "agent: TLS certificate %s (copy it to the server as this host's ca_file)\n", r.Cert)
+			}
 		}
 		return nil
 	})

@@ -24,7 +24,6 @@ import (
 	"github.com/belay-dev/belay/internal/server"
 	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
-	"github.com/belay-dev/belay/internal/target/local"
 	"github.com/spf13/cobra"
 )
 
@@ -136,7 +135,10 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 			log.Warn("secrets", "environment", env, "err", err)
 		}
 	}
-	tgt := local.Unix(c.AgentSocket)
+	tgt, err := serverTarget(p, c.File, c.AgentSocket)
+	if err != nil {
+		return err
+	}
 	sloReaders := (&server.SLOReaders{Samples: st, Now: time.Now}).For
 	srv, err := server.New(server.Deps{
 		Store: st, Target: tgt, Artifacts: arts, ProjectFile: c.File, Tick: c.Tick, Logger: log,

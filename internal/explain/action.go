@@ -177,6 +177,8 @@ func (c scene) step() Decision {
 	st, t := c.st, c.t
 	v := st.New.Version
 	switch {
+	case t.Cause == rollout.Held:
+		return story(t.Reason)
 	case t.To == rollout.AwaitingApproval:
 		return Decision{Story: []string{st.Environment + " needs an approval before belay deploys to it"},
 			Next: fmt.Sprintf("approve it: `belay approve %s --env %s --reason …`", st.Release, st.Environment)}

@@ -63,9 +63,32 @@ func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessa
 			h.Header = map[string]string{api.VersionHeader: st.New.Version}
 		}
 	}
-	base := "http://" + st.Base.Listen
-	rep, err := smoke.Run(ctx, &http.Client{Timeout: 30 * time.Second}, base, tests)
-	ev, _ := json.Marshal(smokeReport{Target: base + " (" + api.VersionHeader + ": " + st.New.Version + ")", Report: rep})
+	bases := []string{"http://" + st.Base.Listen}
+	// An environment spread over hosts is tested on each host's proxy.
+	if o, err := r.s.d.Target.Observe(ctx, st.Environment, st.Service); err == nil && len(o.Hosts) > 0 {
+		bases = bases[:0]
+		for _, h := range o.Hosts {
+			if h.Unknown || h.Listen == "" {
+				return nil, fmt.Errorf("smoke tests: host %s (%s) is unknown: %s", h.Name, h.Address, h.Error) // retried
+			}
+			bases = append(bases, "http://"+h.Listen)
+		}
+	}
+	var reports []smokeReport
+	for _, base := range bases {
+		var rep smoke.Report
+		rep, err = smoke.Run(ctx, &http.Client{Timeout: 30 * time.Second}, base, tests)
+		reports = append(reports, smokeReport{Target: base + " (" + api.VersionHeader + ": " + st.New.Version + ")", Report: rep})
+		if err != nil {
+			break
+		}
+	}
+	var ev []byte
+	if len(reports) == 1 {
+		ev, _ = json.Marshal(reports[0])
+	} else {
+		ev, _ = json.Marshal(reports)
+	}
 	if err != nil {
 		err = r.s.redact(err)
 	}

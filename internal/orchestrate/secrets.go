@@ -76,3 +76,12 @@ func (t secretTarget) Apply(ctx context.Context, want target.Desired) error {
 	}
 	return err
 }
+
+// Unknown passes the target's hosts on (target.Hosts), so that a rollout
+// holds while one is unknown; a target without hosts has none unknown.
+func (t secretTarget) Unknown(ctx context.Context, env string) []target.HostState {
+	if h, ok := t.Target.(target.Hosts); ok {
+		return h.Unknown(ctx, env)
+	}
+	return nil
+}

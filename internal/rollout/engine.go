@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -183,6 +184,10 @@ func (e *Engine) drive(ctx context.Context, s State) error {
 				return nil
 			}
 			obs = o
+		} else if o, wait := e.hold(ctx, s); o != nil {
+			obs = *o
+		} else if wait {
+			return nil
 		}
 		now := e.d.Now()
 		next, acts := Next(s, obs, now)
@@ -194,6 +199,13 @@ func (e *Engine) drive(ctx context.Context, s State) error {
 			o, err := e.run(ctx, s, acts)
 			if err != nil {
 				log.Warn("analysis will be retried", "err", err)
+				return nil
+			}
+			// A host lost while the analysis read its metrics makes the
+			// verdict one on part of the traffic: it is not acted on.
+			if h, wait := e.hold(ctx, s); h != nil {
+				o = *h
+			} else if wait {
 				return nil
 			}
 			obs, now = o, e.d.Now()
@@ -211,8 +223,36 @@ func (e *Engine) drive(ctx context.Context, s State) error {
 		}
 		log.Info("transition", "from", s.Phase, "to", next.Phase, "step", next.Step, "seq", next.Seq, "reason", next.Reason)
 		s = next
+		if obs.Kind == Held && len(obs.Hosts) > 0 {
+			return nil // holds until a later tick finds the hosts again
+		}
 	}
 	return nil
+}
+
+// hold checks the target's hosts for a rollout that holds while some are
+// unknown (target.Hosts): it returns a Held observation when the unknown
+// hosts changed since the state recorded them, and whether the rollout
+// must wait (some are unknown).
+func (e *Engine) hold(ctx context.Context, s State) (*Observation, bool) {
+	h, ok := e.d.Target.(target.Hosts)
+	if !ok || !s.Holding() {
+		return nil, false
+	}
+	unknown := h.Unknown(ctx, s.Environment)
+	names := make([]string, 0, len(unknown))
+	for _, u := range unknown {
+		names = append(names, u.Name)
+	}
+	if slices.Equal(names, s.Held) || len(names) == 0 && len(s.Held) == 0 {
+		return nil, len(names) > 0
+	}
+	var ev json.RawMessage
+	if len(unknown) > 0 {
+		ev, _ = json.Marshal(map[string]any{"unknown_hosts": unknown})
+	}
+	e.d.Logger.Warn("rollout hosts", "rollout", s.ID, "environment", s.Environment, "unknown", names)
+	return &Observation{Kind: Held, Seq: s.Seq, Hosts: names, Evidence: ev}, len(names) > 0
 }
 
 // run runs actions in order and reports the outcome as one observation; a

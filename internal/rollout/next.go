@@ -3,6 +3,8 @@ package rollout
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/belay-dev/belay/internal/analysis"
@@ -42,8 +44,35 @@ func Next(s State, obs Observation, now time.Time) (State, []Action) {
 		return s, nil
 	case Tick:
 		return tick(s, now)
+	case Held:
+		return held(s, obs, now)
 	}
 	return s, nil
+}
+
+// Holding reports whether the rollout of s holds while hosts of its target
+// are unknown: it is serving a step or the watch, and would otherwise
+// judge, promote or roll back on what it cannot see whole.
+func (s State) Holding() bool {
+	return len(s.Pending) == 0 && (s.Phase == Canary || s.Phase == Watching)
+}
+
+// held records that hosts are unknown (or answer again): the phase, step
+// and its clock stay; only the reason changes, so that status and explain
+// say why the rollout does not move.
+func held(s State, obs Observation, now time.Time) (State, []Action) {
+	if !s.Holding() || slices.Equal(s.Held, obs.Hosts) {
+		return s, nil
+	}
+	var reason string
+	if len(obs.Hosts) == 0 {
+		reason = fmt.Sprintf("host %s answers again and was brought to the desired state; the analysis goes on", strings.Join(s.Held, ", "))
+	} else {
+		reason = fmt.Sprintf("holding: host %s unknown (cannot be reached); belay neither promotes nor rolls back "+
+			"until it answers, and then brings it to the desired state", strings.Join(obs.Hosts, ", "))
+	}
+	s.Held = slices.Clone(obs.Hosts)
+	return s.settle(now, reason)
 }
 
 func tick(s State, now time.Time) (State, []Action) {

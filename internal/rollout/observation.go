@@ -17,6 +17,9 @@ const (
 	Failure ObservationKind = "failure" // a pending action of state Seq failed for good
 	Judged  ObservationKind = "verdict" // the analysis judged the canary of state Seq
 	Manual  ObservationKind = "command" // a person's command
+	// Held: hosts of the target could not be reached (Hosts names them;
+	// none: those that were answer again).
+	Held ObservationKind = "held"
 )
 
 // Observation is an input to Next.
@@ -32,6 +35,8 @@ type Observation struct {
 	Evidence json.RawMessage   `json:"evidence,omitempty"`
 	Verdict  *analysis.Verdict `json:"verdict,omitempty"`
 	Command  *Command          `json:"command,omitempty"`
+	// Hosts are the target's hosts that cannot be reached (Held).
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // CommandKind is a manual command.

@@ -183,6 +183,10 @@ type State struct {
 	// RollbackTo is the version a rollback returns to (nil: Stable).
 	RollbackTo *target.Version `json:"rollback_to,omitempty"`
 	Reason     string          `json:"reason,omitempty"` // why the last transition happened
+	// Held names the target's hosts that could not be reached: the
+	// rollout holds (no analysis, no promotion, no rollback for that
+	// alone) until they answer again.
+	Held []string `json:"held,omitempty"`
 	// Pending are the actions of the last transition not yet known done; the
 	// engine (re)runs them until a Done observation clears them.
 	Pending []Action `json:"pending,omitempty"`

@@ -28,6 +28,9 @@ type Environment struct {
 	Flags map[string]*FlagOverride `yaml:"flags" json:"flags,omitempty"`
 	// Stack sizes the project's service_stack for this environment.
 	Stack StackParams `yaml:"stack" json:"stack,omitempty" schema:"scalar"`
+	// Hosts, when listed, are the hosts whose agents run the services
+	// (see hosts.go); none: the local agent.
+	Hosts []*Host `yaml:"hosts" json:"hosts,omitempty"`
 }
 
 // Protection guards an environment with approvals and with the git refs
@@ -118,6 +121,7 @@ func (d *decoder) checkEnvironments(p *Project) {
 			}
 		}
 		d.checkProtection(path+".protection", e.Protection)
+		d.checkHosts(path, e)
 		if d.set(path+".on_rejected_downstream") && i == len(p.Environments)-1 {
 			d.errAt(path+".on_rejected_downstream", "%s is the last environment: no later environment can roll back its version; remove on_rejected_downstream here and set it on an earlier environment", e.Name)
 		}

@@ -123,6 +123,9 @@ type Observed struct {
 	Service     string            `json:"service"`
 	Listen      string            `json:"listen,omitempty"`
 	Versions    []ObservedVersion `json:"versions"`
+	// Hosts, from a target spread over several, says which it could not
+	// reach (their instances count as not ready) and each one's address.
+	Hosts []HostState `json:"hosts,omitempty"`
 }
 
 // ObservedVersion is the state of one version.
@@ -170,4 +173,24 @@ type ShadowCounters struct {
 	// did: the discordant pairs of a "slow" event at each bound.
 	NewSlower    []int64 `json:"new_slower"`
 	StableSlower []int64 `json:"stable_slower"`
+}
+
+// Hosts is an optional ability of a target spread over several hosts: a
+// host it cannot reach is unknown, and a rollout holds (neither promotes
+// nor rolls back for that alone) while one is.
+type Hosts interface {
+	// Unknown checks env's hosts and returns those that cannot be reached
+	// now (none: every host is known). A host that answers again is first
+	// brought to the desired state.
+	Unknown(ctx context.Context, env string) []HostState
+}
+
+// HostState is one host of a target spread over several.
+type HostState struct {
+	Name    string    `json:"name"`
+	Address string    `json:"address"`
+	Unknown bool      `json:"unknown,omitempty"`
+	Error   string    `json:"error,omitempty"` // why it is unknown
+	Since   time.Time `json:"since,omitzero"`  // unknown since
+	Listen  string    `json:"listen,omitempty"`
 }

@@ -15,8 +15,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/belay-dev/belay/internal/agent"
+	"github.com/belay-dev/belay/internal/apitls"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -29,6 +31,7 @@ type Client struct {
 	base  string
 	token string
 	where string // for error messages
+	trust *apitls.Trust
 }
 
 var (
@@ -49,6 +52,20 @@ func Unix(path string) *Client {
 func TCP(addr, token string) *Client {
 	return &Client{http: &http.Client{}, base: "http://" + addr, token: token, where: addr}
 }
+
+// TLS returns a client for an agent API on addr (host:port) over TLS with
+// a token, trusting the certificate (pinned) or CAs in caFile.
+func TLS(addr, token, caFile string) (*Client, error) {
+	conf, trust, err := apitls.ClientConfig(caFile)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{TLSClientConfig: conf, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 0}
+	return &Client{http: &http.Client{Transport: tr}, base: "https://" + addr, token: token, where: addr, trust: &trust}, nil
+}
+
+// Where is the agent's address, for messages.
+func (c *Client) Where() string { return c.where }
 
 // Apply sends the desired state and waits until the agent has it in force.
 func (c *Client) Apply(ctx context.Context, want target.Desired) error {
@@ -122,6 +139,11 @@ func (c *Client) send(ctx context.Context, method, p string, body io.Reader) (*h
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if c.trust != nil {
+			if terr := c.trust.Explain(err); terr != err {
+				return nil, fmt.Errorf("%w at %s: %v", ErrAgent, c.where, terr)
+			}
+		}
 		return nil, fmt.Errorf("%w at %s: %v (is `belay agent` running?)", ErrAgent, c.where, err)
 	}
 	return resp, nil
