@@ -3,6 +3,7 @@ package infra
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -345,7 +346,11 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 		return Applied{}, fmt.Errorf("%w: --delete-protected needs a --reason, kept in the audit log", ErrInvalid)
 	}
 	ttl := cmp.Or(e.LockTTL, 10*time.Minute)
-	holder := cmp.Or(o.Holder, "apply") + " plan " + fmt.Sprint(id) + " by " + o.Actor
+	// A nonce per call: two applies of the same plan by the same actor are
+	// two holders, so the second waits instead of renewing the first's lock.
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	holder := cmp.Or(o.Holder, "apply") + " plan " + fmt.Sprint(id) + " by " + o.Actor + " #" + hex.EncodeToString(nonce[:])
 	l, held, err := e.Store.AcquireLease(ctx, LockName(env), holder, ttl, e.now())
 	if err != nil {
 		return Applied{}, err

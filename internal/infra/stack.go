@@ -147,6 +147,11 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 	}
 	for _, svc := range p.ServiceNames() {
 		if ps, ok := params["database"]; ok {
+			// PostgreSQL cuts identifiers at 63 bytes without a word: a longer
+			// role would be created under one name and looked for under another.
+			if n := ownerRole(svc, env); len(n) > 63 {
+				return nil, p.At("services."+svc, "role %s would be %d bytes, and PostgreSQL keeps 63: shorten the service or environment name", n, len(n))
+			}
 			dbLimit, err := limit("database", "connection_limit", "-1")
 			if err != nil {
 				return nil, err
@@ -170,6 +175,13 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			cmds := ps["commands"]
 			if cmds == "" {
 				cmds = "+@all -@dangerous"
+			}
+			for _, rule := range strings.Fields(cmds) {
+				if !strings.HasPrefix(rule, "+") && !strings.HasPrefix(rule, "-") {
+					// keys, channels, passwords and resets would undo the confinement to the key prefix
+					return nil, fmt.Errorf("%s", p.At(fmt.Sprintf("environments[%d].stack.cache.commands", idx),
+						"%q is not a command rule: only +command, -command, +@category and -@category (belay sets keys, channels and the password)", rule).Error())
+				}
 			}
 			u := aclUser(svc, env)
 			st.Resources = append(st.Resources, Desired{Resource: provider.Resource{Kind: redis.KindACLUser, Name: u,

@@ -13,6 +13,7 @@ import (
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/target"
 )
 
 // The engine's runners, backed by the server's parts.
@@ -64,8 +65,19 @@ func (r smokeRunner) Smoke(ctx context.Context, st rollout.State) (json.RawMessa
 		}
 	}
 	bases := []string{"http://" + st.Base.Listen}
-	// An environment spread over hosts is tested on each host's proxy.
-	if o, err := r.s.d.Target.Observe(ctx, st.Environment, st.Service); err == nil && len(o.Hosts) > 0 {
+	// An environment spread over hosts is tested on each host's proxy, once
+	// every host answers: probing first brings back a host that was unknown
+	// (a host is marked unknown by a failed read, and only a probe clears it).
+	if hs, ok := r.s.d.Target.(target.Hosts); ok {
+		if down := hs.Unknown(ctx, st.Environment); len(down) > 0 {
+			return nil, fmt.Errorf("smoke tests: host %s (%s) is unknown: %s", down[0].Name, down[0].Address, down[0].Error) // retried
+		}
+	}
+	o, err := r.s.d.Target.Observe(ctx, st.Environment, st.Service)
+	if p, perr := r.s.d.Project(); err != nil && perr == nil && p.Environment(st.Environment) != nil && len(p.Environment(st.Environment).Hosts) > 0 {
+		return nil, fmt.Errorf("smoke tests: where the hosts of %s listen: %w", st.Environment, err) // retried, never the local address
+	}
+	if err == nil && len(o.Hosts) > 0 {
 		bases = bases[:0]
 		for _, h := range o.Hosts {
 			if h.Unknown || h.Listen == "" {

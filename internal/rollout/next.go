@@ -57,17 +57,31 @@ func (s State) Holding() bool {
 	return len(s.Pending) == 0 && (s.Phase == Canary || s.Phase == Watching)
 }
 
-// held records that hosts are unknown (or answer again): the phase, step
-// and its clock stay; only the reason changes, so that status and explain
-// say why the rollout does not move.
+// held records that hosts are unknown (or answer again): the phase and
+// step stay, and their clocks stop while held (moved forward by the hold
+// when it ends); the reason says why the rollout does not move.
 func held(s State, obs Observation, now time.Time) (State, []Action) {
 	if !s.Holding() || slices.Equal(s.Held, obs.Hosts) {
 		return s, nil
 	}
 	var reason string
-	if len(obs.Hosts) == 0 {
+	switch {
+	case len(obs.Hosts) == 0:
 		reason = fmt.Sprintf("host %s answers again and was brought to the desired state; the analysis goes on", strings.Join(s.Held, ", "))
-	} else {
+		if !s.HeldSince.IsZero() { // time held does not count towards the step or the watch
+			d := now.Sub(s.HeldSince)
+			if !s.StepStarted.IsZero() {
+				s.StepStarted = s.StepStarted.Add(d)
+			}
+			if !s.WatchStarted.IsZero() {
+				s.WatchStarted = s.WatchStarted.Add(d)
+			}
+		}
+		s.HeldSince = time.Time{}
+	case len(s.Held) == 0:
+		s.HeldSince = now
+		fallthrough
+	default:
 		reason = fmt.Sprintf("holding: host %s unknown (cannot be reached); belay neither promotes nor rolls back "+
 			"until it answers, and then brings it to the desired state", strings.Join(obs.Hosts, ", "))
 	}

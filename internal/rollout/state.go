@@ -187,6 +187,10 @@ type State struct {
 	// rollout holds (no analysis, no promotion, no rollback for that
 	// alone) until they answer again.
 	Held []string `json:"held,omitempty"`
+	// HeldSince is when the current hold began; the step's and the watch's
+	// clocks move forward by the hold's length when it ends, so that time
+	// held does not count towards a step's minimum duration or the watch.
+	HeldSince time.Time `json:"held_since,omitzero"`
 	// Pending are the actions of the last transition not yet known done; the
 	// engine (re)runs them until a Done observation clears them.
 	Pending []Action `json:"pending,omitempty"`

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -143,7 +144,9 @@ func (s *Server) postInfraApply(r *http.Request) (any, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	out, err := e.Apply(r.Context(), p, env, id, infra.ApplyOptions{Actor: identity(r).Name, Reason: strings.TrimSpace(req.Reason),
+	// The apply goes on if the client goes away (its timeout, a closed
+	// terminal): stopping between two provider calls would leave a half-applied plan.
+	out, err := e.Apply(context.WithoutCancel(r.Context()), p, env, id, infra.ApplyOptions{Actor: identity(r).Name, Reason: strings.TrimSpace(req.Reason),
 		DeleteProtected: req.DeleteProtected, Holder: fmt.Sprintf("server %s pid %d", host, os.Getpid())})
 	if err != nil {
 		return nil, infraErr(err)

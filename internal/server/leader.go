@@ -84,7 +84,11 @@ func (s *Server) keepLead(ctx context.Context, until time.Time) {
 		case <-t.C:
 		}
 		at := s.d.Now()
-		_, held, err := s.d.Store.AcquireLease(ctx, leaderLease, s.d.Holder, leaderTTL, at)
+		// A store that hangs must not keep this server leading past the
+		// lease: the renewal gives up while there is still time to stop.
+		rctx, cancel := context.WithDeadline(ctx, until.Add(-leaderRenew))
+		_, held, err := s.d.Store.AcquireLease(rctx, leaderLease, s.d.Holder, leaderTTL, at)
+		cancel()
 		switch {
 		case err == nil && held:
 			until = at.Add(leaderTTL)

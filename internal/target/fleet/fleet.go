@@ -198,7 +198,7 @@ var ErrUnknownHost = errors.New("fleet host unknown")
 // Unknown checks every host: one that was unknown is brought to the desired
 // state of every service (and known again if that works), one that was
 // known is asked what it runs; those that cannot be reached are returned.
-func (f *Fleet) Unknown(ctx context.Context, _ string) []target.HostState {
+func (f *Fleet) Unknown(ctx context.Context, env string) []target.HostState {
 	f.mu.Lock()
 	want := make([]target.Desired, 0, len(f.want))
 	for _, d := range f.want {
@@ -218,11 +218,19 @@ func (f *Fleet) Unknown(ctx context.Context, _ string) []target.HostState {
 		h.mu.Unlock()
 		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 		defer cancel()
+		// Probe every time, even with no desired state recorded here (a
+		// server that just took the lead): a host is known again only once
+		// it has answered.
+		penv, psvc := env, ""
 		if len(want) > 0 {
-			if _, err := h.Agent.Observe(pctx, want[0].Environment, want[0].Service); unreachable(err) && !errors.Is(err, target.ErrNotFound) {
-				h.fail(err, f.now())
-				return err
+			penv, psvc = want[0].Environment, want[0].Service
+		}
+		if _, err := h.Agent.Observe(pctx, penv, psvc); unreachable(err) {
+			if ctx.Err() != nil {
+				return ctx.Err() // the caller went away: says nothing about the host
 			}
+			h.fail(err, f.now())
+			return err
 		}
 		for _, d := range todo {
 			actx, cancel := context.WithTimeout(ctx, applyTimeout(d))
@@ -256,7 +264,7 @@ func (f *Fleet) Observe(ctx context.Context, env, service string) (target.Observ
 		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 		defer cancel()
 		o, err := h.Agent.Observe(pctx, env, service)
-		if unreachable(err) && !errors.Is(err, target.ErrNotFound) {
+		if unreachable(err) && ctx.Err() == nil { // a caller that went away says nothing about the host
 			h.fail(err, f.now())
 		}
 		obs[i(f, h)] = o
@@ -350,7 +358,9 @@ func (f *Fleet) Counters(ctx context.Context, env, service string) ([]target.Cou
 		defer cancel()
 		cs, err := h.Agent.Counters(pctx, env, service)
 		if unreachable(err) {
-			h.fail(err, f.now())
+			if ctx.Err() == nil { // a caller that went away says nothing about the host
+				h.fail(err, f.now())
+			}
 			return fmt.Errorf("host %s (%s): %w", h.Name, h.Address, err)
 		}
 		all[i(f, h)] = cs
