@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/belay-dev/belay/internal/api"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -237,7 +240,24 @@ func leaseHolder(home string) string {
 	if abs, err := filepath.Abs(home); err == nil {
 		home = abs
 	}
-	return host + ":" + home
+	return host + ":" + home + ":" + serverID(home)
+}
+
+// serverID is a random name kept in <home>/server.id, made once: two
+// containers with the same hostname and home path are two lease holders.
+// Without a writable home it is "": host and home alone name the server.
+func serverID(home string) string {
+	path := filepath.Join(home, "server.id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return ""
+	}
+	return id
 }
 
 // serverLock is the lock a home's server holds for its life.

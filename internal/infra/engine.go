@@ -389,7 +389,14 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 				ErrLocked, env, l.Holder, len(out.Applied), len(pl.Changes))
 		}
 		if err := e.applyOne(ctx, s, env, c, desired[c.Kind+"/"+c.Name], o); err != nil {
-			return out, fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))
+			err = fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))
+			// What changed before the failure is on the servers: the audit log says who did it.
+			detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "applied": out.Applied, "error": err.Error()})
+			if _, aerr := e.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{At: e.now(), Actor: o.Actor, Action: "infra.apply.failed",
+				Subject: fmt.Sprintf("plan/%d", id), Reason: o.Reason, Detail: detail}); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("audit of the failed apply: %w", aerr))
+			}
+			return out, err
 		}
 		out.Applied = append(out.Applied, c)
 	}

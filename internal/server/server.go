@@ -218,14 +218,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sinkCtx, stopSinks := context.WithCancel(ctx)
 	sinksDone := s.startSinks(sinkCtx)
 	defer func() { stopSinks(); sinksDone() }()
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	defer stopEngine()
 	engineDone := make(chan struct{})
-	go func() { s.lead(ctx); close(engineDone) }()
-	go s.sampleSLOs(ctx)
+	go func() { s.lead(engineCtx); close(engineDone) }()
+	go s.sampleSLOs(engineCtx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
+	case err := <-serveErr: // the engine stops too, and gives its lead up
+		stopEngine()
+		<-engineDone
 		return fmt.Errorf("api server: %w", err)
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
