@@ -16,6 +16,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/loadgen"
+	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/store/open"
 	"github.com/belay-dev/belay/internal/store/storetest"
 	"github.com/belay-dev/belay/internal/testenv"
@@ -35,21 +36,7 @@ func TestPostgresServerResumesOnAnotherHost(t *testing.T) {
 	r.serverHome = t.TempDir() // host A
 	r.start()
 	r.env = append(r.env, "BELAY_SERVER="+r.api)
-	r.run(r.bin, "release", "hello", v1)
-	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
-		t.Fatalf("v1 in production ended %s", got)
-	}
-	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 100, Header: api.VersionHeader})
-	defer load.Stop()
-	r.run(r.bin, "release", "hello", v2)
-	id := r.rolloutOf("production", v2)
-
-	st, err := open.Open(context.Background(), pg, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	before := waitAnalysis(t, st, id, func(a analysisView) bool { return a.State.Canary.Total.Requests >= 60 })
+	load, st, id, before := canaryUnderLoad(t, r, pg, production, v1, v2)
 
 	// Host A dies; host B starts with nothing of A's home.
 	if err := r.server.Process.Kill(); err != nil {
@@ -99,6 +86,29 @@ func postgresRig(t *testing.T, prefix string) (pg string, r *crashRig, productio
 	editFile(t, filepath.Join(r.proj, "main.go"), `"service": "hello",`, `"service": "hello", "greeting": "hi",`)
 	v2 = r.commit("v2")
 	return pg, r, production, v1, v2
+}
+
+// canaryUnderLoad releases v1 through to production, then v2 under 100
+// requests a second to production, and returns once v2's first canary step
+// has judged 60 canary requests: the load, the store (to watch the step's
+// test), v2's production rollout and its analysis then. Load and store end
+// with the test.
+func canaryUnderLoad(t *testing.T, r *crashRig, pg, production, v1, v2 string) (*loadgen.Load, store.Store, int64, analysisView) {
+	t.Helper()
+	r.run(r.bin, "release", "hello", v1)
+	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
+		t.Fatalf("v1 in production ended %s", got)
+	}
+	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 100, Header: api.VersionHeader})
+	t.Cleanup(func() { load.Stop() })
+	r.run(r.bin, "release", "hello", v2)
+	id := r.rolloutOf("production", v2)
+	st, err := open.Open(context.Background(), pg, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return load, st, id, waitAnalysis(t, st, id, func(a analysisView) bool { return a.State.Canary.Total.Requests >= 60 })
 }
 
 // analysisView is the part of a stored analyzer the test reads.
@@ -198,21 +208,7 @@ func TestPostgresLeaderFailover(t *testing.T) {
 	}
 	r.api = leader
 	r.env = append(r.env, "BELAY_SERVER="+leader)
-	r.run(r.bin, "release", "hello", v1)
-	if got := r.follow(r.rolloutOf("production", v1), false).Phase; got != "Succeeded" {
-		t.Fatalf("v1 in production ended %s", got)
-	}
-	load := loadgen.Start("http://"+production+"/", loadgen.Options{Rate: 100, Header: api.VersionHeader})
-	defer load.Stop()
-	r.run(r.bin, "release", "hello", v2)
-	id := r.rolloutOf("production", v2)
-
-	st, err := open.Open(context.Background(), pg, t.TempDir(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	before := waitAnalysis(t, st, id, func(a analysisView) bool { return a.State.Canary.Total.Requests >= 60 })
+	load, st, id, before := canaryUnderLoad(t, r, pg, production, v1, v2)
 
 	// The leader dies; the replica must take over on its own.
 	dead, survivor, survivorAPI := a, bsrv, apiB

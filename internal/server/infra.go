@@ -13,6 +13,7 @@ import (
 	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/orchestrate"
+	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
 
@@ -43,16 +44,28 @@ func infraErr(err error) error {
 	return err
 }
 
-func (s *Server) infraEnv(r *http.Request, a auth.Action) (string, error) {
+// infraEnv checks the request's environment exists and that the caller may
+// do a there; it returns belay.yaml as read for the check.
+func (s *Server) infraEnv(r *http.Request, a auth.Action) (string, *spec.Project, error) {
 	env := r.PathValue("env")
 	p, err := s.Project()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if p.Environment(env) == nil {
-		return "", fmt.Errorf("%w: environment %q is not defined in belay.yaml; defined: %v", store.ErrNotFound, env, p.EnvironmentNames())
+		return "", nil, fmt.Errorf("%w: environment %q is not defined in belay.yaml; defined: %v", store.ErrNotFound, env, p.EnvironmentNames())
 	}
-	return env, s.allow(r, a, env)
+	return env, p, s.allow(r, a, env)
+}
+
+// infraSession is infraEnv with the engine that reaches the stack's servers.
+func (s *Server) infraSession(r *http.Request, a auth.Action) (string, *spec.Project, *infra.Engine, error) {
+	env, p, err := s.infraEnv(r, a)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	e, err := s.infraEngine()
+	return env, p, e, err
 }
 
 func (s *Server) postInfraPlan(r *http.Request) (any, error) {
@@ -60,15 +73,7 @@ func (s *Server) postInfraPlan(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	env, err := s.infraEnv(r, auth.Plan)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.infraEngine()
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.Project()
+	env, p, e, err := s.infraSession(r, auth.Plan)
 	if err != nil {
 		return nil, err
 	}
@@ -131,15 +136,7 @@ func (s *Server) postInfraApply(r *http.Request) (any, error) {
 		return nil, err
 	}
 	r.SetPathValue("env", req.Environment)
-	env, err := s.infraEnv(r, auth.Apply)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.infraEngine()
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.Project()
+	env, p, e, err := s.infraSession(r, auth.Apply)
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +152,7 @@ func (s *Server) postInfraApply(r *http.Request) (any, error) {
 }
 
 func (s *Server) getInfraDrift(r *http.Request) (any, error) {
-	env, err := s.infraEnv(r, auth.Read)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.infraEngine()
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.Project()
+	env, p, e, err := s.infraSession(r, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +165,7 @@ func (s *Server) postInfraUnlock(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	env, err := s.infraEnv(r, auth.Unlock)
+	env, _, err := s.infraEnv(r, auth.Unlock)
 	if err != nil {
 		return nil, err
 	}
