@@ -194,3 +194,19 @@ type HostState struct {
 	Since   time.Time `json:"since,omitzero"`  // unknown since
 	Listen  string    `json:"listen,omitempty"`
 }
+
+// Drifter is an optional ability: what was changed in a target outside
+// belay since belay last applied a service (another image digest, replica
+// count or environment variable set by hand). A rollout does not proceed
+// over drift unless the operator adopts it, and the adoption is audited.
+type Drifter interface {
+	Drift(ctx context.Context, env, service string) ([]Drift, error)
+}
+
+// Drift is one field of one object that differs from what belay applied.
+type Drift struct {
+	Object string `json:"object"` // e.g. Deployment/hello-production-stable
+	Field  string `json:"field"`  // e.g. spec.template.spec.containers[app].image
+	Want   string `json:"want"`   // as belay applied it
+	Found  string `json:"found"`  // as the target has it now
+}
