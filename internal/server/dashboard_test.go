@@ -297,3 +297,28 @@ func TestDashboardCookieSecureOverTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardFormAcrossServers: servers behind one address share a store;
+// a page served by one and its form posted to another must work (a load
+// balancer does not keep a browser on one replica).
+func TestDashboardFormAcrossServers(t *testing.T) {
+	rig := newAuthRig(t)
+	staging := strconv.FormatInt(rig.rollouts["staging"], 10)
+	s2, err := New(rig.srv.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := s2.Handler()
+	hs2 := httptest.NewServer(h2)
+	t.Cleanup(hs2.Close)
+
+	one := &dashClient{t: t, base: rig.url}
+	one.login(rig.token("dora", "deployer", "staging"))
+	tok := one.csrf("/rollouts/" + staging)
+	two := &dashClient{t: t, base: hs2.URL, session: one.session}
+	resp, _ := two.do("POST", "/act", url.Values{"csrf": {tok}, "action": {"abort"}, "rollout": {staging},
+		"reason": {"posted to the other replica"}, "next": {"/approvals"}})
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "ok=abort+of+rollout") {
+		t.Fatalf("a form from one server posted to another: %s → %q", resp.Status, loc)
+	}
+}
