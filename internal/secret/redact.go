@@ -2,6 +2,7 @@ package secret
 
 import (
 	"encoding/json"
+	"html/template"
 	"maps"
 	"slices"
 	"strings"
@@ -14,10 +15,14 @@ import (
 type Redactor struct {
 	mu   sync.Mutex
 	repl *strings.Replacer
-	// byValue maps each form of a value (as is, and as it reads inside a
-	// JSON string) to its replacement.
+	// byValue maps each form of a value (as is, as it reads inside a JSON
+	// string, and as an HTML page shows it) to its replacement.
 	byValue map[string]string
 }
+
+// htmlForm writes a value as the dashboard's templates do (html/template
+// escapes more than html.EscapeString: '+' and quotes as numeric references).
+var htmlForm = template.Must(template.New("").Parse("{{.}}"))
 
 // Mark is what a value of the secret name is replaced by.
 func Mark(name string) string { return "[redacted " + name + "]" }
@@ -36,6 +41,10 @@ func (r *Redactor) Add(name, value string) {
 	forms := []string{value}
 	if b, err := json.Marshal(value); err == nil {
 		forms = append(forms, string(b[1:len(b)-1]))
+	}
+	var page strings.Builder
+	if htmlForm.Execute(&page, value) == nil && page.String() != value {
+		forms = append(forms, page.String())
 	}
 	changed := false
 	for _, f := range forms {

@@ -123,6 +123,8 @@ func TestRedactor(t *testing.T) {
 		`{"msg":"s3cr\"et\\value"}`:            `{"msg":"[redacted TOKEN]"}`,
 		"dial postgres://u:s3cr\"et\\value@db": "dial [redacted URL]",
 		"abc stays":                            "abc stays",
+		// as a dashboard page shows it (html/template escapes quotes and '+')
+		`<td>s3cr&#34;et\value</td>`: "<td>[redacted TOKEN]</td>",
 	} {
 		if got := r.String(in); got != want {
 			t.Errorf("String(%q) = %q; want %q", in, got, want)
@@ -131,6 +133,11 @@ func TestRedactor(t *testing.T) {
 	err := r.Error(errors.Join(os.ErrNotExist, errors.New(`open s3cr"et\value`)))
 	if strings.Contains(err.Error(), "s3cr") || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Error: %v (Is ErrNotExist %v)", err, errors.Is(err, os.ErrNotExist))
+	}
+	r.Add("PLUS", "a+b<c>&d'e")
+	var page strings.Builder
+	if err := htmlForm.Execute(&page, "x a+b<c>&d'e y"); err != nil || r.String(page.String()) != "x [redacted PLUS] y" {
+		t.Errorf("the HTML form of a value is not redacted: %q → %q", page.String(), r.String(page.String()))
 	}
 	var none *Redactor
 	if none.String("x") != "x" {

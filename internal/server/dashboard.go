@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -123,12 +124,17 @@ func (s *Server) page(next http.HandlerFunc) http.HandlerFunc {
 		}
 		ctx := context.WithValue(r.Context(), identityKey{}, id)
 		ctx = context.WithValue(ctx, csrfKey{}, csrf(c.Value))
+		if !fragment {
+			ctx = context.WithValue(ctx, flashKey{}, s.takeFlash(w, r))
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		next(w, r.WithContext(ctx))
 	}
 }
 
 type csrfKey struct{}
+
+type flashKey struct{}
 
 // csrf is the CSRF token of a session: an HMAC keyed with the session's
 // token (a secret the page's scripts and other sites never see: the cookie
@@ -154,16 +160,57 @@ func (s *Server) toLogin(w http.ResponseWriter, r *http.Request, fragment bool, 
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	q := url.Values{"next": {r.URL.RequestURI()}}
 	if msg != "" {
-		q.Set("err", msg)
+		s.setFlash(w, flash{Err: msg})
 	}
-	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, "/login?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
 }
 
 func (s *Server) setSession(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.d.TLS != nil})
+}
+
+// flashCookie carries the outcome of the last button (or why a session
+// ended) to the page the browser is sent to next, once. Not the query: a
+// link from anywhere could put words in it.
+const flashCookie = "belay_flash"
+
+// flash is a message for the next page.
+type flash struct {
+	OK  string `json:"ok,omitempty"`
+	Err string `json:"err,omitempty"`
+}
+
+// maxFlash bounds a flash message (a cookie holds about 4 KB).
+const maxFlash = 1500
+
+func (s *Server) setFlash(w http.ResponseWriter, f flash) {
+	cut := func(m string) string {
+		if len(m) > maxFlash {
+			return strings.ToValidUTF8(m[:maxFlash], "") + "…"
+		}
+		return m
+	}
+	f.OK, f.Err = cut(f.OK), cut(f.Err)
+	b, _ := json.Marshal(f)
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/", MaxAge: 60,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.d.TLS != nil})
+}
+
+// takeFlash reads the flash message, if any, and clears it so it shows once.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) flash {
+	var f flash
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return f
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.d.TLS != nil})
+	if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
+		_ = json.Unmarshal(b, &f)
+	}
+	return f
 }
 
 func (s *Server) clearSession(w http.ResponseWriter) {
@@ -188,7 +235,7 @@ type loginPage struct {
 }
 
 func (s *Server) getLogin(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "login", loginPage{Next: localPath(r.URL.Query().Get("next")), Error: r.URL.Query().Get("err")})
+	s.render(w, http.StatusOK, "login", loginPage{Next: localPath(r.URL.Query().Get("next")), Error: s.takeFlash(w, r).Err})
 }
 
 // postLogin checks the token given as the API would and starts a session.
@@ -259,9 +306,8 @@ func (s *Server) postAct(w http.ResponseWriter, r *http.Request, inner http.Hand
 	req.RemoteAddr, req.Host = r.RemoteAddr, r.Host
 	ans := &answer{header: http.Header{}, code: http.StatusOK}
 	inner.ServeHTTP(ans, req)
-	q := url.Values{}
 	if ans.code == http.StatusOK {
-		q.Set("ok", outcome(f, ans.body.Bytes()))
+		s.setFlash(w, flash{OK: outcome(f, ans.body.Bytes())})
 	} else {
 		var e struct {
 			Error string `json:"error"`
@@ -269,13 +315,9 @@ func (s *Server) postAct(w http.ResponseWriter, r *http.Request, inner http.Hand
 		if json.Unmarshal(ans.body.Bytes(), &e) != nil || e.Error == "" {
 			e.Error = http.StatusText(ans.code)
 		}
-		q.Set("err", fmt.Sprintf("%s refused (%d): %s", f.Get("action"), ans.code, e.Error))
+		s.setFlash(w, flash{Err: fmt.Sprintf("%s refused (%d): %s", f.Get("action"), ans.code, e.Error)})
 	}
-	sep := "?"
-	if strings.Contains(back, "?") {
-		sep = "&"
-	}
-	http.Redirect(w, r, back+sep+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // answer keeps the API's answer to a dashboard action.
@@ -317,7 +359,9 @@ func (s *Server) render(w http.ResponseWriter, code int, name string, data any) 
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	_, _ = w.Write(b.Bytes())
+	// Like the API's answers, pages never show a secret value the server
+	// knows of, wherever it came from (an audit reason, a smoke test's answer).
+	_, _ = w.Write(s.redact().Bytes(b.Bytes()))
 }
 
 // pageFuncs are the templates' helpers.

@@ -28,15 +28,14 @@ type Frame struct {
 	Title   string
 	Who     auth.Identity
 	CSRF    string
-	OK, Err string // the outcome of the last button, from the redirect
+	OK, Err string // the outcome of the last button, from its flash cookie
 	Here    string // this page's path and query, where a button comes back to
 }
 
 func (s *Server) Frame(r *http.Request, title string) Frame {
-	q := r.URL.Query()
-	here := r.URL.Path
 	csrf, _ := r.Context().Value(csrfKey{}).(string)
-	return Frame{Title: title, Who: identity(r), CSRF: csrf, OK: q.Get("ok"), Err: q.Get("err"), Here: here}
+	f, _ := r.Context().Value(flashKey{}).(flash)
+	return Frame{Title: title, Who: identity(r), CSRF: csrf, OK: f.OK, Err: f.Err, Here: r.URL.Path}
 }
 
 // button is whether the session's role may use a button, and if not why.

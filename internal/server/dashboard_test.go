@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -121,8 +124,8 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 	// The server refuses it too, through the API's authorization.
 	tok := viewer.csrf("/rollouts/" + staging)
 	resp, _ = viewer.do("POST", "/act", url.Values{"csrf": {tok}, "action": {"abort"}, "rollout": {staging}, "reason": {"r"}, "next": {"/rollouts/" + staging}})
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "abort+refused+%28403%29") {
-		t.Fatalf("viewer abort: %s → %q", resp.Status, loc)
+	if f := flashOf(t, resp); resp.StatusCode != http.StatusSeeOther || !strings.Contains(f.Err, "abort refused (403)") {
+		t.Fatalf("viewer abort: %s → %+v", resp.Status, f)
 	}
 	if n := rig.denials(); n == 0 {
 		t.Fatal("the refused abort was not audited")
@@ -145,8 +148,20 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 		t.Fatalf("cross-origin abort: %s", resp.Status)
 	}
 	resp, _ = dep.do("POST", "/act", form)
-	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "ok=abort+of+rollout") {
-		t.Fatalf("deployer abort: %s → %q", resp.Status, loc)
+	f := flashOf(t, resp)
+	if loc := resp.Header.Get("Location"); loc != "/approvals" || !strings.HasPrefix(f.OK, "abort of rollout") {
+		t.Fatalf("deployer abort: %s → %q %+v", resp.Status, loc, f)
+	}
+	// The outcome shows on the next page, once; never from the query.
+	var flashCk string
+	for _, ck := range resp.Cookies() {
+		if ck.Name == flashCookie {
+			flashCk = ck.Value
+		}
+	}
+	if resp, body := dep.do("GET", "/approvals?ok=Call+this+number", nil, "Cookie", flashCookie+"="+flashCk); !strings.Contains(body, `id="flash-ok">abort of rollout`) ||
+		strings.Contains(body, "Call this number") || flashOf(t, resp) != (flash{}) {
+		t.Fatalf("the next page does not show the outcome once (or shows the query's words):\n%s", body)
 	}
 	audited := false
 	for _, e := range rig.audited() {
@@ -161,8 +176,8 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 	prod := strconv.FormatInt(rig.rollouts["production"], 10)
 	form.Set("rollout", prod)
 	resp, _ = dep.do("POST", "/act", form)
-	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "refused+%28403%29") {
-		t.Fatalf("deployer abort in production: %q", loc)
+	if f := flashOf(t, resp); !strings.Contains(f.Err, "refused (403)") {
+		t.Fatalf("deployer abort in production: %+v", f)
 	}
 
 	// Revoked: the next page ends the session.
@@ -170,8 +185,8 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
 	resp, _ = dep.do("GET", "/approvals", nil)
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "revoked") {
-		t.Fatalf("revoked session: %s → %q", resp.Status, loc)
+	if f := flashOf(t, resp); resp.StatusCode != http.StatusSeeOther || !strings.Contains(f.Err, "revoked") {
+		t.Fatalf("revoked session: %s → %+v", resp.Status, f)
 	}
 
 	// Logging out needs the CSRF token and clears the cookie.
@@ -179,6 +194,23 @@ func TestDashboardLoginRolesAndCSRF(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 || resp.Cookies()[0].MaxAge >= 0 {
 		t.Fatalf("logout: %s %+v", resp.Status, resp.Cookies())
 	}
+}
+
+// flashOf is the flash message an answer sets for the next page: a
+// cookie that is set to expire reads as none.
+func flashOf(t *testing.T, resp *http.Response) flash {
+	t.Helper()
+	var f flash
+	for _, ck := range resp.Cookies() {
+		if ck.Name != flashCookie || ck.MaxAge < 0 {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(ck.Value)
+		if err != nil || json.Unmarshal(b, &f) != nil {
+			t.Fatalf("flash cookie %q does not decode", ck.Value)
+		}
+	}
+	return f
 }
 
 func tokenID(t *testing.T, rig *authRig, name string) string {
@@ -318,7 +350,26 @@ func TestDashboardFormAcrossServers(t *testing.T) {
 	two := &dashClient{t: t, base: hs2.URL, session: one.session}
 	resp, _ := two.do("POST", "/act", url.Values{"csrf": {tok}, "action": {"abort"}, "rollout": {staging},
 		"reason": {"posted to the other replica"}, "next": {"/approvals"}})
-	if loc := resp.Header.Get("Location"); !strings.Contains(loc, "ok=abort+of+rollout") {
-		t.Fatalf("a form from one server posted to another: %s → %q", resp.Status, loc)
+	if f := flashOf(t, resp); !strings.HasPrefix(f.OK, "abort of rollout") {
+		t.Fatalf("a form from one server posted to another: %s → %+v", resp.Status, f)
+	}
+}
+
+// TestDashboardPagesRedactSecrets: a secret value that reached the store
+// (an audit reason written before the value was known as a secret) is not
+// shown on a page, in any escaped form, as the API does not show it.
+func TestDashboardPagesRedactSecrets(t *testing.T) {
+	rig := newAuthRig(t)
+	const value = "p4ss+w0rd<&>'only-here"
+	if _, err := rig.st.AppendAudit(context.Background(), store.AuditEntry{At: time.Now().UTC(), Actor: "ci", Action: "release.create",
+		Subject: "hello", Reason: "deployed with " + value}); err != nil {
+		t.Fatal(err)
+	}
+	rig.secrets().Redactor.Add("DB_PASSWORD", value)
+	viewer := &dashClient{t: t, base: rig.url}
+	viewer.login(rig.token("vera", "viewer"))
+	_, body := viewer.do("GET", "/audit", nil)
+	if !strings.Contains(body, "deployed with [redacted DB_PASSWORD]") || strings.Contains(body, "only-here") {
+		t.Fatalf("the audit page shows a secret value:\n%s", body)
 	}
 }
