@@ -49,6 +49,23 @@ type host struct {
 	err     error // unknown when set
 	since   time.Time
 	pending map[string]bool // services whose desired state it may lack
+	// applying serializes the applies of one service to this host: a
+	// rollout's Apply and the re-apply of a host that answers again must
+	// not cross, or the older desired state could land last.
+	applying map[string]*sync.Mutex
+}
+
+// lock takes the host's apply lock of service and returns its release.
+func (h *host) lock(service string) func() {
+	h.mu.Lock()
+	m, ok := h.applying[service]
+	if !ok {
+		m = &sync.Mutex{}
+		h.applying[service] = m
+	}
+	h.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 var (
@@ -69,7 +86,7 @@ func New(hosts []Host) (*Fleet, error) {
 			return nil, fmt.Errorf("fleet: host %q: a unique name and an agent are required", h.Name)
 		}
 		seen[h.Name] = true
-		f.hosts = append(f.hosts, &host{Host: h, pending: map[string]bool{}})
+		f.hosts = append(f.hosts, &host{Host: h, pending: map[string]bool{}, applying: map[string]*sync.Mutex{}})
 	}
 	return f, nil
 }
@@ -137,10 +154,14 @@ func (f *Fleet) each(fn func(h *host) error) []error {
 // reached is unknown: Apply returns an error naming it (the rollout retries)
 // and the host gets want as soon as it answers.
 func (f *Fleet) Apply(ctx context.Context, want target.Desired) error {
+	// want is the desired state from now on, so that a host answering
+	// again while this runs is brought to it, not to the one before.
 	f.mu.Lock()
 	prev, hadPrev := f.want[want.Service]
+	f.want[want.Service] = want
 	f.mu.Unlock()
 	apply := func(h *host, d target.Desired) error {
+		defer h.lock(d.Service)()
 		actx, cancel := context.WithTimeout(ctx, applyTimeout(d))
 		defer cancel()
 		err := h.Agent.Apply(actx, d)
@@ -174,6 +195,13 @@ func (f *Fleet) Apply(ctx context.Context, want target.Desired) error {
 		}
 	}
 	if len(refused) > 0 {
+		f.mu.Lock()
+		if hadPrev {
+			f.want[want.Service] = prev
+		} else {
+			delete(f.want, want.Service)
+		}
+		f.mu.Unlock()
 		if hadPrev { // the hosts that took want go back to what the others still run
 			for i, err := range errs {
 				if err == nil {
@@ -181,11 +209,15 @@ func (f *Fleet) Apply(ctx context.Context, want target.Desired) error {
 				}
 			}
 		}
+		// A host that answered again meanwhile may have been given want:
+		// the next check brings every host back to prev.
+		for _, h := range f.hosts {
+			h.mu.Lock()
+			h.pending[want.Service] = true
+			h.mu.Unlock()
+		}
 		return fmt.Errorf("host %s: %w", strings.Join(refused, ", "), first)
 	}
-	f.mu.Lock()
-	f.want[want.Service] = want
-	f.mu.Unlock()
 	if len(lost) > 0 {
 		return fmt.Errorf("%w: unknown host %s; it gets the desired state when it answers again", ErrUnknownHost, strings.Join(lost, "; "))
 	}
@@ -233,16 +265,10 @@ func (f *Fleet) Unknown(ctx context.Context, env string) []target.HostState {
 			return err
 		}
 		for _, d := range todo {
-			actx, cancel := context.WithTimeout(ctx, applyTimeout(d))
-			err := h.Agent.Apply(actx, d)
-			cancel()
-			if err != nil {
+			if err := f.reapply(ctx, h, d.Service); err != nil {
 				h.fail(fmt.Errorf("answers again but did not take the desired state of %s: %w", d.Service, err), f.now())
 				return err
 			}
-			h.mu.Lock()
-			delete(h.pending, d.Service)
-			h.mu.Unlock()
 		}
 		h.ok()
 		return nil
@@ -254,6 +280,28 @@ func (f *Fleet) Unknown(ctx context.Context, env string) []target.HostState {
 		}
 	}
 	return out
+}
+
+// reapply brings h to the service's desired state as it is once h's apply
+// lock of the service is held: a rollout's Apply that went first has
+// already set a newer one, which is the one h gets.
+func (f *Fleet) reapply(ctx context.Context, h *host, service string) error {
+	defer h.lock(service)()
+	f.mu.Lock()
+	d, ok := f.want[service]
+	f.mu.Unlock()
+	if ok {
+		actx, cancel := context.WithTimeout(ctx, applyTimeout(d))
+		err := h.Agent.Apply(actx, d)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	h.mu.Lock()
+	delete(h.pending, service)
+	h.mu.Unlock()
+	return nil
 }
 
 // Observe sums what every host runs: instances of an unknown host count as

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,5 +203,92 @@ func TestUnknownHostThenBack(t *testing.T) {
 	}
 	if len(ob.Versions) != 2 {
 		t.Fatalf("b was not brought to the desired state: %+v", ob)
+	}
+}
+
+// gatedAgent holds its first Apply of a desired state that gate picks until
+// release is closed, and says when another desired state reaches it.
+type gatedAgent struct {
+	fleet.Agent
+	gate    func(target.Desired) bool
+	armed   atomic.Bool
+	held    chan struct{} // closed when the gated Apply is waiting
+	release chan struct{}
+	other   chan target.Desired // every other Apply that reaches the agent
+	once    sync.Once
+}
+
+func (g *gatedAgent) Apply(ctx context.Context, d target.Desired) error {
+	if !g.armed.Load() {
+		return g.Agent.Apply(ctx, d)
+	}
+	if g.gate(d) {
+		first := false
+		g.once.Do(func() { first = true })
+		if first {
+			close(g.held)
+			<-g.release
+		}
+	} else {
+		select {
+		case g.other <- d:
+		default:
+		}
+	}
+	return g.Agent.Apply(ctx, d)
+}
+
+// TestReapplyDoesNotOvertakeApply: a host that answers again is brought to
+// the desired state while a rollout applies a newer one; the host must end
+// on the newer one, whichever call reaches it first.
+func TestReapplyDoesNotOvertakeApply(t *testing.T) {
+	a, _, _ := startAgent(t, "a")
+	_, lb, bcert := startAgent(t, "b")
+	relay := newRelay(t, lb.Addr().String())
+	bc, err := local.TLS(relay.addr(), token, bcert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := func(d target.Desired) bool { return len(d.Versions) == 2 }
+	g := &gatedAgent{Agent: bc, gate: canary, held: make(chan struct{}), release: make(chan struct{}), other: make(chan target.Desired, 1)}
+	f, _ := fleet.New([]fleet.Host{a, {Name: "b", Address: relay.addr(), Agent: g}})
+	ctx := context.Background()
+	d := target.Desired{Environment: "test", Service: "hello", Listen: "127.0.0.1:0", VersionHeader: "X-Belay-Version", Versions: []target.Version{version("v1", 100)}}
+	if err := f.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	relay.cut()
+	d.Versions = []target.Version{version("v1", 80), version("v2", 20)}
+	if err := f.Apply(ctx, d); !errors.Is(err, fleet.ErrUnknownHost) {
+		t.Fatalf("apply with b cut off: %v", err)
+	}
+	relay.restore()
+	g.armed.Store(true)
+	// b answers again: the check re-applies the canary to it, and is held there.
+	unknownDone := make(chan []target.HostState)
+	go func() { unknownDone <- f.Unknown(ctx, "test") }()
+	<-g.held
+	// Meanwhile the rollout promotes.
+	promoted := d
+	promoted.Versions = []target.Version{version("v2", 100)}
+	applyDone := make(chan error)
+	go func() { applyDone <- f.Apply(ctx, promoted) }()
+	select {
+	case <-g.other: // the promotion reached b before the held re-apply finished: the bug this test is about
+	case <-time.After(2 * time.Second): // not a timing assertion: the promotion waits for b's lock
+	}
+	close(g.release)
+	if u := <-unknownDone; len(u) != 0 {
+		t.Fatalf("unknown after b came back: %+v", u)
+	}
+	if err := <-applyDone; err != nil {
+		t.Fatal(err)
+	}
+	ob, err := bc.Observe(ctx, "test", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.Versions) != 1 || ob.Versions[0].Version != "v2" || ob.Versions[0].Weight != 100 {
+		t.Fatalf("b ended on %+v, want v2 at 100%% (the older canary state landed last)", ob.Versions)
 	}
 }
