@@ -5,7 +5,7 @@
 #   scripts/s3.sh build    build it when missing; print the binary's path
 set -euo pipefail
 version=v1.8.0
-dir="${BELAY_CACHE:-$HOME/.cache/belay}/versitygw/$version"
+dir="${BELAY_CACHE:-${HOME:-/tmp}/.cache/belay}/versitygw/$version"
 case "${1:-}" in
 build)
 	if [ ! -x "$dir/versitygw" ]; then
