@@ -7,6 +7,8 @@
 #   BELAY_TEST_PROMTOOL_BIN     path of promtool (the same package ships it)
 #   BELAY_TEST_REDIS            redis:// URL of a Redis server (ACL users for the service stack)
 #   BELAY_TEST_CHROMIUM         path of a headless-capable Chromium (the dashboard's browser tests)
+#   BELAY_TEST_NATS             nats://user:password@host:port of a NATS server with JetStream (streams for the service stack)
+#   BELAY_TEST_S3               http://access:secret@host:port of an S3 server (versitygw, built by scripts/s3.sh; buckets for the service stack)
 # Everything started here is stopped by stop_services (scripts/test traps EXIT).
 
 svc_dir=$(mktemp -d /tmp/belay-test-services.XXXXXX)
@@ -90,6 +92,28 @@ start_redis() {
 	export BELAY_TEST_REDIS="redis://127.0.0.1:$port/0"
 }
 
+start_nats() {
+	need_pkgs nats-server:nats-server || return 1
+	local port pass; port=$(free_port); pass="nats-$RANDOM$RANDOM"
+	mkdir -p "$svc_dir/nats"
+	nats-server -js -a 127.0.0.1 -p "$port" -sd "$svc_dir/nats" --user belay --pass "$pass" \
+		>"$svc_dir/nats.log" 2>&1 &
+	svc_pids+=($!)
+	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { cat "$svc_dir/nats.log" >&2; return 1; }
+	export BELAY_TEST_NATS="nats://belay:$pass@127.0.0.1:$port"
+}
+
+start_s3() { # versitygw's POSIX backend serving a directory, versioning on
+	local bin port secret; bin=$(bash scripts/s3.sh build) || return 1
+	port=$(free_port); secret="s3-$RANDOM$RANDOM"
+	mkdir -p "$svc_dir/s3/root" "$svc_dir/s3/versions"
+	"$bin" --access belay --secret "$secret" --port "127.0.0.1:$port" --quiet \
+		posix --versioning-dir "$svc_dir/s3/versions" "$svc_dir/s3/root" >"$svc_dir/s3.log" 2>&1 &
+	svc_pids+=($!)
+	wait_for 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { cat "$svc_dir/s3.log" >&2; return 1; }
+	export BELAY_TEST_S3="http://belay:$secret@127.0.0.1:$port"
+}
+
 find_prometheus() {
 	need_pkgs prometheus:prometheus || return 1
 	BELAY_TEST_PROMETHEUS_BIN=$(command -v prometheus)
@@ -105,7 +129,7 @@ find_chromium() {
 
 start_services() {
 	need_pkgs curl:curl || return 1
-	start_postgres && start_redis && start_registry && find_prometheus && find_chromium
+	start_postgres && start_redis && start_nats && start_s3 && start_registry && find_prometheus && find_chromium
 }
 
 stop_services() {

@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belay-dev/belay/internal/infra/nats"
 	"github.com/belay-dev/belay/internal/infra/postgres"
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
+	"github.com/belay-dev/belay/internal/infra/s3"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -86,7 +88,7 @@ type Engine struct {
 	// Secrets reads environment secrets (secret.Store.Values).
 	Secrets func(env string, names []string) (map[string]string, error)
 	// Providers opens the providers of a stack's servers by component, from
-	// their administrator URLs; nil: postgres and redis.
+	// their administrator URLs; nil: postgres, redis, nats and s3.
 	Providers func(component, kind, adminURL string) (provider.Provider, error)
 	Now       func() time.Time
 	// LockTTL is how long an apply's lock lasts without renewal.
@@ -103,12 +105,19 @@ func (e *Engine) now() time.Time {
 // LockName is the lease an apply in env holds.
 func LockName(env string) string { return "infra:" + env }
 
-func defaultProvider(_, kind, url string) (provider.Provider, error) {
+func defaultProvider(component, kind, url string) (provider.Provider, error) {
 	switch kind {
 	case "managed_postgres", "postgres":
 		return postgres.New(url)
 	case "redis":
 		return redis.New(url)
+	case "nats", "managed_queue":
+		return nats.New(url)
+	case "s3":
+		return s3.New(url)
+	}
+	if component == "object_storage" && kind == "enabled" {
+		return s3.New(url)
 	}
 	return nil, fmt.Errorf("no provider for %q", kind)
 }

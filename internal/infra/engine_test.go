@@ -317,10 +317,10 @@ func TestStackErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "belay.yaml:16:") || !strings.Contains(err.Error(), "environments[0].stack.database.size: not a parameter of database managed_postgres") {
 		t.Fatalf("unknown parameter: %v", err)
 	}
-	p.ServiceStack.Queue = "managed_queue"
 	p = project(t, "api", "")
-	p.ServiceStack.Queue = "managed_queue"
-	if _, err := e.Plan(t.Context(), p, "staging", "alice"); err == nil || !strings.Contains(err.Error(), `service_stack.queue: "managed_queue" is not provisioned by belay yet`) {
+	p.ServiceStack.Queue = "rabbitmq"
+	if _, err := e.Plan(t.Context(), p, "staging", "alice"); err == nil || !strings.Contains(err.Error(), `service_stack.queue: "rabbitmq" is not provisioned by belay yet`) ||
+		!strings.Contains(err.Error(), "queue: managed_queue or nats") {
 		t.Fatalf("unsupported kind: %v", err)
 	}
 }

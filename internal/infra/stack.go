@@ -3,10 +3,12 @@
 // plan (what would change, field by field, stored with its hash), apply
 // (only an approved plan that is still what the servers would get, under
 // the environment's lock), drift (what changed on the servers since the
-// last apply) and unlock. Providers live in subpackages (postgres, redis).
+// last apply) and unlock. Providers live in subpackages (postgres, redis,
+// nats, s3).
 package infra
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/belay-dev/belay/internal/infra/nats"
 	"github.com/belay-dev/belay/internal/infra/postgres"
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
+	"github.com/belay-dev/belay/internal/infra/s3"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -49,6 +53,25 @@ var componentKinds = map[string]map[string][]string{
 	"cache": {
 		"redis": {"admin_url_secret", "password_secret", "commands", "management"},
 	},
+	// managed_queue (the case study's value) is NATS JetStream.
+	"queue": {
+		"nats":          {"admin_url_secret", "max_bytes", "max_age", "replicas", "management"},
+		"managed_queue": {"admin_url_secret", "max_bytes", "max_age", "replicas", "management"},
+	},
+	// enabled (the case study's value) is an S3 bucket.
+	"object_storage": {
+		"s3":      {"admin_url_secret", "versioning", "management"},
+		"enabled": {"admin_url_secret", "versioning", "management"},
+	},
+}
+
+// supportedKinds lists componentKinds for messages.
+func supportedKinds() string {
+	var out []string
+	for _, c := range sortedKeys(componentKinds) {
+		out = append(out, c+": "+strings.Join(sortedKeys(componentKinds[c]), " or "))
+	}
+	return strings.Join(out, "; ")
 }
 
 // notProvisioned are components that name no server resource.
@@ -59,6 +82,12 @@ func dbName(svc, env string) string    { return svc + "_" + env }
 func ownerRole(svc, env string) string { return svc + "_" + env + "_owner" }
 func appRole(svc, env string) string   { return svc + "_" + env + "_app" }
 func aclUser(svc, env string) string   { return svc + ":" + env }
+
+// NATS stream names cannot hold '.', ' ', '*' or '>'; service and
+// environment names are DNS labels, which never do.
+func streamName(svc, env string) string { return svc + "_" + env }
+func subjects(svc, env string) string   { return svc + "." + env + ".>" }
+func bucketName(svc, env string) string { return svc + "-" + env }
 
 // KeyPrefix is the Redis key prefix of a service in an environment.
 func KeyPrefix(svc, env string) string { return svc + ":" + env + ":" }
@@ -92,7 +121,7 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 		keys, kok := kinds[comps[c]]
 		keys = append(keys[:len(keys):len(keys)], "enabled")
 		if !ok || !kok {
-			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: database: managed_postgres or postgres; cache: redis); set it to disabled", comps[c]).Error())
+			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: %s); set it to disabled", comps[c], supportedKinds()).Error())
 			continue
 		}
 		ps := e.Stack[c]
@@ -171,6 +200,22 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 						"extensions": postgres.NormalList(ps["extensions"]), "app_role": appRole(svc, env)}},
 					Protect: true, Policy: pol, Component: "database"})
 		}
+		if _, ok := params["queue"]; ok {
+			d, err := queueStream(p, idx, params["queue"], svc, env)
+			if err != nil {
+				return nil, err
+			}
+			d.Policy = policy("queue")
+			st.Resources = append(st.Resources, d)
+		}
+		if _, ok := params["object_storage"]; ok {
+			d, err := bucket(p, idx, params["object_storage"], svc, env)
+			if err != nil {
+				return nil, err
+			}
+			d.Policy = policy("object_storage")
+			st.Resources = append(st.Resources, d)
+		}
 		if ps, ok := params["cache"]; ok {
 			cmds := ps["commands"]
 			if cmds == "" {
@@ -200,8 +245,53 @@ func componentOfKind(kind string) string {
 		return "database"
 	case redis.KindACLUser:
 		return "cache"
+	case nats.KindStream:
+		return "queue"
+	case s3.KindBucket:
+		return "object_storage"
 	}
 	return ""
+}
+
+// queueStream is a service's JetStream stream: its subjects under
+// SERVICE.ENV., sizes from the parameters (no limits by default), one
+// replica by default, file storage, limits retention, discard old.
+func queueStream(p *spec.Project, idx int, ps map[string]string, svc, env string) (Desired, error) {
+	at := func(k string) string { return fmt.Sprintf("environments[%d].stack.queue.%s", idx, k) }
+	maxBytes, err := nats.NormalBytes(ps["max_bytes"])
+	if err != nil {
+		return Desired{}, p.At(at("max_bytes"), "%v", err)
+	}
+	maxAge, err := nats.NormalAge(ps["max_age"])
+	if err != nil {
+		return Desired{}, p.At(at("max_age"), "%v", err)
+	}
+	replicas := cmp.Or(ps["replicas"], "1")
+	if n, err := strconv.Atoi(replicas); err != nil || n < 1 || n > 5 {
+		return Desired{}, p.At(at("replicas"), "%q is not a number of replicas from 1 to 5 (more than 1 needs a clustered NATS)", replicas)
+	}
+	return Desired{Resource: provider.Resource{Kind: nats.KindStream, Name: streamName(svc, env), Spec: provider.Fields{
+		"subjects": subjects(svc, env), "max_bytes": maxBytes, "max_age": maxAge, "replicas": replicas,
+		"storage": "file", "retention": "limits", "discard": "old"}}, Component: "queue"}, nil
+}
+
+// bucket is a service's S3 bucket, versioned unless the parameters say
+// suspended; buckets hold data and are protected.
+func bucket(p *spec.Project, idx int, ps map[string]string, svc, env string) (Desired, error) {
+	name := bucketName(svc, env)
+	if err := s3.CheckBucketName(name); err != nil {
+		return Desired{}, p.At("services."+svc, "%v: shorten the service or environment name", err)
+	}
+	v := s3.Enabled
+	switch strings.ToLower(ps["versioning"]) {
+	case "", "enabled":
+	case "suspended":
+		v = s3.Suspended
+	default:
+		return Desired{}, p.At(fmt.Sprintf("environments[%d].stack.object_storage.versioning", idx), "%q is not enabled or suspended", ps["versioning"])
+	}
+	return Desired{Resource: provider.Resource{Kind: s3.KindBucket, Name: name, Spec: provider.Fields{"versioning": v}},
+		Protect: true, Component: "object_storage"}, nil
 }
 
 // deleteRank orders deletes: a database before the roles it uses.

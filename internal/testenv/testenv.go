@@ -1,6 +1,7 @@
 // Package testenv gives tests the real servers scripts/test starts
-// (PostgreSQL, an OCI registry, Prometheus, Chromium). Outside CI a missing server skips
-// the test with a note on how to get it; with CI=true it fails the test.
+// (PostgreSQL, Redis, NATS, an S3 server, an OCI registry, Prometheus,
+// Chromium). Outside CI a missing server skips the test with a note on how
+// to get it; with CI=true it fails the test.
 package testenv
 
 import (
@@ -41,3 +42,11 @@ func ChromiumBin(t testing.TB) string {
 // Redis returns the redis:// URL of a Redis server (the default user is an
 // administrator) the test may add ACL users to.
 func Redis(t testing.TB) string { return lookup(t, "BELAY_TEST_REDIS", "Redis") }
+
+// NATS returns the nats://user:password@host:port URL of a NATS server with
+// JetStream the test may add streams to.
+func NATS(t testing.TB) string { return lookup(t, "BELAY_TEST_NATS", "NATS with JetStream") }
+
+// S3 returns the http://access:secret@host:port URL of an S3-compatible
+// server (versitygw, built by scripts/s3.sh) the test may add buckets to.
+func S3(t testing.TB) string { return lookup(t, "BELAY_TEST_S3", "S3 server") }

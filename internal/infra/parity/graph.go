@@ -292,9 +292,17 @@ func stackAttrs(n *Node, params map[string]string) {
 	}
 }
 
-// engine is what a component kind runs on, where the kind says it.
+// engine is what a component kind runs on, where the kind says it. The
+// case study's managed_queue and object_storage: enabled are what belay
+// provisions them on (internal/infra): NATS JetStream and S3.
 func engine(role, kind string) string {
 	k := strings.ToLower(kind)
+	switch {
+	case role == "queue" && k == "managed_queue":
+		return "nats"
+	case role == "object_storage" && k == "enabled":
+		return "s3"
+	}
 	for _, e := range []struct{ has, engine string }{
 		{"postgres", "postgresql"}, {"redis", "redis"}, {"valkey", "valkey"}, {"nats", "nats"},
 		{"rabbitmq", "rabbitmq"}, {"s3", "s3"}, {"prometheus", "prometheus"}, {"mysql", "mysql"},

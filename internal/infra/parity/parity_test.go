@@ -133,6 +133,49 @@ func TestSizeKey(t *testing.T) {
 	}
 }
 
+// queueStorage is base with the case study's queue and object storage,
+// sized per environment as belay provisions them (internal/infra).
+func queueStorage(stagingStorage string) string {
+	doc := strings.Replace(base, "  monitoring: enabled\n", "  monitoring: enabled\n  queue: managed_queue\n  object_storage: enabled\n", 1)
+	doc = strings.Replace(doc, `      cache: {memory: 256mb, prefix: "api:staging:"}`, `      cache: {memory: 256mb, prefix: "api:staging:"}
+      queue: {admin_url_secret: NATS_ADMIN, max_bytes: 1MiB, max_age: 24h, replicas: "1", management: manage}
+      object_storage: {admin_url_secret: S3_ADMIN`+stagingStorage+`}`, 1)
+	return strings.Replace(doc, `      cache: {memory: 4gb, prefix: "api:production:"}`, `      cache: {memory: 4gb, prefix: "api:production:"}
+      queue: {admin_url_secret: NATS_ADMIN, max_bytes: 10GiB, max_age: 7d, replicas: "3", management: manage}
+      object_storage: {admin_url_secret: S3_ADMIN, versioning: enabled}`, 1)
+}
+
+// TestQueueStorageSizeAndShape: a stream's bytes, age and replicas are
+// sizes; the servers' secrets, management and a bucket's versioning are
+// shape; managed_queue renders as NATS and object_storage: enabled as S3.
+func TestQueueStorageSizeAndShape(t *testing.T) {
+	p := load(t, queueStorage(", versioning: enabled"))
+	g, err := Render(p, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, o := g.Node("queue/api"), g.Node("object_storage/api")
+	if q == nil || o == nil || q.Attrs["engine"] != "nats" || o.Attrs["engine"] != "s3" {
+		t.Fatalf("queue %+v, object storage %+v", q, o)
+	}
+	for _, k := range []string{"max_bytes", "max_age", "replicas"} {
+		if _, ok := q.Attrs[k]; ok || q.Dropped[k] == "" {
+			t.Errorf("queue %s is not a size: attrs %v dropped %v", k, q.Attrs, q.Dropped)
+		}
+	}
+	if q.Attrs["admin_url_secret"] != "NATS_ADMIN" || q.Attrs["management"] != "manage" || o.Attrs["versioning"] != "enabled" {
+		t.Errorf("shape: queue %v, object storage %v", q.Attrs, o.Attrs)
+	}
+	r, err := Compare(p, "staging", "production")
+	if err != nil || !r.Equal {
+		t.Fatalf("sizes made a difference: %v %+v", err, r.Differences)
+	}
+	r, err = Compare(load(t, queueStorage(", versioning: suspended")), "staging", "production")
+	if err != nil || r.Equal || len(r.Differences) != 1 || r.Differences[0].Resource != "object_storage/api" || r.Differences[0].Attribute != "versioning" {
+		t.Fatalf("versioning is shape: %v %+v", err, r.Differences)
+	}
+}
+
 func TestSameShapeDifferentSize(t *testing.T) {
 	r, err := Compare(load(t, base), "staging", "production")
 	if err != nil {
