@@ -215,7 +215,9 @@ func (d *decoder) checkOverride(p *Project, path, env string, o *Override) {
 		d.errAt(path+".instances", "instances must be at least 1")
 	}
 	if o.Listen != "" {
-		if err := checkListen(o.Listen); err != nil {
+		if e := p.Environment(env); e != nil && e.Target == TargetKubernetes {
+			d.errAt(path+".listen", "listen is the local agent's proxy address and does nothing in %s, which has target: kubernetes: remove it", env)
+		} else if err := checkListen(o.Listen); err != nil {
 			d.errAt(path+".listen", "%v", err)
 		}
 	}
