@@ -85,6 +85,11 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	d.checkSmoke(path+".smoke_tests", s.SmokeTests)
 	d.checkRollout(path+".rollout", s.Rollout)
 	d.checkRun(path+".run", s.Run)
+	if s.Build != nil && s.Build.Base != "" {
+		if err := checkBase(s.Build.Base); err != nil {
+			d.errAt(path+".build.base", "%v", err)
+		}
+	}
 	d.checkNamedMetrics(p, s, path)
 	d.checkRollback(p, s, path)
 	if m := s.Migration; m != nil && m.Type != "" && m.Type != NoMigration && m.Command == "" {
