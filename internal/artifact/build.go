@@ -17,6 +17,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // BuildRequest says what to build. The CLI fills it from belay.yaml.
@@ -32,6 +33,10 @@ type BuildRequest struct {
 	Source     string // .source annotation; default the origin remote's URL
 	Progress   io.Writer
 	Now        func() time.Time // for provenance timestamps; default time.Now
+	// Base, when set, is the image (REGISTRY/REPO@sha256:…) the artifact's
+	// layer goes on top of; read with BaseOptions (auth, transport).
+	Base        string
+	BaseOptions []remote.Option
 }
 
 // Built is an artifact ready to publish.
@@ -42,8 +47,11 @@ type Built struct {
 	// Refs are the git refs the commit was built from (refs/heads/…,
 	// refs/tags/…), recorded in the signed provenance; none for a dirty build,
 	// whose content no ref names.
-	Refs     []string
-	SBOM     []byte // SPDX 2.3 JSON
+	Refs []string
+	SBOM []byte // SPDX 2.3 JSON
+	// Base is the image the layer is on (nil: none); its reference and
+	// digest are in the signed provenance's resolvedDependencies.
+	Base     *Base
 	Request  BuildRequest
 	Started  time.Time
 	Finished time.Time
@@ -93,6 +101,13 @@ func Build(ctx context.Context, req BuildRequest) (*Built, error) {
 		}
 	}
 	b := &Built{Request: req, Started: req.Now().UTC()}
+	if req.Base != "" {
+		// Read first: a base that cannot be had fails before the build runs.
+		fmt.Fprintf(req.Progress, "build %s: base image %s\n", req.Service, req.Base)
+		if b.Base, err = FetchBase(ctx, req.Base, req.BaseOptions...); err != nil {
+			return nil, err
+		}
+	}
 	if !dirty {
 		if b.Refs, err = sourceRefs(ctx, req.Dir, rev, ci.SHA); err != nil {
 			return nil, err
@@ -132,7 +147,7 @@ func Build(ctx context.Context, req BuildRequest) (*Built, error) {
 	if b.SBOM, err = MakeSBOM(b.Meta, files, svcDir); err != nil {
 		return nil, err
 	}
-	if b.Image, err = Pack(files, PackOptions{Meta: b.Meta, Run: req.Run}); err != nil {
+	if b.Image, err = Pack(files, PackOptions{Meta: b.Meta, Run: req.Run, Base: b.Base}); err != nil {
 		return nil, err
 	}
 	if b.Digest, err = b.Image.Digest(); err != nil {

@@ -48,6 +48,9 @@ type PackOptions struct {
 	Root string // default DefaultRoot
 	OS   string // default linux
 	Arch string // default the running architecture
+	// Base, when set, is the image whose layers go under the artifact's:
+	// its platform and config are kept, with the run config layered on.
+	Base *Base
 }
 
 // Pack makes a runnable OCI image of files: one layer holding them under the
@@ -70,6 +73,13 @@ func Pack(files []File, opts PackOptions) (v1.Image, error) {
 		return nil, err
 	}
 	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	var baseCF *v1.ConfigFile
+	if opts.Base != nil {
+		if img, baseCF, err = onBase(img, opts.Base); err != nil {
+			return nil, err
+		}
+		opts.OS, opts.Arch = baseCF.OS, baseCF.Architecture
+	}
 	img, err = mutate.Append(img, mutate.Addendum{
 		Layer:     layer,
 		MediaType: types.OCILayer,
@@ -86,11 +96,54 @@ func Pack(files []File, opts PackOptions) (v1.Image, error) {
 	cf.OS, cf.Architecture = opts.OS, opts.Arch
 	cf.Created = v1.Time{Time: opts.Meta.Created}
 	cf.Config = imageConfig(opts)
+	ann := opts.Meta.Annotations()
+	if baseCF != nil {
+		cf.Variant, cf.OSVersion, cf.OSFeatures = baseCF.Variant, baseCF.OSVersion, baseCF.OSFeatures
+		cf.Config = mergeConfig(baseCF.Config, cf.Config, opts.Root)
+		ann[AnnotationBaseDigest] = opts.Base.Digest.String()
+		ann[AnnotationBaseName] = opts.Base.Ref
+	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, err
 	}
-	return mutate.Annotations(img, opts.Meta.Annotations()).(v1.Image), nil
+	return mutate.Annotations(img, ann).(v1.Image), nil
+}
+
+// onBase appends the base's layers (as OCI layers: the blobs are the same
+// bytes, only their descriptors' media type is OCI's) with their history.
+func onBase(img v1.Image, b *Base) (v1.Image, *v1.ConfigFile, error) {
+	cf, err := b.Image.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w %s: config: %v", ErrBase, b.Ref, err)
+	}
+	layers, err := b.Image.Layers()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w %s: layers: %v", ErrBase, b.Ref, err)
+	}
+	var hist []v1.History
+	for _, h := range cf.History {
+		if !h.EmptyLayer {
+			hist = append(hist, h)
+		}
+	}
+	for i, l := range layers {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, nil, err
+		}
+		if mt != types.OCILayer && mt != types.DockerLayer {
+			return nil, nil, fmt.Errorf("%w %s: layer %d is %s; only gzipped tar layers (%s) can be built on", ErrBase, b.Ref, i+1, mt, types.OCILayer)
+		}
+		add := mutate.Addendum{Layer: l, MediaType: types.OCILayer}
+		if len(hist) == len(layers) {
+			add.History = hist[i]
+		}
+		if img, err = mutate.Append(img, add); err != nil {
+			return nil, nil, fmt.Errorf("%w %s: %v", ErrBase, b.Ref, err)
+		}
+	}
+	return img, cf, nil
 }
 
 func imageConfig(opts PackOptions) v1.Config {
@@ -109,7 +162,7 @@ func imageConfig(opts PackOptions) v1.Config {
 		c.Entrypoint = append([]string{path.Join(opts.Root, c.Entrypoint[0])}, c.Entrypoint[1:]...)
 	}
 	if !slices.ContainsFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
-		c.Env = append(c.Env, "PATH="+opts.Root+":/usr/local/bin:/usr/bin:/bin")
+		c.Env = append(c.Env, "PATH="+defaultPath(opts.Root))
 	}
 	if len(opts.Run.Ports) > 0 {
 		c.ExposedPorts = map[string]struct{}{}
@@ -122,6 +175,10 @@ func imageConfig(opts PackOptions) v1.Config {
 	}
 	return c
 }
+
+// defaultPath is an image's PATH unless run.env sets one: the artifact's
+// root first.
+func defaultPath(root string) string { return root + ":/usr/local/bin:/usr/bin:/bin" }
 
 // packLayer writes the deterministic, gzipped layer tar.
 func packLayer(files []File, root string, mtime time.Time) (*packedLayer, error) {

@@ -77,6 +77,12 @@ func provenanceStatement(b *Built) ([]byte, error) {
 		src.URI = "git+" + b.Meta.Source + "@" + b.Meta.Commit
 	}
 	p.BuildDefinition.ResolvedDependencies = []ResourceDescriptor{src}
+	if b.Base != nil {
+		p.BuildDefinition.ExternalParameters["base"] = b.Base.Ref
+		p.BuildDefinition.ResolvedDependencies = append(p.BuildDefinition.ResolvedDependencies, ResourceDescriptor{
+			Name: "base", URI: "oci://" + b.Base.Ref, Digest: map[string]string{b.Base.Digest.Algorithm: b.Base.Digest.Hex},
+		})
+	}
 	p.RunDetails.Builder.ID = BuilderIDBelay
 	p.RunDetails.Metadata.InvocationID = fmt.Sprintf("%s@%d", b.Meta.Version, b.Started.UnixNano())
 	p.RunDetails.Metadata.StartedOn, p.RunDetails.Metadata.FinishedOn = b.Started, b.Finished
@@ -128,4 +134,18 @@ func refsOf(st Statement) []string {
 		return nil
 	}
 	return p.BuildDefinition.ExternalParameters.Refs
+}
+
+// baseOf is the base image a provenance statement records, if any.
+func baseOf(st Statement) *ResourceDescriptor {
+	var p Provenance
+	if json.Unmarshal(st.Predicate, &p) != nil {
+		return nil
+	}
+	for _, d := range p.BuildDefinition.ResolvedDependencies {
+		if d.Name == "base" {
+			return &d
+		}
+	}
+	return nil
 }

@@ -26,9 +26,12 @@ type Report struct {
 	// signed provenance statements record the artifact was built from:
 	// every one of them, since a rebuild from another branch or a new tag
 	// attaches another statement. Empty for older artifacts.
-	Refs        []string        `json:"refs,omitempty"`
-	SBOM        string          `json:"sbom,omitempty"`
-	Attachments []v1.Descriptor `json:"attachments,omitempty"`
+	Refs []string `json:"refs,omitempty"`
+	// Base is the base image the trusted provenance records (build.base),
+	// nil for an artifact built on nothing.
+	Base        *ResourceDescriptor `json:"base,omitempty"`
+	SBOM        string              `json:"sbom,omitempty"`
+	Attachments []v1.Descriptor     `json:"attachments,omitempty"`
 	manifest    ociManifest
 }
 
@@ -163,6 +166,9 @@ func checkSignatures(r *Report, envelopes [][]byte, subject v1.Hash, trusted []P
 				r.Signer = id
 			}
 			r.Refs = append(r.Refs, refsOf(st)...)
+			if b := baseOf(st); b != nil {
+				r.Base = b
+			}
 			continue
 		}
 		// A tampering error says more than "untrusted": report it first.

@@ -87,6 +87,7 @@ func buildRequest(p *spec.Project, file, name string) (artifact.BuildRequest, er
 	}
 	return artifact.BuildRequest{
 		Dir: dir, Service: name, Command: svc.Build.Command, Outputs: svc.Build.Outputs, Run: runConfig(svc.Run),
+		Base: svc.Build.Base,
 	}, nil
 }
 

@@ -53,3 +53,20 @@ func TestStateRecorder(t *testing.T) {
 		t.Fatalf("stored %+v", got)
 	}
 }
+
+// A service's build.base reaches the build request, by digest as written.
+func TestBuildRequestBase(t *testing.T) {
+	base := "registry.example.com/base@sha256:" + strings.Repeat("ab", 32)
+	doc := strings.Replace(fleetYAML, "    run: {command: ./web}\n", "    build: {command: make, outputs: [web], base: "+base+"}\n    run: {command: ./web}\n", 1)
+	p, err := spec.ParseProject("belay.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := buildRequest(p, "belay.yaml", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Base != base {
+		t.Errorf("base %q, want %q", req.Base, base)
+	}
+}

@@ -22,7 +22,7 @@ func newArtifactsCmd(g *Globals) *cobra.Command {
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&f.file, "file", "f", f.file, "the project's belay.yaml (artifacts.store and artifacts.trusted_keys)")
 	pf.StringVar(&f.store, "store", "", "artifact store: oci://host:port/repo or a directory (default artifacts.store, else $BELAY_HOME/artifacts)")
-	cmd.AddCommand(artifactsList(g, f), artifactsShow(g, f), artifactsVerify(g, f))
+	cmd.AddCommand(artifactsList(g, f), artifactsShow(g, f), artifactsVerify(g, f), artifactsCopy(g, f))
 	return cmd
 }
 

@@ -35,6 +35,8 @@ var jsonOutputs = map[string]jsonOutput{
 	"belay artifacts list":   {[]artifact.Info{}, "an array"},
 	"belay artifacts show":   {ArtifactShow{}, "an object"},
 	"belay artifacts verify": {ArtifactShow{}, "an object"},
+	"belay artifacts copy":   {ArtifactCopied{}, "an object"},
+	"belay k8s manifests":    {nil, "Kubernetes YAML, whatever -o says"},
 	"belay up":               {api.Ready{}, "an object"},
 	"belay release":          {api.ReleaseAnswer{}, "an object"},
 	"belay status":           {[]api.ServiceStatus{}, "an array, one element per service"},

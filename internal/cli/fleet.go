@@ -19,6 +19,12 @@ func serverTarget(p *spec.Project, file, socket string) (fleet.Agent, error) {
 	fleets := map[string]*fleet.Fleet{}
 	dir := filepath.Dir(file)
 	for _, e := range p.Environments {
+		if e.Target == spec.TargetKubernetes {
+			// belay.yaml describes the cluster (spec.Kubernetes); until the
+			// server drives it, refusing here beats deploying to the local agent.
+			return nil, fmt.Errorf("environment %s has target: kubernetes, which this server cannot drive yet: "+
+				"run the environment on target: local (or hosts:) for now", e.Name)
+		}
 		if len(e.Hosts) == 0 {
 			continue
 		}

@@ -64,3 +64,22 @@ func TestServerTargetFromHosts(t *testing.T) {
 		t.Fatalf("target %T %+v: want a fleet for production only", tgt, tgt)
 	}
 }
+
+// TestServerTargetRefusesKubernetes: belay.yaml accepts a kubernetes
+// environment, but a server that cannot drive one says so at start instead
+// of deploying it onto the local agent.
+func TestServerTargetRefusesKubernetes(t *testing.T) {
+	doc := strings.Replace(fleetYAML, `    listen: 0.0.0.0:8080
+    hosts:
+      - {name: web1, api: 10.0.0.11:7070, token_env: BELAY_TEST_FLEET_TOKEN, ca_file: certs/api.crt}
+`, `    target: kubernetes
+    kubernetes: {namespace: shop, registry: 127.0.0.1:5000/shop}
+`, 1)
+	p, err := spec.ParseProject("belay.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serverTarget(p, "belay.yaml", "agent.sock"); err == nil || !strings.Contains(err.Error(), "environment production has target: kubernetes, which this server cannot drive yet") {
+		t.Fatalf("err = %v", err)
+	}
+}

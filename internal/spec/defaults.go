@@ -20,6 +20,9 @@ func (p *Project) applyDefaults() {
 		if e.OnRejectedDownstream == "" {
 			e.OnRejectedDownstream = DownstreamKeep
 		}
+		if e.Kubernetes != nil {
+			e.Kubernetes.applyDefaults()
+		}
 	}
 	for _, s := range p.Services {
 		s.HealthCheck.applyDefaults()

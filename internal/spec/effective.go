@@ -21,7 +21,7 @@ type Effective struct {
 }
 
 // Effective returns service's settings in env with the environment's
-// overrides applied: instances (default 1), proxy listen address (the
+// overrides applied: instances (default the kubernetes block's replicas, else 1), proxy listen address (the
 // service's override, else the environment's), rollout, and run env merged.
 func (p *Project) Effective(service, env string) (*Effective, error) {
 	s := p.Service(service)
@@ -36,6 +36,9 @@ func (p *Project) Effective(service, env string) (*Effective, error) {
 		Service: s, Environment: e, ServiceName: s.Name, EnvName: e.Name,
 		Instances: 1, Listen: e.Listen, Rollout: s.Rollout,
 		Production: p.Production(e), AutoRollback: e.AutoRollbackEnabled(),
+	}
+	if e.Kubernetes != nil && e.Kubernetes.Replicas > 0 {
+		eff.Instances = e.Kubernetes.Replicas
 	}
 	if s.Run != nil {
 		eff.Env = maps.Clone(s.Run.Env)

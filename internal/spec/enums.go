@@ -1,11 +1,5 @@
 package spec
 
-import (
-	"reflect"
-
-	"go.yaml.in/yaml/v3"
-)
-
 // Impact is what a failed pipeline step does to the release (the seed's
 // "Release Impact" column).
 type Impact string
@@ -109,24 +103,29 @@ func (Method) values() []string { return []string{"GET", "HEAD", "POST", "PUT", 
 // TargetKind names where an environment runs its services.
 type TargetKind string
 
-// Targets. Only the local agent is driven today; target: kubernetes is
-// refused by name (see decodeNode) rather than accepted and ignored.
+// Targets.
 const (
-	TargetLocal TargetKind = "local"
+	TargetLocal      TargetKind = "local"      // the belay agent on this host, or the hosts: listed
+	TargetKubernetes TargetKind = "kubernetes" // a Kubernetes cluster (the environment's kubernetes: block)
 )
 
-func (TargetKind) values() []string { return []string{"local"} }
+func (TargetKind) values() []string { return []string{"local", "kubernetes"} }
 
-// targetsLater are targets belay is designed for but cannot drive yet.
-var targetsLater = []string{"kubernetes"}
+// Traffic is how a kubernetes environment splits traffic between a
+// service's stable and canary versions.
+type Traffic string
 
-func (t *TargetKind) decodeNode(d *decoder, n *yaml.Node, path string) {
-	if n.Kind == yaml.ScalarNode && contains(targetsLater, n.Value) {
-		d.errorf(n, path, "%s is not supported yet: belay drives only the local agent today; remove the field or use target: local", n.Value)
-		return
-	}
-	d.decodeScalar(n, path, reflect.ValueOf(t).Elem())
-}
+// Traffic modes.
+const (
+	// TrafficGateway sets backend weights on a Gateway API HTTPRoute
+	// attached to the environment's gateway.
+	TrafficGateway Traffic = "gateway"
+	// TrafficReplicas splits by the ratio of ready pods behind one Service:
+	// the weight achieved is reported (4 replicas: 25 % steps).
+	TrafficReplicas Traffic = "replicas"
+)
+
+func (Traffic) values() []string { return []string{"gateway", "replicas"} }
 
 // MetricSource names where analysis reads canary and stable metrics.
 type MetricSource string

@@ -12,11 +12,15 @@ import (
 type Environment struct {
 	Name string `yaml:"name" json:"name" belay:"required"`
 	// Listen is the default address of the environment's traffic proxy
-	// (host:port); services override it when several share an environment.
+	// (host:port) on the local target; services override it when several
+	// share an environment. A kubernetes environment has no proxy of belay's.
 	Listen string `yaml:"listen" json:"listen,omitempty"`
-	// Target is where services run: local, the default and for now the only
-	// one (kubernetes is refused until belay can drive it).
-	Target     TargetKind  `yaml:"target" json:"target"`
+	// Target is where services run: local (the default: the belay agent on
+	// this host, or the hosts listed) or kubernetes (Kubernetes below).
+	Target TargetKind `yaml:"target" json:"target"`
+	// Kubernetes is the cluster, namespace and registry of a target:
+	// kubernetes environment (kubernetes.go).
+	Kubernetes *Kubernetes `yaml:"kubernetes" json:"kubernetes,omitempty"`
 	Protection *Protection `yaml:"protection" json:"protection,omitempty"`
 	// AutoRollback lets triggers roll back without a human; default true.
 	AutoRollback *bool `yaml:"auto_rollback" json:"auto_rollback"`
@@ -122,6 +126,7 @@ func (d *decoder) checkEnvironments(p *Project) {
 		}
 		d.checkProtection(path+".protection", e.Protection)
 		d.checkHosts(path, e)
+		d.checkKubernetes(path, e)
 		if d.set(path+".on_rejected_downstream") && i == len(p.Environments)-1 {
 			d.errAt(path+".on_rejected_downstream", "%s is the last environment: no later environment can roll back its version; remove on_rejected_downstream here and set it on an earlier environment", e.Name)
 		}

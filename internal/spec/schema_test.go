@@ -97,7 +97,7 @@ func TestSchemaRejectsShapeErrors(t *testing.T) {
 	for _, name := range []string{"unknown-top-key", "unknown-service-key", "wrong-type-int", "wrong-type-mapping",
 		"percent-over-100", "bad-duration", "unknown-strategy", "unknown-impact",
 		"release-plan-bad-version", "release-plan-migration-type", "rollback-action-unknown", "missing-required",
-		"watch-without-unit", "watch-negative", "target-kubernetes", "on-rejected-downstream-unknown",
+		"watch-without-unit", "watch-negative", "kubernetes-unknown-traffic", "on-rejected-downstream-unknown",
 		"step-weight-and-shadow", "shadow-over-100", "shadow-unknown-method", "protection-refs"} {
 		f := filepath.Join("testdata", name+".bad.yaml")
 		if err := s.Validate(yamlInstance(t, f)); err == nil {

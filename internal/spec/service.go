@@ -31,6 +31,10 @@ type Service struct {
 type Build struct {
 	Command string   `yaml:"command" json:"command" belay:"required"`
 	Outputs []string `yaml:"outputs" json:"outputs" belay:"required"`
+	// Base, when set, is the image (REGISTRY/REPO@sha256:…, by digest
+	// only) the artifact's layer goes on top of, so that an interpreter or
+	// libc is there in a pod; its digest is in the signed provenance.
+	Base string `yaml:"base" json:"base,omitempty"`
 }
 
 // Run is how an instance of the service is started. The instance must listen

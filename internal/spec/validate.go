@@ -85,6 +85,11 @@ func (d *decoder) checkService(p *Project, s *Service) {
 	d.checkSmoke(path+".smoke_tests", s.SmokeTests)
 	d.checkRollout(path+".rollout", s.Rollout)
 	d.checkRun(path+".run", s.Run)
+	if s.Build != nil && s.Build.Base != "" {
+		if err := checkBase(s.Build.Base); err != nil {
+			d.errAt(path+".build.base", "%v", err)
+		}
+	}
 	d.checkNamedMetrics(p, s, path)
 	d.checkRollback(p, s, path)
 	if m := s.Migration; m != nil && m.Type != "" && m.Type != NoMigration && m.Command == "" {
@@ -215,7 +220,9 @@ func (d *decoder) checkOverride(p *Project, path, env string, o *Override) {
 		d.errAt(path+".instances", "instances must be at least 1")
 	}
 	if o.Listen != "" {
-		if err := checkListen(o.Listen); err != nil {
+		if e := p.Environment(env); e != nil && e.Target == TargetKubernetes {
+			d.errAt(path+".listen", "listen is the local agent's proxy address and does nothing in %s, which has target: kubernetes: remove it", env)
+		} else if err := checkListen(o.Listen); err != nil {
 			d.errAt(path+".listen", "%v", err)
 		}
 	}
