@@ -41,3 +41,8 @@ func ChromiumBin(t testing.TB) string {
 // Redis returns the redis:// URL of a Redis server (the default user is an
 // administrator) the test may add ACL users to.
 func Redis(t testing.TB) string { return lookup(t, "BELAY_TEST_REDIS", "Redis") }
+
+// PromtoolBin returns the path of promtool (shipped with Prometheus).
+func PromtoolBin(t testing.TB) string {
+	return lookup(t, "BELAY_TEST_PROMTOOL_BIN", "promtool")
+}
