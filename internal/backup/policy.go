@@ -42,7 +42,9 @@ func (p *PolicyProvider) Kinds() []string { return []string{KindPolicy} }
 func (p *PolicyProvider) Close() error { return nil }
 
 // PolicyPath is where r's policy is kept.
-func (p *PolicyProvider) PolicyPath(name string) string { return filepath.Join(p.Dir, name+".policy.json") }
+func (p *PolicyProvider) PolicyPath(name string) string {
+	return filepath.Join(p.Dir, name+".policy.json")
+}
 
 // Observe reads the policy file; it never changes anything.
 func (p *PolicyProvider) Observe(_ context.Context, r provider.Resource) (provider.Observation, error) {
@@ -64,7 +66,9 @@ func (p *PolicyProvider) Observe(_ context.Context, r provider.Resource) (provid
 }
 
 // Create writes the policy.
-func (p *PolicyProvider) Create(ctx context.Context, r provider.Resource) error { return p.Update(ctx, r) }
+func (p *PolicyProvider) Create(ctx context.Context, r provider.Resource) error {
+	return p.Update(ctx, r)
+}
 
 // Update writes the policy after checking it.
 func (p *PolicyProvider) Update(_ context.Context, r provider.Resource) error {
