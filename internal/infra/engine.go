@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belay-dev/belay/internal/backup"
 	"github.com/belay-dev/belay/internal/infra/postgres"
+	"github.com/belay-dev/belay/internal/infra/promfiles"
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
 	"github.com/belay-dev/belay/internal/spec"
@@ -88,6 +90,9 @@ type Engine struct {
 	// Providers opens the providers of a stack's servers by component, from
 	// their administrator URLs; nil: postgres and redis.
 	Providers func(component, kind, adminURL string) (provider.Provider, error)
+	// Local opens the providers of components kept as files (monitoring,
+	// backups) from their parameters; nil: promfiles and backup policies.
+	Local func(component, kind string, params map[string]string) (provider.Provider, error)
 	Now       func() time.Time
 	// LockTTL is how long an apply's lock lasts without renewal.
 	LockTTL time.Duration
@@ -111,6 +116,16 @@ func defaultProvider(_, kind, url string) (provider.Provider, error) {
 		return redis.New(url)
 	}
 	return nil, fmt.Errorf("no provider for %q", kind)
+}
+
+func defaultLocal(component, _ string, params map[string]string) (provider.Provider, error) {
+	switch component {
+	case "monitoring":
+		return promfiles.New(params["dir"], params["reload_url"])
+	case "backups":
+		return backup.NewPolicyProvider(params["dir"])
+	}
+	return nil, fmt.Errorf("no provider for component %q", component)
 }
 
 // session is one run's stack, stored rows and open providers.
@@ -163,6 +178,18 @@ func (e *Engine) open(ctx context.Context, p *spec.Project, env string) (*sessio
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("%w: %s server: %v", ErrInvalid, c, err)
+		}
+		s.provs[c] = pr
+	}
+	local := e.Local
+	if local == nil {
+		local = defaultLocal
+	}
+	for _, c := range sortedKeys(st.Local) {
+		pr, err := local(c, comps[c], st.Local[c])
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, c, err)
 		}
 		s.provs[c] = pr
 	}

@@ -168,6 +168,9 @@ const rulesHeader = "# belay: "
 // render is the file r's spec makes.
 func render(r provider.Resource) ([]byte, error) {
 	f := r.Spec
+	if r.Name == "" { // a spec being made
+		r.Name = f["service"] + "-" + f["environment"]
+	}
 	switch r.Kind {
 	case KindScrape:
 		if _, err := model.ParseDuration(f["interval"]); err != nil {
