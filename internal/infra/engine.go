@@ -93,7 +93,7 @@ type Engine struct {
 	// Local opens the providers of components kept as files (monitoring,
 	// backups) from their parameters; nil: promfiles and backup policies.
 	Local func(component, kind string, params map[string]string) (provider.Provider, error)
-	Now       func() time.Time
+	Now   func() time.Time
 	// LockTTL is how long an apply's lock lasts without renewal.
 	LockTTL time.Duration
 }
