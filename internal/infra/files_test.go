@@ -1,6 +1,8 @@
 package infra_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/testenv"
+	"github.com/jackc/pgx/v5"
 )
 
 // filesProject: database, monitoring and backups, the files in dirs of
@@ -168,5 +172,108 @@ func TestFilesStackErrors(t *testing.T) {
 	delete(p.Environments[0].Stack, "database")
 	if _, err := infra.StackOf(p, "staging", noSecrets); err == nil || !strings.Contains(err.Error(), "backups dump the database component's databases") {
 		t.Errorf("backups without a database: %v", err)
+	}
+}
+
+// TestBackupRestoreThroughTheEngine: after apply, a backup of a service
+// dumps its database by the applied policy (audited, an event); rows
+// changed afterwards are back in the database the restore makes; the live
+// one is untouched; an unknown backup is a clear error; the schedule takes
+// a dump only when one is due.
+func TestBackupRestoreThroughTheEngine(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("b%d", time.Now().UnixNano())
+	monDir, bkDir := t.TempDir(), t.TempDir()
+	_ = os.Mkdir(filepath.Join(monDir, "staging"), 0o755)
+	p := filesProject(t, svc, monDir, bkDir)
+	pl := planApprove(t, e, p, "staging")
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanup(t, svc, "staging"); cleanup(t, svc+"w", "staging") })
+	db := svc + "_staging"
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	cfg, _ := pgx.ParseConfig(testenv.Postgres(t))
+	cfg.Database = db
+	live, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close(ctx)
+	if _, err := live.Exec(ctx, "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)"); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := e.Backup(ctx, p, "staging", svc, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(taken.Backups) != 1 || taken.Backups[0].Database != db {
+		t.Fatalf("backup = %+v", taken)
+	}
+	if _, err := live.Exec(ctx, "DELETE FROM items WHERE id > 10"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, ID: "nope", Actor: "carol"}); err == nil ||
+		!strings.Contains(err.Error(), `has no backup "nope"; the newest is `+taken.Backups[0].ID) {
+		t.Fatalf("unknown backup: %v", err)
+	}
+	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Replace: true, Actor: "carol"}); err == nil || !strings.Contains(err.Error(), "--replace needs a --reason") {
+		t.Fatalf("replace without reason: %v", err)
+	}
+	r, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Actor: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(db string) int {
+		cfg.Database = db
+		cc, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close(ctx)
+		var n int
+		if err := cc.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t.Cleanup(func() { _, _ = c.Exec(context.Background(), `DROP DATABASE IF EXISTS "`+r.Database+`" WITH (FORCE)`) })
+	if !strings.HasPrefix(r.Database, db+"_restore_") || count(r.Database) != 100 || count(db) != 10 {
+		t.Fatalf("restored into %s: %d rows; live %d rows; want 100 and 10", r.Database, count(r.Database), count(db))
+	}
+	// the schedule: both services were backed up? api just now (not due), the worker never (due)
+	due, err := e.DueBackups(ctx, p, "staging", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due.Backups) != 1 || due.Backups[0].Service != svc+"w" {
+		t.Fatalf("due backups = %+v, want the worker's only", due.Backups)
+	}
+	list, err := e.ListBackups(p, "staging", "")
+	if err != nil || len(list.Backups) != 2 {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	entries, _ := st.AuditSince(ctx, 0, 1000)
+	actions := map[string]int{}
+	for _, a := range entries {
+		actions[a.Action]++
+	}
+	if actions["infra.backup"] != 2 || actions["infra.restore"] != 1 {
+		t.Errorf("audit = %v, want 2 infra.backup and 1 infra.restore", actions)
+	}
+	evs, _ := st.EventsSince(ctx, 0, 100)
+	kinds := map[string]int{}
+	for _, ev := range evs {
+		var x struct{ Event string }
+		_ = json.Unmarshal(ev.Data, &x)
+		kinds[x.Event]++
+	}
+	if kinds["backup_taken"] != 2 || kinds["backup_restored"] != 1 {
+		t.Errorf("events = %v", kinds)
 	}
 }
