@@ -156,6 +156,29 @@ func TestReloadFailureIsClear(t *testing.T) {
 	}
 }
 
+// TestReloadRefused: a Prometheus started without --web.enable-lifecycle
+// refuses the reload; the error says so and how to start it.
+func TestReloadRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real Prometheus")
+	}
+	bin := testenv.PrometheusBin(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte("global: {scrape_interval: 1s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := startPrometheus(t, bin, filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "data"), "--log.level=warn")
+	p := newProvider(t, t.TempDir(), url+"/-/reload")
+	_, rules := resources(t, "static:127.0.0.1:9100")
+	err := p.Create(t.Context(), rules)
+	if !errors.Is(err, promfiles.ErrReload) || !strings.Contains(err.Error(), "403 Forbidden") || !strings.Contains(err.Error(), "start Prometheus with --web.enable-lifecycle") {
+		t.Fatalf("reload refused: %v", err)
+	}
+	if _, err := os.Stat(p.Path(rules)); err != nil {
+		t.Fatalf("the file is not written: %v", err)
+	}
+}
+
 // TestLoadedByRealPrometheus: a real Prometheus including the directory
 // loads the files after the provider's reload: /api/v1/rules lists the
 // service's group and /api/v1/targets its scrape job, the agent's service
@@ -178,6 +201,7 @@ func TestLoadedByRealPrometheus(t *testing.T) {
 	// The agent's /v1/sd answer (internal/agent/sd.go's shape) lists every
 	// service and environment; the job keeps api in staging only.
 	sd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json") // as the agent's writeJSON
 		_ = json.NewEncoder(w).Encode([]map[string]any{
 			{"targets": []string{host}, "labels": map[string]string{"service": "api", "environment": "staging", "version": "v1"}},
 			{"targets": []string{"127.0.0.1:1"}, "labels": map[string]string{"service": "api", "environment": "production", "version": "v1"}},
@@ -185,20 +209,30 @@ func TestLoadedByRealPrometheus(t *testing.T) {
 		})
 	}))
 	t.Cleanup(sd.Close)
-	cfg := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_config_files: ['%s/*.scrape.yml']\nrule_files: ['%s/*.rules.yml']\n", filesDir, filesDir)
+	// Prometheus 2.43 and later include the scrape files as an operator
+	// would (scrape_config_files); an older one (Debian 12 ships 2.42) loads
+	// the rules by rule_files, and the scrape file as the whole configuration
+	// of a second Prometheus (its scrape_configs: is one).
+	include := scrapeConfigFiles(t, bin)
+	cfg := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: ['%s/*.rules.yml']\n", filesDir)
+	if include {
+		cfg += fmt.Sprintf("scrape_config_files: ['%s/*.scrape.yml']\n", filesDir)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(testenv.PromtoolBin(t), "check", "config", filepath.Join(dir, "prometheus.yml")).CombinedOutput(); err != nil {
-		t.Fatalf("this Prometheus does not take scrape_config_files (it needs 2.43 or later; BELAY_TEST_PROMETHEUS_BIN=%s): %s", bin, out)
-	}
-	url := startPrometheus(t, bin, dir)
+	url := startPrometheus(t, bin, filepath.Join(dir, "prometheus.yml"), filepath.Join(dir, "data"))
 	p := newProvider(t, filesDir, url+"/-/reload")
 	viaSD, rules := resources(t, "sd:"+sd.URL)
 	for _, r := range []provider.Resource{viaSD, rules} {
 		if err := p.Create(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	scrapeURL := url
+	if !include {
+		t.Logf("%s is older than 2.43: its scrape file is loaded by a Prometheus of its own", bin)
+		scrapeURL = startPrometheus(t, bin, p.Path(viaSD), filepath.Join(dir, "data2"))
 	}
 	var groups struct {
 		Data struct {
@@ -222,7 +256,7 @@ func TestLoadedByRealPrometheus(t *testing.T) {
 	}
 	// service discovery and the first scrape take a moment: wait for health up
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		getJSON(t, url+"/api/v1/targets", &targets)
+		getJSON(t, scrapeURL+"/api/v1/targets", &targets)
 		if a := targets.Data.Active; len(a) == 1 && a[0].Health == "up" && a[0].Labels["job"] == "api-staging" &&
 			a[0].Labels["service"] == "api" && a[0].Labels["environment"] == "staging" {
 			break
@@ -253,18 +287,24 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// startPrometheus starts bin with dir/prometheus.yml and the lifecycle API
-// (reload), and waits until it is ready.
-func startPrometheus(t *testing.T, bin, dir string) string {
+// startPrometheus starts bin with config and flags (default: the
+// lifecycle API, for reloads), and waits until it is ready.
+func startPrometheus(t *testing.T, bin, config, data string, flags ...string) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--web.enable-lifecycle")
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if flags == nil {
+		flags = []string{"--web.enable-lifecycle"}
+	}
+	cmd := exec.Command(bin, append([]string{"--config.file=" + config, "--storage.tsdb.path=" + data,
+		"--web.listen-address=" + addr}, flags...)...)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(data, "prometheus.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,4 +332,18 @@ func startPrometheus(t *testing.T, bin, dir string) string {
 			t.Fatal("prometheus not ready within 30 s")
 		}
 	}
+}
+
+// scrapeConfigFiles reports whether Prometheus bin (its --version) takes
+// scrape_config_files: 2.43 and later.
+func scrapeConfigFiles(t *testing.T, bin string) bool {
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v: %s", bin, err, out)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "prometheus, version "), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("%s --version: %q: no version", bin, out)
+	}
+	return major > 2 || major == 2 && minor >= 43
 }
