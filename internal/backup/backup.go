@@ -269,6 +269,10 @@ func RestoreName(database string, now time.Time) string {
 // Restore verifies m and restores it with pg_restore into a new database
 // into (owned by owner when set) on adminURL's server; into must not exist.
 func Restore(ctx context.Context, adminURL string, m Manifest, into, owner string) error {
+	if len(into) > 63 || into == "" {
+		// PostgreSQL would cut the name at 63 bytes without a word, and pg_restore look for the whole one
+		return fmt.Errorf("%w: database name %q has %d bytes; PostgreSQL keeps 1 to 63: name another with --into", ErrInvalid, into, len(into))
+	}
 	if err := Verify(m); err != nil {
 		return err
 	}

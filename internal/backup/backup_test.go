@@ -105,6 +105,9 @@ func TestBackupAndRestore(t *testing.T) {
 	if got := rows(t, live); got != "1=a 3=changed" {
 		t.Errorf("live rows %q: the restore touched the live database", got)
 	}
+	if err := backup.Restore(ctx, url, found, strings.Repeat("x", 64), ""); !errors.Is(err, backup.ErrInvalid) || !strings.Contains(err.Error(), "PostgreSQL keeps 1 to 63") {
+		t.Errorf("restore into a 64-byte name: %v", err)
+	}
 	// restoring into an existing database is refused
 	if err := backup.Restore(ctx, url, found, db, ""); err == nil || !strings.Contains(err.Error(), "never overwrites") {
 		t.Errorf("restore into the live database: %v", err)
