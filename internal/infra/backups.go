@@ -10,6 +10,8 @@ import (
 
 	"github.com/belay-dev/belay/internal/backup"
 	"github.com/belay-dev/belay/internal/event"
+	"github.com/belay-dev/belay/internal/infra/postgres"
+	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -241,6 +243,12 @@ func (e *Engine) Restore(ctx context.Context, p *spec.Project, env string, o Res
 			return out, fmt.Errorf("%w (the dump is restored in %s)", err, into)
 		}
 		out.Database, out.Replaced = m.Database, old
+		// A dump holds what is in a database, not the database's own
+		// settings (connection limit, PUBLIC's rights, CONNECT of the app
+		// role): apply them again as last applied.
+		if err := e.reapplyDatabase(ctx, env, admin, m.Database); err != nil {
+			return out, fmt.Errorf("restored in place of %s (the former kept as %s), but its settings were not applied again: %w; belay plan and apply restore them", m.Database, old, err)
+		}
 	}
 	detail, _ := json.Marshal(map[string]any{"environment": env, "backup": m.ID, "sha256": m.SHA256, "database": out.Database,
 		"replace": o.Replace, "replaced": out.Replaced})
@@ -250,4 +258,29 @@ func (e *Engine) Restore(ctx context.Context, p *spec.Project, env string, o Res
 	}
 	return out, e.emit(ctx, event.Event{ID: "restore/" + env + "/" + m.ID + "/" + now.UTC().Format(time.RFC3339Nano), Event: event.BackupRestored,
 		Time: now, Service: o.Service, Environment: env, Actor: o.Actor, Reason: o.Reason, Evidence: detail})
+}
+
+// reapplyDatabase makes database's settings on the server what belay last
+// applied (nothing when belay has no record of it).
+func (e *Engine) reapplyDatabase(ctx context.Context, env, admin, database string) error {
+	rows, err := e.Store.InfraResources(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Kind != postgres.KindDatabase || r.Name != database || len(r.Applied) == 0 || r.Policy == store.PolicyObserve {
+			continue
+		}
+		var spec provider.Fields
+		if err := json.Unmarshal(r.Applied, &spec); err != nil {
+			return err
+		}
+		pr, err := postgres.New(admin)
+		if err != nil {
+			return err
+		}
+		defer pr.Close()
+		return pr.Update(ctx, provider.Resource{Kind: r.Kind, Name: r.Name, Spec: spec})
+	}
+	return nil
 }

@@ -246,6 +246,24 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	if !strings.HasPrefix(r.Database, db+"_restore_") || count(r.Database) != 100 || count(db) != 10 {
 		t.Fatalf("restored into %s: %d rows; live %d rows; want 100 and 10", r.Database, count(r.Database), count(db))
 	}
+	// in place of the live database (its settings applied again: no drift),
+	// an hour later (restore names are to the second)
+	e.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	r2, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Replace: true, Reason: "bad migration", Actor: "dave"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = c.Exec(context.Background(), `DROP DATABASE IF EXISTS "`+r2.Replaced+`" WITH (FORCE)`) })
+	if r2.Database != db || count(db) != 100 || count(r2.Replaced) != 10 {
+		t.Fatalf("replace: %+v; %s has %d rows, %s %d; want 100 and 10", r2, db, count(db), r2.Replaced, count(r2.Replaced))
+	}
+	if rep, err := e.Drift(ctx, p, "staging"); err != nil || len(rep.Drifts) != 0 {
+		t.Fatalf("drift after replace: %+v, %v", rep.Drifts, err)
+	}
+	var publicConnect bool // a new database lets PUBLIC connect; belay's revokes it
+	if err := c.QueryRow(ctx, `SELECT has_database_privilege('public', $1, 'CONNECT')`, db).Scan(&publicConnect); err != nil || publicConnect {
+		t.Fatalf("after replace, PUBLIC may connect to %s (%v): the database's settings were not applied again", db, err)
+	}
 	// the schedule: both services were backed up? api just now (not due), the worker never (due)
 	due, err := e.DueBackups(ctx, p, "staging", "server")
 	if err != nil {
@@ -263,8 +281,8 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	for _, a := range entries {
 		actions[a.Action]++
 	}
-	if actions["infra.backup"] != 2 || actions["infra.restore"] != 1 {
-		t.Errorf("audit = %v, want 2 infra.backup and 1 infra.restore", actions)
+	if actions["infra.backup"] != 2 || actions["infra.restore"] != 2 {
+		t.Errorf("audit = %v, want 2 infra.backup and 2 infra.restore", actions)
 	}
 	evs, _ := st.EventsSince(ctx, 0, 100)
 	kinds := map[string]int{}
@@ -273,7 +291,7 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 		_ = json.Unmarshal(ev.Data, &x)
 		kinds[x.Event]++
 	}
-	if kinds["backup_taken"] != 2 || kinds["backup_restored"] != 1 {
+	if kinds["backup_taken"] != 2 || kinds["backup_restored"] != 2 {
 		t.Errorf("events = %v", kinds)
 	}
 }
