@@ -343,7 +343,8 @@ func scrapeConfigFiles(t *testing.T, bin string) bool {
 	}
 	var major, minor int
 	if _, err := fmt.Sscanf(strings.TrimPrefix(string(out), "prometheus, version "), "%d.%d", &major, &minor); err != nil {
-		t.Fatalf("%s --version: %q: no version", bin, out)
+		t.Logf("%s has no version (built from source without one): taken as current", bin)
+		return true
 	}
 	return major > 2 || major == 2 && minor >= 43
 }
