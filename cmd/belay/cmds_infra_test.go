@@ -41,8 +41,13 @@ func cmdInfraServers(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() {
 		ctx := context.Background()
 		if c, err := pgx.Connect(ctx, pg); err == nil {
+			// the service's databases and those restores made beside them
+			rows, _ := c.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE $1`, svc+"%")
+			dbs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+			for _, db := range dbs {
+				_, _ = c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, db))
+			}
 			for _, env := range []string{"staging", "production"} {
-				_, _ = c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, svc+"_"+env))
 				_, _ = c.Exec(ctx, fmt.Sprintf(`DROP ROLE IF EXISTS %q`, svc+"_"+env+"_app"))
 				_, _ = c.Exec(ctx, fmt.Sprintf(`DROP ROLE IF EXISTS %q`, svc+"_"+env+"_owner"))
 			}
@@ -56,14 +61,23 @@ func cmdInfraServers(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-// pgexec SQL: run SQL on $PG_ADMIN_URL, as an operator changing something
-// by hand.
+// pgexec [-d DATABASE] SQL: run SQL on $PG_ADMIN_URL (in DATABASE), as
+// an operator changing something by hand.
 func cmdPgExec(ts *testscript.TestScript, neg bool, args []string) {
+	db := ""
+	if len(args) == 3 && args[0] == "-d" {
+		db, args = args[1], args[2:]
+	}
 	if len(args) != 1 {
-		ts.Fatalf("usage: pgexec SQL")
+		ts.Fatalf("usage: pgexec [-d DATABASE] SQL")
 	}
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, ts.Getenv("PG_ADMIN_URL"))
+	cfg, err := pgx.ParseConfig(ts.Getenv("PG_ADMIN_URL"))
+	ts.Check(err)
+	if db != "" {
+		cfg.Database = db
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
 	ts.Check(err)
 	defer c.Close(ctx)
 	_, err = c.Exec(ctx, args[0])

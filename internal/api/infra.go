@@ -39,3 +39,23 @@ type InfraApproved struct {
 	State       string `json:"state"`
 	ApprovedBy  string `json:"approved_by"`
 }
+
+// BackupRequest takes a backup of an environment's databases now.
+type BackupRequest struct {
+	// Service: one service's database; empty: every one with a policy.
+	Service string `json:"service,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// RestoreRequest restores a backup of a service's database.
+type RestoreRequest struct {
+	Service string `json:"service"`
+	// Backup is its ID; empty: the newest.
+	Backup string `json:"backup,omitempty"`
+	// Into names the new database (default <db>_restore_<time>).
+	Into string `json:"into,omitempty"`
+	// Replace puts the restored database in place of the live one (kept
+	// under another name); it needs the admin role and Reason.
+	Replace bool   `json:"replace,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}

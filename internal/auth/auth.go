@@ -66,10 +66,12 @@ const (
 	Plan     Action = "plan"    // plan an environment's infrastructure (observes its servers)
 	Apply    Action = "apply"   // apply an approved infrastructure plan
 	Unlock   Action = "unlock"  // release an environment's infrastructure lock another holds
+	Backup   Action = "backup"  // take a database backup now, or restore one into a new database
+	Replace  Action = "replace" // restore a backup in place of the live database
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock, Backup, Replace}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {
@@ -78,7 +80,7 @@ func Need(a Action) Role {
 		return Viewer
 	case Approve, Promote:
 		return Approver
-	case Tokens, Secrets, Unlock:
+	case Tokens, Secrets, Unlock, Replace:
 		return Admin
 	}
 	return Deployer

@@ -29,7 +29,9 @@ const (
 	ApprovalRequired     = "approval_required"
 	ApprovalGranted      = "approval_granted"
 	PhaseChanged         = "phase_changed"
-	FlagChanged          = "flag_changed" // a flag's run-time override was set or removed
+	FlagChanged          = "flag_changed"    // a flag's run-time override was set or removed
+	BackupTaken          = "backup_taken"    // a database dump (belay backup, or the server's schedule)
+	BackupRestored       = "backup_restored" // a dump restored (belay restore)
 )
 
 // Event is one thing that happened, in the seed's shape plus identifiers.

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/belay-dev/belay/internal/backup"
 	"github.com/belay-dev/belay/internal/infra/nats"
 	"github.com/belay-dev/belay/internal/infra/postgres"
+	"github.com/belay-dev/belay/internal/infra/promfiles"
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
 	"github.com/belay-dev/belay/internal/infra/s3"
@@ -90,7 +92,10 @@ type Engine struct {
 	// Providers opens the providers of a stack's servers by component, from
 	// their administrator URLs; nil: postgres, redis, nats and s3.
 	Providers func(component, kind, adminURL string) (provider.Provider, error)
-	Now       func() time.Time
+	// Local opens the providers of components kept as files (monitoring,
+	// backups) from their parameters; nil: promfiles and backup policies.
+	Local func(component, kind string, params map[string]string) (provider.Provider, error)
+	Now   func() time.Time
 	// LockTTL is how long an apply's lock lasts without renewal.
 	LockTTL time.Duration
 }
@@ -120,6 +125,16 @@ func defaultProvider(component, kind, url string) (provider.Provider, error) {
 		return s3.New(url)
 	}
 	return nil, fmt.Errorf("no provider for %q", kind)
+}
+
+func defaultLocal(component, _ string, params map[string]string) (provider.Provider, error) {
+	switch component {
+	case "monitoring":
+		return promfiles.New(params["dir"], params["reload_url"])
+	case "backups":
+		return backup.NewPolicyProvider(params["dir"])
+	}
+	return nil, fmt.Errorf("no provider for component %q", component)
 }
 
 // session is one run's stack, stored rows and open providers.
@@ -172,6 +187,18 @@ func (e *Engine) open(ctx context.Context, p *spec.Project, env string) (*sessio
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("%w: %s server: %v", ErrInvalid, c, err)
+		}
+		s.provs[c] = pr
+	}
+	local := e.Local
+	if local == nil {
+		local = defaultLocal
+	}
+	for _, c := range sortedKeys(st.Local) {
+		pr, err := local(c, comps[c], st.Local[c])
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, c, err)
 		}
 		s.provs[c] = pr
 	}

@@ -4,7 +4,7 @@
 // (only an approved plan that is still what the servers would get, under
 // the environment's lock), drift (what changed on the servers since the
 // last apply) and unlock. Providers live in subpackages (postgres, redis,
-// nats, s3).
+// nats, s3, promfiles) and in internal/backup (backup policies).
 package infra
 
 import (
@@ -12,15 +12,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/belay-dev/belay/internal/backup"
 	"github.com/belay-dev/belay/internal/infra/nats"
 	"github.com/belay-dev/belay/internal/infra/postgres"
+	"github.com/belay-dev/belay/internal/infra/promfiles"
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
 	"github.com/belay-dev/belay/internal/infra/s3"
+	"github.com/belay-dev/belay/internal/slo"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -42,6 +46,10 @@ type Stack struct {
 	// Servers: component → the name of the environment secret holding the
 	// administrator URL of its server.
 	Servers map[string]string
+	// Local: component → its parameters, for components whose provider
+	// works on files the server reaches (monitoring, backups), not a server
+	// behind a secret.
+	Local map[string]map[string]string
 }
 
 // Component kinds belay provisions, and the parameters each takes.
@@ -63,6 +71,16 @@ var componentKinds = map[string]map[string][]string{
 		"s3":      {"admin_url_secret", "versioning", "management"},
 		"enabled": {"admin_url_secret", "versioning", "management"},
 	},
+	// monitoring: enabled is the case study's value, meaning prometheus.
+	"monitoring": {
+		"prometheus": monitoringParams,
+		"enabled":    monitoringParams,
+	},
+	// backups: enabled means pg_dump, of the database component's databases.
+	"backups": {
+		"pg_dump": backupParams,
+		"enabled": backupParams,
+	},
 }
 
 // supportedKinds lists componentKinds for messages.
@@ -73,6 +91,15 @@ func supportedKinds() string {
 	}
 	return strings.Join(out, "; ")
 }
+
+var (
+	monitoringParams = []string{"dir", "reload_url", "scrape_interval", "sd_url", "sd_credentials_file", "targets", "management"}
+	backupParams     = []string{"dir", "schedule", "retention", "management"}
+)
+
+// localComponents are provisioned as files in a directory the server
+// reaches (their dir parameter), with no administrator URL.
+var localComponents = map[string]bool{"monitoring": true, "backups": true}
 
 // notProvisioned are components that name no server resource.
 var notProvisioned = map[string]bool{"app_service": true}
@@ -104,7 +131,7 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 	if len(comps) == 0 {
 		return nil, fmt.Errorf("belay.yaml has no service_stack: nothing to plan")
 	}
-	st := &Stack{Environment: env, Servers: map[string]string{}}
+	st := &Stack{Environment: env, Servers: map[string]string{}, Local: map[string]map[string]string{}}
 	params := map[string]map[string]string{}
 	var errs []string
 	for _, c := range sortedKeys(comps) {
@@ -130,7 +157,11 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "not a parameter of %s %s; its parameters: %s", c, comps[c], strings.Join(keys, ", ")).Error())
 			}
 		}
-		if ps["admin_url_secret"] == "" {
+		if localComponents[c] {
+			if d := ps["dir"]; !filepath.IsAbs(d) {
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.dir", idx, c), "%q: name the absolute directory, on the server's host, where belay writes the %s files", d, c).Error())
+			}
+		} else if ps["admin_url_secret"] == "" {
 			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.admin_url_secret", idx, c), "missing: name the %s secret holding the administrator URL of the %s server (belay secrets set NAME --env %s)", env, comps[c], env).Error())
 		}
 		switch m := ps["management"]; m {
@@ -139,7 +170,14 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.management", idx, c), "%q is not manage or observe", m).Error())
 		}
 		params[c] = ps
-		st.Servers[c] = ps["admin_url_secret"]
+		if localComponents[c] {
+			st.Local[c] = ps
+		} else {
+			st.Servers[c] = ps["admin_url_secret"]
+		}
+	}
+	if _, ok := params["backups"]; ok && params["database"] == nil {
+		errs = append(errs, p.At("service_stack.backups", "backups dump the database component's databases, and %s has none: enable database or disable backups", env).Error())
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
@@ -216,6 +254,20 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			d.Policy = policy("object_storage")
 			st.Resources = append(st.Resources, d)
 		}
+		if ps, ok := params["monitoring"]; ok {
+			rs, err := monitoringOf(p, idx, svc, env, ps)
+			if err != nil {
+				return nil, err
+			}
+			st.Resources = append(st.Resources, rs...)
+		}
+		if ps, ok := params["backups"]; ok {
+			d, err := backupPolicyOf(p, idx, svc, env, ps)
+			if err != nil {
+				return nil, err
+			}
+			st.Resources = append(st.Resources, d)
+		}
 		if ps, ok := params["cache"]; ok {
 			cmds := ps["commands"]
 			if cmds == "" {
@@ -249,6 +301,10 @@ func componentOfKind(kind string) string {
 		return "queue"
 	case s3.KindBucket:
 		return "object_storage"
+	case promfiles.KindScrape, promfiles.KindRules:
+		return "monitoring"
+	case backup.KindPolicy:
+		return "backups"
 	}
 	return ""
 }
@@ -292,6 +348,66 @@ func bucket(p *spec.Project, idx int, ps map[string]string, svc, env string) (De
 	}
 	return Desired{Resource: provider.Resource{Kind: s3.KindBucket, Name: name, Spec: provider.Fields{"versioning": v}},
 		Protect: true, Component: "object_storage"}, nil
+}
+
+// monitoringOf is a service's scrape file and, when it has an slo:, its
+// rules file in env.
+func monitoringOf(p *spec.Project, idx int, svc, env string, ps map[string]string) ([]Desired, error) {
+	at := func(k string) string { return fmt.Sprintf("environments[%d].stack.monitoring.%s", idx, k) }
+	interval := ps["scrape_interval"]
+	if interval == "" {
+		interval = "15s"
+	}
+	var targets string
+	switch {
+	case ps["sd_url"] != "" && ps["targets"] != "":
+		return nil, p.At(at("targets"), "set sd_url or targets, not both")
+	case ps["sd_url"] != "":
+		targets = "sd:" + ps["sd_url"]
+	case ps["targets"] != "":
+		targets = "static:" + strings.Join(strings.Fields(strings.ReplaceAll(ps["targets"], ",", " ")), ",")
+	default:
+		return nil, p.At(at("sd_url"), "missing: set sd_url to the agent's service discovery (http://AGENT/v1/sd) or targets to HOST:PORT,…")
+	}
+	f, err := promfiles.Scrape(svc, env, interval, targets, ps["sd_credentials_file"])
+	if err != nil {
+		return nil, p.At(at("scrape_interval"), "%v", err)
+	}
+	pol := policyOf(ps)
+	out := []Desired{{Resource: provider.Resource{Kind: promfiles.KindScrape, Name: svc + "-" + env, Spec: f}, Policy: pol, Component: "monitoring"}}
+	if s := p.Service(svc); s != nil && s.SLO != nil {
+		e := s.SLO.Effective()
+		rf, err := promfiles.Rules(svc, env, slo.Objective{Objective: float64(e.Objective), Window: e.Window.D()})
+		if err != nil {
+			return nil, p.At("services."+svc+".slo", "%v", err)
+		}
+		out = append(out, Desired{Resource: provider.Resource{Kind: promfiles.KindRules, Name: svc + "-" + env, Spec: rf}, Policy: pol, Component: "monitoring"})
+	}
+	return out, nil
+}
+
+// backupPolicyOf is the backup policy of a service's database in env.
+func backupPolicyOf(p *spec.Project, idx int, svc, env string, ps map[string]string) (Desired, error) {
+	at := func(k string) string { return fmt.Sprintf("environments[%d].stack.backups.%s", idx, k) }
+	schedule := cmp.Or(ps["schedule"], "24h")
+	if _, err := backup.ParseSchedule(schedule); err != nil {
+		return Desired{}, p.At(at("schedule"), "%v", err)
+	}
+	retention := cmp.Or(ps["retention"], "7")
+	r, err := backup.ParseRetention(retention)
+	if err != nil {
+		return Desired{}, p.At(at("retention"), "%v", err)
+	}
+	return Desired{Resource: provider.Resource{Kind: backup.KindPolicy, Name: dbName(svc, env), Spec: provider.Fields{
+		"service": svc, "environment": env, "database": dbName(svc, env), "schedule": schedule, "retention": r.String()}},
+		Policy: policyOf(ps), Component: "backups"}, nil
+}
+
+func policyOf(ps map[string]string) string {
+	if ps["management"] == store.PolicyObserve {
+		return store.PolicyObserve
+	}
+	return store.PolicyManage
 }
 
 // deleteRank orders deletes: a database before the roles it uses.

@@ -13,6 +13,10 @@ import (
 type Service struct {
 	Name      string
 	Objective Objective
+	// Environment, when set, confines the rules to that environment (the
+	// group is then belay-slo-<service>-<environment>): one file per
+	// service and environment, as the monitoring component writes them.
+	Environment string
 }
 
 // Recording-rule names, Sloth-style: level:metric:operations. Each series
@@ -67,8 +71,11 @@ func Rules(services []Service, pairs []Pair) ([]byte, error) {
 }
 
 func group(s Service, pairs []Pair) ruleGroup {
-	g := ruleGroup{Name: "belay-slo-" + s.Name}
+	g := ruleGroup{Name: GroupName(s)}
 	sel := "service=" + strconv.Quote(s.Name)
+	if s.Environment != "" {
+		sel += ",environment=" + strconv.Quote(s.Environment)
+	}
 	budget := strconv.FormatFloat(s.Objective.Budget(), 'g', 12, 64)
 	by := "sum by (service, environment) "
 	for _, w := range s.Objective.Windows(pairs) {
@@ -108,6 +115,14 @@ func group(s Service, pairs []Pair) ruleGroup {
 		})
 	}
 	return g
+}
+
+// GroupName is the rule group Rules writes for s.
+func GroupName(s Service) string {
+	if s.Environment != "" {
+		return "belay-slo-" + s.Name + "-" + s.Environment
+	}
+	return "belay-slo-" + s.Name
 }
 
 func (o Objective) percent() string {

@@ -50,3 +50,8 @@ func NATS(t testing.TB) string { return lookup(t, "BELAY_TEST_NATS", "NATS with 
 // S3 returns the http://access:secret@host:port URL of an S3-compatible
 // server (versitygw, built by scripts/s3.sh) the test may add buckets to.
 func S3(t testing.TB) string { return lookup(t, "BELAY_TEST_S3", "S3 server") }
+
+// PromtoolBin returns the path of promtool (shipped with Prometheus).
+func PromtoolBin(t testing.TB) string {
+	return lookup(t, "BELAY_TEST_PROMTOOL_BIN", "promtool")
+}

@@ -85,6 +85,9 @@ var sizeKeys = map[string]bool{
 	"cpu": true, "cpus": true, "storage": true, "disk": true, "connection_limit": true,
 	"connections": true, "max_connections": true, "pool_size": true, "max_bytes": true,
 	"max_msgs": true, "max_age": true, "retention": true, "keep": true, "quota": true,
+	// a metric's resolution, not what is watched (a backup schedule, the
+	// data a restore can lose, stays shape)
+	"scrape_interval": true,
 }
 
 var sizeSuffixes = []string{"_size", "_bytes", "_limit", "_count", "_retention", "_days"}

@@ -126,7 +126,7 @@ func TestNormaliser(t *testing.T) {
 
 func TestSizeKey(t *testing.T) {
 	for k, size := range map[string]bool{"size": true, "replicas": true, "connection_limit": true, "max_bytes": true,
-		"stream_max_bytes": true, "backup_retention": true, "version": false, "extensions": false, "schedule": false, "prefix": false} {
+		"stream_max_bytes": true, "backup_retention": true, "version": false, "extensions": false, "schedule": false, "prefix": false, "scrape_interval": true} {
 		if SizeKey(k) != size {
 			t.Errorf("SizeKey(%q) = %v", k, !size)
 		}
