@@ -294,7 +294,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, actor, reason string) (s
 		return sp, err
 	}
 	detail, _ := json.Marshal(map[string]string{"environment": sp.Environment, "hash": sp.Hash})
-	return e.Store.ApproveInfraPlan(ctx, id, actor, e.now(), store.AuditEntry{At: e.now(), Actor: actor,
+	return e.Store.ApproveInfraPlan(ctx, id, actor, 1, e.now(), store.AuditEntry{At: e.now(), Actor: actor,
 		Action: "infra.plan.approve", Subject: fmt.Sprintf("plan/%d", id), Reason: reason, Detail: detail})
 }
 
