@@ -67,7 +67,7 @@ type InfraPlan struct {
 	// Approvals are the distinct approvers so far (an environment's
 	// protection may ask for more than one).
 	Approvals []string
-	AppliedAt   time.Time
+	AppliedAt time.Time
 }
 
 // Infra keeps infrastructure resources and plans.
