@@ -66,17 +66,20 @@ const (
 	Plan     Action = "plan"    // plan an environment's infrastructure (observes its servers)
 	Apply    Action = "apply"   // apply an approved infrastructure plan
 	Unlock   Action = "unlock"  // release an environment's infrastructure lock another holds
+	// AckDrift acknowledges an environment's infrastructure drift, which
+	// the release path then lets through (like an approval).
+	AckDrift Action = "ack_drift"
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock, AckDrift}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {
 	switch a {
 	case Read:
 		return Viewer
-	case Approve, Promote:
+	case Approve, Promote, AckDrift:
 		return Approver
 	case Tokens, Secrets, Unlock:
 		return Admin

@@ -30,6 +30,11 @@ const (
 	ApprovalGranted      = "approval_granted"
 	PhaseChanged         = "phase_changed"
 	FlagChanged          = "flag_changed" // a flag's run-time override was set or removed
+	// InfraDrift: a resource of an environment's service stack changed on
+	// its server since belay applied it (new drift, reported once).
+	InfraDrift = "infra_drift"
+	// InfraDriftResolved: drift reported before is gone.
+	InfraDriftResolved = "infra_drift_resolved"
 )
 
 // Event is one thing that happened, in the seed's shape plus identifiers.

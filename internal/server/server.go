@@ -75,6 +75,9 @@ type Deps struct {
 	// source samples the agent's counters (default slo.DefaultSampleEvery).
 	SLO            func(a *spec.Analysis) (slo.Reader, error)
 	SLOSampleEvery time.Duration
+	// DriftInterval is how often the server checks the environments'
+	// infrastructure for drift (drift.go); 0: never.
+	DriftInterval time.Duration
 }
 
 // Server holds the control plane's state.
@@ -223,6 +226,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	engineDone := make(chan struct{})
 	go func() { s.lead(engineCtx); close(engineDone) }()
 	go s.sampleSLOs(engineCtx)
+	go s.watchDrift(engineCtx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
