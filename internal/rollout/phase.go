@@ -12,6 +12,11 @@ const (
 	Pending          Phase = "Pending"
 	AwaitingApproval Phase = "AwaitingApproval"
 	Verifying        Phase = "Verifying"
+	// InfrastructurePlan: the environment's service stack is planned
+	// (observed, never applied) and its drift read before anything is
+	// deployed; pending changes or unacknowledged drift stop the release
+	// (policy block) or are recorded as a warning (warn).
+	InfrastructurePlan Phase = "InfrastructurePlan"
 	Migrating        Phase = "Migrating" // pre-deploy hooks (migrations) run before any traffic moves
 	Deploying        Phase = "Deploying"
 	SmokeTesting     Phase = "SmokeTesting"

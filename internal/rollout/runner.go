@@ -33,6 +33,13 @@ type HookRunner interface {
 	Hooks(ctx context.Context, s State) (evidence json.RawMessage, err error)
 }
 
+// InfraChecker looks at s.Environment's service stack before a deploy
+// (changes nothing): evidence says what it found, with a "summary" the
+// transition's reason quotes; an ErrActionFailed error stops the release.
+type InfraChecker interface {
+	CheckInfra(ctx context.Context, s State) (evidence json.RawMessage, err error)
+}
+
 // FlagSwitch makes a rollback's flag change in s.Environment. It is called
 // again after a crash, so a change already made must be a no-op. Its error
 // never stops the rollback: the engine logs it and moves traffic anyway.

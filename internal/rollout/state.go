@@ -89,6 +89,9 @@ type Config struct {
 	WaitTimer     time.Duration      `json:"wait_timer,omitempty"`
 	MigrationType string             `json:"migration_type,omitempty"` // none, expand_only, contract
 	Hooks         bool               `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
+	// InfraCheck: the environment's service stack names servers belay
+	// provisions; run InfrastructurePlan before deploying.
+	InfraCheck bool `json:"infra_check,omitempty"`
 	PostHooks     bool               `json:"post_hooks,omitempty"`     // post_promote or post_rollback hooks exist
 	Inconclusive  InconclusivePolicy `json:"inconclusive,omitempty"`
 	ExtendLimit   time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
