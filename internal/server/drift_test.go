@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -121,6 +122,18 @@ func TestScheduledDrift(t *testing.T) {
 	}
 	if !recorded {
 		t.Fatalf("the drift is not stored with the resource: %+v", rows)
+	}
+	// the dashboard's overview has a drift entry per environment
+	page, err := s.overview(httptest.NewRequest("GET", "/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.dashInit()
+	s.render(rec, 200, "overview", page)
+	if body := rec.Body.String(); !strings.Contains(body, `<td class="drift bad" data-env="staging">drift: postgres_role/`+svc+`_staging_app connection_limit=&#34;9&#34;</td>`) ||
+		!strings.Contains(body, `<td class="drift " data-env="production">—</td>`) {
+		t.Fatalf("overview without the drift entries:\n%s", body)
 	}
 	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 10`, svc+"_staging_app")); err != nil {
 		t.Fatal(err)
