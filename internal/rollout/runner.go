@@ -67,14 +67,20 @@ func (f RunnerFunc) Smoke(ctx context.Context, s State) (json.RawMessage, error)
 // Hooks calls f.
 func (f RunnerFunc) Hooks(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
 
+// CheckInfra calls f.
+func (f RunnerFunc) CheckInfra(ctx context.Context, s State) (json.RawMessage, error) {
+	return f(ctx, s)
+}
+
 // Verify calls f.
 func (f RunnerFunc) Verify(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
 
 var (
-	_ Judge       = JudgeFunc(nil)
-	_ SmokeRunner = RunnerFunc(nil)
-	_ HookRunner  = RunnerFunc(nil)
-	_ Verifier    = RunnerFunc(nil)
+	_ Judge        = JudgeFunc(nil)
+	_ SmokeRunner  = RunnerFunc(nil)
+	_ InfraChecker = RunnerFunc(nil)
+	_ HookRunner   = RunnerFunc(nil)
+	_ Verifier     = RunnerFunc(nil)
 )
 
 // permanent reports whether err is a final failure of an action. An error
