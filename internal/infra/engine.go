@@ -633,6 +633,11 @@ type DriftChange struct {
 // the resources rep names are touched. It returns the resources whose
 // drift is new or resolved since the last record.
 func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChange, error) {
+	unlock, err := e.hold(ctx, rep.Environment, "drift record")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rows, err := e.Store.InfraResources(ctx, rep.Environment)
 	if err != nil {
 		return nil, err
@@ -697,6 +702,18 @@ func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, a
 	}
 	if len(ds) == 0 {
 		return nil, fmt.Errorf("%w: %s in %s has no drift now: nothing to acknowledge", ErrInvalid, resource, env)
+	}
+	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if rows, err := e.Store.InfraResources(ctx, env); err == nil { // as it is now, under the lock
+		for _, r := range rows {
+			if r.Kind+"/"+r.Name == resource {
+				row = r
+			}
+		}
 	}
 	detail, _ := json.Marshal(map[string]any{"environment": env, "drifts": ds})
 	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.drift.ack",
@@ -772,6 +789,23 @@ func (e *Engine) Check(ctx context.Context, p *spec.Project, env string) (Check,
 		out.Pending = append(out.Pending, c)
 	}
 	return out, nil
+}
+
+// hold takes env's lock for a short write of resource rows (recording or
+// acknowledging drift), so that it never writes back rows an apply is
+// changing; an apply holding it is ErrLocked.
+func (e *Engine) hold(ctx context.Context, env, what string) (func(), error) {
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	holder := what + " #" + hex.EncodeToString(nonce[:])
+	l, held, err := e.Store.AcquireLease(ctx, LockName(env), holder, time.Minute, e.now())
+	if err != nil {
+		return nil, err
+	}
+	if !held {
+		return nil, fmt.Errorf("%w: %s is locked by %q (an apply); try again once it is done", ErrLocked, env, l.Holder)
+	}
+	return func() { _ = e.Store.ReleaseLease(context.WithoutCancel(ctx), LockName(env), holder) }, nil
 }
 
 // Unlock releases env's apply lock whoever holds it, audited; it reports

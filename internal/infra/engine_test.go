@@ -141,6 +141,16 @@ func TestPlanApplyDrift(t *testing.T) {
 	if rep2, _ := e.Drift(ctx, p, "production"); len(rep2.Drifts) != 2 || !rep2.Drifts[0].New || !rep2.Drifts[1].New {
 		t.Fatalf("drift read again before recording = %+v, want it new still", rep2.Drifts)
 	}
+	// an apply holds the environment: recording waits for it rather than write rows back under it
+	if _, held, _ := st.AcquireLease(ctx, infra.LockName("production"), "an apply", time.Hour, time.Now()); !held {
+		t.Fatal("lease")
+	}
+	if _, err := e.RecordDrift(ctx, rep); !errors.Is(err, infra.ErrLocked) {
+		t.Fatalf("recording under an apply's lock: %v, want ErrLocked", err)
+	}
+	if err := st.ReleaseLease(ctx, infra.LockName("production"), "an apply"); err != nil {
+		t.Fatal(err)
+	}
 	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 2 || ch[0].Resolved {
 		t.Fatalf("record = %+v, %v; want 2 resources with new drift", ch, err)
 	}
