@@ -338,7 +338,7 @@ func newDriftCmd(g *Globals) *cobra.Command {
 				}
 				var changes []infra.DriftChange
 				if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(rep.Environment)+"/drift/record", rep, &changes); err != nil {
-					return err
+					return fmt.Errorf("the drift of %s was shown but not marked reported (it is shown again next time): %w", rep.Environment, err)
 				}
 			}
 			if found > 0 {
