@@ -113,15 +113,16 @@ func (r *crashRig) agree(env string) {
 // next lists the phases a transition may lead to from each phase (besides
 // staying, which settles the phase's actions).
 var next = map[rollout.Phase][]rollout.Phase{
-	rollout.Pending:      {rollout.Verifying, rollout.AwaitingApproval},
-	rollout.Verifying:    {rollout.Migrating, rollout.Deploying, rollout.Failed},
-	rollout.Migrating:    {rollout.Deploying, rollout.Failed},
-	rollout.Deploying:    {rollout.SmokeTesting, rollout.RollingBack},
-	rollout.SmokeTesting: {rollout.Canary, rollout.RollingBack},
-	rollout.Canary:       {rollout.Watching, rollout.Promoting, rollout.RollingBack},
-	rollout.Watching:     {rollout.Promoting, rollout.RollingBack},
-	rollout.Promoting:    {rollout.Succeeded},
-	rollout.RollingBack:  {rollout.RolledBack},
+	rollout.Pending:            {rollout.Verifying, rollout.AwaitingApproval},
+	rollout.Verifying:          {rollout.InfrastructurePlan, rollout.Migrating, rollout.Deploying, rollout.Failed},
+	rollout.InfrastructurePlan: {rollout.Migrating, rollout.Deploying, rollout.Failed},
+	rollout.Migrating:          {rollout.Deploying, rollout.Failed},
+	rollout.Deploying:          {rollout.SmokeTesting, rollout.RollingBack},
+	rollout.SmokeTesting:       {rollout.Canary, rollout.RollingBack},
+	rollout.Canary:             {rollout.Watching, rollout.Promoting, rollout.RollingBack},
+	rollout.Watching:           {rollout.Promoting, rollout.RollingBack},
+	rollout.Promoting:          {rollout.Succeeded},
+	rollout.RollingBack:        {rollout.RolledBack},
 }
 
 // checkChain checks a rollout's history is one unbroken chain: seq 1, 2, 3 …

@@ -3,6 +3,22 @@ package api
 // InfraPlanRequest asks for a plan of an environment's infrastructure.
 type InfraPlanRequest struct {
 	Reason string `json:"reason,omitempty"`
+	// Tofu is an OpenTofu / Terraform plan as `tofu show -json` prints it,
+	// shown beside belay's plan and bound to its approval.
+	Tofu *TofuPlanFile `json:"tofu,omitempty"`
+}
+
+// TofuPlanFile is a tofu plan's JSON as read by the client, with where
+// it was read from.
+type TofuPlanFile struct {
+	Source string `json:"source"`
+	JSON   []byte `json:"json"`
+}
+
+// InfraDriftAckRequest acknowledges a resource's drift.
+type InfraDriftAckRequest struct {
+	Resource string `json:"resource"` // kind/name, as belay drift prints it
+	Reason   string `json:"reason,omitempty"`
 }
 
 // InfraApproveRequest approves a stored plan.
@@ -17,6 +33,9 @@ type InfraApplyRequest struct {
 	// (audited with Reason, then required).
 	DeleteProtected bool   `json:"delete_protected,omitempty"`
 	Reason          string `json:"reason,omitempty"`
+	// Tofu is the plan's tofu plan read again, for apply to check it did
+	// not change since the approval.
+	Tofu *TofuPlanFile `json:"tofu,omitempty"`
 }
 
 // InfraUnlockRequest releases an environment's apply lock.
@@ -38,6 +57,10 @@ type InfraApproved struct {
 	Hash        string `json:"hash"`
 	State       string `json:"state"`
 	ApprovedBy  string `json:"approved_by"`
+	// Approvals are the approvers so far (the environment's protection
+	// may ask for more than one); TofuHash the tofu plan's hash, if any.
+	Approvals []string `json:"approvals"`
+	TofuHash  string   `json:"tofu_hash,omitempty"`
 }
 
 // BackupRequest takes a backup of an environment's databases now.

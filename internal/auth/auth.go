@@ -68,17 +68,20 @@ const (
 	Unlock   Action = "unlock"  // release an environment's infrastructure lock another holds
 	Backup   Action = "backup"  // take a database backup now, or restore one into a new database
 	Replace  Action = "replace" // restore a backup in place of the live database
+	// AckDrift acknowledges an environment's infrastructure drift, which
+	// the release path then lets through (like an approval).
+	AckDrift Action = "ack_drift"
 )
 
 // Actions lists every action, for tables and tests.
-var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock, Backup, Replace}
+var Actions = []Action{Read, Release, Pause, Resume, Abort, Rollback, Cancel, Approve, Promote, Tokens, Secrets, Flags, Plan, Apply, Unlock, Backup, Replace, AckDrift}
 
 // Need is the least role an action needs.
 func Need(a Action) Role {
 	switch a {
 	case Read:
 		return Viewer
-	case Approve, Promote:
+	case Approve, Promote, AckDrift:
 		return Approver
 	case Tokens, Secrets, Unlock, Replace:
 		return Admin

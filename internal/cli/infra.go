@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/belay-dev/belay/internal/api"
+	"github.com/belay-dev/belay/internal/auth"
 	"github.com/belay-dev/belay/internal/infra"
+	"github.com/belay-dev/belay/internal/infra/tofu"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -22,6 +28,7 @@ func init() {
 	jsonOutputs["belay plan approve"] = jsonOutput{api.InfraApproved{}, "an object"}
 	jsonOutputs["belay apply"] = jsonOutput{infra.Applied{}, "an object: the plan and the changes applied"}
 	jsonOutputs["belay drift"] = jsonOutput{[]infra.DriftReport{}, "an array, one report per environment (only new drift unless --all; exit 2 when any)"}
+	jsonOutputs["belay drift ack"] = jsonOutput{[]infra.Drift{}, "an array: the drift acknowledged"}
 	jsonOutputs["belay unlock"] = jsonOutput{api.InfraUnlocked{}, "an object; holder is empty when the lock was free"}
 }
 
@@ -30,7 +37,7 @@ const exitDrift = 2
 
 func newPlanCmd(g *Globals) *cobra.Command {
 	var f clientFlags
-	var env string
+	var env, tofuPath string
 	cmd := &cobra.Command{
 		Use:   "plan --env E | plan show ID | plan approve ID",
 		Short: "Plan an environment's service stack: what apply would create, update or delete, field by field",
@@ -49,8 +56,14 @@ func newPlanCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			req := api.InfraPlanRequest{Reason: f.reason}
+			if tofuPath != "" {
+				if req.Tofu, err = readTofuPlan(cmd.Context(), tofuPath); err != nil {
+					return err
+				}
+			}
 			var pl infra.Plan
-			if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(env)+"/plan", api.InfraPlanRequest{Reason: f.reason}, &pl); err != nil {
+			if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(env)+"/plan", req, &pl); err != nil {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), pl, func(w io.Writer) error { return printPlan(w, pl) })
@@ -58,6 +71,7 @@ func newPlanCmd(g *Globals) *cobra.Command {
 	}
 	f.add(cmd, true)
 	cmd.Flags().StringVar(&env, "env", "", "environment to plan")
+	cmd.Flags().StringVar(&tofuPath, "tofu", "", "an OpenTofu/Terraform plan as evidence: the JSON of `tofu show -json`, or a directory holding plan.json (or a binary tfplan, converted when tofu is on PATH)")
 	cmd.AddCommand(newPlanShowCmd(g), newPlanApproveCmd(g))
 	return cmd
 }
@@ -116,7 +130,16 @@ func newPlanApproveCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			return g.emit(cmd.OutOrStdout(), a, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "plan %d for %s approved by %s (hash %s)\n", a.ID, a.Environment, a.ApprovedBy, short(a.Hash, 12))
+				tf := ""
+				if a.TofuHash != "" {
+					tf = ", tofu plan " + short(strings.TrimPrefix(a.TofuHash, "sha256:"), 12)
+				}
+				if a.State != "approved" {
+					_, err := fmt.Fprintf(w, "plan %d for %s: approvals so far %s; it needs more before apply (hash %s%s)\n",
+						a.ID, a.Environment, strings.Join(a.Approvals, ", "), short(a.Hash, 12), tf)
+					return err
+				}
+				_, err := fmt.Fprintf(w, "plan %d for %s approved by %s (hash %s%s)\n", a.ID, a.Environment, a.ApprovedBy, short(a.Hash, 12), tf)
 				return err
 			})
 		},
@@ -151,6 +174,25 @@ func printPlan(w io.Writer, pl infra.Plan) error {
 			fmt.Fprintf(w, "      %s: %s -> %q\n", d.Field, from, d.To)
 		}
 	}
+	if tf := pl.Tofu; tf != nil {
+		fmt.Fprintf(w, "tofu plan %s (%s)\n", tf.Source, tf.Hash)
+		for _, c := range tf.Changes {
+			if c.Action == "no-op" || c.Action == "read" {
+				continue
+			}
+			flags := ""
+			if c.Destructive {
+				flags = "  DESTRUCTIVE"
+			}
+			fmt.Fprintf(w, "  %-8s %s%s\n", c.Action, c.Address, flags)
+			for _, fd := range c.Fields {
+				fmt.Fprintf(w, "      %s: %s -> %s\n", fd.Name, fd.Before, fd.After)
+			}
+		}
+		for _, c := range tf.Drift {
+			fmt.Fprintf(w, "  drifted  %s (found by tofu)\n", c.Address)
+		}
+	}
 	var parts []string
 	for _, a := range []string{infra.ActCreate, infra.ActUpdate, infra.ActDelete, infra.ActAdopt, infra.ActImport, infra.ActNoop} {
 		if n := pl.Summary[a]; n > 0 {
@@ -167,7 +209,7 @@ func printPlan(w io.Writer, pl infra.Plan) error {
 
 func newApplyCmd(g *Globals) *cobra.Command {
 	var f clientFlags
-	var env, plan string
+	var env, plan, tofuPath string
 	var delProtected bool
 	cmd := &cobra.Command{
 		Use:   "apply --env E --plan ID",
@@ -191,8 +233,23 @@ func newApplyCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out infra.Applied
 			req := api.InfraApplyRequest{Environment: env, DeleteProtected: delProtected, Reason: f.reason}
+			// A plan approved with a tofu plan: read it again (--tofu, else
+			// where it was read from) for the server to compare the hashes.
+			var pl infra.Plan
+			if err := c.do(cmd.Context(), "GET", fmt.Sprintf("/infra/plans/%d", id), nil, &pl); err != nil {
+				return err
+			}
+			if pl.Tofu != nil || tofuPath != "" {
+				from := tofuPath
+				if from == "" {
+					from = pl.Tofu.Source
+				}
+				if req.Tofu, err = readTofuPlan(cmd.Context(), from); err != nil {
+					return fmt.Errorf("plan %d: reading its tofu plan again: %w (give it with --tofu)", id, err)
+				}
+			}
+			var out infra.Applied
 			if err := c.do(cmd.Context(), "POST", fmt.Sprintf("/infra/plans/%d/apply", id), req, &out); err != nil {
 				return err
 			}
@@ -211,6 +268,7 @@ func newApplyCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&env, "env", "", "environment to apply to")
 	cmd.Flags().StringVar(&plan, "plan", "", "ID of the approved plan")
 	cmd.Flags().BoolVar(&delProtected, "delete-protected", false, "allow the plan to delete protected resources (needs --reason; audited)")
+	cmd.Flags().StringVar(&tofuPath, "tofu", "", "the tofu plan the plan was approved with, read again (default: where belay plan read it)")
 	return cmd
 }
 
@@ -240,35 +298,94 @@ func newDriftCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var reps []infra.DriftReport
+			var reps, shown []infra.DriftReport
 			found := 0
 			for _, e := range envs {
 				var rep infra.DriftReport
 				if err := c.do(cmd.Context(), "GET", "/infra/envs/"+url.PathEscape(e)+"/drift", nil, &rep); err != nil {
-					return err
+					return err // nothing was marked reported: reading drift writes nothing
 				}
+				reps = append(reps, rep)
+				show := rep
 				if !all {
-					kept := rep.Drifts[:0]
+					show.Drifts = []infra.Drift{}
 					for _, d := range rep.Drifts {
 						if d.New {
-							kept = append(kept, d)
+							show.Drifts = append(show.Drifts, d)
 						}
 					}
-					rep.Drifts = kept
 				}
-				found += len(rep.Drifts)
-				reps = append(reps, rep)
+				found += len(show.Drifts)
+				shown = append(shown, show)
 			}
-			err = g.emit(cmd.OutOrStdout(), reps, func(w io.Writer) error { return printDrift(w, reps) })
-			if err == nil && found > 0 {
+			if err := g.emit(cmd.OutOrStdout(), shown, func(w io.Writer) error { return printDrift(w, shown) }); err != nil {
+				return err
+			}
+			// Only what was shown, and only by a token that may record it
+			// (deployer in the environment): a viewer's read writes nothing.
+			var who api.Whoami
+			if err := c.do(cmd.Context(), "GET", "/whoami", nil, &who); err != nil {
+				return err
+			}
+			id := auth.Identity{Name: who.Name, Role: auth.Role(who.Role), Environments: who.Environments}
+			for _, rep := range reps {
+				if id.Can(auth.Plan, rep.Environment) != nil {
+					if found > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "drift in %s not marked reported: %s is a %s there (marking needs the deployer role); it is shown again next time\n",
+							rep.Environment, who.Name, who.Role)
+					}
+					continue
+				}
+				var changes []infra.DriftChange
+				if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(rep.Environment)+"/drift/record", rep, &changes); err != nil {
+					return fmt.Errorf("the drift of %s was shown but not marked reported (it is shown again next time): %w", rep.Environment, err)
+				}
+			}
+			if found > 0 {
 				return &exitError{code: exitDrift, err: fmt.Errorf("%d drifted fields", found), reported: true}
 			}
-			return err
+			return nil
 		},
 	}
 	f.add(cmd, false)
 	cmd.Flags().StringVar(&env, "env", "", "environment (default every one)")
 	cmd.Flags().BoolVar(&all, "all", false, "also report drift reported before")
+	cmd.AddCommand(newDriftAckCmd(g))
+	return cmd
+}
+
+func newDriftAckCmd(g *Globals) *cobra.Command {
+	var f clientFlags
+	var env string
+	cmd := &cobra.Command{
+		Use:   "ack --env E KIND/NAME",
+		Short: "Acknowledge a resource's drift as it is now, so that releases into E go through (approver role; audited)",
+		Long: "belay drift ack acknowledges the drift a resource has now (as belay drift prints it, KIND/NAME).\n" +
+			"The release path's Infrastructure Plan check then lets it through until the drift changes (another\n" +
+			"field or value) or goes. The drift stays reported; `belay plan` and `belay apply` restore the resource.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env == "" {
+				return usageError{errors.New("drift ack: --env is required")}
+			}
+			c, err := g.client(f.file)
+			if err != nil {
+				return err
+			}
+			var ds []infra.Drift
+			if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(env)+"/drift/ack", api.InfraDriftAckRequest{Resource: args[0], Reason: f.reason}, &ds); err != nil {
+				return err
+			}
+			return g.emit(cmd.OutOrStdout(), ds, func(w io.Writer) error {
+				for _, d := range ds {
+					fmt.Fprintf(w, "acknowledged %s/%s %s: expected %q, found %q\n", d.Kind, d.Name, d.Field, d.Expected, d.Found)
+				}
+				return nil
+			})
+		},
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&env, "env", "", "environment of the resource")
 	return cmd
 }
 
@@ -330,4 +447,50 @@ func newUnlockCmd(g *Globals) *cobra.Command {
 	f.add(cmd, true)
 	cmd.Flags().StringVar(&env, "env", "", "environment to unlock")
 	return cmd
+}
+
+// readTofuPlan reads a tofu plan's JSON: a file, or a directory holding
+// plan.json or tfplan.json; a directory holding only a binary plan
+// (tfplan) is converted with `tofu show -json` when tofu is on PATH.
+func readTofuPlan(ctx context.Context, path string) (*api.TofuPlanFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("tofu plan: %w", err)
+	}
+	if !fi.IsDir() {
+		b, err := os.ReadFile(abs)
+		if err != nil {
+			return nil, fmt.Errorf("tofu plan: %w", err)
+		}
+		return &api.TofuPlanFile{Source: abs, JSON: b}, nil
+	}
+	for _, name := range tofu.PlanFiles {
+		if b, err := os.ReadFile(filepath.Join(abs, name)); err == nil {
+			return &api.TofuPlanFile{Source: filepath.Join(abs, name), JSON: b}, nil
+		}
+	}
+	bin := filepath.Join(abs, "tfplan")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s holds no plan.json, tfplan.json or tfplan: in it, run `tofu plan -out=tfplan && tofu show -json tfplan > plan.json`", abs)
+	}
+	exe, err := exec.LookPath("tofu")
+	if err != nil {
+		if exe, err = exec.LookPath("terraform"); err != nil {
+			return nil, fmt.Errorf("%s holds a binary plan (tfplan) and neither tofu nor terraform is on PATH: convert it where one is, `tofu show -json tfplan > %s`",
+				abs, filepath.Join(abs, "plan.json"))
+		}
+	}
+	show := exec.CommandContext(ctx, exe, "show", "-json", "tfplan")
+	show.Dir = abs
+	var stderr strings.Builder
+	show.Stderr = &stderr
+	b, err := show.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s show -json tfplan in %s: %w: %s", filepath.Base(exe), abs, err, strings.TrimSpace(stderr.String()))
+	}
+	return &api.TofuPlanFile{Source: bin, JSON: b}, nil
 }

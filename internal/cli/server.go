@@ -42,6 +42,9 @@ type ServerConfig struct {
 	// SLOSampleEvery is how often the builtin SLO source samples the
 	// agent's counters (docs/slo.md).
 	SLOSampleEvery time.Duration
+	// DriftInterval is how often the server checks the infrastructure for
+	// drift (docs/infrastructure.md); 0 never.
+	DriftInterval time.Duration
 }
 
 // Validate checks the configuration before anything starts.
@@ -54,6 +57,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.SLOSampleEvery != 0 && (c.SLOSampleEvery < 100*time.Millisecond || c.SLOSampleEvery > time.Minute) {
 		return fmt.Errorf("--slo-sample-every %s: use between 100ms and 1m (samples are kept per minute)", c.SLOSampleEvery)
+	}
+	if c.DriftInterval != 0 && c.DriftInterval < 100*time.Millisecond {
+		return fmt.Errorf("--drift-interval %s is too short: use at least 100ms, or 0 to check drift only on demand", c.DriftInterval)
 	}
 	return c.check()
 }
@@ -87,6 +93,7 @@ func newServerCmd(g *Globals) *cobra.Command {
 	c.addFlags(fl, envOr("BELAY_LISTEN", defaultListen), "API address; other than loopback, only with TLS (env BELAY_LISTEN)")
 	fl.StringVar(&c.AgentSocket, "agent", os.Getenv("BELAY_AGENT_SOCKET"), "the agent's unix socket (default <home>/agent/agent.sock)")
 	fl.StringVar(&c.ReadyFile, "ready-file", "", "write the bound addresses here once listening (default <home>/ready.json)")
+	fl.DurationVar(&c.DriftInterval, "drift-interval", envDuration("BELAY_DRIFT_INTERVAL", 10*time.Minute), "how often to check the service stack's resources for drift; 0 never (env BELAY_DRIFT_INTERVAL)")
 	fl.DurationVar(&c.SLOSampleEvery, "slo-sample-every", envDuration("BELAY_SLO_SAMPLE_EVERY", slo.DefaultSampleEvery), "how often the builtin SLO source samples the agent's counters (env BELAY_SLO_SAMPLE_EVERY)")
 	fl.DurationVar(&c.Tick, "tick", server.DefaultTick, "how often the engine looks at every rollout (and judges canaries on the builtin source; Prometheus is read at most once a second)")
 	return cmd
@@ -150,7 +157,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 			Project: func() (*spec.Project, error) { return spec.Load(c.File) },
 			Now:     time.Now, States: st, Samples: st, Logger: log, SLO: sloReaders,
 		}),
-		SLO: sloReaders, SLOSampleEvery: c.SLOSampleEvery,
+		SLO: sloReaders, SLOSampleEvery: c.SLOSampleEvery, DriftInterval: c.DriftInterval,
 		Events:    event.NewFile(filepath.Join(home, "events.jsonl")),
 		TokenFile: api.TokenFile(home),
 		AuditKey:  auditKey,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/belay-dev/belay/internal/english"
 	"github.com/belay-dev/belay/internal/gate/secrets"
+	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -43,6 +44,10 @@ func newValidateCmd(g *Globals) *cobra.Command {
 			case errors.As(err, &problems):
 			case err != nil:
 				return err // unreadable file: not a validation result
+			}
+			if doc != nil && doc.Project != nil && len(problems) == 0 {
+				// the stack parameters, as belay plan checks them (without secrets or servers)
+				problems = append(problems, infra.CheckStacks(doc.Project)...)
 			}
 			leaks, err := plaintextLeaks(file)
 			if err != nil {

@@ -32,6 +32,11 @@ const (
 	FlagChanged          = "flag_changed"    // a flag's run-time override was set or removed
 	BackupTaken          = "backup_taken"    // a database dump (belay backup, or the server's schedule)
 	BackupRestored       = "backup_restored" // a dump restored (belay restore)
+	// InfraDrift: a resource of an environment's service stack changed on
+	// its server since belay applied it (new drift, reported once).
+	InfraDrift = "infra_drift"
+	// InfraDriftResolved: drift reported before is gone.
+	InfraDriftResolved = "infra_drift_resolved"
 )
 
 // Event is one thing that happened, in the seed's shape plus identifiers.

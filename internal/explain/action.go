@@ -20,6 +20,8 @@ func (c scene) failure() Decision {
 		what = c.hookFailed()
 	case rollout.Verify:
 		what = "the artifact did not check out: " + c.cause()
+	case rollout.CheckInfra:
+		what = "belay stopped before deploying: " + c.infraFound()
 	case rollout.StartVersion:
 		what = "the new version did not start or did not pass its health checks: " + c.cause()
 	default:
@@ -42,8 +44,37 @@ func (c scene) failure() Decision {
 		}
 	case rollout.RunSmoke:
 		d.Next = "fix what the smoke test found and release a new version"
+	case rollout.CheckInfra:
+		if c.infraUnchecked() {
+			d.Next = fmt.Sprintf("give belay access to %s's stack servers (`belay secrets set NAME --env %s`, the servers up), then release again",
+				c.st.Environment, c.st.Environment)
+			break
+		}
+		d.Next = fmt.Sprintf("apply the stack (`belay plan --env %s`, `belay plan approve`, `belay apply`) or acknowledge the drift "+
+			"(`belay drift ack --env %s KIND/NAME`), then release again", c.st.Environment, c.st.Environment)
 	}
 	return d
+}
+
+// infraUnchecked reports whether the Infrastructure Plan phase could not
+// check the stack at all (its evidence has an error).
+func (c scene) infraUnchecked() bool {
+	var ev struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(c.t.Evidence, &ev) == nil && ev.Error != ""
+}
+
+// infraFound is what the Infrastructure Plan phase found, resource by
+// resource, from its evidence (the summary), else the error.
+func (c scene) infraFound() string {
+	var ev struct {
+		Summary string `json:"summary"`
+	}
+	if json.Unmarshal(c.t.Evidence, &ev) == nil && ev.Summary != "" {
+		return ev.Summary
+	}
+	return c.cause()
 }
 
 // cause is the error an action failed with, out of the transition's reason.
@@ -186,6 +217,8 @@ func (c scene) step() Decision {
 		return story("belay started releasing " + v + " to " + st.Environment)
 	case t.From == rollout.Verifying:
 		return story("the artifact checked out: its digest and signature match the build that was released")
+	case t.From == rollout.InfrastructurePlan:
+		return story(c.infraFound())
 	case t.From == rollout.Migrating:
 		return story("the pre-deploy hooks (migrations) succeeded")
 	case t.From == rollout.Deploying && st.Stable != nil:

@@ -72,7 +72,7 @@ func TestKill9DuringApply(t *testing.T) {
 	if len(rows) != 4 {
 		t.Fatalf("rows = %d, want 4", len(rows))
 	}
-	if pl3, err := e.Plan(ctx, p, "staging", "alice"); err != nil || pl3.Summary[infra.ActNoop] != 4 {
+	if pl3, err := e.Plan(ctx, p, "staging", "alice", nil); err != nil || pl3.Summary[infra.ActNoop] != 4 {
 		t.Fatalf("final plan = %v, %v; want 4 no-ops", pl3.Summary, err)
 	}
 }

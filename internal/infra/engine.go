@@ -20,6 +20,7 @@ import (
 	"github.com/belay-dev/belay/internal/infra/provider"
 	"github.com/belay-dev/belay/internal/infra/redis"
 	"github.com/belay-dev/belay/internal/infra/s3"
+	"github.com/belay-dev/belay/internal/infra/tofu"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 )
@@ -70,6 +71,21 @@ type Plan struct {
 	State       string   `json:"state,omitempty"`
 	// Counts by action.
 	Summary map[string]int `json:"summary"`
+	// Tofu is the OpenTofu / Terraform plan given as evidence beside
+	// belay's own (belay plan --tofu), with its hash; an approval binds to
+	// both hashes and apply refuses when the tofu plan changed since.
+	Tofu *tofu.Plan `json:"tofu,omitempty"`
+}
+
+// tofuHash is the hash of a stored plan's tofu plan ("" when none).
+func tofuHash(sp store.InfraPlan) string {
+	var pl struct {
+		Tofu *tofu.Plan `json:"tofu"`
+	}
+	if json.Unmarshal(sp.Body, &pl) != nil || pl.Tofu == nil {
+		return ""
+	}
+	return pl.Tofu.Hash
 }
 
 // Drift is one field of one resource that differs from what belay last
@@ -82,6 +98,9 @@ type Drift struct {
 	Found    string `json:"found"`
 	// New: not reported before (unchanged drift is reported once).
 	New bool `json:"new"`
+	// Acknowledged: an operator acknowledged this very drift (belay drift
+	// ack); the release path lets it through.
+	Acknowledged bool `json:"acknowledged,omitempty"`
 }
 
 // Engine plans, applies and checks drift.
@@ -155,7 +174,8 @@ func (s *session) provider(kind string) (provider.Provider, error) {
 	if p, ok := s.provs[c]; ok {
 		return p, nil
 	}
-	return nil, fmt.Errorf("%s resources live on the %s server, which environment %s's stack parameters no longer name", kind, c, s.stack.Environment)
+	return nil, fmt.Errorf("%w: %s resources belay applied live on the %s server, which environment %s's stack parameters no longer name: "+
+		"keep its admin_url_secret (with enabled: \"false\" to delete them) until a plan deleting them is applied", ErrInvalid, kind, c, s.stack.Environment)
 }
 
 func (e *Engine) open(ctx context.Context, p *spec.Project, env string) (*session, error) {
@@ -229,7 +249,8 @@ func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
 				return Plan{}, fmt.Errorf("%w: %s is to be imported (management: observe) but does not exist", ErrInvalid, d.ID())
 			}
 			c.Action = ActNoop
-			if !recorded || len(row.Applied) == 0 {
+			if !recorded || len(row.Applied) == 0 || row.Policy != store.PolicyObserve {
+				// first recorded, or managed until now: its fields now become the baseline
 				c.Action, c.Spec = ActImport, obs.Fields
 			}
 		case !obs.Exists:
@@ -239,7 +260,8 @@ func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
 			switch {
 			case len(c.Diffs) > 0:
 				c.Action = ActUpdate
-			case !recorded && !row.CreatePending:
+			case !recorded && !row.CreatePending, recorded && row.Policy == store.PolicyObserve:
+				// not belay's yet, or observed only until now: applying takes it under management
 				c.Action = ActAdopt
 			default:
 				c.Action = ActNoop
@@ -283,9 +305,9 @@ func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
 	return pl, nil
 }
 
-// Plan observes env's stack, stores the plan (audited as actor's) and
-// returns it.
-func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string) (Plan, error) {
+// Plan observes env's stack, stores the plan (audited as actor's) with
+// the tofu plan given as evidence (nil: none) and returns it.
+func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string, tf *tofu.Plan) (Plan, error) {
 	s, err := e.open(ctx, p, env)
 	if err != nil {
 		return Plan{}, err
@@ -295,11 +317,16 @@ func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string) (
 	if err != nil {
 		return Plan{}, err
 	}
+	pl.Tofu = tf
 	body, err := json.Marshal(pl)
 	if err != nil {
 		return Plan{}, err
 	}
-	detail, _ := json.Marshal(map[string]any{"environment": env, "hash": pl.Hash, "summary": pl.Summary})
+	d := map[string]any{"environment": env, "hash": pl.Hash, "summary": pl.Summary}
+	if tf != nil {
+		d["tofu_hash"], d["tofu_source"] = tf.Hash, tf.Source
+	}
+	detail, _ := json.Marshal(d)
 	sp, err := e.Store.CreateInfraPlan(ctx, store.InfraPlan{Environment: env, Hash: pl.Hash, Body: body, CreatedBy: actor, CreatedAt: e.now()},
 		store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.plan", Detail: detail})
 	if err != nil {
@@ -323,14 +350,32 @@ func (e *Engine) GetPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, 
 	return pl, sp, nil
 }
 
-// Approve approves plan id as actor, audited.
-func (e *Engine) Approve(ctx context.Context, id int64, actor, reason string) (store.InfraPlan, error) {
+// ErrPolicy is an approval the environment's protection does not allow.
+var ErrPolicy = errors.New("protection")
+
+// Approve records actor's approval of plan id, audited, under the plan
+// environment's protection (nil: none) as a release's approval is: only a
+// listed approver, not the one who made the plan unless
+// allow_self_approval, and approved once `approvals` distinct approvers
+// approved it.
+func (e *Engine) Approve(ctx context.Context, id int64, actor, reason string, prot *spec.Protection) (store.InfraPlan, error) {
 	sp, err := e.Store.GetInfraPlan(ctx, id)
 	if err != nil {
 		return sp, err
 	}
-	detail, _ := json.Marshal(map[string]string{"environment": sp.Environment, "hash": sp.Hash})
-	return e.Store.ApproveInfraPlan(ctx, id, actor, e.now(), store.AuditEntry{At: e.now(), Actor: actor,
+	need := 1
+	if prot != nil {
+		if len(prot.Approvers) > 0 && !slices.Contains(prot.Approvers, actor) {
+			return sp, fmt.Errorf("%w: %s is not one of %s's approvers (%s)", ErrPolicy, actor, sp.Environment, strings.Join(prot.Approvers, ", "))
+		}
+		if !prot.AllowSelfApproval && sp.CreatedBy == actor {
+			return sp, fmt.Errorf("%w: %s made plan %d and may not approve it too; another approver must (protection.allow_self_approval: true would allow it)",
+				ErrPolicy, actor, id)
+		}
+		need = max(prot.RequiredApprovals(), 1)
+	}
+	detail, _ := json.Marshal(map[string]any{"environment": sp.Environment, "hash": sp.Hash, "tofu_hash": tofuHash(sp), "need": need})
+	return e.Store.ApproveInfraPlan(ctx, id, actor, need, e.now(), store.AuditEntry{At: e.now(), Actor: actor,
 		Action: "infra.plan.approve", Subject: fmt.Sprintf("plan/%d", id), Reason: reason, Detail: detail})
 }
 
@@ -346,6 +391,9 @@ type ApplyOptions struct {
 	// AfterCreate, when set, runs after the provider's Create and before
 	// the created resource is recorded (crash tests).
 	AfterCreate func(Change)
+	// Tofu is the plan's tofu plan read again now (nil: not given); a plan
+	// made with one is applied only when it still hashes the same.
+	Tofu *tofu.Plan
 }
 
 // Applied is apply's answer.
@@ -376,6 +424,16 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 		if c.Action == ActDelete && c.Destructive && c.Protected && !o.DeleteProtected {
 			return Applied{}, fmt.Errorf("%w: plan %d deletes %s/%s, which is protected; nothing was applied. "+
 				"To delete it, apply again with --delete-protected and a --reason (audited)", ErrProtected, id, c.Kind, c.Name)
+		}
+	}
+	if pl.Tofu != nil {
+		switch {
+		case o.Tofu == nil:
+			return Applied{}, fmt.Errorf("%w: plan %d was approved with the tofu plan %s (hash %s): give it again with --tofu so that belay can check it did not change",
+				ErrStale, id, pl.Tofu.Source, pl.Tofu.Hash)
+		case o.Tofu.Hash != pl.Tofu.Hash:
+			return Applied{}, fmt.Errorf("%w: the tofu plan %s changed since plan %d was approved (hash %s then, %s now); nothing was applied: "+
+				"make a new plan with --tofu and approve it", ErrStale, o.Tofu.Source, id, pl.Tofu.Hash, o.Tofu.Hash)
 		}
 	}
 	if o.DeleteProtected && strings.TrimSpace(o.Reason) == "" {
@@ -467,6 +525,10 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 		return e.Store.DeleteInfraResource(ctx, env, c.Kind, c.Name)
 	}
 	row := store.InfraResource{Environment: env, Kind: c.Kind, Name: c.Name, Protect: d.Protect, Policy: d.Policy}
+	if was, ok := s.rows[c.Kind+"/"+c.Name]; ok {
+		// the drift recorded stays until the next record sees it resolved
+		row.DriftHash, row.Drift, row.DriftAck = was.DriftHash, was.Drift, was.DriftAck
+	}
 	row.Desired, _ = json.Marshal(c.Spec)
 	switch c.Action {
 	case ActCreate:
@@ -520,18 +582,26 @@ type DriftReport struct {
 	Drifts      []Drift `json:"drifts"`
 	// Checked is how many applied resources were observed.
 	Checked int `json:"checked"`
+	// Seen is, per resource checked (kind/name), the hash of its drift as
+	// found ("" when none): what RecordDrift marks reported.
+	Seen map[string]string `json:"seen,omitempty"`
 }
 
 // Drift observes every resource belay applied in env and reports each
 // field that differs from what was applied; drift reported before and
-// unchanged has New false (callers show only new drift by default).
+// unchanged has New false (callers show only new drift by default). It
+// writes nothing: RecordDrift marks what was reported.
 func (e *Engine) Drift(ctx context.Context, p *spec.Project, env string) (DriftReport, error) {
 	s, err := e.open(ctx, p, env)
 	if err != nil {
 		return DriftReport{}, err
 	}
 	defer s.close()
-	rep := DriftReport{Environment: env, Drifts: []Drift{}}
+	return e.drift(ctx, s, env)
+}
+
+func (e *Engine) drift(ctx context.Context, s *session, env string) (DriftReport, error) {
+	rep := DriftReport{Environment: env, Drifts: []Drift{}, Seen: map[string]string{}}
 	for _, id := range sortedKeys(s.rows) {
 		row := s.rows[id]
 		if len(row.Applied) == 0 {
@@ -558,28 +628,220 @@ func (e *Engine) Drift(ctx context.Context, p *spec.Project, env string) (DriftR
 				ds = append(ds, Drift{Kind: row.Kind, Name: row.Name, Field: d.Field, Expected: d.To, Found: d.From})
 			}
 		}
-		hash := ""
-		if len(ds) > 0 {
-			b, _ := json.Marshal(ds)
-			sum := sha256.Sum256(b)
-			hash = hex.EncodeToString(sum[:])
-		}
+		hash := driftHash(ds)
 		for i := range ds {
 			ds[i].New = hash != row.DriftHash
+			ds[i].Acknowledged = hash == row.DriftAck
 		}
+		rep.Seen[id] = hash
 		rep.Drifts = append(rep.Drifts, ds...)
-		if hash != row.DriftHash || obs.Exists {
-			row.DriftHash = hash
-			if obs.Exists {
-				row.Observed, _ = json.Marshal(obs.Fields)
+	}
+	return rep, nil
+}
+
+// driftHash identifies a resource's drift: its fields and the values
+// found (the same drift found again hashes the same); "" when none.
+func driftHash(ds []Drift) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	var b []byte
+	for _, d := range ds {
+		b = fmt.Appendf(b, "%s/%s\x00%s\x00%s\x00%s\x00", d.Kind, d.Name, d.Field, d.Expected, d.Found)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// DriftChange is what RecordDrift changed for one resource.
+type DriftChange struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Drifts are the resource's drift now; empty when it was resolved.
+	Drifts []Drift `json:"drifts,omitempty"`
+	// Resolved: drift reported before is gone.
+	Resolved bool `json:"resolved,omitempty"`
+}
+
+// RecordDrift marks the drift of rep as reported (rep as Drift returned
+// it, and as it was shown): each resource in rep.Seen gets that hash and
+// its drift stored, so that the same drift is not reported again. Only
+// the resources rep names are touched. It returns the resources whose
+// drift is new or resolved since the last record.
+func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChange, error) {
+	unlock, err := e.hold(ctx, rep.Environment, "drift record")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rows, err := e.Store.InfraResources(ctx, rep.Environment)
+	if err != nil {
+		return nil, err
+	}
+	by := map[string][]Drift{}
+	for _, d := range rep.Drifts {
+		by[d.Kind+"/"+d.Name] = append(by[d.Kind+"/"+d.Name], d)
+	}
+	var out []DriftChange
+	for _, row := range rows {
+		id := row.Kind + "/" + row.Name
+		hash, ok := rep.Seen[id]
+		if !ok || hash == row.DriftHash {
+			continue
+		}
+		ds := by[id]
+		if driftHash(ds) != hash {
+			return out, fmt.Errorf("%w: drift of %s in %s: the report's drift does not match its hash (report it with --all)", ErrInvalid, id, rep.Environment)
+		}
+		c := DriftChange{Kind: row.Kind, Name: row.Name, Drifts: ds, Resolved: hash == ""}
+		row.DriftHash, row.Drift = hash, nil
+		if len(ds) > 0 {
+			for i := range ds {
+				ds[i].New, ds[i].Acknowledged = false, false
 			}
-			row.ObservedAt, row.UpdatedAt = e.now(), e.now()
-			if err := e.Store.PutInfraResource(ctx, row); err != nil {
-				return rep, err
+			row.Drift, _ = json.Marshal(ds)
+		}
+		if hash == "" {
+			row.DriftAck = "" // gone: a new drift later needs a new acknowledgement
+		}
+		row.UpdatedAt = e.now()
+		if err := e.Store.PutInfraResource(ctx, row); err != nil {
+			return out, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// AckDrift acknowledges the drift resource (kind/name) has now in env, as
+// actor (audited): the release path's infrastructure check lets it
+// through until it changes or goes.
+func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, actor, reason string) ([]Drift, error) {
+	s, err := e.open(ctx, p, env)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	row, ok := s.rows[resource]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a resource belay keeps in %s (KIND/NAME as belay drift prints it)", store.ErrNotFound, resource, env)
+	}
+	rep, err := e.drift(ctx, s, env)
+	if err != nil {
+		return nil, err
+	}
+	var ds []Drift
+	for _, d := range rep.Drifts {
+		if d.Kind+"/"+d.Name == resource {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("%w: %s in %s has no drift now: nothing to acknowledge", ErrInvalid, resource, env)
+	}
+	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if rows, err := e.Store.InfraResources(ctx, env); err == nil { // as it is now, under the lock
+		for _, r := range rows {
+			if r.Kind+"/"+r.Name == resource {
+				row = r
 			}
 		}
 	}
-	return rep, nil
+	detail, _ := json.Marshal(map[string]any{"environment": env, "drifts": ds})
+	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.drift.ack",
+		Subject: "resource/" + env + "/" + resource, Reason: reason, Detail: detail}); err != nil {
+		return nil, fmt.Errorf("not acknowledged: it could not be audited: %w", err)
+	}
+	row.DriftAck = rep.Seen[resource]
+	row.UpdatedAt = e.now()
+	return ds, e.Store.PutInfraResource(ctx, row)
+}
+
+// Check is the release path's look at an environment's stack: the
+// changes a plan would make now and the drift no one acknowledged.
+type Check struct {
+	Environment string `json:"environment"`
+	// Pending are the plan's changes other than no-ops, less the fields
+	// an acknowledged drift explains.
+	Pending []Change `json:"pending"`
+	// Drift is the unacknowledged drift.
+	Drift []Drift `json:"drift"`
+	// Acknowledged is the drift let through because an operator
+	// acknowledged it.
+	Acknowledged []Drift `json:"acknowledged,omitempty"`
+}
+
+// Clean reports whether nothing is pending and no drift is unacknowledged.
+func (c Check) Clean() bool { return len(c.Pending) == 0 && len(c.Drift) == 0 }
+
+// Check observes env's stack without storing or changing anything: the
+// plan's changes and the drift, for the release path's infrastructure
+// check. A server it cannot reach is an error, never a clean check.
+func (e *Engine) Check(ctx context.Context, p *spec.Project, env string) (Check, error) {
+	s, err := e.open(ctx, p, env)
+	if err != nil {
+		return Check{}, err
+	}
+	defer s.close()
+	pl, err := e.plan(ctx, s)
+	if err != nil {
+		return Check{}, err
+	}
+	rep, err := e.drift(ctx, s, env)
+	if err != nil {
+		return Check{}, err
+	}
+	out := Check{Environment: env, Pending: []Change{}, Drift: []Drift{}}
+	acked := map[string]bool{} // kind/name field found
+	for _, d := range rep.Drifts {
+		if d.Acknowledged {
+			out.Acknowledged = append(out.Acknowledged, d)
+			acked[d.Kind+"/"+d.Name+"\x00"+d.Field+"\x00"+d.Found] = true
+		} else {
+			out.Drift = append(out.Drift, d)
+		}
+	}
+	for _, c := range pl.Changes {
+		if c.Action == ActNoop {
+			continue
+		}
+		if c.Action == ActUpdate {
+			var left []provider.FieldDiff
+			for _, d := range c.Diffs {
+				if !acked[c.Kind+"/"+c.Name+"\x00"+d.Field+"\x00"+d.From] {
+					left = append(left, d)
+				}
+			}
+			if len(left) == 0 {
+				continue
+			}
+			c.Diffs = left
+		}
+		c.Spec = nil
+		out.Pending = append(out.Pending, c)
+	}
+	return out, nil
+}
+
+// hold takes env's lock for a short write of resource rows (recording or
+// acknowledging drift), so that it never writes back rows an apply is
+// changing; an apply holding it is ErrLocked.
+func (e *Engine) hold(ctx context.Context, env, what string) (func(), error) {
+	var nonce [4]byte
+	_, _ = rand.Read(nonce[:])
+	holder := what + " #" + hex.EncodeToString(nonce[:])
+	l, held, err := e.Store.AcquireLease(ctx, LockName(env), holder, time.Minute, e.now())
+	if err != nil {
+		return nil, err
+	}
+	if !held {
+		return nil, fmt.Errorf("%w: %s is locked by %q (an apply); try again once it is done", ErrLocked, env, l.Holder)
+	}
+	return func() { _ = e.Store.ReleaseLease(context.WithoutCancel(ctx), LockName(env), holder) }, nil
 }
 
 // Unlock releases env's apply lock whoever holds it, audited; it reports

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/belay-dev/belay/internal/infra"
+	"github.com/belay-dev/belay/internal/infra/tofu"
 	"github.com/belay-dev/belay/internal/spec"
 	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/store/sqlite"
@@ -75,11 +76,11 @@ func engineAt(t *testing.T, path string) (*infra.Engine, store.Store) {
 
 func planApprove(t *testing.T, e *infra.Engine, p *spec.Project, env string) infra.Plan {
 	t.Helper()
-	pl, err := e.Plan(t.Context(), p, env, "alice")
+	pl, err := e.Plan(t.Context(), p, env, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Approve(t.Context(), pl.ID, "bob", "reviewed"); err != nil {
+	if _, err := e.Approve(t.Context(), pl.ID, "bob", "reviewed", nil); err != nil {
 		t.Fatal(err)
 	}
 	return pl
@@ -102,7 +103,7 @@ func TestPlanApplyDrift(t *testing.T) {
 		if _, err := e.Apply(ctx, p, env, pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
 			t.Fatalf("apply %s: %v", env, err)
 		}
-		if pl2, err := e.Plan(ctx, p, env, "alice"); err != nil || pl2.Summary[infra.ActNoop] != 4 {
+		if pl2, err := e.Plan(ctx, p, env, "alice", nil); err != nil || pl2.Summary[infra.ActNoop] != 4 {
 			t.Fatalf("%s plan after apply = %+v, %v; want 4 no-ops", env, pl2.Summary, err)
 		}
 		t.Cleanup(func() { cleanup(t, svc, env) })
@@ -136,8 +137,28 @@ func TestPlanApplyDrift(t *testing.T) {
 	if d := got[svc+":production keys"]; d.Expected != "~"+svc+":production:*" || !strings.Contains(d.Found, "~*") {
 		t.Fatalf("redis drift = %+v", d)
 	}
+	// reading drift writes nothing: it stays new until recorded
+	if rep2, _ := e.Drift(ctx, p, "production"); len(rep2.Drifts) != 2 || !rep2.Drifts[0].New || !rep2.Drifts[1].New {
+		t.Fatalf("drift read again before recording = %+v, want it new still", rep2.Drifts)
+	}
+	// an apply holds the environment: recording waits for it rather than write rows back under it
+	if _, held, _ := st.AcquireLease(ctx, infra.LockName("production"), "an apply", time.Hour, time.Now()); !held {
+		t.Fatal("lease")
+	}
+	if _, err := e.RecordDrift(ctx, rep); !errors.Is(err, infra.ErrLocked) {
+		t.Fatalf("recording under an apply's lock: %v, want ErrLocked", err)
+	}
+	if err := st.ReleaseLease(ctx, infra.LockName("production"), "an apply"); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 2 || ch[0].Resolved {
+		t.Fatalf("record = %+v, %v; want 2 resources with new drift", ch, err)
+	}
 	if rep, _ = e.Drift(ctx, p, "production"); len(rep.Drifts) != 2 || rep.Drifts[0].New || rep.Drifts[1].New {
 		t.Fatalf("second drift = %+v, want the same drift, not new", rep.Drifts)
+	}
+	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 0 {
+		t.Fatalf("recording unchanged drift = %+v, %v; want nothing changed", ch, err)
 	}
 	if rep, _ = e.Drift(ctx, p, "staging"); len(rep.Drifts) != 0 || rep.Checked != 4 {
 		t.Fatalf("staging drift = %+v", rep)
@@ -151,6 +172,9 @@ func TestPlanApplyDrift(t *testing.T) {
 	}
 	if rep, _ = e.Drift(ctx, p, "production"); len(rep.Drifts) != 0 {
 		t.Fatalf("drift after apply = %+v", rep.Drifts)
+	}
+	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 2 || !ch[0].Resolved || !ch[1].Resolved {
+		t.Fatalf("record after apply = %+v, %v; want both resolved", ch, err)
 	}
 	var limit int
 	if err := c.QueryRow(ctx, `SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, svc+"_production_app").Scan(&limit); err != nil || limit != 40 {
@@ -189,14 +213,14 @@ func TestApplyRefusals(t *testing.T) {
 	svc := fmt.Sprintf("r%d", time.Now().UnixNano())
 	p := project(t, svc, "")
 	t.Cleanup(func() { cleanup(t, svc, "staging") })
-	pl, err := e.Plan(ctx, p, "staging", "alice")
+	pl, err := e.Plan(ctx, p, "staging", "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrNotApproved) {
 		t.Fatalf("unapproved: %v", err)
 	}
-	if _, err := e.Approve(ctx, pl.ID, "bob", ""); err != nil {
+	if _, err := e.Approve(ctx, pl.ID, "bob", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	// belay.yaml changed after the plan: stale
@@ -313,13 +337,13 @@ func TestCrashBetweenCreateAndRecord(t *testing.T) {
 func TestStackErrors(t *testing.T) {
 	e, _ := engine(t)
 	p := project(t, "api", `, size: large`)
-	_, err := e.Plan(t.Context(), p, "staging", "alice")
+	_, err := e.Plan(t.Context(), p, "staging", "alice", nil)
 	if err == nil || !strings.Contains(err.Error(), "belay.yaml:16:") || !strings.Contains(err.Error(), "environments[0].stack.database.size: not a parameter of database managed_postgres") {
 		t.Fatalf("unknown parameter: %v", err)
 	}
 	p = project(t, "api", "")
 	p.ServiceStack.Queue = "rabbitmq"
-	if _, err := e.Plan(t.Context(), p, "staging", "alice"); err == nil || !strings.Contains(err.Error(), `service_stack.queue: "rabbitmq" is not provisioned by belay yet`) ||
+	if _, err := e.Plan(t.Context(), p, "staging", "alice", nil); err == nil || !strings.Contains(err.Error(), `service_stack.queue: "rabbitmq" is not provisioned by belay yet`) ||
 		!strings.Contains(err.Error(), "queue: managed_queue or nats") {
 		t.Fatalf("unsupported kind: %v", err)
 	}
@@ -389,5 +413,200 @@ func TestComponentDisabledInOneEnvironment(t *testing.T) {
 	}
 	if len(st.Resources) != 3 {
 		t.Fatalf("staging resources = %d, want 3", len(st.Resources))
+	}
+}
+
+// TestManagementSwitch: a resource's management changed from observe to
+// manage (and back) is recorded with its new policy once applied: a row
+// left as observe would be skipped by deletes and never updated.
+func TestManagementSwitch(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("m%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	other, _ := engine(t)
+	managed := project(t, svc, "")
+	pl := planApprove(t, other, managed, "staging")
+	if _, err := other.Apply(ctx, managed, "staging", pl.ID, infra.ApplyOptions{Actor: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	policies := func() map[string]string {
+		rows, err := st.InfraResources(ctx, "staging")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r.Kind+"/"+r.Name] = r.Policy
+		}
+		return out
+	}
+	for i, step := range []struct{ extra, want, action string }{
+		{`, management: observe`, store.PolicyObserve, infra.ActImport},
+		{``, store.PolicyManage, infra.ActAdopt},
+		{`, management: observe`, store.PolicyObserve, infra.ActImport},
+	} {
+		p := project(t, svc, step.extra)
+		pl := planApprove(t, e, p, "staging")
+		if pl.Summary[step.action] != 3 {
+			t.Fatalf("step %d: plan = %v, want the 3 database resources to %s", i, pl.Summary, step.action)
+		}
+		if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got := policies()["postgres_role/"+svc+"_staging_app"]; got != step.want {
+			t.Fatalf("step %d: the app role is recorded as %q, want %q (plan %+v)", i, got, step.want, pl.Changes)
+		}
+	}
+}
+
+// TestDisableAppliedComponent: enabled: false on components whose
+// resources were applied plans their deletion (the database protected:
+// refused without the override), on the servers still named; without the
+// server's secret the plan says what to keep.
+func TestDisableAppliedComponent(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("d%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	pl := planApprove(t, e, p, "staging")
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	off := project(t, svc, `, enabled: "false"`)
+	off.Environments[0].Stack["cache"]["enabled"] = "false"
+	pl = planApprove(t, e, off, "staging")
+	if pl.Summary[infra.ActDelete] != 4 || len(pl.Changes) != 4 {
+		t.Fatalf("plan after disabling = %+v, want 4 deletes", pl.Changes)
+	}
+	for _, c := range pl.Changes {
+		if c.Kind == "postgres_database" && (!c.Protected || !c.Destructive) {
+			t.Fatalf("the database's delete is not flagged protected: %+v", c)
+		}
+	}
+	if _, err := e.Apply(ctx, off, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrProtected) {
+		t.Fatalf("deleting the disabled database without the override: %v, want ErrProtected", err)
+	}
+	if _, err := e.Apply(ctx, off, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", DeleteProtected: true, Reason: "staging has no database now"}); err != nil {
+		t.Fatal(err)
+	}
+	if pl, err := e.Plan(ctx, off, "staging", "alice", nil); err != nil || len(pl.Changes) != 0 {
+		t.Fatalf("plan after the deletes = %+v, %v; want nothing", pl.Changes, err)
+	}
+	// applied again, then disabled without naming the server: the plan says what to keep
+	pl = planApprove(t, e, p, "staging")
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	p2 := project(t, svc, "")
+	p2.Environments[0].Stack["cache"] = map[string]string{"enabled": "false"}
+	if _, err := e.Plan(ctx, p2, "staging", "alice", nil); !errors.Is(err, infra.ErrInvalid) || !strings.Contains(err.Error(), "keep its admin_url_secret") {
+		t.Fatalf("disabled without its server: %v", err)
+	}
+}
+
+// TestApproveUnderProtection: a plan's approval follows the environment's
+// protection as a release's does: not by the one who made it unless
+// allow_self_approval, only by listed approvers, and approved once
+// `approvals` distinct approvers approved it.
+func TestApproveUnderProtection(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	p := project(t, fmt.Sprintf("a%d", time.Now().UnixNano()), "")
+	pl, err := e.Plan(ctx, p, "staging", "alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prot := &spec.Protection{RequireApproval: true, Approvers: []string{"alice", "bob", "carol"}, Approvals: 2}
+	if _, err := e.Approve(ctx, pl.ID, "alice", "", prot); !errors.Is(err, infra.ErrPolicy) || !strings.Contains(err.Error(), "alice made plan") {
+		t.Fatalf("self-approval: %v, want refused", err)
+	}
+	if _, err := e.Approve(ctx, pl.ID, "mallory", "", prot); !errors.Is(err, infra.ErrPolicy) || !strings.Contains(err.Error(), "not one of staging's approvers") {
+		t.Fatalf("unlisted approver: %v, want refused", err)
+	}
+	if sp, err := e.Approve(ctx, pl.ID, "bob", "", prot); err != nil || sp.State != store.PlanPending {
+		t.Fatalf("first of two approvals = %+v, %v; want pending", sp, err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrNotApproved) {
+		t.Fatalf("apply with one of two approvals: %v", err)
+	}
+	if sp, err := e.Approve(ctx, pl.ID, "carol", "", prot); err != nil || sp.State != store.PlanApproved || sp.ApprovedBy != "bob, carol" {
+		t.Fatalf("second approval = %+v, %v; want approved by bob, carol", sp, err)
+	}
+	pl, _ = e.Plan(ctx, p, "staging", "alice", nil)
+	if sp, err := e.Approve(ctx, pl.ID, "alice", "", &spec.Protection{AllowSelfApproval: true}); err != nil || sp.State != store.PlanApproved {
+		t.Fatalf("self-approval allowed = %+v, %v", sp, err)
+	}
+}
+
+// TestTofuPlanBinding: a plan made with a tofu plan stores it with its
+// hash; apply refuses without it, and refuses when it changed since.
+func TestTofuPlanBinding(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("t%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	tf, err := tofu.Load("tofu/testdata/mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := e.Plan(ctx, p, "staging", "alice", tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Approve(ctx, pl.ID, "bob", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := e.GetPlan(ctx, pl.ID)
+	if err != nil || stored.Tofu == nil || stored.Tofu.Hash != tf.Hash || !stored.Tofu.Destructive {
+		t.Fatalf("stored plan's tofu = %+v, %v", stored.Tofu, err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); !errors.Is(err, infra.ErrStale) || !strings.Contains(err.Error(), "give it again with --tofu") {
+		t.Fatalf("apply without the tofu plan: %v", err)
+	}
+	other, err := tofu.Load("tofu/testdata/nochange.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", Tofu: other}); !errors.Is(err, infra.ErrStale) || !strings.Contains(err.Error(), "changed since plan") {
+		t.Fatalf("apply with a changed tofu plan: %v", err)
+	}
+	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", Tofu: tf}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFailedApplyAudited: a server refusing mid-apply (an extension
+// PostgreSQL does not have) stops the apply with what was applied so far,
+// audited as infra.apply.failed; the plan stays unapplied.
+func TestFailedApplyAudited(t *testing.T) {
+	e, st := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("f%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, `, extensions: "no_such_extension_here"`)
+	pl := planApprove(t, e, p, "staging")
+	_, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", Reason: "first apply"})
+	if err == nil || !strings.Contains(err.Error(), "applied so far: 2 of 4 changes") {
+		t.Fatalf("apply = %v, want a failure after the two roles", err)
+	}
+	entries, _ := st.AuditSince(ctx, 0, 1000)
+	var failed *store.AuditEntry
+	for i, a := range entries {
+		if a.Action == "infra.apply.failed" {
+			failed = &entries[i]
+		}
+		if a.Action == "infra.apply" {
+			t.Fatalf("a failed apply audited as applied: %+v", a)
+		}
+	}
+	if failed == nil || failed.Actor != "carol" || failed.Subject != fmt.Sprintf("plan/%d", pl.ID) || failed.Reason != "first apply" ||
+		!strings.Contains(string(failed.Detail), svc+"_staging_app") || !strings.Contains(string(failed.Detail), "no_such_extension_here") {
+		t.Fatalf("infra.apply.failed = %+v", failed)
+	}
+	if _, sp, _ := e.GetPlan(ctx, pl.ID); sp.State != store.PlanApproved {
+		t.Fatalf("the plan after a failed apply is %s, want still approved", sp.State)
 	}
 }

@@ -130,7 +130,7 @@ func TestQueueStoragePlanApplyDrift(t *testing.T) {
 		if _, err := e.Apply(ctx, p, env, pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
 			t.Fatalf("apply %s: %v", env, err)
 		}
-		if pl2, err := e.Plan(ctx, p, env, "alice"); err != nil || pl2.Summary[infra.ActNoop] != 2 {
+		if pl2, err := e.Plan(ctx, p, env, "alice", nil); err != nil || pl2.Summary[infra.ActNoop] != 2 {
 			t.Fatalf("%s plan after apply = %+v, %v; want 2 no-ops", env, pl2.Summary, err)
 		}
 	}

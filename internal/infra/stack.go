@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -133,41 +134,44 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 	}
 	st := &Stack{Environment: env, Servers: map[string]string{}, Local: map[string]map[string]string{}}
 	params := map[string]map[string]string{}
-	var errs []string
+	var errs spec.Errors
 	for _, c := range sortedKeys(comps) {
 		if notProvisioned[c] {
 			if len(e.Stack[c]) > 0 {
-				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s", idx, c), "%s provisions nothing, so it takes no parameters", c).Error())
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s", idx, c), "%s provisions nothing, so it takes no parameters", c))
 			}
 			continue
 		}
 		if e.Stack[c]["enabled"] == "false" { // left out of this environment (spec checks the value)
+			if name := e.Stack[c]["admin_url_secret"]; name != "" {
+				st.Servers[c] = name // resources applied before it was disabled are deleted there
+			}
 			continue
 		}
 		kinds, ok := componentKinds[c]
 		keys, kok := kinds[comps[c]]
 		keys = append(keys[:len(keys):len(keys)], "enabled")
 		if !ok || !kok {
-			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: %s); set it to disabled", comps[c], supportedKinds()).Error())
+			errs = append(errs, p.At("service_stack."+c, "%q is not provisioned by belay yet (supported: %s); set it to disabled", comps[c], supportedKinds()))
 			continue
 		}
 		ps := e.Stack[c]
 		for _, k := range sortedKeys(ps) {
 			if !slices.Contains(keys, k) {
-				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "not a parameter of %s %s; its parameters: %s", c, comps[c], strings.Join(keys, ", ")).Error())
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "not a parameter of %s %s; its parameters: %s", c, comps[c], strings.Join(keys, ", ")))
 			}
 		}
 		if localComponents[c] {
 			if d := ps["dir"]; !filepath.IsAbs(d) {
-				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.dir", idx, c), "%q: name the absolute directory, on the server's host, where belay writes the %s files", d, c).Error())
+				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.dir", idx, c), "%q: name the absolute directory, on the server's host, where belay writes the %s files", d, c))
 			}
 		} else if ps["admin_url_secret"] == "" {
-			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.admin_url_secret", idx, c), "missing: name the %s secret holding the administrator URL of the %s server (belay secrets set NAME --env %s)", env, comps[c], env).Error())
+			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.admin_url_secret", idx, c), "missing: name the %s secret holding the administrator URL of the %s server (belay secrets set NAME --env %s)", env, comps[c], env))
 		}
 		switch m := ps["management"]; m {
 		case "", store.PolicyManage, store.PolicyObserve:
 		default:
-			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.management", idx, c), "%q is not manage or observe", m).Error())
+			errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.management", idx, c), "%q is not manage or observe", m))
 		}
 		params[c] = ps
 		if localComponents[c] {
@@ -177,10 +181,10 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 		}
 	}
 	if _, ok := params["backups"]; ok && params["database"] == nil {
-		errs = append(errs, p.At("service_stack.backups", "backups dump the database component's databases, and %s has none: enable database or disable backups", env).Error())
+		errs = append(errs, p.At("service_stack.backups", "backups dump the database component's databases, and %s has none: enable database or disable backups", env))
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+		return nil, errs
 	}
 	policy := func(c string) string {
 		if params[c]["management"] == store.PolicyObserve {
@@ -276,8 +280,8 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			for _, rule := range strings.Fields(cmds) {
 				if !strings.HasPrefix(rule, "+") && !strings.HasPrefix(rule, "-") {
 					// keys, channels, passwords and resets would undo the confinement to the key prefix
-					return nil, fmt.Errorf("%s", p.At(fmt.Sprintf("environments[%d].stack.cache.commands", idx),
-						"%q is not a command rule: only +command, -command, +@category and -@category (belay sets keys, channels and the password)", rule).Error())
+					return nil, p.At(fmt.Sprintf("environments[%d].stack.cache.commands", idx),
+						"%q is not a command rule: only +command, -command, +@category and -@category (belay sets keys, channels and the password)", rule)
 				}
 			}
 			u := aclUser(svc, env)
@@ -288,6 +292,47 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 		}
 	}
 	return st, nil
+}
+
+// CheckStacks runs StackOf's checks (parameters known, numbers whole,
+// servers named, command rules) without secrets or servers, for belay
+// validate, on every environment whose stack names a server (an
+// admin_url_secret): a stack naming none is descriptive (parity's sizes)
+// and not provisioned by belay.
+func CheckStacks(p *spec.Project) spec.Errors {
+	if len(p.ServiceStack.Components()) == 0 {
+		return nil
+	}
+	noSecrets := func(_ string, names []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, n := range names {
+			out[n] = ""
+		}
+		return out, nil
+	}
+	var out spec.Errors
+	for _, e := range p.Environments {
+		named := false
+		for _, ps := range e.Stack {
+			named = named || ps["admin_url_secret"] != ""
+		}
+		if !named {
+			continue
+		}
+		_, err := StackOf(p, e.Name, noSecrets)
+		var es spec.Errors
+		var one *spec.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &es):
+			out = append(out, es...)
+		case errors.As(err, &one):
+			out = append(out, one)
+		default:
+			out = append(out, p.At(fmt.Sprintf("environments[%d].stack", slices.Index(p.Environments, e)), "%v", err))
+		}
+	}
+	return out
 }
 
 // componentOfKind is the component whose server holds a kind.

@@ -8,6 +8,7 @@ import (
 	"github.com/belay-dev/belay/internal/analysis"
 	"github.com/belay-dev/belay/internal/api"
 	"github.com/belay-dev/belay/internal/hook"
+	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/smoke"
 	"github.com/belay-dev/belay/internal/spec"
@@ -65,6 +66,7 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		MigrationType:   pl.MigrationType,
 		Hooks:           svc.Migration != nil && svc.Migration.Command != "" || svc.Hooks != nil && svc.Hooks.PreDeploy != "",
 		PostHooks:       svc.Hooks != nil && (svc.Hooks.PostPromote != "" || svc.Hooks.PostRollback != ""),
+		InfraCheck:      infra.Provisioned(p, env),
 		Owner:           pl.Owner,
 	}
 	if pl.PreviousStable != "" {

@@ -99,7 +99,7 @@ func New(d Deps) (*Orchestrator, error) {
 	}
 	eng, err := rollout.NewEngine(rollout.Deps{
 		Store: rs, Target: secretTarget{d.Target, o}, Judge: d.Judge,
-		Smoke: smokeRunner{o}, Hooks: hookRunner{o}, Verifier: verifier{o}, Flags: flagSwitch{o},
+		Smoke: smokeRunner{o}, Hooks: hookRunner{o}, Verifier: verifier{o}, Flags: flagSwitch{o}, Infra: infraChecker{o},
 		BeforeTick: o.pump, Now: d.Now, Logger: d.Logger,
 	})
 	if err != nil {

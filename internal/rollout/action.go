@@ -17,6 +17,7 @@ const (
 	Verify       ActionKind = "verify"        // verify the new version's artifact
 	RunHooks     ActionKind = "run_hooks"     // the phase's hooks: pre-deploy (Migrating), post_promote (Promoting), post_rollback (RollingBack)
 	RunSmoke     ActionKind = "run_smoke"     // smoke tests against the new version
+	CheckInfra   ActionKind = "check_infra"   // plan the environment's service stack and read its drift; changes nothing
 	SetFlag      ActionKind = "set_flag"      // a rollback's flag change: never fails the rollback
 	Analyze      ActionKind = "analyze"       // ask the Judge; read-only, never persisted
 	// Emit is an event of the transition; Record moves it into the

@@ -32,10 +32,13 @@ func TestCrashAtEveryTransition(t *testing.T) {
 			clean := newHarness(t)
 			clean.verdict = sc.verdict
 			cfg := config("r1", rollout.CanaryStrategy)
-			cfg.Hooks = true
+			cfg.Hooks, cfg.InfraCheck = true, true
 			clean.create(cfg)
 			clean.runUntil("r1", sc.final, 60)
 			path, weights := clean.path("r1"), clean.target.Weights("production", "api")
+			if !slices.Contains(path, "Verifying>InfrastructurePlan") || !slices.Contains(path, "InfrastructurePlan>Migrating") {
+				t.Fatalf("path %v does not go through InfrastructurePlan", path)
+			}
 			ids := eventIDs(clean)
 			for n := 1; n <= len(path); n++ {
 				for _, after := range []bool{true, false} {

@@ -30,6 +30,9 @@ type Deps struct {
 	Hooks    HookRunner
 	Verifier Verifier
 	Flags    FlagSwitch // nil: a rollback's flag changes are logged and skipped
+	// Infra checks the environment's service stack (InfrastructurePlan);
+	// nil: a rollout that needs the check fails (it must not skip it).
+	Infra InfraChecker
 	// BeforeTick, if set, runs at the start of every tick of Run (the
 	// orchestrator starts queued rollouts there).
 	BeforeTick func(ctx context.Context)
@@ -298,6 +301,11 @@ func (e *Engine) do(ctx context.Context, s State, a Action) (json.RawMessage, er
 		if e.d.Smoke != nil {
 			return e.d.Smoke.Smoke(ctx, s)
 		}
+	case CheckInfra:
+		if e.d.Infra == nil {
+			return nil, fmt.Errorf("%w: %s's service stack must be checked before deploying, but this engine has no infrastructure checker", ErrActionFailed, s.Environment)
+		}
+		return e.d.Infra.CheckInfra(ctx, s)
 	case SetFlag:
 		// The flag takes effect at its next evaluation; traffic moves next
 		// whatever happens here, so a failure is logged, not returned.

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -28,7 +29,7 @@ func Next(s State, obs Observation, now time.Time) (State, []Action) {
 			return s, nil // stale: the state moved on while the actions ran
 		}
 		if obs.Kind == Done {
-			return done(s, now)
+			return done(s, obs.Evidence, now)
 		}
 		return failed(s, obs, now)
 	case Judged:
@@ -130,14 +131,28 @@ func (s State) WatchLeft(now time.Time) time.Duration {
 	return max(0, s.Watch-now.Sub(s.WatchStarted))
 }
 
-// done moves on once every action of the current phase succeeded.
-func done(s State, now time.Time) (State, []Action) {
+// done moves on once every action of the current phase succeeded;
+// evidence is what they reported.
+func done(s State, evidence json.RawMessage, now time.Time) (State, []Action) {
 	switch s.Phase {
 	case Verifying:
+		if s.InfraCheck {
+			return s.enter(InfrastructurePlan, now, "artifact verified", nil)
+		}
 		if s.Hooks {
 			return s.enter(Migrating, now, "artifact verified", nil)
 		}
 		return s.enter(Deploying, now, "artifact verified", nil)
+	case InfrastructurePlan:
+		var ev struct {
+			Summary string `json:"summary"`
+		}
+		_ = json.Unmarshal(evidence, &ev)
+		reason := "infrastructure plan: " + cmp.Or(ev.Summary, "checked")
+		if s.Hooks {
+			return s.enter(Migrating, now, reason, evidence)
+		}
+		return s.enter(Deploying, now, reason, evidence)
 	case Migrating:
 		s.Migrated = true
 		return s.enter(Deploying, now, "pre-deploy hooks succeeded", nil)
@@ -164,7 +179,7 @@ func done(s State, now time.Time) (State, []Action) {
 func failed(s State, obs Observation, now time.Time) (State, []Action) {
 	reason := fmt.Sprintf("%s failed: %s", obs.Action, obs.Error)
 	switch s.Phase {
-	case Verifying, Migrating:
+	case Verifying, InfrastructurePlan, Migrating:
 		return s.enter(Failed, now, reason+"; no traffic moved", obs.Evidence, failedEv)
 	case Deploying, SmokeTesting, Canary, Watching:
 		return autoRollback(s, now, reason, obs.Evidence)

@@ -198,3 +198,38 @@ func TestPostHooksRunAfterTrafficMoved(t *testing.T) {
 		}
 	}
 }
+
+// TestInfrastructurePlanPhase: with the infrastructure check, a verified
+// artifact goes to InfrastructurePlan, whose action checks the stack; a
+// clean (or warned) check deploys, quoting the check's summary with its
+// evidence; a blocking check fails the rollout before any traffic moved.
+func TestInfrastructurePlanPhase(t *testing.T) {
+	cfg := testConfig()
+	cfg.InfraCheck = true
+	s, _ := New(cfg, t0)
+	s = walk(t, s, Observation{Kind: Tick}, Observation{Kind: Done})
+	if s.Phase != InfrastructurePlan {
+		t.Fatalf("after verifying: %s, want InfrastructurePlan", s.Phase)
+	}
+	var check bool
+	for _, a := range s.Pending {
+		check = check || a.Kind == CheckInfra
+	}
+	if !check {
+		t.Fatalf("InfrastructurePlan's actions = %+v, want check_infra", s.Pending)
+	}
+	ev := []byte(`{"summary":"warning: 1 pending change (infrastructure.on_pending: warn)"}`)
+	next, _ := Next(s, Observation{Kind: Done, Seq: s.Seq, Evidence: ev}, t0)
+	if next.Phase != Deploying || next.Reason != "infrastructure plan: warning: 1 pending change (infrastructure.on_pending: warn)" {
+		t.Fatalf("after the check: %s %q", next.Phase, next.Reason)
+	}
+	next, _ = Next(s, Observation{Kind: Failure, Seq: s.Seq, Action: CheckInfra, Error: "1 pending change", Evidence: ev}, t0)
+	if next.Phase != Failed || !strings.Contains(next.Reason, "check_infra failed: 1 pending change; no traffic moved") {
+		t.Fatalf("a blocking check: %s %q", next.Phase, next.Reason)
+	}
+	// without the check, verifying goes straight on
+	s, _ = New(testConfig(), t0)
+	if s = walk(t, s, Observation{Kind: Tick}, Observation{Kind: Done}); s.Phase == InfrastructurePlan {
+		t.Fatal("InfrastructurePlan without the check")
+	}
+}

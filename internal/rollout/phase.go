@@ -12,10 +12,15 @@ const (
 	Pending          Phase = "Pending"
 	AwaitingApproval Phase = "AwaitingApproval"
 	Verifying        Phase = "Verifying"
-	Migrating        Phase = "Migrating" // pre-deploy hooks (migrations) run before any traffic moves
-	Deploying        Phase = "Deploying"
-	SmokeTesting     Phase = "SmokeTesting"
-	Canary           Phase = "Canary" // State.Step says which step
+	// InfrastructurePlan: the environment's service stack is planned
+	// (observed, never applied) and its drift read before anything is
+	// deployed; pending changes or unacknowledged drift stop the release
+	// (policy block) or are recorded as a warning (warn).
+	InfrastructurePlan Phase = "InfrastructurePlan"
+	Migrating          Phase = "Migrating" // pre-deploy hooks (migrations) run before any traffic moves
+	Deploying          Phase = "Deploying"
+	SmokeTesting       Phase = "SmokeTesting"
+	Canary             Phase = "Canary" // State.Step says which step
 	// Watching: the new version takes all traffic, the previous stable stays
 	// started with none, and the rollback triggers keep judging for the
 	// configured watch before the version becomes the environment's stable.

@@ -33,6 +33,13 @@ type HookRunner interface {
 	Hooks(ctx context.Context, s State) (evidence json.RawMessage, err error)
 }
 
+// InfraChecker looks at s.Environment's service stack before a deploy
+// (changes nothing): evidence says what it found, with a "summary" the
+// transition's reason quotes; an ErrActionFailed error stops the release.
+type InfraChecker interface {
+	CheckInfra(ctx context.Context, s State) (evidence json.RawMessage, err error)
+}
+
 // FlagSwitch makes a rollback's flag change in s.Environment. It is called
 // again after a crash, so a change already made must be a no-op. Its error
 // never stops the rollback: the engine logs it and moves traffic anyway.
@@ -60,14 +67,20 @@ func (f RunnerFunc) Smoke(ctx context.Context, s State) (json.RawMessage, error)
 // Hooks calls f.
 func (f RunnerFunc) Hooks(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
 
+// CheckInfra calls f.
+func (f RunnerFunc) CheckInfra(ctx context.Context, s State) (json.RawMessage, error) {
+	return f(ctx, s)
+}
+
 // Verify calls f.
 func (f RunnerFunc) Verify(ctx context.Context, s State) (json.RawMessage, error) { return f(ctx, s) }
 
 var (
-	_ Judge       = JudgeFunc(nil)
-	_ SmokeRunner = RunnerFunc(nil)
-	_ HookRunner  = RunnerFunc(nil)
-	_ Verifier    = RunnerFunc(nil)
+	_ Judge        = JudgeFunc(nil)
+	_ SmokeRunner  = RunnerFunc(nil)
+	_ InfraChecker = RunnerFunc(nil)
+	_ HookRunner   = RunnerFunc(nil)
+	_ Verifier     = RunnerFunc(nil)
 )
 
 // permanent reports whether err is a final failure of an action. An error

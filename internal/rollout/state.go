@@ -86,13 +86,16 @@ type Config struct {
 	RequireApproval bool           `json:"require_approval,omitempty"`
 	// WaitTimer holds an approved rollout in AwaitingApproval until this
 	// long after it began waiting (protection.wait_timer).
-	WaitTimer     time.Duration      `json:"wait_timer,omitempty"`
-	MigrationType string             `json:"migration_type,omitempty"` // none, expand_only, contract
-	Hooks         bool               `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
-	PostHooks     bool               `json:"post_hooks,omitempty"`     // post_promote or post_rollback hooks exist
-	Inconclusive  InconclusivePolicy `json:"inconclusive,omitempty"`
-	ExtendLimit   time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
-	Owner         string             `json:"owner,omitempty"`
+	WaitTimer     time.Duration `json:"wait_timer,omitempty"`
+	MigrationType string        `json:"migration_type,omitempty"` // none, expand_only, contract
+	Hooks         bool          `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
+	// InfraCheck: the environment's service stack names servers belay
+	// provisions; run InfrastructurePlan before deploying.
+	InfraCheck   bool               `json:"infra_check,omitempty"`
+	PostHooks    bool               `json:"post_hooks,omitempty"` // post_promote or post_rollback hooks exist
+	Inconclusive InconclusivePolicy `json:"inconclusive,omitempty"`
+	ExtendLimit  time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration
+	Owner        string             `json:"owner,omitempty"`
 	// Watch is how long the new version takes all traffic, judged by the
 	// rollback triggers, before it becomes the environment's stable (0: no watch).
 	Watch time.Duration `json:"watch,omitempty"`

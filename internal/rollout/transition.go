@@ -73,6 +73,8 @@ func (s State) entryActions() []Action {
 	switch s.Phase {
 	case Verifying:
 		return []Action{{Kind: Verify}}
+	case InfrastructurePlan:
+		return []Action{{Kind: CheckInfra}}
 	case Migrating:
 		return []Action{{Kind: RunHooks}}
 	case Deploying:

@@ -55,6 +55,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/flags/{env}/{key}/{op}", s.handle(s.postFlag))
 	mux.HandleFunc("POST /api/v1/infra/envs/{env}/plan", s.handle(s.postInfraPlan))
 	mux.HandleFunc("GET /api/v1/infra/envs/{env}/drift", s.handle(s.getInfraDrift))
+	mux.HandleFunc("POST /api/v1/infra/envs/{env}/drift/record", s.handle(s.postInfraDriftRecord))
+	mux.HandleFunc("POST /api/v1/infra/envs/{env}/drift/ack", s.handle(s.postInfraDriftAck))
 	mux.HandleFunc("POST /api/v1/infra/envs/{env}/unlock", s.handle(s.postInfraUnlock))
 	mux.HandleFunc("GET /api/v1/infra/plans/{id}", s.handle(s.getInfraPlan))
 	mux.HandleFunc("POST /api/v1/infra/plans/{id}/approve", s.handle(s.postInfraApprove))

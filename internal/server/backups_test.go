@@ -60,11 +60,11 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := e.Plan(ctx, p, "staging", "alice")
+	pl, err := e.Plan(ctx, p, "staging", "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Approve(ctx, pl.ID, "bob", ""); err != nil {
+	if _, err := e.Approve(ctx, pl.ID, "bob", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {

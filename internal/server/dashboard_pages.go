@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,6 +105,64 @@ type overviewPage struct {
 	Environments []string
 	DORAEnv      string
 	Rows         []ovRow
+	// Drift is each environment's infrastructure drift as last recorded
+	// (none when no environment has resources belay applied).
+	Drift []ovDrift
+}
+
+// ovDrift is one environment's recorded infrastructure drift.
+type ovDrift struct {
+	Env, Text, CSS string
+}
+
+// driftCells reads each environment's recorded drift (belay drift, the
+// scheduled check); nil when belay applied nothing anywhere.
+func (s *Server) driftCells(ctx context.Context, envs []string) ([]ovDrift, error) {
+	var out []ovDrift
+	applied := false
+	for _, env := range envs {
+		rows, err := s.d.Store.InfraResources(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		c := ovDrift{Env: env, Text: "—"}
+		if len(rows) > 0 {
+			applied = true
+			c.Text, c.CSS = fmt.Sprintf("%d resources, no drift recorded", len(rows)), "ok"
+		}
+		var drifted []string
+		acked := 0
+		for _, r := range rows {
+			if r.DriftHash == "" {
+				continue
+			}
+			var ds []struct {
+				Field string `json:"field"`
+				Found string `json:"found"`
+			}
+			_ = json.Unmarshal(r.Drift, &ds)
+			var fields []string
+			for _, d := range ds {
+				fields = append(fields, fmt.Sprintf("%s=%q", d.Field, d.Found))
+			}
+			note := ""
+			if r.DriftAck == r.DriftHash {
+				note, acked = " (acknowledged)", acked+1
+			}
+			drifted = append(drifted, fmt.Sprintf("%s/%s %s%s", r.Kind, r.Name, strings.Join(fields, " "), note))
+		}
+		if len(drifted) > 0 {
+			c.Text, c.CSS = "drift: "+strings.Join(drifted, "; "), "bad"
+			if acked == len(drifted) {
+				c.CSS = "warn"
+			}
+		}
+		out = append(out, c)
+	}
+	if !applied {
+		return nil, nil
+	}
+	return out, nil
 }
 
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +237,9 @@ func (s *Server) overview(r *http.Request) (overviewPage, error) {
 			row.Cells = append(row.Cells, c)
 		}
 		page.Rows = append(page.Rows, row)
+	}
+	if page.Drift, err = s.driftCells(ctx, envs); err != nil {
+		return page, err
 	}
 	return page, nil
 }

@@ -78,6 +78,9 @@ type Deps struct {
 	// BackupCheckEvery is how often the server looks for due backups
 	// (default a minute).
 	BackupCheckEvery time.Duration
+	// DriftInterval is how often the server checks the environments'
+	// infrastructure for drift (drift.go); 0: never.
+	DriftInterval time.Duration
 }
 
 // Server holds the control plane's state.
@@ -227,6 +230,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { s.lead(engineCtx); close(engineDone) }()
 	go s.sampleSLOs(engineCtx)
 	go s.runBackups(engineCtx)
+	go s.watchDrift(engineCtx)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {

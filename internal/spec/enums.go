@@ -161,3 +161,16 @@ const (
 )
 
 func (DownstreamPolicy) values() []string { return []string{"keep", "rollback"} }
+
+// PendingPolicy is what a release does when the environment's service
+// stack has unapplied changes or unacknowledged drift (the release path's
+// Infrastructure Plan phase).
+type PendingPolicy string
+
+// Pending policies.
+const (
+	PendingBlock PendingPolicy = "block" // stop the release there (the default)
+	PendingWarn  PendingPolicy = "warn"  // go on, the same evidence recorded as a warning
+)
+
+func (PendingPolicy) values() []string { return []string{"block", "warn"} }

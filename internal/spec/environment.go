@@ -35,6 +35,26 @@ type Environment struct {
 	// Hosts, when listed, are the hosts whose agents run the services
 	// (see hosts.go); none: the local agent.
 	Hosts []*Host `yaml:"hosts" json:"hosts,omitempty"`
+	// Infrastructure is what a release does about the environment's
+	// service stack before it deploys (docs/infrastructure.md).
+	Infrastructure *Infrastructure `yaml:"infrastructure" json:"infrastructure,omitempty"`
+}
+
+// Infrastructure is an environment's release-path policy for its stack.
+type Infrastructure struct {
+	// OnPending: block (default) stops a release while the stack has
+	// unapplied changes or unacknowledged drift; warn lets it through with
+	// the same evidence recorded as a warning.
+	OnPending PendingPolicy `yaml:"on_pending" json:"on_pending,omitempty"`
+}
+
+// OnPendingInfra is the environment's policy for a stack with pending
+// changes or drift: block unless infrastructure.on_pending says warn.
+func (e *Environment) OnPendingInfra() PendingPolicy {
+	if e.Infrastructure != nil && e.Infrastructure.OnPending == PendingWarn {
+		return PendingWarn
+	}
+	return PendingBlock
 }
 
 // Protection guards an environment with approvals and with the git refs

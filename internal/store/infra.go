@@ -43,6 +43,13 @@ type InfraResource struct {
 	// DriftHash is the hash of the drift last reported, so that unchanged
 	// drift is not reported again; empty when none was.
 	DriftHash string
+	// Drift is the drift found by the last recorded check (a JSON array),
+	// empty when there was none.
+	Drift json.RawMessage
+	// DriftAck is the hash of the drift an operator acknowledged: the
+	// release path's infrastructure check lets it through until the drift
+	// changes (another hash) or goes.
+	DriftAck  string
 	UpdatedAt time.Time
 }
 
@@ -55,9 +62,12 @@ type InfraPlan struct {
 	State       string // PlanPending, PlanApproved, PlanApplied
 	CreatedBy   string
 	CreatedAt   time.Time
-	ApprovedBy  string
+	ApprovedBy  string // the approvers, comma-separated, once approved
 	ApprovedAt  time.Time
-	AppliedAt   time.Time
+	// Approvals are the distinct approvers so far (an environment's
+	// protection may ask for more than one).
+	Approvals []string
+	AppliedAt time.Time
 }
 
 // Infra keeps infrastructure resources and plans.
@@ -74,10 +84,12 @@ type Infra interface {
 	CreateInfraPlan(ctx context.Context, p InfraPlan, audit AuditEntry) (InfraPlan, error)
 	// GetInfraPlan returns plan id, or ErrNotFound.
 	GetInfraPlan(ctx context.Context, id int64) (InfraPlan, error)
-	// ApproveInfraPlan marks a pending plan approved by `by`, with its audit
-	// entry, in one transaction; an applied plan is ErrConflict, an unknown
-	// one ErrNotFound; approving an approved plan again is a no-op.
-	ApproveInfraPlan(ctx context.Context, id int64, by string, at time.Time, audit AuditEntry) (InfraPlan, error)
+	// ApproveInfraPlan records `by`'s approval of a pending plan, with its
+	// audit entry, in one transaction; once need distinct approvers (at
+	// least 1) approved it, it is approved. An applied plan is ErrConflict,
+	// an unknown one ErrNotFound; approving an approved plan again, or
+	// twice by the same approver, is a no-op.
+	ApproveInfraPlan(ctx context.Context, id int64, by string, need int, at time.Time, audit AuditEntry) (InfraPlan, error)
 	// MarkInfraPlanApplied marks an approved plan applied, with its audit
 	// entry; a plan not approved is ErrConflict.
 	MarkInfraPlanApplied(ctx context.Context, id int64, at time.Time, audit AuditEntry) error

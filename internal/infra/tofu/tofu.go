@@ -5,7 +5,8 @@
 // plan found, and gives the plan a stable hash for an approval to bind to
 // (docs/parity.md, "OpenTofu and Terraform plans").
 //
-// The future `belay plan --tofu DIR|FILE` calls Load.
+// `belay plan --tofu DIR|FILE` sends the plan's JSON to the server, which
+// parses it with Parse and stores it with belay's plan (internal/infra).
 package tofu
 
 import (

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/belay-dev/belay/internal/store"
@@ -24,7 +27,7 @@ func (db *DB) PutInfraResource(ctx context.Context, r store.InfraResource) error
 	for _, j := range []struct {
 		f string
 		v []byte
-	}{{"desired", r.Desired}, {"applied", r.Applied}, {"observed", r.Observed}} {
+	}{{"desired", r.Desired}, {"applied", r.Applied}, {"observed", r.Observed}, {"drift", r.Drift}} {
 		a, err := jsonArg("resource "+j.f+" spec", j.v)
 		if err != nil {
 			return err
@@ -34,14 +37,15 @@ func (db *DB) PutInfraResource(ctx context.Context, r store.InfraResource) error
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = db.now()
 	}
-	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO infra_resources (environment, kind, name, desired, applied, observed,
-		applied_hash, observed_at, create_pending, protect, policy, drift_hash, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, kind, name) DO UPDATE SET
-		desired = excluded.desired, applied = excluded.applied, observed = excluded.observed, applied_hash = excluded.applied_hash,
-		observed_at = excluded.observed_at, create_pending = excluded.create_pending, protect = excluded.protect,
-		policy = excluded.policy, drift_hash = excluded.drift_hash, updated_at = excluded.updated_at`),
+	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO infra_resources (environment, kind, name, desired, applied, observed, drift,
+		applied_hash, observed_at, create_pending, protect, policy, drift_hash, drift_ack, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (environment, kind, name) DO UPDATE SET
+		desired = excluded.desired, applied = excluded.applied, observed = excluded.observed, drift = excluded.drift,
+		applied_hash = excluded.applied_hash, observed_at = excluded.observed_at, create_pending = excluded.create_pending,
+		protect = excluded.protect, policy = excluded.policy, drift_hash = excluded.drift_hash, drift_ack = excluded.drift_ack,
+		updated_at = excluded.updated_at`),
 		append([]any{r.Environment, r.Kind, r.Name}, append(args, r.AppliedHash, db.tOrNull(r.ObservedAt), r.CreatePending,
-			r.Protect, r.Policy, r.DriftHash, db.t(r.UpdatedAt))...)...)
+			r.Protect, r.Policy, r.DriftHash, r.DriftAck, db.t(r.UpdatedAt))...)...)
 	if err != nil {
 		return fmt.Errorf("store: put resource %s/%s in %s: %w", r.Kind, r.Name, r.Environment, err)
 	}
@@ -50,8 +54,8 @@ func (db *DB) PutInfraResource(ctx context.Context, r store.InfraResource) error
 
 // InfraResources lists env's resources by kind and name.
 func (db *DB) InfraResources(ctx context.Context, env string) ([]store.InfraResource, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT environment, kind, name, desired, applied, observed, applied_hash,
-		observed_at, create_pending, protect, policy, drift_hash, updated_at FROM infra_resources
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT environment, kind, name, desired, applied, observed, drift, applied_hash,
+		observed_at, create_pending, protect, policy, drift_hash, drift_ack, updated_at FROM infra_resources
 		WHERE environment = ? ORDER BY kind, name`), env)
 	if err != nil {
 		return nil, fmt.Errorf("store: resources of %s: %w", env, err)
@@ -60,9 +64,9 @@ func (db *DB) InfraResources(ctx context.Context, env string) ([]store.InfraReso
 	var out []store.InfraResource
 	for rows.Next() {
 		var r store.InfraResource
-		if err := rows.Scan(&r.Environment, &r.Kind, &r.Name, jsonCol{&r.Desired}, jsonCol{&r.Applied}, jsonCol{&r.Observed},
+		if err := rows.Scan(&r.Environment, &r.Kind, &r.Name, jsonCol{&r.Desired}, jsonCol{&r.Applied}, jsonCol{&r.Observed}, jsonCol{&r.Drift},
 			&r.AppliedHash, timeCol{&r.ObservedAt}, boolCol{&r.CreatePending}, boolCol{&r.Protect}, &r.Policy, &r.DriftHash,
-			timeCol{&r.UpdatedAt}); err != nil {
+			&r.DriftAck, timeCol{&r.UpdatedAt}); err != nil {
 			return nil, fmt.Errorf("store: resources of %s: %w", env, err)
 		}
 		out = append(out, r)
@@ -119,20 +123,24 @@ type queryRower interface {
 
 func (db *DB) getInfraPlan(ctx context.Context, q queryRower, id int64) (store.InfraPlan, error) {
 	p := store.InfraPlan{ID: id}
-	err := q.QueryRowContext(ctx, db.q(`SELECT environment, hash, body, state, created_by, created_at, approved_by, approved_at, applied_at
+	var approvals string
+	err := q.QueryRowContext(ctx, db.q(`SELECT environment, hash, body, state, created_by, created_at, approved_by, approved_at, applied_at, approvals
 		FROM infra_plans WHERE id = ?`), id).Scan(&p.Environment, &p.Hash, jsonCol{&p.Body}, &p.State, &p.CreatedBy, timeCol{&p.CreatedAt},
-		&p.ApprovedBy, timeCol{&p.ApprovedAt}, timeCol{&p.AppliedAt})
+		&p.ApprovedBy, timeCol{&p.ApprovedAt}, timeCol{&p.AppliedAt}, &approvals)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.InfraPlan{}, fmt.Errorf("%w: plan %d", store.ErrNotFound, id)
 	}
 	if err != nil {
 		return store.InfraPlan{}, fmt.Errorf("store: plan %d: %w", id, err)
 	}
+	if err := json.Unmarshal([]byte(approvals), &p.Approvals); err != nil {
+		return store.InfraPlan{}, fmt.Errorf("store: plan %d: approvals %q: %w", id, approvals, err)
+	}
 	return p, nil
 }
 
 // ApproveInfraPlan approves a pending plan.
-func (db *DB) ApproveInfraPlan(ctx context.Context, id int64, by string, at time.Time, audit store.AuditEntry) (store.InfraPlan, error) {
+func (db *DB) ApproveInfraPlan(ctx context.Context, id int64, by string, need int, at time.Time, audit store.AuditEntry) (store.InfraPlan, error) {
 	if err := required("plan approval", "approver", by); err != nil {
 		return store.InfraPlan{}, err
 	}
@@ -148,12 +156,22 @@ func (db *DB) ApproveInfraPlan(ctx context.Context, id int64, by string, at time
 		case store.PlanApplied:
 			return fmt.Errorf("%w: plan %d was applied at %s; make a new plan", store.ErrConflict, id, p.AppliedAt.Format(time.RFC3339))
 		}
+		if slices.Contains(p.Approvals, by) {
+			return nil
+		}
 		if _, err := db.appendAudit(ctx, tx, audit); err != nil {
 			return err
 		}
-		p.State, p.ApprovedBy, p.ApprovedAt = store.PlanApproved, by, Norm(at)
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE infra_plans SET state = ?, approved_by = ?, approved_at = ? WHERE id = ? AND state = ?`),
-			p.State, by, db.t(at), id, store.PlanPending)
+		was, _ := json.Marshal(p.Approvals)
+		p.Approvals = append(p.Approvals, by)
+		now, _ := json.Marshal(p.Approvals)
+		var approvedAt any
+		if len(p.Approvals) >= max(need, 1) {
+			p.State, p.ApprovedBy, p.ApprovedAt = store.PlanApproved, strings.Join(p.Approvals, ", "), Norm(at)
+			approvedAt = db.t(at)
+		}
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE infra_plans SET state = ?, approved_by = ?, approved_at = ?, approvals = ?
+			WHERE id = ? AND state = ? AND approvals = ?`), p.State, p.ApprovedBy, approvedAt, string(now), id, store.PlanPending, string(was))
 		if err != nil {
 			return fmt.Errorf("store: approve plan %d: %w", id, err)
 		}
