@@ -81,11 +81,15 @@ func replicaWeights(vs []target.Version) map[string]float64 {
 
 func harness(tg *Target) targettest.Harness {
 	return targettest.Harness{
-		Target:  tg,
-		Base:    target.Desired{Environment: "test", Service: "hello", Listen: ":80"},
-		Good:    version,
-		Sick:    sick,
-		Missing: func(n string, w float64) target.Version { v := version(n, w); v.Artifact = registry + "/hello:" + n; return v },
+		Target: tg,
+		Base:   target.Desired{Environment: "test", Service: "hello", Listen: ":80"},
+		Good:   version,
+		Sick:   sick,
+		Missing: func(n string, w float64) target.Version {
+			v := version(n, w)
+			v.Artifact = registry + "/hello:" + n
+			return v
+		},
 	}
 }
 

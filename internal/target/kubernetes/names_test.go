@@ -36,9 +36,9 @@ func TestReplicaShares(t *testing.T) {
 
 func TestObjectName(t *testing.T) {
 	for v, want := range map[string]string{
-		"v1":                     "hello-production-v1",
+		"v1":                      "hello-production-v1",
 		"hello-2026.05.12-8f3a91": "hello-production-hello-2026-05-12-8f3a91-",
-		"V2":                     "hello-production-v2-",
+		"V2":                      "hello-production-v2-",
 	} {
 		got := objectName("production", "hello", v)
 		if len(got) > 52 || got[:len(want)] != want {

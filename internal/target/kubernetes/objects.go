@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"net"
 	"sort"
@@ -223,5 +222,3 @@ func (t *Target) route(want target.Desired, ps []plan, port int32) *gwac.HTTPRou
 		WithLabels(serviceLabels(want.Environment, want.Service)).
 		WithSpec(gwac.HTTPRouteSpec().WithParentRefs(parent).WithRules(rule))
 }
-
-func describe(p plan) string { return fmt.Sprintf("Deployment/%s", p.name) }
