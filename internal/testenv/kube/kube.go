@@ -56,7 +56,7 @@ type Cluster struct {
 	AdminKubeconfig string
 	dir             string
 	caPEM           []byte
-	procs           []*exec.Cmd
+	procs           []proc
 	logs            []string
 }
 
@@ -127,6 +127,12 @@ func (c *Cluster) Namespace(t testing.TB, name string) string {
 	}
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	return name
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited
 }
 
 func token(user string) string { return "belay-test-token-" + user }
@@ -305,8 +311,10 @@ func (c *Cluster) waitHealthy(d time.Duration) error {
 			return fmt.Errorf("kube-apiserver not ready after %s: %v", d, err)
 		}
 		for _, p := range c.procs {
-			if p.ProcessState != nil {
-				return fmt.Errorf("%s exited", filepath.Base(p.Path))
+			select {
+			case <-p.done:
+				return fmt.Errorf("%s exited", p.name)
+			default:
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -327,30 +335,22 @@ func (c *Cluster) run(name, bin string, args ...string) error {
 		f.Close()
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	c.procs = append(c.procs, cmd)
+	p := proc{name: name, cmd: cmd, done: make(chan struct{})}
+	c.procs = append(c.procs, p)
 	c.logs = append(c.logs, logPath)
-	go func() { _ = cmd.Wait(); f.Close() }()
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return nil
 }
 
 func (c *Cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
-		_ = p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() {
-			for p.ProcessState == nil {
-				if err := p.Process.Signal(syscall.Signal(0)); err != nil {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			close(done)
-		}()
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(5 * time.Second):
-			_ = p.Process.Kill()
+			_ = p.cmd.Process.Kill()
+			<-p.done
 		}
 	}
 	if c.dir != "" {
