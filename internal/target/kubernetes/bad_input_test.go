@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,8 +112,8 @@ func TestImagePullFailure(t *testing.T) {
 	}
 }
 
-// A crashing version: CrashLoopBackOff is the error, and Observe shows it
-// as the version's problem while it runs (here: before Apply removes it).
+// A crashing version: CrashLoopBackOff is the error, the canary is removed
+// and the stable Deployment untouched.
 func TestCrashLoopReported(t *testing.T) {
 	c := kube.Get(t)
 	ns := c.Namespace(t, "crash")
@@ -136,6 +137,65 @@ func TestTagRefused(t *testing.T) {
 		err := tg.Apply(context.Background(), desired(v))
 		if !errors.Is(err, target.ErrArtifact) {
 			t.Fatalf("%s: got %v", art, err)
+		}
+	}
+}
+
+// A version whose pods never become ready and report nothing: the
+// Deployment's progress deadline (the health timeout) passes, and the
+// deployment controller's ProgressDeadlineExceeded is the reason.
+func TestProgressDeadlineExceeded(t *testing.T) {
+	c := kube.Get(t)
+	ns := c.Namespace(t, "deadline")
+	tg := newTarget(t, c, ns, TrafficReplicas)
+	check := stableUntouched(t, c, tg, ns)
+	slow := version("v2", 10)
+	slow.Artifact = image("pending", "v2")
+	slow.Health.HealthTimeout = 2 * time.Second
+	err := tg.Apply(context.Background(), desired(version("v1", 90), slow))
+	if !errors.Is(err, target.ErrUnhealthy) || !strings.Contains(err.Error(), "ProgressDeadlineExceeded") {
+		t.Fatalf("got %v", err)
+	}
+	check()
+}
+
+// A serving version whose pods start crashing after it was deployed: Observe
+// shows the kubelet's reason and the restarts as evidence.
+func TestObserveReportsProblems(t *testing.T) {
+	c := kube.Get(t)
+	ns := c.Namespace(t, "problems")
+	tg := newTarget(t, c, ns, TrafficReplicas)
+	ctx := context.Background()
+	if err := tg.Apply(ctx, desired(version("v1", 100))); err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Client(t)
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "belay.dev/version=v1"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods: %v", err)
+	}
+	pod := pods.Items[0]
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations["belay.test/crash"] = "true" // kwok's stage then plays a kubelet whose container crashes
+	if _, err := cs.CoreV1().Pods(ns).Update(ctx, &pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		o, err := tg.Observe(ctx, "production", "hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := o.Versions[0]
+		if len(v.Problems) > 0 && v.Ready < v.Instances { // the pod's status, then the Deployment's
+			if v.Restarts != 3 || v.Ready != 3 || !strings.HasPrefix(v.Problems[0], "CrashLoopBackOff") {
+				t.Fatalf("observed %+v", v)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no problem observed a minute after a pod began crashing: %+v", v)
 		}
 	}
 }

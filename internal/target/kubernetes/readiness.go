@@ -25,6 +25,11 @@ func healthTimeout(v target.Version) time.Duration {
 	return DefaultHealthTimeout
 }
 
+// deadlineGrace is how long past a version's health timeout Apply waits
+// for the deployment controller to mark its progress deadline (set to the
+// health timeout) exceeded, so the error carries that verdict.
+const deadlineGrace = 5 * time.Second
+
 // fatalReasons are container states a kubelet reports for a version that
 // will not become ready by waiting: the rollout stops at once.
 var fatalReasons = map[string]bool{
@@ -60,7 +65,7 @@ func (t *Target) waitReady(ctx context.Context, ps []plan) error {
 			if err != nil {
 				return err
 			}
-			timedOut := t.cfg.Clock().Sub(start) > healthTimeout(p.v)
+			timedOut := t.cfg.Clock().Sub(start) > healthTimeout(p.v)+deadlineGrace
 			if fatal || timedOut {
 				why := "not ready"
 				if timedOut {
