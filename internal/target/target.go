@@ -136,6 +136,9 @@ type ObservedVersion struct {
 	Ready          int     `json:"ready"`
 	HealthFailures int64   `json:"health_failures"` // cumulative failed checks
 	Restarts       int64   `json:"restarts"`        // cumulative restarts
+	// Problems are why instances are not ready, as the target reports
+	// them (e.g. "ImagePullBackOff: …"): evidence for a stopped rollout.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Counters are cumulative request measurements of one version.

@@ -1,0 +1,240 @@
+package kubernetes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// Apply makes the service's Deployments, Services, Secrets and weights
+// match want. New or changed versions are started and must be ready before
+// any weight or replica count of a serving version changes; if one never
+// is, it is removed (or its previous pod template re-applied) and the
+// serving versions are left as they were.
+func (t *Target) Apply(ctx context.Context, want target.Desired) error {
+	if err := t.validate(want); err != nil {
+		return err
+	}
+	mode, err := t.mode(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.preflight(ctx, mode); err != nil {
+		return err
+	}
+	current, err := t.deployments(ctx, want.Environment, want.Service)
+	if err != nil {
+		return err
+	}
+	ps := t.plans(want, mode)
+	port := servicePort(want.Listen)
+	if err := t.start(ctx, want, mode, ps, current, port); err != nil {
+		return err
+	}
+	// Traffic: every version at its final replicas, then the weights.
+	for _, p := range ps {
+		d, _ := t.deployment(want, p, mode)
+		if err := t.applyDeployment(ctx, d); err != nil {
+			return err
+		}
+	}
+	if err := t.waitReady(ctx, ps); err != nil {
+		return err
+	}
+	if err := t.applyTraffic(ctx, want, mode, ps, port); err != nil {
+		return err
+	}
+	return t.retire(ctx, want, current)
+}
+
+// start applies the versions that are new, changed, or need more replicas
+// than they have, and waits for them; on failure it undoes them.
+func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, ps []plan, current map[string]*appsv1.Deployment, port int32) error {
+	var started []plan
+	for _, p := range ps {
+		d, rec := t.deployment(want, p, mode)
+		cur := current[p.v.Version]
+		if cur != nil && record(cur).Template == rec.Template && *cur.Spec.Replicas >= p.replicas && cur.Annotations[AnnotationDeleteAfter] == "" {
+			continue
+		}
+		if len(p.v.Run.SecretEnv) > 0 {
+			if _, err := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secret(want, p), t.applyOpts()); err != nil {
+				return t.apiError(err, "applying Secret "+secretName(p))
+			}
+		}
+		if mode == TrafficGateway {
+			s := t.service(p.name, versionLabels(want.Environment, want.Service, p.v.Version), versionLabels(want.Environment, want.Service, p.v.Version), port)
+			if _, err := t.kube.CoreV1().Services(t.cfg.Namespace).Apply(ctx, s, t.applyOpts()); err != nil {
+				return t.apiError(err, "applying Service "+p.name)
+			}
+		}
+		if err := t.applyDeployment(ctx, d); err != nil {
+			return err
+		}
+		started = append(started, p)
+	}
+	err := t.waitReady(ctx, started)
+	if err == nil {
+		return nil
+	}
+	// Undo: a version that was not there goes away at once (it never
+	// served); one that was gets back what belay applied before.
+	for _, p := range started {
+		var uerr error
+		if cur := current[p.v.Version]; cur == nil {
+			uerr = t.remove(ctx, p.name)
+		} else if prev, xerr := appsv1ac.ExtractDeployment(cur, t.cfg.FieldManager); xerr == nil {
+			uerr = t.applyDeployment(ctx, prev)
+		} else {
+			uerr = xerr
+		}
+		if uerr != nil {
+			t.cfg.Log.Warn("kubernetes: undoing a version that did not become ready", "deployment", p.name, "err", uerr)
+			err = fmt.Errorf("%w (undoing %s also failed: %v)", err, p.name, uerr)
+		}
+	}
+	return err
+}
+
+func (t *Target) applyOpts() metav1.ApplyOptions {
+	return metav1.ApplyOptions{FieldManager: t.cfg.FieldManager, Force: true}
+}
+
+func (t *Target) applyDeployment(ctx context.Context, d *appsv1ac.DeploymentApplyConfiguration) error {
+	if _, err := t.kube.AppsV1().Deployments(t.cfg.Namespace).Apply(ctx, d, t.applyOpts()); err != nil {
+		return t.apiError(err, "applying Deployment "+*d.Name)
+	}
+	return nil
+}
+
+// applyTraffic writes the weights: the HTTPRoute's backends, or the
+// service-wide Service over the serving versions' pods.
+func (t *Target) applyTraffic(ctx context.Context, want target.Desired, mode Traffic, ps []plan, port int32) error {
+	sl := serviceLabels(want.Environment, want.Service)
+	sel := map[string]string{LabelName: want.Service, LabelEnvironment: want.Environment, LabelManagedBy: "belay"}
+	if mode == TrafficReplicas {
+		sel[LabelServing] = "true"
+	}
+	if _, err := t.kube.CoreV1().Services(t.cfg.Namespace).Apply(ctx, t.service(base(want.Environment, want.Service), sl, sel, port), t.applyOpts()); err != nil {
+		return t.apiError(err, "applying Service "+base(want.Environment, want.Service))
+	}
+	if mode != TrafficGateway {
+		return nil
+	}
+	routes := t.gw.GatewayV1().HTTPRoutes(t.cfg.Namespace)
+	name := base(want.Environment, want.Service)
+	if len(ps) == 0 {
+		if err := routes.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return t.apiError(err, "deleting HTTPRoute "+name)
+		}
+		return nil
+	}
+	if _, err := routes.Apply(ctx, t.route(want, ps, port), t.applyOpts()); err != nil {
+		return t.apiError(err, "applying HTTPRoute "+name)
+	}
+	return nil
+}
+
+// retire takes the versions absent from want out: scaled to zero now,
+// deleted once the abort cleanup delay has passed (at once when negative).
+func (t *Target) retire(ctx context.Context, want target.Desired, current map[string]*appsv1.Deployment) error {
+	keep := map[string]bool{}
+	for _, v := range want.Versions {
+		keep[v.Version] = true
+	}
+	var errs []error
+	for version, d := range current {
+		if keep[version] {
+			continue
+		}
+		if t.cfg.AbortCleanupDelay < 0 {
+			errs = append(errs, t.remove(ctx, d.Name))
+			continue
+		}
+		if d.Annotations[AnnotationDeleteAfter] != "" && *d.Spec.Replicas == 0 {
+			continue
+		}
+		ac, err := appsv1ac.ExtractDeployment(d, t.cfg.FieldManager)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rec := record(d)
+		rec.Replicas = 0
+		rj, _ := json.Marshal(rec)
+		ac.WithAnnotations(map[string]string{
+			AnnotationDeleteAfter: t.cfg.Clock().Add(t.cfg.AbortCleanupDelay).UTC().Format(time.RFC3339),
+			AnnotationApplied:     string(rj),
+		})
+		if ac.Spec != nil {
+			ac.Spec.WithReplicas(0)
+		}
+		errs = append(errs, t.applyDeployment(ctx, ac))
+	}
+	return errors.Join(errs...)
+}
+
+// sweep deletes the retired versions of a service whose delay has passed.
+func (t *Target) sweep(ctx context.Context, env, service string) error {
+	current, err := t.deployments(ctx, env, service)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range current {
+		at, err := time.Parse(time.RFC3339, d.Annotations[AnnotationDeleteAfter])
+		if err == nil && !t.cfg.Clock().Before(at) {
+			errs = append(errs, t.remove(ctx, d.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// remove deletes one version's Deployment, per-version Service and Secret.
+func (t *Target) remove(ctx context.Context, name string) error {
+	fg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &fg}
+	ignore := func(err error, what string) error {
+		if err == nil || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return t.apiError(err, "deleting "+what)
+	}
+	return errors.Join(
+		ignore(t.kube.AppsV1().Deployments(t.cfg.Namespace).Delete(ctx, name, opts), "Deployment "+name),
+		ignore(t.kube.CoreV1().Services(t.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{}), "Service "+name),
+		ignore(t.kube.CoreV1().Secrets(t.cfg.Namespace).Delete(ctx, name+"-env", metav1.DeleteOptions{}), "Secret "+name+"-env"),
+	)
+}
+
+// deployments are belay's Deployments of a service, by version.
+func (t *Target) deployments(ctx context.Context, env, service string) (map[string]*appsv1.Deployment, error) {
+	list, err := t.kube.AppsV1().Deployments(t.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(serviceLabels(env, service)).String()})
+	if err != nil {
+		return nil, t.apiError(err, "listing Deployments of "+base(env, service))
+	}
+	out := map[string]*appsv1.Deployment{}
+	for i := range list.Items {
+		d := &list.Items[i]
+		if v := d.Annotations[AnnotationVersion]; v != "" && d.DeletionTimestamp == nil {
+			out[v] = d
+		}
+	}
+	return out, nil
+}
+
+func record(d *appsv1.Deployment) applied {
+	var rec applied
+	_ = json.Unmarshal([]byte(d.Annotations[AnnotationApplied]), &rec)
+	return rec
+}

@@ -1,0 +1,201 @@
+package kubernetes
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/belay-dev/belay/internal/target"
+	"github.com/belay-dev/belay/internal/testenv/kube"
+)
+
+func desired(vs ...target.Version) target.Desired {
+	return target.Desired{Environment: "production", Service: "hello", Listen: ":80", Versions: vs}
+}
+
+func weights(t *testing.T, tg *Target) map[string]float64 {
+	t.Helper()
+	o, err := tg.Observe(context.Background(), "production", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := map[string]float64{}
+	for _, v := range o.Versions {
+		if v.Ready != v.Instances {
+			t.Fatalf("version %s: %d of %d ready after Apply", v.Version, v.Ready, v.Instances)
+		}
+		w[v.Version] = v.Weight
+	}
+	return w
+}
+
+// The rollout sequence a canary walks, then a rollback to v1: on both
+// traffic modes, v1's Deployment comes back by digest, the weights return,
+// and nothing of v2 is left.
+func TestRolloutAndRollback(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	for _, mode := range []Traffic{TrafficGateway, TrafficReplicas} {
+		t.Run(string(mode), func(t *testing.T) {
+			ns := c.Namespace(t, "rollout-"+string(mode))
+			tg := newTarget(t, c, ns, mode)
+			ctx := context.Background()
+			v2 := func(w float64) target.Version {
+				v := version("v2", w)
+				v.Run.Secrets = []string{"TOKEN"}
+				v.Run.SecretEnv = map[string]string{"TOKEN": "s3cret-value"}
+				return v
+			}
+			steps := []struct {
+				want target.Desired
+				gw   map[string]float64 // exact weights (gateway)
+				rep  map[string]float64 // weights from 4 replicas
+			}{
+				{desired(version("v1", 100)), map[string]float64{"v1": 100}, map[string]float64{"v1": 100}},
+				{desired(version("v1", 90), v2(10)), map[string]float64{"v1": 90, "v2": 10}, map[string]float64{"v1": 75, "v2": 25}},
+				{desired(version("v1", 50), v2(50)), map[string]float64{"v1": 50, "v2": 50}, map[string]float64{"v1": 50, "v2": 50}},
+				{desired(version("v1", 0), v2(100)), map[string]float64{"v1": 0, "v2": 100}, map[string]float64{"v1": 0, "v2": 100}},
+			}
+			for i, s := range steps {
+				if err := tg.Apply(ctx, s.want); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				want := s.gw
+				if mode == TrafficReplicas {
+					want = s.rep
+				}
+				if got := weights(t, tg); !equal(got, want) {
+					t.Fatalf("step %d: weights %v, want %v", i, got, want)
+				}
+			}
+			// v2's secret is a Secret the Deployment refers to, never a value in it.
+			d := deployment(t, c, ns, "hello-production-v2")
+			raw, _ := json.Marshal(d)
+			if strings.Contains(string(raw), "s3cret-value") {
+				t.Fatal("a secret value is in the Deployment")
+			}
+			if ef := d.Spec.Template.Spec.Containers[0].EnvFrom; len(ef) != 1 || ef[0].SecretRef == nil || ef[0].SecretRef.Name != "hello-production-v2-env" {
+				t.Fatalf("envFrom %+v", ef)
+			}
+			sec, err := c.Client(t).CoreV1().Secrets(ns).Get(ctx, "hello-production-v2-env", metav1.GetOptions{})
+			if err != nil || string(sec.Data["TOKEN"]) != "s3cret-value" {
+				t.Fatalf("secret: %v %v", sec, err)
+			}
+			checkLabels(t, d.Labels, "v2")
+			checkLabels(t, d.Spec.Template.Labels, "v2")
+			if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "8080" || a["prometheus.io/path"] != "/metrics" {
+				t.Fatalf("scrape annotations %v", a)
+			}
+
+			// Rollback: the previous stable's Desired again.
+			if err := tg.Apply(ctx, desired(version("v1", 100))); err != nil {
+				t.Fatal(err)
+			}
+			if got := weights(t, tg); !equal(got, map[string]float64{"v1": 100}) {
+				t.Fatalf("after rollback: %v", got)
+			}
+			if img := deployment(t, c, ns, "hello-production-v1").Spec.Template.Spec.Containers[0].Image; img != image("hello", "v1") {
+				t.Fatalf("v1 runs %s after the rollback", img)
+			}
+			assertGone(t, c, ns, "hello-production-v2")
+			if mode == TrafficGateway {
+				r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, "hello-production", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if refs := r.Spec.Rules[0].BackendRefs; len(refs) != 1 || refs[0].Name != "hello-production-v1" || *refs[0].Weight != 10000 {
+					t.Fatalf("route backends after rollback: %+v", refs)
+				}
+			}
+		})
+	}
+}
+
+func checkLabels(t *testing.T, l map[string]string, version string) {
+	t.Helper()
+	if l["app.kubernetes.io/name"] != "hello" || l["belay.dev/version"] != version || l["belay.dev/environment"] != "production" || l["app.kubernetes.io/managed-by"] != "belay" {
+		t.Fatalf("labels %v", l)
+	}
+}
+
+func equal(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		if w, ok := a[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// assertGone checks that nothing of one version is left: Deployment,
+// per-version Service, Secret, pods.
+func assertGone(t *testing.T, c *kube.Cluster, ns, name string) {
+	t.Helper()
+	cs := c.Client(t)
+	ctx := context.Background()
+	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("Deployment %s still there (%v)", name, err)
+	}
+	if _, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("Service %s still there (%v)", name, err)
+	}
+	if _, err := cs.CoreV1().Secrets(ns).Get(ctx, name+"-env", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("Secret %s-env still there (%v)", name, err)
+	}
+}
+
+// fakeClock is an honest clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (f *fakeClock) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fakeClock) Add(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// An aborted canary is scaled to zero at once and deleted once the delay
+// has passed: no Deployment, Service, Secret or route backend is left.
+func TestAbortCleanup(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	ns := c.Namespace(t, "abort")
+	clock := &fakeClock{now: time.Now()}
+	tg := newTarget(t, c, ns, TrafficGateway, func(cfg *Config) { cfg.AbortCleanupDelay = 5 * time.Minute; cfg.Clock = clock.Now })
+	ctx := context.Background()
+	canary := version("v2", 10)
+	canary.Run.SecretEnv = map[string]string{"TOKEN": "x"}
+	for _, d := range []target.Desired{desired(version("v1", 100)), desired(version("v1", 90), canary), desired(version("v1", 100))} {
+		if err := tg.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := deployment(t, c, ns, "hello-production-v2")
+	if *d.Spec.Replicas != 0 || d.Annotations[AnnotationDeleteAfter] == "" {
+		t.Fatalf("aborted canary: replicas %d, delete-after %q", *d.Spec.Replicas, d.Annotations[AnnotationDeleteAfter])
+	}
+	if got := weights(t, tg); !equal(got, map[string]float64{"v1": 100}) {
+		t.Fatalf("after the abort: %v", got)
+	}
+	r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, "hello-production", metav1.GetOptions{})
+	if err != nil || len(r.Spec.Rules[0].BackendRefs) != 1 {
+		t.Fatalf("route after the abort: %+v %v", r, err)
+	}
+	clock.Add(5*time.Minute + time.Second)
+	if _, err := tg.Observe(ctx, "production", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, c, ns, "hello-production-v2")
+}
