@@ -241,7 +241,12 @@ func TestSinkResumesAfterHardStop(t *testing.T) {
 	if len(rcv.bad) > 0 {
 		t.Errorf("signatures did not verify: %v", rcv.bad)
 	}
-	ds, _ := st.Deliveries(t.Context(), "ops", store.DeliveryDelivered)
+	// The receiver counts a delivery before the server records it.
+	var ds []store.Delivery
+	waitFor(t, "25 deliveries recorded", 10*time.Second, func() bool {
+		ds, _ = st.Deliveries(t.Context(), "ops", store.DeliveryDelivered)
+		return len(ds) >= 25
+	})
 	if len(ds) != 25 {
 		t.Errorf("%d deliveries recorded, want 25", len(ds))
 	}
