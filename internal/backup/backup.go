@@ -172,8 +172,9 @@ func databaseURL(adminURL, database string) (string, error) {
 		u.Path, u.RawPath = "/"+database, ""
 		return u.String(), nil
 	}
-	// key=value form: a later dbname wins
-	return adminURL + " dbname='" + strings.ReplaceAll(database, "'", `\'`) + "'", nil
+	// key=value form: a later dbname wins; inside quotes libpq reads \\ and
+	// \' as escapes, so a backslash is escaped before a quote is
+	return adminURL + " dbname='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(database) + "'", nil
 }
 
 // List returns the dumps of service in env under root, newest first.

@@ -34,7 +34,7 @@ func liveDB(t *testing.T, url string) (string, *pgx.Conn) {
 		rows, _ := admin.Query(context.Background(), "SELECT datname FROM pg_database WHERE datname LIKE $1", name+"%")
 		dbs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
 		for _, d := range dbs {
-			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+d+" WITH (FORCE)")
+			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{d}.Sanitize()+" WITH (FORCE)")
 		}
 	})
 	c := connect(t, url, name)
@@ -122,6 +122,33 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	if got := rows(t, connect(t, url, old)); got != "1=a 3=changed" {
 		t.Errorf("after replace, the old database %s has %q", old, got)
+	}
+}
+
+// TestRestoreIntoQuotedName: with the administrator URL in key=value form,
+// a database name holding \' and a connection keyword stays one name:
+// pg_restore goes to that database on the same server, not to a server the
+// name points at (here a port nothing listens on).
+func TestRestoreIntoQuotedName(t *testing.T) {
+	url := testenv.Postgres(t)
+	ctx := t.Context()
+	db, _ := liveDB(t, url)
+	m, err := backup.Take(ctx, url, t.TempDir(), "staging", "api", db, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace
+	kv := fmt.Sprintf("host=%s port=%d user='%s' password='%s' dbname='%s' sslmode=disable", cfg.Host, cfg.Port, q(cfg.User), q(cfg.Password), q(cfg.Database))
+	into := db + `_a\' port=1`
+	if err := backup.Restore(ctx, kv, m, into, ""); err != nil {
+		t.Fatalf("restore into %q: %v", into, err)
+	}
+	if got := rows(t, connect(t, url, into)); got != "1=a 2=b 3=c" {
+		t.Errorf("restored rows %q", got)
 	}
 }
 

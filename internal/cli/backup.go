@@ -147,7 +147,7 @@ func newRestoreCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&env, "env", "", "environment")
 	cmd.Flags().StringVar(&req.Service, "service", "", "the service whose database to restore")
 	cmd.Flags().StringVar(&req.Backup, "backup", "", "backup ID (default the newest)")
-	cmd.Flags().StringVar(&req.Into, "into", "", "name of the new database (default <db>_restore_<time>)")
+	cmd.Flags().StringVar(&req.Into, "into", "", "name of the new database: lower-case letters, digits, _ (default <db>_restore_<time>)")
 	cmd.Flags().BoolVar(&req.Replace, "replace", false, "put the restored database in place of the live one, keeping the live one renamed (admin role; needs --reason)")
 	return cmd
 }

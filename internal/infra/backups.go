@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -201,6 +202,10 @@ type Restored struct {
 	Replaced    string          `json:"replaced,omitempty"` // the former live database, with --replace
 }
 
+// intoName is what --into accepts: a plain PostgreSQL identifier, nothing
+// to quote or escape on its way into a connection string.
+var intoName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 // Restore verifies a dump and restores it into a new database (or, with
 // Replace, in place of the live one), audited as infra.restore with a
 // backup_restored event.
@@ -210,6 +215,9 @@ func (e *Engine) Restore(ctx context.Context, p *spec.Project, env string, o Res
 	}
 	if o.Replace && strings.TrimSpace(o.Reason) == "" {
 		return Restored{}, fmt.Errorf("%w: --replace needs a --reason, kept in the audit log", ErrInvalid)
+	}
+	if o.Into != "" && !intoName.MatchString(o.Into) {
+		return Restored{}, fmt.Errorf("%w: --into %q: name the new database with 1 to 63 lower-case letters, digits and _, not starting with a digit (^[a-z_][a-z0-9_]{0,62}$)", ErrInvalid, o.Into)
 	}
 	if o.Replace && o.Into != "" {
 		return Restored{}, fmt.Errorf("%w: --replace restores into the live database's name; --into does not apply", ErrInvalid)

@@ -3,6 +3,7 @@ package infra_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -224,6 +225,11 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	}
 	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Replace: true, Actor: "carol"}); err == nil || !strings.Contains(err.Error(), "--replace needs a --reason") {
 		t.Fatalf("replace without reason: %v", err)
+	}
+	// a name that would need quoting is refused before anything is made
+	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Into: `a\' host=attacker.example`, Actor: "carol"}); !errors.Is(err, infra.ErrInvalid) ||
+		!strings.Contains(err.Error(), "^[a-z_][a-z0-9_]{0,62}$") {
+		t.Fatalf("restore into a quoted name: %v", err)
 	}
 	r, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Actor: "carol"})
 	if err != nil {
