@@ -29,7 +29,7 @@ func newBackupCmd(g *Globals) *cobra.Command {
 		Long: "belay backup dumps the database of each service (or of --service) in an environment with pg_dump -Fc,\n" +
 			"into the backups component's dir, written atomically beside a manifest (database, time, size, sha256),\n" +
 			"then prunes older dumps by the applied policy's retention. The server does the same on the policy's\n" +
-			"schedule. Each dump is an infra.backup audit entry and a backup_taken event.",
+			"schedule. Each dump is an infra.backup audit entry and a backup_taken event, both with --reason.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if env == "" {
