@@ -172,8 +172,9 @@ func databaseURL(adminURL, database string) (string, error) {
 		u.Path, u.RawPath = "/"+database, ""
 		return u.String(), nil
 	}
-	// key=value form: a later dbname wins
-	return adminURL + " dbname='" + strings.ReplaceAll(database, "'", `\'`) + "'", nil
+	// key=value form: a later dbname wins; inside quotes libpq reads \\ and
+	// \' as escapes, so a backslash is escaped before a quote is
+	return adminURL + " dbname='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(database) + "'", nil
 }
 
 // List returns the dumps of service in env under root, newest first.
@@ -263,7 +264,23 @@ func Verify(m Manifest) error {
 
 // RestoreName is the database a restore goes into by default.
 func RestoreName(database string, now time.Time) string {
-	return database + "_restore_" + now.UTC().Format("20060102t150405")
+	return fitName(database, "_restore_"+now.UTC().Format("20060102t150405"))
+}
+
+// maxName is the bytes of a name PostgreSQL keeps; it cuts longer ones
+// without a word.
+const maxName = 63
+
+// fitName is base+suffix in maxName bytes: a base too long for it is cut
+// and followed by a hash of the whole base, so that the name belay reports
+// is the one PostgreSQL keeps, and two long bases stay apart.
+func fitName(base, suffix string) string {
+	if len(base)+len(suffix) <= maxName {
+		return base + suffix
+	}
+	h := sha256.Sum256([]byte(base))
+	tag := "_" + hex.EncodeToString(h[:4])
+	return base[:maxName-len(suffix)-len(tag)] + tag + suffix
 }
 
 // Restore verifies m and restores it with pg_restore into a new database
@@ -308,20 +325,55 @@ func Restore(ctx context.Context, adminURL string, m Manifest, into, owner strin
 
 // Replace swaps the restored database into the live one's name: live is
 // renamed live_replaced_<time> (kept, not dropped) and restored takes its
-// name; connections to both are ended first.
+// name. New connections to both are refused first, so that a client
+// reconnecting at once cannot hold the rename up, then the open ones are
+// ended; both accept connections again afterwards, renamed or not.
 func Replace(ctx context.Context, adminURL, live, restored string, now time.Time) (old string, err error) {
 	c, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return "", fmt.Errorf("backup: connect to the database server: %w", err)
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	old = live + "_replaced_" + now.UTC().Format("20060102t150405")
-	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()`, live, restored); err != nil {
-		return "", fmt.Errorf("backup: end the connections to %s and %s: %w", live, restored, err)
+	old = fitName(live, "_replaced_"+now.UTC().Format("20060102t150405"))
+	allow := func(ctx context.Context, db string, yes bool) error {
+		_, err := c.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" ALLOW_CONNECTIONS "+strconv.FormatBool(yes))
+		return err
 	}
+	var blocked []string
+	defer func() {
+		if err != nil {
+			for _, db := range blocked {
+				_ = allow(context.WithoutCancel(ctx), db, true)
+			}
+		}
+	}()
+	for _, db := range []string{live, restored} {
+		if err := allow(ctx, db, false); err != nil {
+			return "", fmt.Errorf("backup: refuse new connections to %s (nothing was renamed): %w", db, err)
+		}
+		blocked = append(blocked, db)
+	}
+	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()`, live, restored); err != nil {
+		return "", fmt.Errorf("backup: end the connections to %s and %s (nothing was renamed): %w", live, restored, err)
+	}
+	if err := rename(ctx, c, live, restored, old); err != nil {
+		return "", err
+	}
+	blocked = nil
+	for _, db := range []string{live, old} {
+		if err := allow(ctx, db, true); err != nil {
+			return old, fmt.Errorf("backup: %s replaced (the former kept as %s), but %s still refuses connections: %w; run ALTER DATABASE %s ALLOW_CONNECTIONS true",
+				live, old, db, err, pgx.Identifier{db}.Sanitize())
+		}
+	}
+	return old, nil
+}
+
+// rename, in one transaction, renames live to old and restored to live.
+func rename(ctx context.Context, c *pgx.Conn, live, restored, old string) error {
 	tx, err := c.Begin(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	for _, q := range []string{
@@ -329,8 +381,8 @@ func Replace(ctx context.Context, adminURL, live, restored string, now time.Time
 		"ALTER DATABASE " + pgx.Identifier{restored}.Sanitize() + " RENAME TO " + pgx.Identifier{live}.Sanitize(),
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
-			return "", fmt.Errorf("backup: replace %s with %s (nothing was renamed): %s: %w", live, restored, q, err)
+			return fmt.Errorf("backup: replace %s with %s (nothing was renamed): %s: %w", live, restored, q, err)
 		}
 	}
-	return old, tx.Commit(ctx)
+	return tx.Commit(ctx)
 }

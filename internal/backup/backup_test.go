@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +21,14 @@ import (
 // liveDB makes a database with a table of three rows, dropped at the end.
 func liveDB(t *testing.T, url string) (string, *pgx.Conn) {
 	t.Helper()
+	return liveDBNamed(t, url, fmt.Sprintf("bk%d", time.Now().UnixNano()))
+}
+
+// liveDBNamed is liveDB with the name given; the databases dropped at the
+// end are those starting with its first 21 bytes.
+func liveDBNamed(t *testing.T, url, name string) (string, *pgx.Conn) {
+	t.Helper()
 	ctx := t.Context()
-	name := fmt.Sprintf("bk%d", time.Now().UnixNano())
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -31,10 +38,10 @@ func liveDB(t *testing.T, url string) (string, *pgx.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		rows, _ := admin.Query(context.Background(), "SELECT datname FROM pg_database WHERE datname LIKE $1", name+"%")
+		rows, _ := admin.Query(context.Background(), "SELECT datname FROM pg_database WHERE datname LIKE $1", name[:min(len(name), 21)]+"%")
 		dbs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
 		for _, d := range dbs {
-			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+d+" WITH (FORCE)")
+			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{d}.Sanitize()+" WITH (FORCE)")
 		}
 	})
 	c := connect(t, url, name)
@@ -122,6 +129,131 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	if got := rows(t, connect(t, url, old)); got != "1=a 3=changed" {
 		t.Errorf("after replace, the old database %s has %q", old, got)
+	}
+}
+
+// TestRestoreIntoQuotedName: with the administrator URL in key=value form,
+// a database name holding \' and a connection keyword stays one name:
+// pg_restore goes to that database on the same server, not to a server the
+// name points at (here a port nothing listens on).
+func TestRestoreIntoQuotedName(t *testing.T) {
+	url := testenv.Postgres(t)
+	ctx := t.Context()
+	db, _ := liveDB(t, url)
+	m, err := backup.Take(ctx, url, t.TempDir(), "staging", "api", db, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace
+	kv := fmt.Sprintf("host=%s port=%d user='%s' password='%s' dbname='%s' sslmode=disable", cfg.Host, cfg.Port, q(cfg.User), q(cfg.Password), q(cfg.Database))
+	into := db + `_a\' port=1`
+	if err := backup.Restore(ctx, kv, m, into, ""); err != nil {
+		t.Fatalf("restore into %q: %v", into, err)
+	}
+	if got := rows(t, connect(t, url, into)); got != "1=a 2=b 3=c" {
+		t.Errorf("restored rows %q", got)
+	}
+}
+
+// TestReplaceWhileAppReconnects: an app that reconnects as soon as its
+// connections are ended does not hold the replace up, and once replaced
+// it reaches the restored data under the live name.
+func TestReplaceWhileAppReconnects(t *testing.T) {
+	url := testenv.Postgres(t)
+	ctx := t.Context()
+	db, _ := liveDB(t, url)
+	now := time.Now()
+	m, err := backup.Take(ctx, url, t.TempDir(), "staging", "api", db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	into := backup.RestoreName(db, now)
+	if err := backup.Restore(ctx, url, m, into, ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database = db
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { // an app pool: always a connection open, reopened at once
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := pgx.ConnectConfig(context.Background(), cfg)
+				if err != nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				for c.Ping(context.Background()) == nil && !closed(stop) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				_ = c.Close(context.Background())
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	old, err := backup.Replace(ctx, url, db, into, now)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("replace while the app reconnects: %v", err)
+	}
+	if got := rows(t, connect(t, url, db)); got != "1=a 2=b 3=c" {
+		t.Errorf("after replace, %s has %q", db, got)
+	}
+	connect(t, url, old) // the former one is kept and accepts connections
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestReplaceLongName: a live database of 55 bytes is restored and
+// replaced under names PostgreSQL keeps whole, the ones reported.
+func TestReplaceLongName(t *testing.T) {
+	url := testenv.Postgres(t)
+	ctx := t.Context()
+	name := fmt.Sprintf("bk%d_", time.Now().UnixNano())
+	db, _ := liveDBNamed(t, url, name+strings.Repeat("x", 55-len(name)))
+	now := time.Now()
+	m, err := backup.Take(ctx, url, t.TempDir(), "staging", "api", db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	into := backup.RestoreName(db, now)
+	if len(into) > 63 || into == backup.RestoreName(db+"y", now) {
+		t.Fatalf("restore name %q (%d bytes): over 63, or not apart from another long name's", into, len(into))
+	}
+	if err := backup.Restore(ctx, url, m, into, ""); err != nil {
+		t.Fatal(err)
+	}
+	old, err := backup.Replace(ctx, url, db, into, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old) > 63 {
+		t.Errorf("replaced name %q has %d bytes", old, len(old))
+	}
+	if got := rows(t, connect(t, url, old)); got != "1=a 2=b 3=c" {
+		t.Errorf("the former database, reported as %s, has %q", old, got)
 	}
 }
 

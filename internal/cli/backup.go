@@ -29,7 +29,7 @@ func newBackupCmd(g *Globals) *cobra.Command {
 		Long: "belay backup dumps the database of each service (or of --service) in an environment with pg_dump -Fc,\n" +
 			"into the backups component's dir, written atomically beside a manifest (database, time, size, sha256),\n" +
 			"then prunes older dumps by the applied policy's retention. The server does the same on the policy's\n" +
-			"schedule. Each dump is an infra.backup audit entry and a backup_taken event.",
+			"schedule. Each dump is an infra.backup audit entry and a backup_taken event, both with --reason.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if env == "" {
@@ -147,7 +147,7 @@ func newRestoreCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&env, "env", "", "environment")
 	cmd.Flags().StringVar(&req.Service, "service", "", "the service whose database to restore")
 	cmd.Flags().StringVar(&req.Backup, "backup", "", "backup ID (default the newest)")
-	cmd.Flags().StringVar(&req.Into, "into", "", "name of the new database (default <db>_restore_<time>)")
+	cmd.Flags().StringVar(&req.Into, "into", "", "name of the new database: lower-case letters, digits, _ (default <db>_restore_<time>)")
 	cmd.Flags().BoolVar(&req.Replace, "replace", false, "put the restored database in place of the live one, keeping the live one renamed (admin role; needs --reason)")
 	return cmd
 }

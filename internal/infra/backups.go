@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -83,15 +84,15 @@ func (e *Engine) backupSetup(p *spec.Project, env, service string) (dir, adminUR
 
 // Backup dumps the databases of env (of service, or every one), prunes
 // each by its retention, and records each dump as an infra.backup audit
-// entry and a backup_taken event.
-func (e *Engine) Backup(ctx context.Context, p *spec.Project, env, service, actor string) (Backups, error) {
+// entry and a backup_taken event, each with actor's reason.
+func (e *Engine) Backup(ctx context.Context, p *spec.Project, env, service, actor, reason string) (Backups, error) {
 	dir, admin, ts, err := e.backupSetup(p, env, service)
 	if err != nil {
 		return Backups{}, err
 	}
 	out := Backups{Environment: env, Dir: dir, Backups: []backup.Manifest{}}
 	for _, t := range ts {
-		m, pruned, err := e.backupOne(ctx, dir, admin, env, t, actor)
+		m, pruned, err := e.backupOne(ctx, dir, admin, env, t, actor, reason)
 		if err != nil {
 			return out, err
 		}
@@ -101,7 +102,7 @@ func (e *Engine) Backup(ctx context.Context, p *spec.Project, env, service, acto
 	return out, nil
 }
 
-func (e *Engine) backupOne(ctx context.Context, dir, admin, env string, t backupTarget, actor string) (backup.Manifest, []backup.Manifest, error) {
+func (e *Engine) backupOne(ctx context.Context, dir, admin, env string, t backupTarget, actor, reason string) (backup.Manifest, []backup.Manifest, error) {
 	now := e.now()
 	m, err := backup.Take(ctx, admin, dir, env, t.service, t.database, now)
 	if err != nil {
@@ -114,11 +115,11 @@ func (e *Engine) backupOne(ctx context.Context, dir, admin, env string, t backup
 	}
 	detail, _ := json.Marshal(map[string]any{"environment": env, "manifest": m, "pruned": gone, "retention": t.retention.String()})
 	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "infra.backup",
-		Subject: "backup/" + env + "/" + m.ID, Detail: detail}); err != nil {
+		Subject: "backup/" + env + "/" + m.ID, Reason: reason, Detail: detail}); err != nil {
 		return m, pruned, fmt.Errorf("backup %s taken, but not audited: %w", m.ID, err)
 	}
 	if err := e.emit(ctx, event.Event{ID: "backup/" + env + "/" + m.ID, Event: event.BackupTaken, Time: now, Service: t.service,
-		Environment: env, Actor: actor, Evidence: detail}); err != nil {
+		Environment: env, Actor: actor, Reason: reason, Evidence: detail}); err != nil {
 		return m, pruned, err
 	}
 	return m, pruned, perr
@@ -168,7 +169,7 @@ func (e *Engine) DueBackups(ctx context.Context, p *spec.Project, env, actor str
 		if len(ms) > 0 && e.now().Sub(ms[0].Time) < t.schedule {
 			continue
 		}
-		m, pruned, err := e.backupOne(ctx, dir, admin, env, t, actor)
+		m, pruned, err := e.backupOne(ctx, dir, admin, env, t, actor, "")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s in %s: %w", t.service, env, err))
 			continue
@@ -201,6 +202,10 @@ type Restored struct {
 	Replaced    string          `json:"replaced,omitempty"` // the former live database, with --replace
 }
 
+// intoName is what --into accepts: a plain PostgreSQL identifier, nothing
+// to quote or escape on its way into a connection string.
+var intoName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 // Restore verifies a dump and restores it into a new database (or, with
 // Replace, in place of the live one), audited as infra.restore with a
 // backup_restored event.
@@ -210,6 +215,9 @@ func (e *Engine) Restore(ctx context.Context, p *spec.Project, env string, o Res
 	}
 	if o.Replace && strings.TrimSpace(o.Reason) == "" {
 		return Restored{}, fmt.Errorf("%w: --replace needs a --reason, kept in the audit log", ErrInvalid)
+	}
+	if o.Into != "" && !intoName.MatchString(o.Into) {
+		return Restored{}, fmt.Errorf("%w: --into %q: name the new database with 1 to 63 lower-case letters, digits and _, not starting with a digit (^[a-z_][a-z0-9_]{0,62}$)", ErrInvalid, o.Into)
 	}
 	if o.Replace && o.Into != "" {
 		return Restored{}, fmt.Errorf("%w: --replace restores into the live database's name; --into does not apply", ErrInvalid)

@@ -3,6 +3,7 @@ package infra_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -208,7 +209,7 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	if _, err := live.Exec(ctx, "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)"); err != nil {
 		t.Fatal(err)
 	}
-	taken, err := e.Backup(ctx, p, "staging", svc, "carol")
+	taken, err := e.Backup(ctx, p, "staging", svc, "carol", "before the migration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +225,11 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	}
 	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Replace: true, Actor: "carol"}); err == nil || !strings.Contains(err.Error(), "--replace needs a --reason") {
 		t.Fatalf("replace without reason: %v", err)
+	}
+	// a name that would need quoting is refused before anything is made
+	if _, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Into: `a\' host=attacker.example`, Actor: "carol"}); !errors.Is(err, infra.ErrInvalid) ||
+		!strings.Contains(err.Error(), "^[a-z_][a-z0-9_]{0,62}$") {
+		t.Fatalf("restore into a quoted name: %v", err)
 	}
 	r, err := e.Restore(ctx, p, "staging", infra.RestoreOptions{Service: svc, Actor: "carol"})
 	if err != nil {
@@ -280,6 +286,9 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	actions := map[string]int{}
 	for _, a := range entries {
 		actions[a.Action]++
+		if a.Action == "infra.backup" && a.Actor == "carol" && a.Reason != "before the migration" {
+			t.Errorf("infra.backup by carol has reason %q, want the one given", a.Reason)
+		}
 	}
 	if actions["infra.backup"] != 2 || actions["infra.restore"] != 2 {
 		t.Errorf("audit = %v, want 2 infra.backup and 2 infra.restore", actions)
@@ -287,9 +296,12 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 	evs, _ := st.EventsSince(ctx, 0, 100)
 	kinds := map[string]int{}
 	for _, ev := range evs {
-		var x struct{ Event string }
+		var x struct{ Event, Actor, Reason string }
 		_ = json.Unmarshal(ev.Data, &x)
 		kinds[x.Event]++
+		if x.Event == "backup_taken" && x.Actor == "carol" && x.Reason != "before the migration" {
+			t.Errorf("backup_taken by carol has reason %q, want the one given", x.Reason)
+		}
 	}
 	if kinds["backup_taken"] != 2 || kinds["backup_restored"] != 2 {
 		t.Errorf("events = %v", kinds)

@@ -45,7 +45,7 @@ func (s *Server) postBackup(r *http.Request) (any, error) {
 	}
 	// A dump under way goes on if the client goes away: it is written
 	// atomically and audited once whole.
-	out, err := e.Backup(context.WithoutCancel(r.Context()), p, env, req.Service, identity(r).Name)
+	out, err := e.Backup(context.WithoutCancel(r.Context()), p, env, req.Service, identity(r).Name, strings.TrimSpace(req.Reason))
 	if err != nil {
 		return nil, backupErr(err)
 	}
