@@ -392,7 +392,8 @@ type ApplyOptions struct {
 	// the created resource is recorded (crash tests).
 	AfterCreate func(Change)
 	// Tofu is the plan's tofu plan read again now (nil: not given); a plan
-	// made with one is applied only when it still hashes the same.
+	// made with one is applied only when it still hashes the same, and a
+	// plan made without one is not applied with one.
 	Tofu *tofu.Plan
 }
 
@@ -425,6 +426,10 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 			return Applied{}, fmt.Errorf("%w: plan %d deletes %s/%s, which is protected; nothing was applied. "+
 				"To delete it, apply again with --delete-protected and a --reason (audited)", ErrProtected, id, c.Kind, c.Name)
 		}
+	}
+	if pl.Tofu == nil && o.Tofu != nil {
+		return Applied{}, fmt.Errorf("%w: plan %d was made without a tofu plan, so its approval does not cover %s; nothing was applied: "+
+			"make a new plan with --tofu and approve it, or apply without --tofu", ErrStale, id, o.Tofu.Source)
 	}
 	if pl.Tofu != nil {
 		switch {

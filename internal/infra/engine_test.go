@@ -578,6 +578,23 @@ func TestTofuPlanBinding(t *testing.T) {
 	}
 }
 
+// TestTofuGivenToPlanWithout: --tofu on a plan made without a tofu plan is
+// refused, not ignored: the approval never covered it.
+func TestTofuGivenToPlanWithout(t *testing.T) {
+	e, _ := engine(t)
+	svc := fmt.Sprintf("u%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	tf, err := tofu.Load("tofu/testdata/mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := planApprove(t, e, p, "staging")
+	if _, err := e.Apply(t.Context(), p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", Tofu: tf}); !errors.Is(err, infra.ErrStale) || !strings.Contains(err.Error(), "made without a tofu plan") {
+		t.Fatalf("apply --tofu of a plan made without one: %v, want refused", err)
+	}
+}
+
 // TestFailedApplyAudited: a server refusing mid-apply (an extension
 // PostgreSQL does not have) stops the apply with what was applied so far,
 // audited as infra.apply.failed; the plan stays unapplied.
