@@ -531,8 +531,9 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 	}
 	row := store.InfraResource{Environment: env, Kind: c.Kind, Name: c.Name, Protect: d.Protect, Policy: d.Policy}
 	if was, ok := s.rows[c.Kind+"/"+c.Name]; ok {
-		// the drift recorded stays until the next record sees it resolved
-		row.DriftHash, row.Drift, row.DriftAck = was.DriftHash, was.Drift, was.DriftAck
+		// the drift recorded stays until the next record sees it resolved;
+		// its acknowledgement goes: applying ends the drift it was for
+		row.DriftHash, row.Drift = was.DriftHash, was.Drift
 	}
 	row.Desired, _ = json.Marshal(c.Spec)
 	switch c.Action {
@@ -691,7 +692,17 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 	for _, row := range rows {
 		id := row.Kind + "/" + row.Name
 		hash, ok := rep.Seen[id]
-		if !ok || hash == row.DriftHash {
+		if !ok {
+			continue
+		}
+		if hash == row.DriftHash {
+			if hash == "" && row.DriftAck != "" {
+				// no drift recorded before the ack, and none now: it is over
+				row.DriftAck, row.UpdatedAt = "", e.now()
+				if err := e.Store.PutInfraResource(ctx, row); err != nil {
+					return out, err
+				}
+			}
 			continue
 		}
 		ds := by[id]
@@ -722,6 +733,13 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 // actor (audited): the release path's infrastructure check lets it
 // through until it changes or goes.
 func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, actor, reason string) ([]Drift, error) {
+	// Under the lock from the observation on: the ack binds to the drift
+	// observed, never to one an apply has ended meanwhile.
+	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	s, err := e.open(ctx, p, env)
 	if err != nil {
 		return nil, err
@@ -743,18 +761,6 @@ func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, a
 	}
 	if len(ds) == 0 {
 		return nil, fmt.Errorf("%w: %s in %s has no drift now: nothing to acknowledge", ErrInvalid, resource, env)
-	}
-	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if rows, err := e.Store.InfraResources(ctx, env); err == nil { // as it is now, under the lock
-		for _, r := range rows {
-			if r.Kind+"/"+r.Name == resource {
-				row = r
-			}
-		}
 	}
 	detail, _ := json.Marshal(map[string]any{"environment": env, "drifts": ds})
 	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.drift.ack",

@@ -627,3 +627,69 @@ func TestFailedApplyAudited(t *testing.T) {
 		t.Fatalf("the plan after a failed apply is %s, want still approved", sp.State)
 	}
 }
+
+// TestAckEndsWithItsDrift: an acknowledgement holds only while its drift
+// lasts. Acknowledged with no drift recorded before, then fixed by an apply
+// (or by hand and recorded clean), the same drift made again is
+// unacknowledged.
+func TestAckEndsWithItsDrift(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("k%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	role := svc + "_staging_app"
+	setLimit := func(n int) {
+		t.Helper()
+		if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT %d`, role, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := func() {
+		t.Helper()
+		if _, err := e.AckDrift(ctx, p, "staging", "postgres_role/"+role, "bob", "incident"); err != nil {
+			t.Fatal(err)
+		}
+		if ck, err := e.Check(ctx, p, "staging"); err != nil || len(ck.Drift) != 0 || len(ck.Acknowledged) != 1 {
+			t.Fatalf("check after ack = %+v, %v; want the drift acknowledged", ck, err)
+		}
+	}
+	wantUnacked := func(after string) {
+		t.Helper()
+		ck, err := e.Check(ctx, p, "staging")
+		if err != nil || len(ck.Drift) != 1 || len(ck.Acknowledged) != 0 {
+			t.Fatalf("check with the drift made again %s = %+v, %v; want it unacknowledged", after, ck, err)
+		}
+	}
+	// fixed by an apply
+	setLimit(99)
+	ack()
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "staging")
+	if err != nil || len(rep.Drifts) != 0 {
+		t.Fatalf("drift after apply = %+v, %v", rep, err)
+	}
+	setLimit(99)
+	wantUnacked("after an apply")
+	// fixed by hand, recorded clean
+	ack()
+	setLimit(5)
+	if rep, err = e.Drift(ctx, p, "staging"); err != nil || len(rep.Drifts) != 0 {
+		t.Fatalf("drift fixed by hand = %+v, %v", rep, err)
+	}
+	if _, err := e.RecordDrift(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	setLimit(99)
+	wantUnacked("after a clean record")
+}
