@@ -362,7 +362,8 @@ func newDriftAckCmd(g *Globals) *cobra.Command {
 		Short: "Acknowledge a resource's drift as it is now, so that releases into E go through (approver role; audited)",
 		Long: "belay drift ack acknowledges the drift a resource has now (as belay drift prints it, KIND/NAME).\n" +
 			"The release path's Infrastructure Plan check then lets it through until the drift changes (another\n" +
-			"field or value) or goes. The drift stays reported; `belay plan` and `belay apply` restore the resource.",
+			"field or value) or goes. The drift stays reported; `belay plan` and `belay apply` restore the resource.\n" +
+			"Under protection.approvers only a listed approver may acknowledge; one suffices.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env == "" {

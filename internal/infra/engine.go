@@ -730,9 +730,16 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 }
 
 // AckDrift acknowledges the drift resource (kind/name) has now in env, as
-// actor (audited): the release path's infrastructure check lets it
-// through until it changes or goes.
+// actor (audited; one of the environment's protection.approvers when it
+// lists them): the release path's infrastructure check lets it through
+// until it changes or goes.
 func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, actor, reason string) ([]Drift, error) {
+	if en := p.Environment(env); en != nil && en.Protection != nil {
+		// As for a plan's approval, only a listed approver; one suffices.
+		if as := en.Protection.Approvers; len(as) > 0 && !slices.Contains(as, actor) {
+			return nil, fmt.Errorf("%w: %s is not one of %s's approvers (%s), who alone may acknowledge its drift", ErrPolicy, actor, env, strings.Join(as, ", "))
+		}
+	}
 	// Under the lock from the observation on: the ack binds to the drift
 	// observed, never to one an apply has ended meanwhile.
 	unlock, err := e.hold(ctx, env, "drift ack by "+actor)

@@ -693,3 +693,35 @@ func TestAckEndsWithItsDrift(t *testing.T) {
 	setLimit(99)
 	wantUnacked("after a clean record")
 }
+
+// TestAckDriftUnderProtection: only one of the environment's listed
+// approvers may acknowledge its drift, as only they may approve a plan.
+func TestAckDriftUnderProtection(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("q%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 99`, svc+"_staging_app")); err != nil {
+		t.Fatal(err)
+	}
+	p.Environment("staging").Protection = &spec.Protection{RequireApproval: true, Approvers: []string{"bob"}, Approvals: 2}
+	res := "postgres_role/" + svc + "_staging_app"
+	if _, err := e.AckDrift(ctx, p, "staging", res, "mallory", "mine"); !errors.Is(err, infra.ErrPolicy) || !strings.Contains(err.Error(), "not one of staging's approvers") {
+		t.Fatalf("ack by an unlisted approver: %v, want refused", err)
+	}
+	if ck, _ := e.Check(ctx, p, "staging"); len(ck.Acknowledged) != 0 {
+		t.Fatalf("refused ack acknowledged %+v", ck.Acknowledged)
+	}
+	if _, err := e.AckDrift(ctx, p, "staging", res, "bob", "incident"); err != nil {
+		t.Fatalf("ack by a listed approver (one of two approvals suffices): %v", err)
+	}
+}
