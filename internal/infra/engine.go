@@ -670,7 +670,7 @@ type DriftChange struct {
 }
 
 // RecordDrift marks the drift of rep as reported (rep as Drift returned
-// it, and as it was shown): each resource in rep.Seen gets that hash and
+// it, never a report from outside: its hashes are anyone's to compute): each resource in rep.Seen gets that hash and
 // its drift stored, so that the same drift is not reported again. Only
 // the resources rep names are touched. It returns the resources whose
 // drift is new or resolved since the last record.
