@@ -254,9 +254,9 @@ func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
 				c.Action, c.Spec = ActImport, obs.Fields
 			}
 		case !obs.Exists:
-			c.Action, c.Diffs = ActCreate, provider.Diff(d.Spec, nil)
+			c.Action, c.Diffs = ActCreate, provider.MaskDiffs(provider.Diff(d.Spec, nil))
 		default:
-			c.Diffs = provider.Diff(d.Spec, obs.Fields)
+			c.Diffs = provider.MaskDiffs(provider.Diff(d.Spec, obs.Fields))
 			switch {
 			case len(c.Diffs) > 0:
 				c.Action = ActUpdate
@@ -333,11 +333,32 @@ func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string, t
 		return Plan{}, err
 	}
 	pl.ID, pl.State = sp.ID, sp.State
-	return pl, nil
+	return pl.masked(), nil
 }
 
-// GetPlan returns a stored plan.
+// masked is pl as shown: its specs with sensitive fields Masked (the
+// stored plan keeps them: apply needs them).
+func (pl Plan) masked() Plan {
+	pl.Changes = maskChanges(pl.Changes)
+	return pl
+}
+
+func maskChanges(cs []Change) []Change {
+	out := slices.Clone(cs)
+	for i := range out {
+		out[i].Spec = out[i].Spec.Mask()
+	}
+	return out
+}
+
+// GetPlan returns a stored plan as shown (sensitive fields Masked).
 func (e *Engine) GetPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, error) {
+	pl, sp, err := e.getPlan(ctx, id)
+	return pl.masked(), sp, err
+}
+
+// getPlan returns a stored plan as stored.
+func (e *Engine) getPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, error) {
 	sp, err := e.Store.GetInfraPlan(ctx, id)
 	if err != nil {
 		return Plan{}, sp, err
@@ -408,7 +429,13 @@ type Applied struct {
 // resources unless told to (audited), records each resource as it goes
 // (create-pending before each Create) and marks the plan applied.
 func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int64, o ApplyOptions) (Applied, error) {
-	pl, sp, err := e.GetPlan(ctx, id)
+	out, err := e.apply(ctx, p, env, id, o)
+	out.Plan, out.Applied = out.Plan.masked(), maskChanges(out.Applied)
+	return out, err
+}
+
+func (e *Engine) apply(ctx context.Context, p *spec.Project, env string, id int64, o ApplyOptions) (Applied, error) {
+	pl, sp, err := e.getPlan(ctx, id)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -490,7 +517,7 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 		if err := e.applyOne(ctx, s, env, c, desired[c.Kind+"/"+c.Name], o); err != nil {
 			err = fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))
 			// What changed before the failure is on the servers: the audit log says who did it.
-			detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "applied": out.Applied, "error": err.Error()})
+			detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "applied": maskChanges(out.Applied), "error": err.Error()})
 			if _, aerr := e.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{At: e.now(), Actor: o.Actor, Action: "infra.apply.failed",
 				Subject: fmt.Sprintf("plan/%d", id), Reason: o.Reason, Detail: detail}); aerr != nil {
 				err = errors.Join(err, fmt.Errorf("audit of the failed apply: %w", aerr))
@@ -576,7 +603,7 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 
 func formatDiffs(ds []provider.FieldDiff) string {
 	var b []string
-	for _, d := range ds {
+	for _, d := range provider.MaskDiffs(ds) {
 		b = append(b, fmt.Sprintf("%s: %q, want %q", d.Field, d.From, d.To))
 	}
 	return strings.Join(b, "; ")
@@ -634,10 +661,13 @@ func (e *Engine) drift(ctx context.Context, s *session, env string) (DriftReport
 				ds = append(ds, Drift{Kind: row.Kind, Name: row.Name, Field: d.Field, Expected: d.To, Found: d.From})
 			}
 		}
-		hash := driftHash(ds)
+		hash := driftHash(ds) // of the values, so that another password is another drift
 		for i := range ds {
 			ds[i].New = hash != row.DriftHash
 			ds[i].Acknowledged = hash == row.DriftAck
+			if provider.Sensitive(ds[i].Field) {
+				ds[i].Expected, ds[i].Found = provider.Masked, provider.Masked
+			}
 		}
 		rep.Seen[id] = hash
 		rep.Drifts = append(rep.Drifts, ds...)
@@ -705,10 +735,7 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 			}
 			continue
 		}
-		ds := by[id]
-		if driftHash(ds) != hash {
-			return out, fmt.Errorf("%w: drift of %s in %s: the report's drift does not match its hash (report it with --all)", ErrInvalid, id, rep.Environment)
-		}
+		ds := by[id] // as Drift found it: its hash is of the values before masking
 		c := DriftChange{Kind: row.Kind, Name: row.Name, Drifts: ds, Resolved: hash == ""}
 		row.DriftHash, row.Drift = hash, nil
 		if len(ds) > 0 {

@@ -1,6 +1,8 @@
 package infra_test
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -724,4 +726,58 @@ func TestAckDriftUnderProtection(t *testing.T) {
 	if _, err := e.AckDrift(ctx, p, "staging", res, "bob", "incident"); err != nil {
 		t.Fatalf("ack by a listed approver (one of two approvals suffices): %v", err)
 	}
+}
+
+// TestSecretDerivedFieldsMasked: the SHA-256 of the cache password never
+// leaves the engine: drift, plans (their diffs and specs, as made, read
+// back and applied) and the release check show it as "(changed)".
+func TestSecretDerivedFieldsMasked(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("m%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	secretHash := fmt.Sprintf("%x", sha256.Sum256([]byte("correct horse battery")))
+	leaks := func(what string, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		if strings.Contains(string(b), secretHash) || strings.Contains(string(b), fmt.Sprintf("%x", sha256.Sum256([]byte("by hand")))) {
+			t.Fatalf("%s shows a password's SHA-256: %s", what, b)
+		}
+	}
+	pl := planApprove(t, e, p, "staging")
+	leaks("plan", pl)
+	got, _, err := e.GetPlan(ctx, pl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks("plan read back", got)
+	out, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks("apply", out)
+	opt, _ := goredis.ParseURL(testenv.Redis(t))
+	rc := goredis.NewClient(opt)
+	defer rc.Close()
+	if err := rc.Do(ctx, "ACL", "SETUSER", svc+":staging", ">by hand").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "staging")
+	if err != nil || len(rep.Drifts) != 1 || rep.Drifts[0].Field != "password_sha256" || rep.Drifts[0].Expected != "(changed)" || rep.Drifts[0].Found != "(changed)" {
+		t.Fatalf("drift = %+v, %v; want password_sha256 (changed)", rep.Drifts, err)
+	}
+	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 1 {
+		t.Fatalf("record of the masked drift = %+v, %v", ch, err)
+	}
+	ck, err := e.Check(ctx, p, "staging")
+	if err != nil || len(ck.Drift) != 1 || len(ck.Pending) != 1 {
+		t.Fatalf("check = %+v, %v", ck, err)
+	}
+	leaks("check", ck)
+	pl2, err := e.Plan(ctx, p, "staging", "alice", nil)
+	if err != nil || pl2.Summary[infra.ActUpdate] != 1 {
+		t.Fatalf("restoring plan = %+v, %v", pl2, err)
+	}
+	leaks("restoring plan", pl2)
 }
