@@ -174,6 +174,10 @@ func (s *session) provider(kind string) (provider.Provider, error) {
 	if p, ok := s.provs[c]; ok {
 		return p, nil
 	}
+	if localComponents[c] {
+		return nil, fmt.Errorf("%w: %s resources belay applied live in the %s directory, which environment %s's stack parameters no longer name: "+
+			"keep its dir (with enabled: \"false\" to delete them) until a plan deleting them is applied", ErrInvalid, kind, c, s.stack.Environment)
+	}
 	return nil, fmt.Errorf("%w: %s resources belay applied live on the %s server, which environment %s's stack parameters no longer name: "+
 		"keep its admin_url_secret (with enabled: \"false\" to delete them) until a plan deleting them is applied", ErrInvalid, kind, c, s.stack.Environment)
 }
