@@ -321,8 +321,9 @@ func newDriftCmd(g *Globals) *cobra.Command {
 			if err := g.emit(cmd.OutOrStdout(), shown, func(w io.Writer) error { return printDrift(w, shown) }); err != nil {
 				return err
 			}
-			// Only what was shown, and only by a token that may record it
-			// (deployer in the environment): a viewer's read writes nothing.
+			// Only by a token that may record it (deployer in the
+			// environment): a viewer's read writes nothing. The server
+			// observes again and records what it observed, not a report.
 			var who api.Whoami
 			if err := c.do(cmd.Context(), "GET", "/whoami", nil, &who); err != nil {
 				return err
@@ -337,7 +338,7 @@ func newDriftCmd(g *Globals) *cobra.Command {
 					continue
 				}
 				var changes []infra.DriftChange
-				if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(rep.Environment)+"/drift/record", rep, &changes); err != nil {
+				if err := c.do(cmd.Context(), "POST", "/infra/envs/"+url.PathEscape(rep.Environment)+"/drift/record", struct{}{}, &changes); err != nil {
 					return fmt.Errorf("the drift of %s was shown but not marked reported (it is shown again next time): %w", rep.Environment, err)
 				}
 			}
@@ -362,7 +363,8 @@ func newDriftAckCmd(g *Globals) *cobra.Command {
 		Short: "Acknowledge a resource's drift as it is now, so that releases into E go through (approver role; audited)",
 		Long: "belay drift ack acknowledges the drift a resource has now (as belay drift prints it, KIND/NAME).\n" +
 			"The release path's Infrastructure Plan check then lets it through until the drift changes (another\n" +
-			"field or value) or goes. The drift stays reported; `belay plan` and `belay apply` restore the resource.",
+			"field or value) or goes. The drift stays reported; `belay plan` and `belay apply` restore the resource.\n" +
+			"Under protection.approvers only a listed approver may acknowledge; one suffices.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if env == "" {

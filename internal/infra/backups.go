@@ -49,7 +49,7 @@ func (e *Engine) backupSetup(p *spec.Project, env, service string) (dir, adminUR
 		return "", "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	ps, ok := st.Local["backups"]
-	if !ok {
+	if !ok || p.Environment(env).Stack["backups"]["enabled"] == "false" { // disabled: its dir is kept only to delete its policies
 		return "", "", nil, fmt.Errorf("%w: %s has no backups component (service_stack.backups: pg_dump, with its stack parameters)", ErrNoBackups, env)
 	}
 	dir = ps["dir"]

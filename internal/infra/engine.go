@@ -174,6 +174,10 @@ func (s *session) provider(kind string) (provider.Provider, error) {
 	if p, ok := s.provs[c]; ok {
 		return p, nil
 	}
+	if localComponents[c] {
+		return nil, fmt.Errorf("%w: %s resources belay applied live in the %s directory, which environment %s's stack parameters no longer name: "+
+			"keep its dir (with enabled: \"false\" to delete them) until a plan deleting them is applied", ErrInvalid, kind, c, s.stack.Environment)
+	}
 	return nil, fmt.Errorf("%w: %s resources belay applied live on the %s server, which environment %s's stack parameters no longer name: "+
 		"keep its admin_url_secret (with enabled: \"false\" to delete them) until a plan deleting them is applied", ErrInvalid, kind, c, s.stack.Environment)
 }
@@ -254,9 +258,9 @@ func (e *Engine) plan(ctx context.Context, s *session) (Plan, error) {
 				c.Action, c.Spec = ActImport, obs.Fields
 			}
 		case !obs.Exists:
-			c.Action, c.Diffs = ActCreate, provider.Diff(d.Spec, nil)
+			c.Action, c.Diffs = ActCreate, provider.MaskDiffs(provider.Diff(d.Spec, nil))
 		default:
-			c.Diffs = provider.Diff(d.Spec, obs.Fields)
+			c.Diffs = provider.MaskDiffs(provider.Diff(d.Spec, obs.Fields))
 			switch {
 			case len(c.Diffs) > 0:
 				c.Action = ActUpdate
@@ -333,11 +337,32 @@ func (e *Engine) Plan(ctx context.Context, p *spec.Project, env, actor string, t
 		return Plan{}, err
 	}
 	pl.ID, pl.State = sp.ID, sp.State
-	return pl, nil
+	return pl.masked(), nil
 }
 
-// GetPlan returns a stored plan.
+// masked is pl as shown: its specs with sensitive fields Masked (the
+// stored plan keeps them: apply needs them).
+func (pl Plan) masked() Plan {
+	pl.Changes = maskChanges(pl.Changes)
+	return pl
+}
+
+func maskChanges(cs []Change) []Change {
+	out := slices.Clone(cs)
+	for i := range out {
+		out[i].Spec = out[i].Spec.Mask()
+	}
+	return out
+}
+
+// GetPlan returns a stored plan as shown (sensitive fields Masked).
 func (e *Engine) GetPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, error) {
+	pl, sp, err := e.getPlan(ctx, id)
+	return pl.masked(), sp, err
+}
+
+// getPlan returns a stored plan as stored.
+func (e *Engine) getPlan(ctx context.Context, id int64) (Plan, store.InfraPlan, error) {
 	sp, err := e.Store.GetInfraPlan(ctx, id)
 	if err != nil {
 		return Plan{}, sp, err
@@ -392,7 +417,8 @@ type ApplyOptions struct {
 	// the created resource is recorded (crash tests).
 	AfterCreate func(Change)
 	// Tofu is the plan's tofu plan read again now (nil: not given); a plan
-	// made with one is applied only when it still hashes the same.
+	// made with one is applied only when it still hashes the same, and a
+	// plan made without one is not applied with one.
 	Tofu *tofu.Plan
 }
 
@@ -407,7 +433,13 @@ type Applied struct {
 // resources unless told to (audited), records each resource as it goes
 // (create-pending before each Create) and marks the plan applied.
 func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int64, o ApplyOptions) (Applied, error) {
-	pl, sp, err := e.GetPlan(ctx, id)
+	out, err := e.apply(ctx, p, env, id, o)
+	out.Plan, out.Applied = out.Plan.masked(), maskChanges(out.Applied)
+	return out, err
+}
+
+func (e *Engine) apply(ctx context.Context, p *spec.Project, env string, id int64, o ApplyOptions) (Applied, error) {
+	pl, sp, err := e.getPlan(ctx, id)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -425,6 +457,10 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 			return Applied{}, fmt.Errorf("%w: plan %d deletes %s/%s, which is protected; nothing was applied. "+
 				"To delete it, apply again with --delete-protected and a --reason (audited)", ErrProtected, id, c.Kind, c.Name)
 		}
+	}
+	if pl.Tofu == nil && o.Tofu != nil {
+		return Applied{}, fmt.Errorf("%w: plan %d was made without a tofu plan, so its approval does not cover %s; nothing was applied: "+
+			"make a new plan with --tofu and approve it, or apply without --tofu", ErrStale, id, o.Tofu.Source)
 	}
 	if pl.Tofu != nil {
 		switch {
@@ -485,7 +521,7 @@ func (e *Engine) Apply(ctx context.Context, p *spec.Project, env string, id int6
 		if err := e.applyOne(ctx, s, env, c, desired[c.Kind+"/"+c.Name], o); err != nil {
 			err = fmt.Errorf("%s %s/%s: %w (applied so far: %d of %d changes; the next plan shows what is left)", c.Action, c.Kind, c.Name, err, len(out.Applied), len(pl.Changes))
 			// What changed before the failure is on the servers: the audit log says who did it.
-			detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "applied": out.Applied, "error": err.Error()})
+			detail, _ := json.Marshal(map[string]any{"environment": env, "hash": sp.Hash, "applied": maskChanges(out.Applied), "error": err.Error()})
 			if _, aerr := e.Store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{At: e.now(), Actor: o.Actor, Action: "infra.apply.failed",
 				Subject: fmt.Sprintf("plan/%d", id), Reason: o.Reason, Detail: detail}); aerr != nil {
 				err = errors.Join(err, fmt.Errorf("audit of the failed apply: %w", aerr))
@@ -526,8 +562,9 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 	}
 	row := store.InfraResource{Environment: env, Kind: c.Kind, Name: c.Name, Protect: d.Protect, Policy: d.Policy}
 	if was, ok := s.rows[c.Kind+"/"+c.Name]; ok {
-		// the drift recorded stays until the next record sees it resolved
-		row.DriftHash, row.Drift, row.DriftAck = was.DriftHash, was.Drift, was.DriftAck
+		// the drift recorded stays until the next record sees it resolved;
+		// its acknowledgement goes: applying ends the drift it was for
+		row.DriftHash, row.Drift = was.DriftHash, was.Drift
 	}
 	row.Desired, _ = json.Marshal(c.Spec)
 	switch c.Action {
@@ -570,7 +607,7 @@ func (e *Engine) applyOne(ctx context.Context, s *session, env string, c Change,
 
 func formatDiffs(ds []provider.FieldDiff) string {
 	var b []string
-	for _, d := range ds {
+	for _, d := range provider.MaskDiffs(ds) {
 		b = append(b, fmt.Sprintf("%s: %q, want %q", d.Field, d.From, d.To))
 	}
 	return strings.Join(b, "; ")
@@ -628,10 +665,13 @@ func (e *Engine) drift(ctx context.Context, s *session, env string) (DriftReport
 				ds = append(ds, Drift{Kind: row.Kind, Name: row.Name, Field: d.Field, Expected: d.To, Found: d.From})
 			}
 		}
-		hash := driftHash(ds)
+		hash := driftHash(ds) // of the values, so that another password is another drift
 		for i := range ds {
 			ds[i].New = hash != row.DriftHash
 			ds[i].Acknowledged = hash == row.DriftAck
+			if provider.Sensitive(ds[i].Field) {
+				ds[i].Expected, ds[i].Found = provider.Masked, provider.Masked
+			}
 		}
 		rep.Seen[id] = hash
 		rep.Drifts = append(rep.Drifts, ds...)
@@ -664,7 +704,7 @@ type DriftChange struct {
 }
 
 // RecordDrift marks the drift of rep as reported (rep as Drift returned
-// it, and as it was shown): each resource in rep.Seen gets that hash and
+// it, never a report from outside: its hashes are anyone's to compute): each resource in rep.Seen gets that hash and
 // its drift stored, so that the same drift is not reported again. Only
 // the resources rep names are touched. It returns the resources whose
 // drift is new or resolved since the last record.
@@ -686,13 +726,20 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 	for _, row := range rows {
 		id := row.Kind + "/" + row.Name
 		hash, ok := rep.Seen[id]
-		if !ok || hash == row.DriftHash {
+		if !ok {
 			continue
 		}
-		ds := by[id]
-		if driftHash(ds) != hash {
-			return out, fmt.Errorf("%w: drift of %s in %s: the report's drift does not match its hash (report it with --all)", ErrInvalid, id, rep.Environment)
+		if hash == row.DriftHash {
+			if hash == "" && row.DriftAck != "" {
+				// no drift recorded before the ack, and none now: it is over
+				row.DriftAck, row.UpdatedAt = "", e.now()
+				if err := e.Store.PutInfraResource(ctx, row); err != nil {
+					return out, err
+				}
+			}
+			continue
 		}
+		ds := by[id] // as Drift found it: its hash is of the values before masking
 		c := DriftChange{Kind: row.Kind, Name: row.Name, Drifts: ds, Resolved: hash == ""}
 		row.DriftHash, row.Drift = hash, nil
 		if len(ds) > 0 {
@@ -714,9 +761,23 @@ func (e *Engine) RecordDrift(ctx context.Context, rep DriftReport) ([]DriftChang
 }
 
 // AckDrift acknowledges the drift resource (kind/name) has now in env, as
-// actor (audited): the release path's infrastructure check lets it
-// through until it changes or goes.
+// actor (audited; one of the environment's protection.approvers when it
+// lists them): the release path's infrastructure check lets it through
+// until it changes or goes.
 func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, actor, reason string) ([]Drift, error) {
+	if en := p.Environment(env); en != nil && en.Protection != nil {
+		// As for a plan's approval, only a listed approver; one suffices.
+		if as := en.Protection.Approvers; len(as) > 0 && !slices.Contains(as, actor) {
+			return nil, fmt.Errorf("%w: %s is not one of %s's approvers (%s), who alone may acknowledge its drift", ErrPolicy, actor, env, strings.Join(as, ", "))
+		}
+	}
+	// Under the lock from the observation on: the ack binds to the drift
+	// observed, never to one an apply has ended meanwhile.
+	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	s, err := e.open(ctx, p, env)
 	if err != nil {
 		return nil, err
@@ -738,18 +799,6 @@ func (e *Engine) AckDrift(ctx context.Context, p *spec.Project, env, resource, a
 	}
 	if len(ds) == 0 {
 		return nil, fmt.Errorf("%w: %s in %s has no drift now: nothing to acknowledge", ErrInvalid, resource, env)
-	}
-	unlock, err := e.hold(ctx, env, "drift ack by "+actor)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if rows, err := e.Store.InfraResources(ctx, env); err == nil { // as it is now, under the lock
-		for _, r := range rows {
-			if r.Kind+"/"+r.Name == resource {
-				row = r
-			}
-		}
 	}
 	detail, _ := json.Marshal(map[string]any{"environment": env, "drifts": ds})
 	if _, err := e.Store.AppendAudit(ctx, store.AuditEntry{At: e.now(), Actor: actor, Action: "infra.drift.ack",

@@ -1,6 +1,8 @@
 package infra_test
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -578,6 +580,23 @@ func TestTofuPlanBinding(t *testing.T) {
 	}
 }
 
+// TestTofuGivenToPlanWithout: --tofu on a plan made without a tofu plan is
+// refused, not ignored: the approval never covered it.
+func TestTofuGivenToPlanWithout(t *testing.T) {
+	e, _ := engine(t)
+	svc := fmt.Sprintf("u%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	tf, err := tofu.Load("tofu/testdata/mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := planApprove(t, e, p, "staging")
+	if _, err := e.Apply(t.Context(), p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol", Tofu: tf}); !errors.Is(err, infra.ErrStale) || !strings.Contains(err.Error(), "made without a tofu plan") {
+		t.Fatalf("apply --tofu of a plan made without one: %v, want refused", err)
+	}
+}
+
 // TestFailedApplyAudited: a server refusing mid-apply (an extension
 // PostgreSQL does not have) stops the apply with what was applied so far,
 // audited as infra.apply.failed; the plan stays unapplied.
@@ -609,4 +628,156 @@ func TestFailedApplyAudited(t *testing.T) {
 	if _, sp, _ := e.GetPlan(ctx, pl.ID); sp.State != store.PlanApproved {
 		t.Fatalf("the plan after a failed apply is %s, want still approved", sp.State)
 	}
+}
+
+// TestAckEndsWithItsDrift: an acknowledgement holds only while its drift
+// lasts. Acknowledged with no drift recorded before, then fixed by an apply
+// (or by hand and recorded clean), the same drift made again is
+// unacknowledged.
+func TestAckEndsWithItsDrift(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("k%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	role := svc + "_staging_app"
+	setLimit := func(n int) {
+		t.Helper()
+		if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT %d`, role, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := func() {
+		t.Helper()
+		if _, err := e.AckDrift(ctx, p, "staging", "postgres_role/"+role, "bob", "incident"); err != nil {
+			t.Fatal(err)
+		}
+		if ck, err := e.Check(ctx, p, "staging"); err != nil || len(ck.Drift) != 0 || len(ck.Acknowledged) != 1 {
+			t.Fatalf("check after ack = %+v, %v; want the drift acknowledged", ck, err)
+		}
+	}
+	wantUnacked := func(after string) {
+		t.Helper()
+		ck, err := e.Check(ctx, p, "staging")
+		if err != nil || len(ck.Drift) != 1 || len(ck.Acknowledged) != 0 {
+			t.Fatalf("check with the drift made again %s = %+v, %v; want it unacknowledged", after, ck, err)
+		}
+	}
+	// fixed by an apply
+	setLimit(99)
+	ack()
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "staging")
+	if err != nil || len(rep.Drifts) != 0 {
+		t.Fatalf("drift after apply = %+v, %v", rep, err)
+	}
+	setLimit(99)
+	wantUnacked("after an apply")
+	// fixed by hand, recorded clean
+	ack()
+	setLimit(5)
+	if rep, err = e.Drift(ctx, p, "staging"); err != nil || len(rep.Drifts) != 0 {
+		t.Fatalf("drift fixed by hand = %+v, %v", rep, err)
+	}
+	if _, err := e.RecordDrift(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	setLimit(99)
+	wantUnacked("after a clean record")
+}
+
+// TestAckDriftUnderProtection: only one of the environment's listed
+// approvers may acknowledge its drift, as only they may approve a plan.
+func TestAckDriftUnderProtection(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("q%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 99`, svc+"_staging_app")); err != nil {
+		t.Fatal(err)
+	}
+	p.Environment("staging").Protection = &spec.Protection{RequireApproval: true, Approvers: []string{"bob"}, Approvals: 2}
+	res := "postgres_role/" + svc + "_staging_app"
+	if _, err := e.AckDrift(ctx, p, "staging", res, "mallory", "mine"); !errors.Is(err, infra.ErrPolicy) || !strings.Contains(err.Error(), "not one of staging's approvers") {
+		t.Fatalf("ack by an unlisted approver: %v, want refused", err)
+	}
+	if ck, _ := e.Check(ctx, p, "staging"); len(ck.Acknowledged) != 0 {
+		t.Fatalf("refused ack acknowledged %+v", ck.Acknowledged)
+	}
+	if _, err := e.AckDrift(ctx, p, "staging", res, "bob", "incident"); err != nil {
+		t.Fatalf("ack by a listed approver (one of two approvals suffices): %v", err)
+	}
+}
+
+// TestSecretDerivedFieldsMasked: the SHA-256 of the cache password never
+// leaves the engine: drift, plans (their diffs and specs, as made, read
+// back and applied) and the release check show it as "(changed)".
+func TestSecretDerivedFieldsMasked(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("m%d", time.Now().UnixNano())
+	t.Cleanup(func() { cleanup(t, svc, "staging") })
+	p := project(t, svc, "")
+	secretHash := fmt.Sprintf("%x", sha256.Sum256([]byte("correct horse battery")))
+	leaks := func(what string, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		if strings.Contains(string(b), secretHash) || strings.Contains(string(b), fmt.Sprintf("%x", sha256.Sum256([]byte("by hand")))) {
+			t.Fatalf("%s shows a password's SHA-256: %s", what, b)
+		}
+	}
+	pl := planApprove(t, e, p, "staging")
+	leaks("plan", pl)
+	got, _, err := e.GetPlan(ctx, pl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks("plan read back", got)
+	out, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaks("apply", out)
+	opt, _ := goredis.ParseURL(testenv.Redis(t))
+	rc := goredis.NewClient(opt)
+	defer rc.Close()
+	if err := rc.Do(ctx, "ACL", "SETUSER", svc+":staging", ">by hand").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Drift(ctx, p, "staging")
+	if err != nil || len(rep.Drifts) != 1 || rep.Drifts[0].Field != "password_sha256" || rep.Drifts[0].Expected != "(changed)" || rep.Drifts[0].Found != "(changed)" {
+		t.Fatalf("drift = %+v, %v; want password_sha256 (changed)", rep.Drifts, err)
+	}
+	if ch, err := e.RecordDrift(ctx, rep); err != nil || len(ch) != 1 {
+		t.Fatalf("record of the masked drift = %+v, %v", ch, err)
+	}
+	ck, err := e.Check(ctx, p, "staging")
+	if err != nil || len(ck.Drift) != 1 || len(ck.Pending) != 1 {
+		t.Fatalf("check = %+v, %v", ck, err)
+	}
+	leaks("check", ck)
+	pl2, err := e.Plan(ctx, p, "staging", "alice", nil)
+	if err != nil || pl2.Summary[infra.ActUpdate] != 1 {
+		t.Fatalf("restoring plan = %+v, %v", pl2, err)
+	}
+	leaks("restoring plan", pl2)
 }

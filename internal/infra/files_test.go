@@ -307,3 +307,51 @@ func TestBackupRestoreThroughTheEngine(t *testing.T) {
 		t.Errorf("events = %v", kinds)
 	}
 }
+
+// TestDisableFilesComponent: monitoring disabled (enabled: "false") with its
+// dir kept plans the deletion of its files, drift and the release check
+// still work; without its dir the plan says to keep dir, not an
+// admin_url_secret monitoring does not have.
+func TestDisableFilesComponent(t *testing.T) {
+	e, _ := engine(t)
+	ctx := t.Context()
+	svc := fmt.Sprintf("g%d", time.Now().UnixNano())
+	monDir, bkDir := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(monDir, "staging"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanup(t, svc, "staging"); cleanup(t, svc+"w", "staging") })
+	p := filesProject(t, svc, monDir, bkDir)
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	off := filesProject(t, svc, monDir, bkDir)
+	off.Environments[0].Stack["monitoring"] = map[string]string{"enabled": "false", "dir": filepath.Join(monDir, "staging")}
+	if _, err := e.Drift(ctx, off, "staging"); err != nil {
+		t.Fatalf("drift with monitoring disabled: %v", err)
+	}
+	if _, err := e.Check(ctx, off, "staging"); err != nil {
+		t.Fatalf("check with monitoring disabled: %v", err)
+	}
+	pl := planApprove(t, e, off, "staging")
+	if pl.Summary[infra.ActDelete] != 3 {
+		t.Fatalf("plan after disabling monitoring = %v, want its 3 files deleted", pl.Summary)
+	}
+	if _, err := e.Apply(ctx, off, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(monDir, "staging", "*")); len(files) != 0 {
+		t.Fatalf("monitoring files left: %v", files)
+	}
+	if ck, err := e.Check(ctx, off, "staging"); err != nil || !ck.Clean() {
+		t.Fatalf("check after the deletes = %+v, %v; want clean", ck, err)
+	}
+	// applied again, then disabled without its dir: the plan says to keep dir
+	if _, err := e.Apply(ctx, p, "staging", planApprove(t, e, p, "staging").ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	off.Environments[0].Stack["monitoring"] = map[string]string{"enabled": "false"}
+	if _, err := e.Plan(ctx, off, "staging", "alice", nil); !errors.Is(err, infra.ErrInvalid) || !strings.Contains(err.Error(), "keep its dir") {
+		t.Fatalf("disabled without its dir: %v", err)
+	}
+}

@@ -49,7 +49,8 @@ type Stack struct {
 	Servers map[string]string
 	// Local: component → its parameters, for components whose provider
 	// works on files the server reaches (monitoring, backups), not a server
-	// behind a secret.
+	// behind a secret; a disabled one keeps its dir (and reload_url), so
+	// that what was applied there is deleted.
 	Local map[string]map[string]string
 }
 
@@ -143,8 +144,13 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			continue
 		}
 		if e.Stack[c]["enabled"] == "false" { // left out of this environment (spec checks the value)
-			if name := e.Stack[c]["admin_url_secret"]; name != "" {
-				st.Servers[c] = name // resources applied before it was disabled are deleted there
+			// resources applied before it was disabled are deleted where they are
+			if localComponents[c] {
+				if d := e.Stack[c]["dir"]; d != "" {
+					st.Local[c] = map[string]string{"dir": d, "reload_url": e.Stack[c]["reload_url"]}
+				}
+			} else if name := e.Stack[c]["admin_url_secret"]; name != "" {
+				st.Servers[c] = name
 			}
 			continue
 		}

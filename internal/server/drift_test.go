@@ -13,15 +13,15 @@ import (
 	"github.com/belay-dev/belay/internal/event"
 	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/secret"
+	"github.com/belay-dev/belay/internal/store"
 	"github.com/belay-dev/belay/internal/testenv"
 	"github.com/jackc/pgx/v5"
 )
 
-// TestScheduledDrift: the server's scheduled check (one round, run as
-// the ticker runs it) records new drift and emits an infra_drift event,
-// does not report unchanged drift again, and emits infra_drift_resolved
-// once it is gone; only the holder of the drift lease checks.
-func TestScheduledDrift(t *testing.T) {
+// driftServer is a test server whose staging stack (a database and a
+// cache of a service of its own, returned) is applied.
+func driftServer(t *testing.T) (*Server, store.Store, string) {
+	t.Helper()
 	pg, rd := testenv.Postgres(t), testenv.Redis(t)
 	s, st := testServer(t)
 	ctx := t.Context()
@@ -67,6 +67,17 @@ func TestScheduledDrift(t *testing.T) {
 	if _, err := e.Apply(ctx, p, "staging", pl.ID, infra.ApplyOptions{Actor: "carol"}); err != nil {
 		t.Fatal(err)
 	}
+	return s, st, svc
+}
+
+// TestScheduledDrift: the server's scheduled check (one round, run as
+// the ticker runs it) records new drift and emits an infra_drift event,
+// does not report unchanged drift again, and emits infra_drift_resolved
+// once it is gone; only the holder of the drift lease checks.
+func TestScheduledDrift(t *testing.T) {
+	s, st, svc := driftServer(t)
+	ctx := t.Context()
+	pg := testenv.Postgres(t)
 	events := func() []event.Event {
 		stored, err := st.EventsSince(ctx, 0, 1000)
 		if err != nil {
@@ -141,5 +152,52 @@ func TestScheduledDrift(t *testing.T) {
 	s.checkDrift(ctx, time.Minute)
 	if evs = events(); len(evs) != 2 || evs[1].Event != event.InfraDriftResolved {
 		t.Fatalf("events after the fix = %+v, want infra_drift_resolved", evs)
+	}
+}
+
+// TestDriftRecordObservesItself: POST drift/record records what the server
+// observes, never the report a client sends: a forged report saying the
+// drift is gone neither clears it nor emits infra_drift_resolved, and
+// made-up drift is not stored.
+func TestDriftRecordObservesItself(t *testing.T) {
+	s, st, svc := driftServer(t)
+	ctx := t.Context()
+	hs, _ := authedServer(t, s)
+	c, err := pgx.Connect(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, fmt.Sprintf(`ALTER ROLE %q CONNECTION LIMIT 9`, svc+"_staging_app")); err != nil {
+		t.Fatal(err)
+	}
+	s.checkDrift(ctx, time.Minute) // the drift recorded
+	role := "postgres_role/" + svc + "_staging_app"
+	for _, forged := range []string{
+		`{"environment": "staging", "drifts": [], "checked": 1, "seen": {"` + role + `": ""}}`,
+		`{"environment": "staging", "drifts": [{"kind": "postgres_role", "name": "` + svc + `_staging_app", "field": "owner", "expected": "a", "found": "<script>"}], "checked": 1, "seen": {"` + role + `": "0000"}}`,
+	} {
+		resp, err := hs.Client().Post(hs.URL+"/api/v1/infra/envs/staging/drift/record", "application/json", strings.NewReader(forged))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close() // refused or not, what counts is what it recorded
+	}
+	stored, err := st.EventsSince(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, se := range stored {
+		var ev event.Event
+		_ = json.Unmarshal(se.Data, &ev)
+		if ev.Event == event.InfraDriftResolved || strings.Contains(ev.Reason, "<script>") {
+			t.Fatalf("a forged report emitted %+v", ev)
+		}
+	}
+	rows, _ := st.InfraResources(ctx, "staging")
+	for _, r := range rows {
+		if r.Name == svc+"_staging_app" && (r.DriftHash == "" || !strings.Contains(string(r.Drift), `"found":"9"`)) {
+			t.Fatalf("the drift stored after forged reports = %s %s, want the drift observed", r.DriftHash, r.Drift)
+		}
 	}
 }

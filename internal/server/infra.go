@@ -193,7 +193,7 @@ func (s *Server) postInfraApply(r *http.Request) (any, error) {
 }
 
 // getInfraDrift reports drift and writes nothing (a viewer may read it);
-// postInfraDriftRecord marks what a client showed as reported.
+// postInfraDriftRecord records it.
 func (s *Server) getInfraDrift(r *http.Request) (any, error) {
 	env, p, e, err := s.infraSession(r, auth.Read)
 	if err != nil {
@@ -203,19 +203,20 @@ func (s *Server) getInfraDrift(r *http.Request) (any, error) {
 	return rep, infraErr(err)
 }
 
-// postInfraDriftRecord marks the drift of a report (as getInfraDrift gave
-// it and the client showed it) reported, and emits an event per resource
-// whose drift is new or resolved.
+// postInfraDriftRecord observes the environment's drift again and records
+// what it observed, emitting an event per resource whose drift is new or
+// resolved. The request's body is ignored: a report a client sends could
+// say anything (its hash is the client's own to compute), so the client
+// only asks for a record now.
 func (s *Server) postInfraDriftRecord(r *http.Request) (any, error) {
-	var rep infra.DriftReport
-	if err := decode(r, &rep); err != nil {
-		return nil, err
-	}
-	env, _, err := s.infraEnv(r, auth.Plan)
+	env, p, e, err := s.infraSession(r, auth.Plan)
 	if err != nil {
 		return nil, err
 	}
-	rep.Environment = env
+	rep, err := e.Drift(r.Context(), p, env)
+	if err != nil {
+		return nil, infraErr(err)
+	}
 	return s.recordDrift(r.Context(), rep, identity(r).Name)
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Fields are the fields of a resource that belay owns, by name, each in the
@@ -76,6 +77,43 @@ func Diff(want, got Fields) []FieldDiff {
 		g, ok := got[k]
 		if !ok || g != want[k] {
 			out = append(out, FieldDiff{Field: k, From: g, To: want[k], Unset: !ok})
+		}
+	}
+	return out
+}
+
+// Masked is what a sensitive field's value is shown as.
+const Masked = "(changed)"
+
+// Sensitive reports whether a field's value derives from a secret (the
+// SHA-256 of a password, unsalted): by convention its name begins with
+// "password" (Redis's password_sha256). Its value is compared and applied
+// but never shown: plans, drift, events and evidence show Masked.
+func Sensitive(field string) bool { return strings.HasPrefix(field, "password") }
+
+// Mask returns f with sensitive fields' values Masked (f when it has none).
+func (f Fields) Mask() Fields {
+	var out Fields
+	for k := range f {
+		if Sensitive(k) {
+			if out == nil {
+				out = maps.Clone(f)
+			}
+			out[k] = Masked
+		}
+	}
+	if out == nil {
+		return f
+	}
+	return out
+}
+
+// MaskDiffs returns ds with sensitive fields' values Masked.
+func MaskDiffs(ds []FieldDiff) []FieldDiff {
+	out := slices.Clone(ds)
+	for i, d := range out {
+		if Sensitive(d.Field) {
+			out[i].From, out[i].To = Masked, Masked
 		}
 	}
 	return out
