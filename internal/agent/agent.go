@@ -6,6 +6,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,13 @@ type Config struct {
 	LogKeep     int              // rotated copies kept (default 3)
 	Now         func() time.Time // clock stamping counters (default time.Now)
 	Sockets     Sockets          // where listeners come from (default: bound by this process)
+	// Log forwarding (target.Desired.Logs): lines per batch (default 500),
+	// how often the files are read when there is less than a batch
+	// (default 1s), and the backoff after a refused batch (100ms doubling
+	// to 30s by default).
+	LogBatchLines                              int
+	LogForwardInterval                         time.Duration
+	LogForwardMinBackoff, LogForwardMaxBackoff time.Duration
 }
 
 // Agent runs services on this host. Its methods are safe for concurrent use.
@@ -68,6 +76,18 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.LogKeep <= 0 {
 		cfg.LogKeep = 3
+	}
+	if cfg.LogBatchLines <= 0 {
+		cfg.LogBatchLines = 500
+	}
+	if cfg.LogForwardInterval <= 0 {
+		cfg.LogForwardInterval = time.Second
+	}
+	if cfg.LogForwardMinBackoff <= 0 {
+		cfg.LogForwardMinBackoff = 100 * time.Millisecond
+	}
+	if cfg.LogForwardMaxBackoff < cfg.LogForwardMinBackoff {
+		cfg.LogForwardMaxBackoff = max(30*time.Second, cfg.LogForwardMinBackoff)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -108,6 +128,9 @@ func (a *Agent) learnSecrets(want target.Desired) {
 		for name, val := range v.Run.SecretEnv {
 			a.redact.Add(name, val)
 		}
+	}
+	if l := want.Logs; l != nil && l.Token != "" {
+		a.redact.Add(cmp.Or(l.TokenSecret, "log_forwarding token"), l.Token)
 	}
 }
 
@@ -214,8 +237,13 @@ func (a *Agent) rotateLogs() {
 		case <-t.C:
 		}
 		for _, s := range a.sorted() {
+			f := s.forwarder()
 			for _, p := range s.logPaths("") {
-				if err := rotate(p, a.cfg.LogMaxBytes, a.cfg.LogKeep); err != nil {
+				rot := rotate
+				if f != nil {
+					rot = f.rotate // counts the lines it had not shipped
+				}
+				if err := rot(p, a.cfg.LogMaxBytes, a.cfg.LogKeep); err != nil {
 					a.log.Warn("rotate log", "path", p, "err", err)
 				}
 			}

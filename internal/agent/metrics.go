@@ -20,13 +20,16 @@ var (
 	descShadow   = prometheus.NewDesc("belay_shadow_pairs_total", "Mirrored copies answered, by the outcome of the pair (the user's answer, the copy's).", append(labels, "outcome"), nil)
 	descDropped  = prometheus.NewDesc("belay_shadow_dropped_total", "Requests chosen for mirroring but not copied, by reason (no_sample: replaying an empty sample, once per replay round).", append(labels, "reason"), nil)
 	descSample   = prometheus.NewDesc("belay_replay_sample_requests", "Recent requests the service's proxy keeps for another environment to replay.", []string{"service", "environment"}, nil)
+	descLogsSent = prometheus.NewDesc("belay_agent_log_lines_forwarded_total", "Instance log lines the log forwarding endpoint accepted.", []string{"service", "environment"}, nil)
+	descLogsDrop = prometheus.NewDesc("belay_agent_log_lines_dropped_total", "Instance log lines rotated out of the live log file before they were forwarded.", []string{"service", "environment"}, nil)
+	descLogsErrs = prometheus.NewDesc("belay_agent_log_forward_errors_total", "Batches of log lines the endpoint refused or did not answer (each sent again later).", []string{"service", "environment"}, nil)
 )
 
 // collector exposes the agent's per-version measurements to Prometheus.
 type collector struct{ a *Agent }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight, descShadow, descDropped, descSample} {
+	for _, d := range []*prometheus.Desc{descRequests, descErrors, descInFlight, descLatency, descHealth, descRestarts, descReady, descWeight, descShadow, descDropped, descSample, descLogsSent, descLogsDrop, descLogsErrs} {
 		ch <- d
 	}
 }
@@ -35,6 +38,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.a.sorted() {
 		ch <- prometheus.MustNewConstMetric(descSample, prometheus.GaugeValue, float64(s.proxy.SampleSize()), s.key.service, s.key.env)
 		s.mu.Lock()
+		if ls := s.logStats; ls != nil {
+			ch <- prometheus.MustNewConstMetric(descLogsSent, prometheus.CounterValue, float64(ls.forwarded.Load()), s.key.service, s.key.env)
+			ch <- prometheus.MustNewConstMetric(descLogsDrop, prometheus.CounterValue, float64(ls.dropped.Load()), s.key.service, s.key.env)
+			ch <- prometheus.MustNewConstMetric(descLogsErrs, prometheus.CounterValue, float64(ls.errors.Load()), s.key.service, s.key.env)
+		}
 		for _, v := range s.versions {
 			lv := []string{s.key.service, v.spec.Version, s.key.env}
 			sn := v.stats.Snapshot()

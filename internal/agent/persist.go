@@ -140,6 +140,7 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	s.rebuildLocked()
 	s.mu.Unlock()
 	s.syncReplay(want.Shadow)
+	s.syncLogs(want.Logs)
 	// Serve only now: under a keeper, connections that arrived while this
 	// agent was down wait in the socket's queue for a table that routes them,
 	// instead of getting a 503 from an empty one.

@@ -35,6 +35,10 @@ type service struct {
 	// than with the first version to answer taking all traffic.
 	holdTable bool
 	replay    *replayer // running while the desired shadow replays; under applyMu
+	// logs ships the instances' logs while the desired state asks for it;
+	// changed under applyMu and mu, read under mu.
+	logs     *forwarder
+	logStats *logStats // nil until logs were first forwarded
 }
 
 func newService(a *Agent, k key) *service {
@@ -88,6 +92,7 @@ func (s *service) apply(ctx context.Context, want target.Desired) error {
 	s.rebuildLocked()
 	s.mu.Unlock()
 	s.syncReplay(want.Shadow)
+	s.syncLogs(want.Logs)
 	if err := s.a.persist(); err != nil {
 		s.a.log.Error("persist desired state", "err", err)
 	}
@@ -393,6 +398,7 @@ func (s *service) shutdown(stopInstances bool) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.syncReplay(nil)
+	s.syncLogs(nil)
 	s.mu.Lock()
 	vs, l := s.versions, s.listener
 	s.mu.Unlock()

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -75,7 +76,22 @@ func validate(d *target.Desired) error {
 	if len(d.Versions) > 0 && math.Abs(sum-100) > 0.001 {
 		return bad("weights add up to %v%%, want 100%%", sum)
 	}
+	if err := validateLogs(d.Logs, bad); err != nil {
+		return err
+	}
 	return validateShadow(d, bad)
+}
+
+// validateLogs checks the endpoint logs are shipped to.
+func validateLogs(l *target.LogForward, bad func(string, ...any) error) error {
+	if l == nil {
+		return nil
+	}
+	u, err := url.Parse(l.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("logs url %q: not an http:// or https:// URL", l.URL)
+	}
+	return nil
 }
 
 // validateShadow checks that the shadow names a version taking no traffic.

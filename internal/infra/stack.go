@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -83,6 +85,13 @@ var componentKinds = map[string]map[string][]string{
 		"pg_dump": backupParams,
 		"enabled": backupParams,
 	},
+	// log_forwarding: enabled means http: the agent POSTs the instances'
+	// lines to url. It provisions nothing: the orchestrator puts it into the
+	// desired state each target gets (LogForwardingOf).
+	"log_forwarding": {
+		"http":    logParams,
+		"enabled": logParams,
+	},
 }
 
 // supportedKinds lists componentKinds for messages.
@@ -97,6 +106,7 @@ func supportedKinds() string {
 var (
 	monitoringParams = []string{"dir", "reload_url", "scrape_interval", "sd_url", "sd_credentials_file", "targets", "management"}
 	backupParams     = []string{"dir", "schedule", "retention", "management"}
+	logParams        = []string{"url", "token_secret"}
 )
 
 // localComponents are provisioned as files in a directory the server
@@ -166,6 +176,12 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 			if !slices.Contains(keys, k) {
 				errs = append(errs, p.At(fmt.Sprintf("environments[%d].stack.%s.%s", idx, c, k), "not a parameter of %s %s; its parameters: %s", c, comps[c], strings.Join(keys, ", ")))
 			}
+		}
+		if c == "log_forwarding" { // the agent's: nothing to plan
+			if err := checkLogForwarding(p, idx, ps); err != nil {
+				errs = append(errs, err)
+			}
+			continue
 		}
 		if localComponents[c] {
 			if d := ps["dir"]; !filepath.IsAbs(d) {
@@ -304,7 +320,8 @@ func StackOf(p *spec.Project, env string, secrets func(env string, names []strin
 // servers named, command rules) without secrets or servers, for belay
 // validate, on every environment whose stack names a server (an
 // admin_url_secret): a stack naming none is descriptive (parity's sizes)
-// and not provisioned by belay.
+// and not provisioned by belay. An environment naming no server but
+// giving log_forwarding parameters has those checked.
 func CheckStacks(p *spec.Project) spec.Errors {
 	if len(p.ServiceStack.Components()) == 0 {
 		return nil
@@ -322,10 +339,13 @@ func CheckStacks(p *spec.Project) spec.Errors {
 		for _, ps := range e.Stack {
 			named = named || ps["admin_url_secret"] != ""
 		}
-		if !named {
-			continue
+		var err error
+		switch {
+		case named:
+			_, err = StackOf(p, e.Name, noSecrets)
+		case len(e.Stack["log_forwarding"]) > 0:
+			_, err = LogForwardingOf(p, e.Name)
 		}
-		_, err := StackOf(p, e.Name, noSecrets)
 		var es spec.Errors
 		var one *spec.Error
 		switch {
@@ -476,4 +496,67 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// LogForwarding is where an environment's agents ship instance logs.
+type LogForwarding struct {
+	URL         string
+	TokenSecret string // "" when the endpoint takes no token
+}
+
+// LogForwardingOf is env's log forwarding, nil when there is none: the
+// component not in service_stack, disabled in env, or given no parameters
+// there (descriptive, as the case study's log_forwarding: enabled).
+func LogForwardingOf(p *spec.Project, env string) (*LogForwarding, error) {
+	e := p.Environment(env)
+	kind := p.ServiceStack.Components()["log_forwarding"]
+	if e == nil || kind == "" {
+		return nil, nil
+	}
+	ps := e.Stack["log_forwarding"]
+	if len(ps) == 0 || ps["enabled"] == "false" {
+		return nil, nil
+	}
+	idx := slices.Index(p.Environments, e)
+	keys, ok := componentKinds["log_forwarding"][kind]
+	if !ok {
+		return nil, p.At("service_stack.log_forwarding", "%q is not provisioned by belay yet (supported: http or enabled); set it to disabled", kind)
+	}
+	keys = append(keys[:len(keys):len(keys)], "enabled")
+	for _, k := range sortedKeys(ps) {
+		if !slices.Contains(keys, k) {
+			return nil, p.At(fmt.Sprintf("environments[%d].stack.log_forwarding.%s", idx, k), "not a parameter of log_forwarding %s; its parameters: %s", kind, strings.Join(keys, ", "))
+		}
+	}
+	if err := checkLogForwarding(p, idx, ps); err != nil {
+		return nil, err
+	}
+	return &LogForwarding{URL: ps["url"], TokenSecret: ps["token_secret"]}, nil
+}
+
+// checkLogForwarding checks the endpoint: an http(s) URL, and a token
+// only over https or to this host (over plain http it would travel in
+// clear).
+func checkLogForwarding(p *spec.Project, idx int, ps map[string]string) *spec.Error {
+	at := func(k string) string { return fmt.Sprintf("environments[%d].stack.log_forwarding.%s", idx, k) }
+	raw := ps["url"]
+	if raw == "" {
+		return p.At(at("url"), "missing: name the endpoint the agents POST the instances' log lines to (https://HOST/PATH)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return p.At(at("url"), "%q is not an http:// or https:// URL", raw)
+	}
+	if ps["token_secret"] != "" && u.Scheme == "http" && !loopback(u.Hostname()) {
+		return p.At(at("url"), "%q is plain http to another host, and the token (%s) would travel in clear: use https", raw, ps["token_secret"])
+	}
+	return nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/belay-dev/belay/internal/infra"
+
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -70,11 +72,39 @@ func (t secretTarget) Apply(ctx context.Context, want target.Desired) error {
 			v.Run.SecretEnv = maps.Clone(vals)
 		}
 	}
-	err := t.Target.Apply(ctx, want)
+	logs, err := t.o.logForwarding(want.Environment)
+	if err != nil {
+		return fmt.Errorf("log forwarding of %s: %w", want.Environment, t.o.redact(err)) // retried, as secrets are
+	}
+	want.Logs = logs
+	err = t.Target.Apply(ctx, want)
 	if err != nil {
 		err = t.o.redact(err)
 	}
 	return err
+}
+
+// logForwarding is env's log forwarding as belay.yaml says now, its token
+// resolved: nil when env forwards no logs. Like SecretEnv it is filled in
+// only on the way to the target, so the token is in no rollout state.
+func (o *Orchestrator) logForwarding(env string) (*target.LogForward, error) {
+	p, err := o.d.Project()
+	if err != nil {
+		return nil, err
+	}
+	lf, err := infra.LogForwardingOf(p, env)
+	if err != nil || lf == nil {
+		return nil, err
+	}
+	out := &target.LogForward{URL: lf.URL, TokenSecret: lf.TokenSecret}
+	if lf.TokenSecret != "" {
+		vals, err := o.secretValues(env, []string{lf.TokenSecret})
+		if err != nil {
+			return nil, err
+		}
+		out.Token = vals[lf.TokenSecret]
+	}
+	return out, nil
 }
 
 // Unknown passes the target's hosts on (target.Hosts), so that a rollout

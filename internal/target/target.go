@@ -49,6 +49,20 @@ type Desired struct {
 	// Shadow, when set, copies a share of the service's requests, once they
 	// are answered, to a version that takes no traffic itself.
 	Shadow *Shadow `json:"shadow,omitempty"`
+	// Logs, when set, ships the instances' output to an HTTP endpoint (the
+	// service stack's log_forwarding); a Desired without it stops shipping.
+	Logs *LogForward `json:"logs,omitempty"`
+}
+
+// LogForward is where a target ships a service's instance logs: batches of
+// newline-delimited JSON objects POSTed to URL.
+type LogForward struct {
+	URL string `json:"url"` // http or https
+	// TokenSecret names the environment secret sent as a bearer token;
+	// Token is its value, resolved just before a Desired goes to the target
+	// (as Run.SecretEnv is), never shown (a target redacts it like one).
+	TokenSecret string `json:"token_secret,omitempty"`
+	Token       string `json:"token,omitempty"`
 }
 
 // Shadow is mirrored traffic: the copies' answers are measured beside the

@@ -199,3 +199,17 @@ func TestObserveReportsProblems(t *testing.T) {
 		}
 	}
 }
+
+// Log forwarding is the agent's: refused before anything is changed.
+func TestLogForwardingRefused(t *testing.T) {
+	tg, err := New(Config{REST: &rest.Config{Host: "https://127.0.0.1:1"}, Namespace: "x", Traffic: TrafficReplicas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := desired(version("v1", 100))
+	d.Logs = &target.LogForward{URL: "https://logs.example/ingest"}
+	err = tg.Apply(context.Background(), d)
+	if !errors.Is(err, target.ErrInvalid) || !strings.Contains(err.Error(), "does not ship logs (log_forwarding") || strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("got %v", err)
+	}
+}

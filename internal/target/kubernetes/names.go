@@ -95,6 +95,9 @@ func (t *Target) validate(want target.Desired) error {
 	if want.Shadow != nil {
 		return fmt.Errorf("%w: the kubernetes target does not mirror traffic (shadow); leave shadow steps out of this environment's rollout", target.ErrInvalid)
 	}
+	if want.Logs != nil {
+		return fmt.Errorf("%w: the kubernetes target does not ship logs (log_forwarding; the belay agent does): set stack.log_forwarding.enabled: \"false\" in %s and ship the pods' logs with the cluster's own log collector", target.ErrInvalid, want.Environment)
+	}
 	sum := 0.0
 	seen := map[string]bool{}
 	for _, v := range want.Versions {

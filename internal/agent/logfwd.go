@@ -1,0 +1,367 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/belay-dev/belay/internal/atomicfile"
+	"github.com/belay-dev/belay/internal/target"
+)
+
+// Log forwarding (target.Desired.Logs): one forwarder per service tails the
+// log files of every version and instance of it under STATE/logs/ENV/SVC,
+// from offsets kept in STATE/logfwd/ENV/SVC.json, and POSTs the lines,
+// redacted, as newline-delimited JSON. An offset moves only once its
+// lines were accepted, so delivery is at least once: a batch in flight
+// when the agent stops is sent again by the next one. While the endpoint
+// is down the forwarder lags (the files hold the lines); the lines a log
+// rotation moves out of the live file before they were shipped are
+// counted as dropped.
+
+// logStats are a service's forwarding counters, kept across forwarders.
+type logStats struct{ forwarded, dropped, errors atomic.Int64 }
+
+// logLine is what the endpoint receives, one JSON object per line.
+type logLine struct {
+	Time        time.Time `json:"time"` // when the forwarder read it
+	Environment string    `json:"environment"`
+	Service     string    `json:"service"`
+	Version     string    `json:"version"`
+	Instance    int       `json:"instance"`
+	Line        string    `json:"line"`
+}
+
+// cursor is how far one log file was shipped.
+type cursor struct {
+	offset   int64 // accepted up to here
+	gen      int   // bumped by each rotation
+	inflight int64 // end of the batch being sent, 0 when none
+}
+
+type forwarder struct {
+	s      *service
+	cfg    target.LogForward
+	client *http.Client
+	stop   context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex         // guards curs and the offsets file
+	curs   map[string]*cursor // by path under the service's log directory
+}
+
+// batch is lines read from the files, with where each file's part ends.
+type batch struct {
+	lines []logLine
+	ends  map[string]batchEnd
+}
+
+type batchEnd struct {
+	end   int64
+	gen   int
+	lines int
+}
+
+// syncLogs runs the forwarder lf asks for, if any, and stops one it no
+// longer asks for (or asks for differently). The caller holds applyMu.
+func (s *service) syncLogs(lf *target.LogForward) {
+	if f := s.logs; f != nil {
+		if lf != nil && *lf == f.cfg {
+			return
+		}
+		f.stop()
+		<-f.done
+		s.mu.Lock()
+		s.logs = nil
+		s.mu.Unlock()
+	}
+	if lf == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.logStats == nil {
+		s.logStats = &logStats{}
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(s.a.ctx)
+	f := &forwarder{s: s, cfg: *lf, client: &http.Client{Timeout: 10 * time.Second}, stop: cancel, done: make(chan struct{}), curs: map[string]*cursor{}}
+	f.load()
+	go f.run(ctx)
+	s.mu.Lock()
+	s.logs = f
+	s.mu.Unlock()
+}
+
+// forwarder is the service's running forwarder, or nil.
+func (s *service) forwarder() *forwarder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs
+}
+
+func (f *forwarder) dir() string {
+	return f.s.a.dir("logs", f.s.key.env, f.s.key.service)
+}
+
+func (f *forwarder) offsetsPath() string {
+	return f.s.a.dir("logfwd", f.s.key.env, f.s.key.service+".json")
+}
+
+// load reads the offsets a previous forwarder (or agent) kept.
+func (f *forwarder) load() {
+	b, err := os.ReadFile(f.offsetsPath())
+	if err != nil {
+		return
+	}
+	var offs map[string]int64
+	if err := json.Unmarshal(b, &offs); err != nil {
+		f.s.a.log.Warn("log forwarding offsets damaged; shipping the logs from their start", "path", f.offsetsPath(), "err", err)
+		return
+	}
+	for p, o := range offs {
+		f.curs[p] = &cursor{offset: o}
+	}
+}
+
+// saveLocked writes the offsets; the caller holds f.mu.
+func (f *forwarder) saveLocked() {
+	offs := map[string]int64{}
+	for p, c := range f.curs {
+		offs[p] = c.offset
+	}
+	b, _ := json.Marshal(offs)
+	if err := os.MkdirAll(filepath.Dir(f.offsetsPath()), 0o755); err == nil {
+		err = atomicfile.Write(f.offsetsPath(), b, 0o600)
+		if err != nil {
+			f.s.a.log.Warn("save log forwarding offsets", "err", err)
+		}
+	}
+}
+
+func (f *forwarder) run(ctx context.Context) {
+	defer close(f.done)
+	cfg := f.s.a.cfg
+	backoff := cfg.LogForwardMinBackoff
+	for {
+		b := f.collect()
+		if len(b.lines) == 0 {
+			if !sleepCtx(ctx, cfg.LogForwardInterval) {
+				return
+			}
+			continue
+		}
+		if err := f.post(ctx, b); err != nil {
+			f.abort(b)
+			if ctx.Err() != nil {
+				return
+			}
+			f.s.logStats.errors.Add(1)
+			f.s.a.log.Warn("log forwarding: endpoint refused a batch; lagging and trying again", "service", f.s.key.service, "env", f.s.key.env,
+				"lines", len(b.lines), "retry_in", backoff, "err", f.s.a.redact.Error(err))
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, cfg.LogForwardMaxBackoff)
+			continue
+		}
+		backoff = cfg.LogForwardMinBackoff
+		f.commit(b)
+		if len(b.lines) < cfg.LogBatchLines && !sleepCtx(ctx, cfg.LogForwardInterval) {
+			return
+		}
+	}
+}
+
+// collect reads up to a batch of complete lines past the offsets, oldest
+// version directory first (by name), and marks them in flight.
+func (f *forwarder) collect() batch {
+	paths, _ := filepath.Glob(filepath.Join(f.dir(), "*", "*.log"))
+	sort.Strings(paths)
+	b := batch{ends: map[string]batchEnd{}}
+	now := f.s.a.cfg.Now().UTC()
+	max := f.s.a.cfg.LogBatchLines
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range paths {
+		if len(b.lines) >= max {
+			break
+		}
+		rel, _ := filepath.Rel(f.dir(), p)
+		c := f.curs[rel]
+		if c == nil {
+			c = &cursor{}
+			f.curs[rel] = c
+		}
+		lines, end := readLines(p, c.offset, max-len(b.lines))
+		if end < c.offset { // truncated by someone else: start over
+			c.offset = 0
+			lines, end = readLines(p, 0, max-len(b.lines))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		version := filepath.Base(filepath.Dir(p))
+		inst, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".log"))
+		for _, l := range lines {
+			b.lines = append(b.lines, logLine{Time: now, Environment: f.s.key.env, Service: f.s.key.service,
+				Version: version, Instance: inst, Line: f.s.a.redact.String(l)})
+		}
+		c.inflight = end
+		b.ends[rel] = batchEnd{end: end, gen: c.gen, lines: len(lines)}
+	}
+	return b
+}
+
+// maxLine is the longest line shipped as one; longer ones are cut.
+const maxLine = 64 << 10
+
+// readLines reads up to n complete lines of path from offset; end is the
+// offset after the last one returned (the file's size when it is shorter
+// than offset, so that the caller sees the truncation).
+func readLines(path string, offset int64, n int) (lines []string, end int64) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, offset
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, offset
+	}
+	if fi.Size() < offset {
+		return nil, fi.Size()
+	}
+	buf := make([]byte, min(fi.Size()-offset, int64(n)*256+maxLine))
+	k, _ := io.ReadFull(io.NewSectionReader(fh, offset, int64(len(buf))), buf)
+	buf = buf[:k]
+	end = offset
+	for len(lines) < n && len(buf) > 0 {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			if len(buf) < maxLine {
+				break // the rest of the line is not written yet
+			}
+			i = maxLine - 1
+			lines = append(lines, string(buf[:i+1]))
+		} else {
+			lines = append(lines, string(buf[:i]))
+		}
+		buf, end = buf[i+1:], end+int64(i+1)
+	}
+	return lines, end
+}
+
+func (f *forwarder) post(ctx context.Context, b batch) error {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	for _, l := range b.lines {
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.cfg.URL, &body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if f.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.cfg.Token)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s: %s", f.cfg.URL, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// commit moves the offsets past a batch the endpoint accepted, except in
+// files rotated meanwhile (their offsets start over in the new file).
+func (f *forwarder) commit(b batch) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for rel, e := range b.ends {
+		c := f.curs[rel]
+		if c.gen == e.gen {
+			c.offset = e.end
+		}
+		c.inflight = 0
+	}
+	f.s.logStats.forwarded.Add(int64(len(b.lines)))
+	f.saveLocked()
+}
+
+// abort forgets a batch that was not accepted: it is read again, except
+// the part of a file rotated meanwhile, which is dropped.
+func (f *forwarder) abort(b batch) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for rel, e := range b.ends {
+		c := f.curs[rel]
+		if c.gen != e.gen {
+			f.s.logStats.dropped.Add(int64(e.lines))
+		}
+		c.inflight = 0
+	}
+}
+
+// rotate rotates one of the service's log files; the lines not shipped
+// yet (nor in flight) are counted as dropped, and the offset starts over.
+func (f *forwarder) rotate(path string, max int64, keep int) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= max {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rel, _ := filepath.Rel(f.dir(), path)
+	c := f.curs[rel]
+	if c == nil {
+		c = &cursor{}
+		f.curs[rel] = c
+	}
+	from := c.offset
+	if c.inflight > from {
+		from = c.inflight
+	}
+	f.s.logStats.dropped.Add(countLines(path, from))
+	c.offset, c.inflight = 0, 0
+	c.gen++
+	f.saveLocked() // before the truncation: a crash between them sends lines twice, not never
+	return rotate(path, max, keep)
+}
+
+// countLines counts the complete lines of path from offset.
+func countLines(path string, offset int64) int64 {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer fh.Close()
+	if _, err := fh.Seek(offset, io.SeekStart); err != nil {
+		return 0
+	}
+	var n int64
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := fh.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err != nil {
+			return n
+		}
+	}
+}
