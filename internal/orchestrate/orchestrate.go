@@ -76,6 +76,8 @@ type Orchestrator struct {
 	mu     sync.Mutex // serialises the creation of rollouts (releases, rollbacks, the queue)
 	// followed is when the pump last looked for rejections to follow; o.mu.
 	followed time.Time
+	logsMu   sync.Mutex
+	logs     map[string]*target.LogForward // by environment: the last log forwarding read (logsFor)
 }
 
 // New checks deps and wires the rollout engine.

@@ -72,16 +72,33 @@ func (t secretTarget) Apply(ctx context.Context, want target.Desired) error {
 			v.Run.SecretEnv = maps.Clone(vals)
 		}
 	}
-	logs, err := t.o.logForwarding(want.Environment)
-	if err != nil {
-		return fmt.Errorf("log forwarding of %s: %w", want.Environment, t.o.redact(err)) // retried, as secrets are
-	}
-	want.Logs = logs
-	err = t.Target.Apply(ctx, want)
+	want.Logs = t.o.logsFor(want.Environment)
+	err := t.Target.Apply(ctx, want)
 	if err != nil {
 		err = t.o.redact(err)
 	}
 	return err
+}
+
+// logsFor is env's log forwarding for a desired state. Shipping logs never
+// holds a deployment or a rollback: when belay.yaml or the token's secret
+// cannot be read now, the last setting that could be goes (none before
+// any), and the server's log says why.
+func (o *Orchestrator) logsFor(env string) *target.LogForward {
+	o.logsMu.Lock()
+	defer o.logsMu.Unlock()
+	logs, err := o.logForwarding(env)
+	if err != nil {
+		last := o.logs[env]
+		o.d.Logger.Warn("log forwarding not read; the last setting read stays in force", "environment", env,
+			"last", last != nil, "err", o.redact(err))
+		return last
+	}
+	if o.logs == nil {
+		o.logs = map[string]*target.LogForward{}
+	}
+	o.logs[env] = logs
+	return logs
 }
 
 // logForwarding is env's log forwarding as belay.yaml says now, its token
