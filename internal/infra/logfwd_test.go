@@ -8,7 +8,7 @@ import (
 	"github.com/belay-dev/belay/internal/spec"
 )
 
-func logProject(t *testing.T, kind, staging string) *spec.Project {
+func logProject(t *testing.T, kind, staging string, stagingExtra ...string) *spec.Project {
 	t.Helper()
 	y := `service_stack: {app_service: enabled, log_forwarding: ` + kind + `}
 services:
@@ -21,7 +21,7 @@ services:
     rollback_action: deploy previous_stable
 environments:
   - name: staging
-    stack:
+` + strings.Join(stagingExtra, "") + `    stack:
       log_forwarding: ` + staging + `
   - name: production
 `
@@ -61,15 +61,17 @@ func TestLogForwardingStack(t *testing.T) {
 }
 
 func TestLogForwardingStackErrors(t *testing.T) {
-	for _, c := range []struct{ kind, params, want string }{
-		{"http", `{token_secret: LOGS_TOKEN}`, `belay.yaml:13:7: environments[0].stack.log_forwarding.url: missing: name the endpoint`},
-		{"http", `{url: "ftp://logs.example/x"}`, `environments[0].stack.log_forwarding.url: "ftp://logs.example/x" is not an http:// or https:// URL`},
-		{"http", `{url: "logs.example/x"}`, `"logs.example/x" is not an http:// or https:// URL`},
-		{"http", `{url: "https://logs.example/x", batch: "10"}`, `environments[0].stack.log_forwarding.batch: not a parameter of log_forwarding http; its parameters: url, token_secret, enabled`},
-		{"http", `{url: "http://logs.example/x", token_secret: LOGS_TOKEN}`, `the token (LOGS_TOKEN) would travel in clear: use https`},
-		{"syslog", `{url: "https://logs.example/x"}`, `service_stack.log_forwarding: "syslog" is not provisioned by belay yet`},
+	for _, c := range []struct{ kind, params, want, extra string }{
+		{"http", `{token_secret: LOGS_TOKEN}`, `belay.yaml:13:7: environments[0].stack.log_forwarding.url: missing: name the endpoint`, ""},
+		{"http", `{url: "ftp://logs.example/x"}`, `environments[0].stack.log_forwarding.url: "ftp://logs.example/x" is not an http:// or https:// URL`, ""},
+		{"http", `{url: "logs.example/x"}`, `"logs.example/x" is not an http:// or https:// URL`, ""},
+		{"http", `{url: "https://logs.example/x", batch: "10"}`, `environments[0].stack.log_forwarding.batch: not a parameter of log_forwarding http; its parameters: url, token_secret, enabled`, ""},
+		{"http", `{url: "http://logs.example/x", token_secret: LOGS_TOKEN}`, `the token (LOGS_TOKEN) would travel in clear: use https`, ""},
+		{"syslog", `{url: "https://logs.example/x"}`, `service_stack.log_forwarding: "syslog" is not provisioned by belay yet`, ""},
+		{"http", `{url: "https://logs.example/x"}`, `staging runs on Kubernetes, where belay's agent does not run to ship logs`,
+			"    target: kubernetes\n    kubernetes: {namespace: shop, registry: registry.example/shop, kubeconfig: kubeconfig}\n"},
 	} {
-		p := logProject(t, c.kind, c.params)
+		p := logProject(t, c.kind, c.params, c.extra)
 		_, err := infra.LogForwardingOf(p, "staging")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: LogForwardingOf: %v, want %q", c.params, err, c.want)

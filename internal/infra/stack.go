@@ -539,6 +539,11 @@ func LogForwardingOf(p *spec.Project, env string) (*LogForwarding, error) {
 // clear).
 func checkLogForwarding(p *spec.Project, idx int, ps map[string]string) *spec.Error {
 	at := func(k string) string { return fmt.Sprintf("environments[%d].stack.log_forwarding.%s", idx, k) }
+	if e := p.Environments[idx]; e.Target == spec.TargetKubernetes {
+		// Pods' output is the cluster's to collect; belay's agent is not there.
+		return p.At(fmt.Sprintf("environments[%d].stack.log_forwarding", idx),
+			"%s runs on Kubernetes, where belay's agent does not run to ship logs: collect the pods' logs with the cluster's log collector and leave log_forwarding out here (enabled: \"false\")", e.Name)
+	}
 	raw := ps["url"]
 	if raw == "" {
 		return p.At(at("url"), "missing: name the endpoint the agents POST the instances' log lines to (https://HOST/PATH)")
