@@ -237,13 +237,8 @@ func (a *Agent) rotateLogs() {
 		case <-t.C:
 		}
 		for _, s := range a.sorted() {
-			f := s.forwarder()
 			for _, p := range s.logPaths("") {
-				rot := rotate
-				if f != nil {
-					rot = f.rotate // counts the lines it had not shipped
-				}
-				if err := rot(p, a.cfg.LogMaxBytes, a.cfg.LogKeep); err != nil {
+				if err := s.rotateLog(p, a.cfg.LogMaxBytes, a.cfg.LogKeep); err != nil {
 					a.log.Warn("rotate log", "path", p, "err", err)
 				}
 			}

@@ -73,19 +73,23 @@ type batchEnd struct {
 }
 
 // syncLogs runs the forwarder lf asks for, if any, and stops one it no
-// longer asks for (or asks for differently). The caller holds applyMu.
+// longer asks for (or asks for differently). Without lf the offsets are
+// dropped: while nothing forwards, nothing keeps them true to the files,
+// so forwarding enabled again ships each file from its start (at least
+// once). The caller holds applyMu.
 func (s *service) syncLogs(lf *target.LogForward) {
+	s.logsMu.Lock()
+	defer s.logsMu.Unlock()
 	if f := s.logs; f != nil {
 		if lf != nil && *lf == f.cfg {
 			return
 		}
-		f.stop()
-		<-f.done
-		s.mu.Lock()
-		s.logs = nil
-		s.mu.Unlock()
+		s.stopLogsLocked()
 	}
 	if lf == nil {
+		if err := os.Remove(s.offsetsPath()); err != nil && !os.IsNotExist(err) {
+			s.a.log.Warn("drop log forwarding offsets", "path", s.offsetsPath(), "err", err)
+		}
 		return
 	}
 	s.mu.Lock()
@@ -102,6 +106,37 @@ func (s *service) syncLogs(lf *target.LogForward) {
 	s.mu.Unlock()
 }
 
+// stopLogs stops the forwarder and keeps its offsets, for an agent that
+// stops. The caller holds applyMu.
+func (s *service) stopLogs() {
+	s.logsMu.Lock()
+	defer s.logsMu.Unlock()
+	s.stopLogsLocked()
+}
+
+func (s *service) stopLogsLocked() {
+	f := s.logs
+	if f == nil {
+		return
+	}
+	f.stop()
+	<-f.done
+	s.mu.Lock()
+	s.logs = nil
+	s.mu.Unlock()
+}
+
+// rotateLog rotates one of the service's log files, through the forwarder
+// when one runs (it counts what it had not shipped).
+func (s *service) rotateLog(path string, max int64, keep int) error {
+	s.logsMu.Lock()
+	defer s.logsMu.Unlock()
+	if f := s.forwarder(); f != nil {
+		return f.rotate(path, max, keep)
+	}
+	return rotate(path, max, keep)
+}
+
 // forwarder is the service's running forwarder, or nil.
 func (s *service) forwarder() *forwarder {
 	s.mu.Lock()
@@ -113,8 +148,10 @@ func (f *forwarder) dir() string {
 	return f.s.a.dir("logs", f.s.key.env, f.s.key.service)
 }
 
-func (f *forwarder) offsetsPath() string {
-	return f.s.a.dir("logfwd", f.s.key.env, f.s.key.service+".json")
+func (f *forwarder) offsetsPath() string { return f.s.offsetsPath() }
+
+func (s *service) offsetsPath() string {
+	return s.a.dir("logfwd", s.key.env, s.key.service+".json")
 }
 
 // load reads the offsets a previous forwarder (or agent) kept.

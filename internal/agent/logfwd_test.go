@@ -336,3 +336,34 @@ func logLines(t *testing.T, path, prefix string) []string {
 	}
 	return out
 }
+
+// Forwarding disabled, the log rotated and grown again past the old
+// offset, then enabled: every line since is shipped, none skipped by an
+// offset of the file before the rotation.
+func TestLogForwardingReenabledAfterRotation(t *testing.T) {
+	rcv := newReceiver(t, "")
+	a := logAgent(t, t.TempDir(), selfOpener(t))
+	d := desired(recorder("v1", 100))
+	d.Logs = &target.LogForward{URL: rcv.URL}
+	url := apply(t, a, d)
+	get(t, url, 0, 30)
+	waitFor(t, "the first 30 lines", func() bool { return len(rcv.requestLines("v1")) >= 30 })
+	d.Logs = nil
+	apply(t, a, d)
+	files, err := a.LogFiles("test", "hello", "v1")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("log files %v, %v", files, err)
+	}
+	s, _ := a.lookup("test", "hello")
+	if err := s.rotateLog(files[0].Path, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	get(t, url, 30, 100)
+	waitFor(t, "70 lines logged", func() bool { return len(logLines(t, files[0].Path, "GET ")) == 70 })
+	d.Logs = &target.LogForward{URL: rcv.URL}
+	apply(t, a, d)
+	waitFor(t, "all 100 lines", func() bool { return len(rcv.requestLines("v1")) >= 100 })
+	if dups := inOrder(t, rcv.requestLines("v1"), 100); dups != 0 {
+		t.Errorf("%d lines arrived twice", dups)
+	}
+}

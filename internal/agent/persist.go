@@ -123,6 +123,9 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 		}
 		vs = append(vs, v)
 	}
+	// The forwarder runs before the versions are published: from then on
+	// their log files rotate, and only a forwarder keeps its offsets true.
+	s.syncLogs(want.Logs)
 	s.mu.Lock()
 	for _, v := range vs {
 		v.weight = v.spec.Weight // versions that failed to restore are skipped, so match by version
@@ -140,7 +143,6 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 	s.rebuildLocked()
 	s.mu.Unlock()
 	s.syncReplay(want.Shadow)
-	s.syncLogs(want.Logs)
 	// Serve only now: under a keeper, connections that arrived while this
 	// agent was down wait in the socket's queue for a table that routes them,
 	// instead of getting a 503 from an empty one.

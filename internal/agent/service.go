@@ -39,6 +39,9 @@ type service struct {
 	// changed under applyMu and mu, read under mu.
 	logs     *forwarder
 	logStats *logStats // nil until logs were first forwarded
+	// logsMu makes a rotation and a forwarder starting or stopping happen
+	// one after the other, so that no rotation escapes the offsets.
+	logsMu sync.Mutex
 }
 
 func newService(a *Agent, k key) *service {
@@ -398,7 +401,7 @@ func (s *service) shutdown(stopInstances bool) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.syncReplay(nil)
-	s.syncLogs(nil)
+	s.stopLogs() // the offsets stay for the next agent
 	s.mu.Lock()
 	vs, l := s.versions, s.listener
 	s.mu.Unlock()
