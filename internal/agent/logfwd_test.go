@@ -367,3 +367,26 @@ func TestLogForwardingReenabledAfterRotation(t *testing.T) {
 		t.Errorf("%d lines arrived twice", dups)
 	}
 }
+
+// A desired state that keeps the logs leaves the forwarder running, and
+// the setting persisted for the next agent.
+func TestLogForwardingKeptByKeepLogs(t *testing.T) {
+	rcv := newReceiver(t, "")
+	a := logAgent(t, t.TempDir(), agenttest.HelloOpener{})
+	d := desired(hello("v1", 100, 1))
+	d.Logs = &target.LogForward{URL: rcv.URL}
+	apply(t, a, d)
+	s, _ := a.lookup("test", "hello")
+	f := s.forwarder()
+	d.Logs, d.KeepLogs = nil, true
+	apply(t, a, d)
+	if s.forwarder() != f {
+		t.Fatal("a desired state keeping the logs changed the forwarder")
+	}
+	s.mu.Lock()
+	kept := s.desired.Logs
+	s.mu.Unlock()
+	if kept == nil || kept.URL != rcv.URL {
+		t.Fatalf("the desired state kept %+v, want the forwarding in force", kept)
+	}
+}

@@ -51,6 +51,11 @@ func newService(a *Agent, k key) *service {
 func (s *service) apply(ctx context.Context, want target.Desired) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	if want.KeepLogs { // the forwarding in force stays, and is persisted as such
+		s.mu.Lock()
+		want.Logs, want.KeepLogs = s.desired.Logs, false
+		s.mu.Unlock()
+	}
 	if err := s.ensureListener(want.Listen); err != nil {
 		return err
 	}

@@ -76,3 +76,39 @@ func TestLogForwardingReachesTheTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A server that cannot read the log forwarding and has read none since it
+// started (its token's secret missing) asks the target to keep the
+// forwarding in force, instead of switching it off.
+func TestLogForwardingUnreadableFirstKeepsTheTargets(t *testing.T) {
+	h := newHarness(t, "    stack:\n      log_forwarding: {url: \"https://logs.example/ingest\", token_secret: LOGS_TOKEN}\n")
+	b, err := os.ReadFile(h.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.file, append([]byte("service_stack: {app_service: enabled, log_forwarding: http}\n"), b...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.o.d.Secrets = &secret.Store{Keys: secret.Keyring{Dir: t.TempDir()}, ProjectFile: h.file, Redactor: &secret.Redactor{}}
+	ans := h.release("api-v1")
+	if v := h.settled(ans.Release); v.Outcome != api.OutcomeSucceeded {
+		t.Fatalf("release %+v", v)
+	}
+	var staging int
+	for _, d := range h.target.Applied() {
+		switch d.Environment {
+		case "staging":
+			staging++
+			if !d.KeepLogs || d.Logs != nil {
+				t.Errorf("staging desired state's logs %+v, keep %v; want kept", d.Logs, d.KeepLogs)
+			}
+		case "production": // read: it names none
+			if d.KeepLogs || d.Logs != nil {
+				t.Errorf("production desired state's logs %+v, keep %v; want none", d.Logs, d.KeepLogs)
+			}
+		}
+	}
+	if staging == 0 {
+		t.Fatal("nothing applied in staging")
+	}
+}

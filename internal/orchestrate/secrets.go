@@ -72,7 +72,7 @@ func (t secretTarget) Apply(ctx context.Context, want target.Desired) error {
 			v.Run.SecretEnv = maps.Clone(vals)
 		}
 	}
-	want.Logs = t.o.logsFor(want.Environment)
+	want.Logs, want.KeepLogs = t.o.logsFor(want.Environment)
 	err := t.Target.Apply(ctx, want)
 	if err != nil {
 		err = t.o.redact(err)
@@ -82,23 +82,24 @@ func (t secretTarget) Apply(ctx context.Context, want target.Desired) error {
 
 // logsFor is env's log forwarding for a desired state. Shipping logs never
 // holds a deployment or a rollback: when belay.yaml or the token's secret
-// cannot be read now, the last setting that could be goes (none before
-// any), and the server's log says why.
-func (o *Orchestrator) logsFor(env string) *target.LogForward {
+// cannot be read now, the last setting that could be goes, or, with none
+// read since the server started, keep asks the target to keep the one in
+// force; the server's log says why.
+func (o *Orchestrator) logsFor(env string) (logs *target.LogForward, keep bool) {
 	o.logsMu.Lock()
 	defer o.logsMu.Unlock()
 	logs, err := o.logForwarding(env)
 	if err != nil {
-		last := o.logs[env]
+		last, ok := o.logs[env]
 		o.d.Logger.Warn("log forwarding not read; the last setting read stays in force", "environment", env,
-			"last", last != nil, "err", o.redact(err))
-		return last
+			"last", ok, "err", o.redact(err))
+		return last, !ok
 	}
 	if o.logs == nil {
 		o.logs = map[string]*target.LogForward{}
 	}
 	o.logs[env] = logs
-	return logs
+	return logs, false
 }
 
 // logForwarding is env's log forwarding as belay.yaml says now, its token

@@ -52,6 +52,10 @@ type Desired struct {
 	// Logs, when set, ships the instances' output to an HTTP endpoint (the
 	// service stack's log_forwarding); a Desired without it stops shipping.
 	Logs *LogForward `json:"logs,omitempty"`
+	// KeepLogs leaves the target's current log forwarding as it is (Logs
+	// is then ignored): the server could not read the setting and has
+	// none read before, e.g. just after it restarted.
+	KeepLogs bool `json:"keep_logs,omitempty"`
 }
 
 // LogForward is where a target ships a service's instance logs: batches of
