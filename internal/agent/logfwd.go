@@ -219,44 +219,64 @@ func (f *forwarder) run(ctx context.Context) {
 	}
 }
 
-// collect reads up to a batch of complete lines past the offsets, oldest
-// version directory first (by name), and marks them in flight.
+// collect reads up to a batch of complete lines past the offsets and marks
+// them in flight. Each file gets a fair share of the batch first, and the
+// files with more the rest, so that a busy instance cannot starve the
+// others (whose lines would then be rotated away unshipped).
 func (f *forwarder) collect() batch {
 	paths, _ := filepath.Glob(filepath.Join(f.dir(), "*", "*.log"))
 	sort.Strings(paths)
 	b := batch{ends: map[string]batchEnd{}}
-	now := f.s.a.cfg.Now().UTC()
-	max := f.s.a.cfg.LogBatchLines
+	limit := f.s.a.cfg.LogBatchLines
+	share := max(1, limit/max(1, len(paths)))
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var more []string // files that filled their share
 	for _, p := range paths {
-		if len(b.lines) >= max {
-			break
+		if len(b.lines) < limit && f.readInto(&b, p, min(share, limit-len(b.lines))) == share {
+			more = append(more, p)
 		}
-		rel, _ := filepath.Rel(f.dir(), p)
-		c := f.curs[rel]
-		if c == nil {
-			c = &cursor{}
-			f.curs[rel] = c
+	}
+	for _, p := range more {
+		if len(b.lines) < limit {
+			f.readInto(&b, p, limit-len(b.lines))
 		}
-		lines, end := readLines(p, c.offset, max-len(b.lines))
-		if end < c.offset { // truncated by someone else: start over
-			c.offset = 0
-			lines, end = readLines(p, 0, max-len(b.lines))
-		}
-		if len(lines) == 0 {
-			continue
-		}
-		version := filepath.Base(filepath.Dir(p))
-		inst, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".log"))
-		for _, l := range lines {
-			b.lines = append(b.lines, logLine{Time: now, Environment: f.s.key.env, Service: f.s.key.service,
-				Version: version, Instance: inst, Line: f.s.a.redact.String(l)})
-		}
-		c.inflight = end
-		b.ends[rel] = batchEnd{end: end, gen: c.gen, lines: len(lines)}
 	}
 	return b
+}
+
+// readInto adds up to n lines of path to b, from where b or the cursor
+// ends; the caller holds f.mu.
+func (f *forwarder) readInto(b *batch, p string, n int) int {
+	rel, _ := filepath.Rel(f.dir(), p)
+	c := f.curs[rel]
+	if c == nil {
+		c = &cursor{}
+		f.curs[rel] = c
+	}
+	from := c.offset
+	e, ok := b.ends[rel]
+	if ok {
+		from = e.end
+	}
+	lines, end := readLines(p, from, n)
+	if end < from && !ok { // truncated by someone else: start over
+		c.offset = 0
+		lines, end = readLines(p, 0, n)
+	}
+	if len(lines) == 0 {
+		return 0
+	}
+	version := filepath.Base(filepath.Dir(p))
+	inst, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".log"))
+	now := f.s.a.cfg.Now().UTC()
+	for _, l := range lines {
+		b.lines = append(b.lines, logLine{Time: now, Environment: f.s.key.env, Service: f.s.key.service,
+			Version: version, Instance: inst, Line: f.s.a.redact.String(l)})
+	}
+	c.inflight = end
+	b.ends[rel] = batchEnd{end: end, gen: c.gen, lines: e.lines + len(lines)}
+	return len(lines)
 }
 
 // maxLine is the longest line shipped as one; longer ones are cut.

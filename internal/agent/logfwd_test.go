@@ -390,3 +390,36 @@ func TestLogForwardingKeptByKeepLogs(t *testing.T) {
 		t.Fatalf("the desired state kept %+v, want the forwarding in force", kept)
 	}
 }
+
+// A busy instance with a backlog does not starve the others: the first
+// batch accepted holds lines of both.
+func TestLogForwardingSharesBatchesFairly(t *testing.T) {
+	rcv := newReceiver(t, "")
+	rcv.down.Store(true)
+	dir := t.TempDir()
+	a := logAgent(t, dir, selfOpener(t))
+	busy := filepath.Join(dir, "logs", "test", "hello", "v0", "0.log") // sorted first
+	if err := os.MkdirAll(filepath.Dir(busy), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(busy, []byte(strings.Repeat("chatty\n", 1000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := desired(recorder("v1", 100))
+	d.Logs = &target.LogForward{URL: rcv.URL}
+	url := apply(t, a, d)
+	get(t, url, 0, 10)
+	files, err := a.LogFiles("test", "hello", "v1")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("log files %v, %v", files, err)
+	}
+	waitFor(t, "10 lines logged", func() bool { return len(logLines(t, files[0].Path, "GET ")) == 10 })
+	rcv.down.Store(false)
+	waitFor(t, "all 10 lines", func() bool { return len(rcv.requestLines("v1")) >= 10 })
+	rcv.mu.Lock()
+	first := rcv.bodies[0]
+	rcv.mu.Unlock()
+	if !strings.Contains(first, `"version":"v0"`) || !strings.Contains(first, `"version":"v1"`) {
+		t.Errorf("the first batch holds lines of one file only:\n%.300s", first)
+	}
+}
