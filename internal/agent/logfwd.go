@@ -80,6 +80,10 @@ type batchEnd struct {
 func (s *service) syncLogs(lf *target.LogForward) {
 	s.logsMu.Lock()
 	defer s.logsMu.Unlock()
+	s.syncLogsLocked(lf)
+}
+
+func (s *service) syncLogsLocked(lf *target.LogForward) {
 	if f := s.logs; f != nil {
 		if lf != nil && *lf == f.cfg {
 			return

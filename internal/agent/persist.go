@@ -123,15 +123,18 @@ func (a *Agent) restoreService(ctx context.Context, ss savedService) error {
 		}
 		vs = append(vs, v)
 	}
-	// The forwarder runs before the versions are published: from then on
-	// their log files rotate, and only a forwarder keeps its offsets true.
-	s.syncLogs(want.Logs)
+	// The versions are published and the forwarder started under logsMu:
+	// from then on their log files rotate, and only a forwarder keeps its
+	// offsets true (and it tells the live files by the versions).
+	s.logsMu.Lock()
 	s.mu.Lock()
 	for _, v := range vs {
 		v.weight = v.spec.Weight // versions that failed to restore are skipped, so match by version
 	}
 	s.desired, s.versions, s.holdTable = want, vs, true
 	s.mu.Unlock()
+	s.syncLogsLocked(want.Logs)
+	s.logsMu.Unlock()
 	// Adopted instances answer their first check at once; started ones may
 	// take longer, and then routing resumes with what is ready.
 	deadline := time.Now().Add(restoreWait)
