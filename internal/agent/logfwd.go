@@ -48,6 +48,7 @@ type cursor struct {
 	offset   int64 // accepted up to here
 	gen      int   // bumped by each rotation
 	inflight int64 // end of the batch being sent, 0 when none
+	done     bool  // shipped to its end, its instance stopped: not read again
 }
 
 type forwarder struct {
@@ -233,42 +234,71 @@ func (f *forwarder) collect() batch {
 	b := batch{ends: map[string]batchEnd{}}
 	limit := f.s.a.cfg.LogBatchLines
 	share := max(1, limit/max(1, len(paths)))
+	live := f.s.liveLogs()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.pruneLocked(paths)
 	var more []string // files that filled their share
 	for _, p := range paths {
-		if len(b.lines) < limit && f.readInto(&b, p, min(share, limit-len(b.lines))) == share {
+		if len(b.lines) < limit && f.readInto(&b, p, min(share, limit-len(b.lines)), live[p]) == share {
 			more = append(more, p)
 		}
 	}
 	for _, p := range more {
 		if len(b.lines) < limit {
-			f.readInto(&b, p, limit-len(b.lines))
+			f.readInto(&b, p, limit-len(b.lines), live[p])
 		}
 	}
 	return b
 }
 
+// pruneLocked forgets the cursors of files gone (e.g. a removed
+// version's); the caller holds f.mu.
+func (f *forwarder) pruneLocked(paths []string) {
+	exists := map[string]bool{}
+	for _, p := range paths {
+		rel, _ := filepath.Rel(f.dir(), p)
+		exists[rel] = true
+	}
+	pruned := false
+	for rel, c := range f.curs {
+		if !exists[rel] && c.inflight == 0 {
+			delete(f.curs, rel)
+			pruned = true
+		}
+	}
+	if pruned {
+		f.saveLocked()
+	}
+}
+
 // readInto adds up to n lines of path to b, from where b or the cursor
-// ends; the caller holds f.mu.
-func (f *forwarder) readInto(b *batch, p string, n int) int {
+// ends; the file of a stopped instance (not live) is read to its end, a
+// last line without a newline too, and then no more. The caller holds f.mu.
+func (f *forwarder) readInto(b *batch, p string, n int, live bool) int {
 	rel, _ := filepath.Rel(f.dir(), p)
 	c := f.curs[rel]
 	if c == nil {
 		c = &cursor{}
 		f.curs[rel] = c
 	}
+	if live {
+		c.done = false // a version run again
+	} else if c.done {
+		return 0
+	}
 	from := c.offset
 	e, ok := b.ends[rel]
 	if ok {
 		from = e.end
 	}
-	lines, end := readLines(p, from, n)
+	lines, end := readLines(p, from, n, !live)
 	if end < from && !ok { // truncated by someone else: start over
 		c.offset = 0
-		lines, end = readLines(p, 0, n)
+		lines, end = readLines(p, 0, n, !live)
 	}
 	if len(lines) == 0 {
+		c.done = !live && c.inflight == 0
 		return 0
 	}
 	version := filepath.Base(filepath.Dir(p))
@@ -286,10 +316,11 @@ func (f *forwarder) readInto(b *batch, p string, n int) int {
 // maxLine is the longest line shipped as one; longer ones are cut.
 const maxLine = 64 << 10
 
-// readLines reads up to n complete lines of path from offset; end is the
-// offset after the last one returned (the file's size when it is shorter
-// than offset, so that the caller sees the truncation).
-func readLines(path string, offset int64, n int) (lines []string, end int64) {
+// readLines reads up to n complete lines of path from offset, and with
+// final the last line without a newline too; end is the offset after the
+// last one returned (the file's size when it is shorter than offset, so
+// that the caller sees the truncation).
+func readLines(path string, offset int64, n int, final bool) (lines []string, end int64) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, offset
@@ -305,14 +336,15 @@ func readLines(path string, offset int64, n int) (lines []string, end int64) {
 	buf := make([]byte, min(fi.Size()-offset, int64(n)*256+maxLine))
 	k, _ := io.ReadFull(io.NewSectionReader(fh, offset, int64(len(buf))), buf)
 	buf = buf[:k]
+	final = final && int64(k) == fi.Size()-offset // the tail is the file's end
 	end = offset
 	for len(lines) < n && len(buf) > 0 {
 		i := bytes.IndexByte(buf, '\n')
 		if i < 0 {
-			if len(buf) < maxLine {
+			if len(buf) < maxLine && !final {
 				break // the rest of the line is not written yet
 			}
-			i = maxLine - 1
+			i = min(len(buf), maxLine) - 1
 			lines = append(lines, string(buf[:i+1]))
 		} else {
 			lines = append(lines, string(buf[:i]))

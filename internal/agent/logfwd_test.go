@@ -423,3 +423,43 @@ func TestLogForwardingSharesBatchesFairly(t *testing.T) {
 		t.Errorf("the first batch holds lines of one file only:\n%.300s", first)
 	}
 }
+
+// The log of an instance no longer running is shipped to its end, a last
+// line without a newline too; once the file is gone its cursor goes.
+func TestLogForwardingFinishesAndForgetsStoppedLogs(t *testing.T) {
+	rcv := newReceiver(t, "")
+	dir := t.TempDir()
+	a := logAgent(t, dir, agenttest.HelloOpener{})
+	old := filepath.Join(dir, "logs", "test", "hello", "v0", "0.log")
+	if err := os.MkdirAll(filepath.Dir(old), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("first\nlast words"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := desired(hello("v1", 100, 1))
+	d.Logs = &target.LogForward{URL: rcv.URL}
+	apply(t, a, d)
+	waitFor(t, "the stopped instance's last line", func() bool {
+		for _, l := range rcv.got() {
+			if l.Version == "v0" && l.Line == "last words" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := os.RemoveAll(filepath.Dir(old)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := a.lookup("test", "hello")
+	f := s.forwarder()
+	waitFor(t, "the removed file's cursor gone", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.curs["v0/0.log"] == nil
+	})
+	waitFor(t, "the offsets without it", func() bool {
+		b, err := os.ReadFile(f.offsetsPath())
+		return err == nil && !strings.Contains(string(b), "v0/")
+	})
+}

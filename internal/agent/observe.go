@@ -79,6 +79,25 @@ func (s *service) logPaths(version string) []string {
 	return out
 }
 
+// liveLogs are the log files of the instances running, retiring ones too.
+func (s *service) liveLogs() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	add := func(v *version) {
+		for _, in := range v.instances {
+			out[in.logPath] = true
+		}
+	}
+	for _, v := range s.versions {
+		add(v)
+	}
+	for v := range s.retiring {
+		add(v)
+	}
+	return out
+}
+
 // LogFile is one instance's log.
 type LogFile struct {
 	Version  string

@@ -42,6 +42,9 @@ type service struct {
 	// logsMu makes a rotation and a forwarder starting or stopping happen
 	// one after the other, so that no rotation escapes the offsets.
 	logsMu sync.Mutex
+	// retiring are the versions retire drains and stops: out of versions,
+	// their instances still write their logs. Under mu.
+	retiring map[*version]bool
 }
 
 func newService(a *Agent, k key) *service {
@@ -117,9 +120,18 @@ func (s *service) retire(old, next []*version, drain time.Duration) {
 	var wg sync.WaitGroup
 	for _, v := range old {
 		if !keep[v] {
+			s.mu.Lock()
+			if s.retiring == nil {
+				s.retiring = map[*version]bool{}
+			}
+			s.retiring[v] = true
+			s.mu.Unlock()
 			wg.Go(func() {
 				s.drain(v, drain)
 				s.stopVersion(v)
+				s.mu.Lock()
+				delete(s.retiring, v)
+				s.mu.Unlock()
 			})
 		}
 	}
