@@ -67,6 +67,7 @@ func TestLogForwardingStackErrors(t *testing.T) {
 		{"http", `{url: "logs.example/x"}`, `"logs.example/x" is not an http:// or https:// URL`, ""},
 		{"http", `{url: "https://logs.example/x", batch: "10"}`, `environments[0].stack.log_forwarding.batch: not a parameter of log_forwarding http; its parameters: url, token_secret, enabled`, ""},
 		{"http", `{url: "http://logs.example/x", token_secret: LOGS_TOKEN}`, `the token (LOGS_TOKEN) would travel in clear: use https`, ""},
+		{"http", `{url: "https://ingest:pa55word@logs.example/x"}`, `environments[0].stack.log_forwarding.url: "https://logs.example/x" holds a user and password before the host: leave them out, put the credential in a secret and name it in token_secret`, ""},
 		{"syslog", `{url: "https://logs.example/x"}`, `service_stack.log_forwarding: "syslog" is not provisioned by belay yet`, ""},
 		{"http", `{url: "https://logs.example/x"}`, `staging runs on Kubernetes, where belay's agent does not run to ship logs`,
 			"    target: kubernetes\n    kubernetes: {namespace: shop, registry: registry.example/shop, kubeconfig: kubeconfig}\n"},

@@ -549,6 +549,11 @@ func checkLogForwarding(p *spec.Project, idx int, ps map[string]string) *spec.Er
 		return p.At(at("url"), "missing: name the endpoint the agents POST the instances' log lines to (https://HOST/PATH)")
 	}
 	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		// belay.yaml is no place for a credential, and errors print the URL.
+		u.User = nil
+		return p.At(at("url"), "%q holds a user and password before the host: leave them out, put the credential in a secret and name it in token_secret (sent as a bearer token)", u.String())
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return p.At(at("url"), "%q is not an http:// or https:// URL", raw)
 	}
