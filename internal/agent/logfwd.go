@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -103,7 +105,7 @@ func (s *service) syncLogsLocked(lf *target.LogForward) {
 	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(s.a.ctx)
-	f := &forwarder{s: s, cfg: *lf, client: &http.Client{Timeout: 10 * time.Second}, stop: cancel, done: make(chan struct{}), curs: map[string]*cursor{}}
+	f := &forwarder{s: s, cfg: *lf, client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: refuseRedirect}, stop: cancel, done: make(chan struct{}), curs: map[string]*cursor{}}
 	f.load()
 	go f.run(ctx)
 	s.mu.Lock()
@@ -371,15 +373,34 @@ func (f *forwarder) post(ctx context.Context, b batch) error {
 		req.Header.Set("Authorization", "Bearer "+f.cfg.Token)
 	}
 	resp, err := f.client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		ue.URL = endpoint(f.cfg.URL)
+	}
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", f.cfg.URL, resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("POST %s: %s: %s", endpoint(f.cfg.URL), resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// refuseRedirect keeps the token from following a redirect (Go would
+// send it on to the same host, over plain http too): the 3xx is the
+// answer, refused as any other but 2xx.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// endpoint is raw as errors and logs show it: without a user, password or
+// query, which may hold a credential.
+func endpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
 }
 
 // commit moves the offsets past a batch the endpoint accepted, except in

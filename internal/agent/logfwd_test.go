@@ -463,3 +463,41 @@ func TestLogForwardingFinishesAndForgetsStoppedLogs(t *testing.T) {
 		return err == nil && !strings.Contains(string(b), "v0/")
 	})
 }
+
+// A redirect is refused, so the token does not follow it, and errors show
+// the endpoint without its user, password or query.
+func TestLogForwardingKeepsCredentialsIn(t *testing.T) {
+	var leaked atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+	}))
+	t.Cleanup(other.Close)
+	redirect := httptest.NewServer(http.RedirectHandler(other.URL+"/elsewhere", http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	a := logAgent(t, t.TempDir(), agenttest.HelloOpener{})
+	d := desired(hello("v1", 100, 1))
+	d.Logs = &target.LogForward{URL: redirect.URL + "/ingest", Token: "tok-0123456789"}
+	apply(t, a, d)
+	waitFor(t, "a refused batch", func() bool { return metric(t, a, "belay_agent_log_forward_errors_total") >= 1 })
+	if leaked.Load() != 0 {
+		t.Fatal("the token followed a redirect")
+	}
+
+	s, _ := a.lookup("test", "hello")
+	for _, u := range []string{"http://user:pa55word@127.0.0.1:1/x?key=s3cret", redirect.URL + "/x?key=s3cret"} {
+		f := &forwarder{s: s, cfg: target.LogForward{URL: u}, client: s.forwarder().client}
+		err := f.post(context.Background(), batch{lines: []logLine{{Line: "x"}}})
+		if err == nil || strings.Contains(err.Error(), "pa55word") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("post to %s: %v", u, err)
+		}
+	}
+	err := a.Apply(context.Background(), func() target.Desired {
+		d.Logs = &target.LogForward{URL: "ftp://user:pa55word@logs.example/x?key=s3cret"}
+		return d
+	}())
+	if err == nil || strings.Contains(err.Error(), "pa55word") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("apply: %v", err)
+	}
+}

@@ -89,7 +89,7 @@ func validateLogs(l *target.LogForward, bad func(string, ...any) error) error {
 	}
 	u, err := url.Parse(l.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("logs url %q: not an http:// or https:// URL", l.URL)
+		return bad("logs url %q: not an http:// or https:// URL", endpoint(l.URL))
 	}
 	return nil
 }
