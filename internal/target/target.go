@@ -50,7 +50,7 @@ type Desired struct {
 	// are answered, to a version that takes no traffic itself.
 	Shadow *Shadow `json:"shadow,omitempty"`
 	// Logs, when set, ships the instances' output to an HTTP endpoint (the
-	// service stack's log_forwarding); a Desired without it stops shipping.
+	// service stack's log_forwarding); a Desired without it (nor KeepLogs) stops shipping.
 	Logs *LogForward `json:"logs,omitempty"`
 	// KeepLogs leaves the target's current log forwarding as it is (Logs
 	// is then ignored): the server could not read the setting and has
