@@ -44,9 +44,9 @@ type Plan struct {
 	Supersede      bool              `json:"supersede,omitempty"` // takes the place of older releases waiting for an environment
 	// Adopt: drift the target reports (changed outside belay) does not stop
 	// the release's rollouts; each adoption is audited (rollout.drift.adopted).
-	Adopt bool `json:"adopt,omitempty"`
-	Reason         string            `json:"reason,omitempty"`
-	Notes          []string          `json:"notes,omitempty"`
+	Adopt  bool     `json:"adopt,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 	// CI is the latest belay ci run of each stage on the artifact's commit.
 	CI        []CIRef   `json:"ci,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
