@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/belay-dev/belay/internal/artifact"
-	"github.com/belay-dev/belay/internal/artifact/registry"
+	artifactregistry "github.com/belay-dev/belay/internal/artifact/registry"
 	"github.com/belay-dev/belay/internal/target"
 )
 
@@ -64,7 +64,7 @@ func (m *Images) image(ctx context.Context, service, ref string) (string, error)
 	if m.Store == nil {
 		return "", fmt.Errorf("artifact %s cannot be copied to %s: this server has no artifact store", ref, repo)
 	}
-	img, _, err := registry.CopyTo(ctx, m.Store, ref, repo, m.Options...)
+	img, _, err := artifactregistry.CopyTo(ctx, m.Store, ref, repo, m.Options...)
 	if err != nil {
 		return "", fmt.Errorf("copying artifact %s to the environment's registry %s: %w", ref, repo, err)
 	}
