@@ -221,7 +221,7 @@ func YAML(o Options) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# belay server in Kubernetes: made by `belay k8s manifests`; see docs/kubernetes-install.md.\n")
+	buf.WriteString("# belay server in Kubernetes: made by `belay k8s manifests`; see docs/kubernetes.md.\n")
 	for _, obj := range objs {
 		b, err := json.Marshal(obj)
 		if err != nil {
