@@ -111,7 +111,7 @@ func TestDriftBlocksRolloutUnlessAdopted(t *testing.T) {
 	if last.From != string(rollout.InfrastructurePlan) || last.To != string(rollout.Failed) ||
 		!strings.Contains(last.Reason, `Deployment/api-production-api-v1 spec.replicas: belay applied "1", found "3"`) ||
 		!strings.Contains(last.Reason, "belay release --adopt") || !strings.Contains(last.Reason, "no traffic moved") ||
-		!strings.Contains(string(last.Evidence), `"found":"3"`) {
+		!strings.Contains(string(last.Evidence), `"found":"3"`) || !strings.Contains(string(last.Evidence), `"target_drift"`) {
 		t.Fatalf("last transition %s → %s: %s\nevidence %s", last.From, last.To, last.Reason, last.Evidence)
 	}
 

@@ -39,6 +39,8 @@ type infraEvidence struct {
 	// adopted it (belay release --adopt) and it was let through.
 	TargetDrift []target.Drift `json:"target_drift,omitempty"`
 	Adopted     string         `json:"adopted_by,omitempty"`
+	TargetErr   string         `json:"target_error,omitempty"` // the target's drift could not be read
+
 }
 
 func (c infraChecker) CheckInfra(ctx context.Context, st rollout.State) (json.RawMessage, error) {
@@ -80,7 +82,7 @@ func (c infraChecker) checkDrift(ctx context.Context, st rollout.State, ev infra
 		return ev.Summary + "; " + s
 	}
 	if err != nil {
-		ev.CheckErr = err.Error()
+		ev.TargetErr = err.Error()
 		ev.Summary = join(fmt.Sprintf("the drift of %s in %s could not be read: %v", st.Service, st.Environment, err))
 		return c.s.redactJSON(mustJSON(ev)), c.s.redact(blocked(ev.Summary + "; a release does not deploy over a target it cannot read: fix the access (the environment's kubernetes: block, the cluster) and release again"))
 	}
