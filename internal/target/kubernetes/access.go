@@ -55,7 +55,9 @@ type Permission struct {
 }
 
 // permissions is every namespaced call the target makes (Apply, Observe,
-// Drift, cleanup); Gateway marks those only gateway mode makes. Its
+// Drift, cleanup); Gateway marks those only gateway mode makes. A
+// server-side apply is a PATCH, which the API server authorizes as create
+// when the object does not exist yet, so applying needs both. Its
 // cluster-scoped calls are discovery (the Gateway API's group version),
 // get namespaces (optional: forbidden is tolerated), and create
 // selfsubjectaccessreviews and selfsubjectreviews, which the default
@@ -65,11 +67,11 @@ var permissions = []struct {
 	Permission
 	Gateway bool
 }{
-	{Permission{"apps", "deployments", []string{"get", "list", "patch", "delete"}}, false},
-	{Permission{"", "services", []string{"get", "patch", "delete"}}, false},
-	{Permission{"", "secrets", []string{"patch", "delete"}}, false},
+	{Permission{"apps", "deployments", []string{"get", "list", "create", "patch", "delete"}}, false},
+	{Permission{"", "services", []string{"get", "create", "patch", "delete"}}, false},
+	{Permission{"", "secrets", []string{"create", "patch", "delete"}}, false},
 	{Permission{"", "pods", []string{"list"}}, false},
-	{Permission{"gateway.networking.k8s.io", "httproutes", []string{"get", "patch", "delete"}}, true},
+	{Permission{"gateway.networking.k8s.io", "httproutes", []string{"get", "create", "patch", "delete"}}, true},
 }
 
 // Permissions is what the target needs in a namespace it deploys into,
