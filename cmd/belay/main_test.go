@@ -6,11 +6,18 @@ import (
 	"testing"
 
 	"github.com/belay-dev/belay/internal/cli"
+	"github.com/belay-dev/belay/internal/testenv/kube"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// stopsKube runs the tests, then stops the Kubernetes control plane if
+// TestKubeScripts started one.
+type stopsKube struct{ m *testing.M }
+
+func (s stopsKube) Run() int { return kube.Main(s.m) }
+
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopsKube{m}, map[string]func(){
 		"belay": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }

@@ -37,6 +37,9 @@ type ReleaseRequest struct {
 	// Supersede: wherever this release must wait for a busy environment, it
 	// takes the place of older releases of the service waiting there.
 	Supersede bool `json:"supersede,omitempty"`
+	// Adopt: what the environments' targets report changed outside belay
+	// (drift) does not stop this release; the adoption is audited.
+	Adopt bool `json:"adopt,omitempty"`
 }
 
 // ReleaseAnswer is a created release and its first rollout.

@@ -26,7 +26,7 @@ func TestArtifactsCopyToEnvironment(t *testing.T) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	reg := host + "/shop-" + hex.EncodeToString(rnd[:])
-	doc := strings.Replace(fleetYAML, `    listen: 0.0.0.0:8080
+	doc := strings.Replace(kubeFleetYAML, `    listen: 0.0.0.0:8080
     hosts:
       - {name: web1, api: 10.0.0.11:7070, token_env: BELAY_TEST_FLEET_TOKEN, ca_file: certs/api.crt}
 `, "    target: kubernetes\n    kubernetes: {namespace: shop, registry: "+reg+"}\n", 1)

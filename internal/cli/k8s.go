@@ -25,7 +25,7 @@ func k8sManifests() *cobra.Command {
 			"RoleBinding with what the Kubernetes target needs in each --target-namespace, a Deployment of\n" +
 			"--replicas servers (one leads through the store's lease; the others take over when it dies) and a\n" +
 			"Service on port 8443. No value is printed: the store's URL, the API's TLS certificate and belay.yaml\n" +
-			"come from the Secrets and the ConfigMap it names, which you create (docs/kubernetes-install.md).\n" +
+			"come from the Secrets and the ConfigMap it names, which you create (docs/kubernetes.md).\n" +
 			"The output is YAML whatever -o says.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -16,7 +16,7 @@ func init() { commands = append(commands, newReleaseCmd) }
 func newReleaseCmd(g *Globals) *cobra.Command {
 	var f clientFlags
 	var plan, env string
-	var allowContract, supersede bool
+	var allowContract, supersede, adopt bool
 	cmd := &cobra.Command{
 		Use:   "release <service> <version> | release --plan plan.yaml",
 		Short: "Plan a release rollback-first and start it through the environments in order",
@@ -44,7 +44,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 				}
 				plan, f.file = f.file, "belay.yaml"
 			}
-			req := api.ReleaseRequest{AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede}
+			req := api.ReleaseRequest{AllowContract: allowContract, Reason: f.reason, Environment: env, Supersede: supersede, Adopt: adopt}
 			if plan != "" {
 				b, err := os.ReadFile(plan)
 				if err != nil {
@@ -72,6 +72,7 @@ func newReleaseCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&plan, "plan", "", "a release_plan file in the case study's YAML")
 	cmd.Flags().StringVar(&env, "env", "", "start in this environment; earlier ones must already run the version as stable")
 	cmd.Flags().BoolVar(&supersede, "supersede", false, "where this release must wait for a busy environment, cancel older releases of the service waiting there")
+	cmd.Flags().BoolVar(&adopt, "adopt", false, "deploy over what the environments' targets report changed outside belay (drift), instead of stopping; audited as rollout.drift.adopted")
 	cmd.Flags().BoolVar(&allowContract, "allow-contract", false, "accept a contract migration (no automatic rollback past it); needs --reason")
 	return cmd
 }
@@ -94,6 +95,9 @@ func printRelease(w io.Writer, a api.ReleaseAnswer) error {
 		fmt.Fprintf(w, "  released by     %s\n", p.Actor)
 	}
 	fmt.Fprintf(w, "  rollback        %s when %s\n", strings.Join(p.RollbackAction, ", then "), strings.Join(p.Triggers, " or "))
+	if p.Adopt {
+		fmt.Fprintf(w, "  adopt           drift on the targets is deployed over (audited)\n")
+	}
 	if p.Runbook != "" {
 		fmt.Fprintf(w, "  runbook         %s\n", p.Runbook)
 	}

@@ -145,7 +145,7 @@ func runServer(ctx context.Context, g *Globals, c ServerConfig, log *slog.Logger
 			log.Warn("secrets", "environment", env, "err", err)
 		}
 	}
-	tgt, err := serverTarget(p, c.File, c.AgentSocket)
+	tgt, err := serverTarget(p, c.File, c.AgentSocket, arts.store)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,10 @@ func (c scene) failure() Decision {
 	case rollout.RunSmoke:
 		d.Next = "fix what the smoke test found and release a new version"
 	case rollout.CheckInfra:
+		if tgt := c.targetFound(); tgt != "" {
+			d.Next = tgt
+			break
+		}
 		if c.infraUnchecked() {
 			d.Next = fmt.Sprintf("give belay access to %s's stack servers (`belay secrets set NAME --env %s`, the servers up), then release again",
 				c.st.Environment, c.st.Environment)
@@ -63,6 +67,28 @@ func (c scene) infraUnchecked() bool {
 		Error string `json:"error"`
 	}
 	return json.Unmarshal(c.t.Evidence, &ev) == nil && ev.Error != ""
+}
+
+// targetFound is what to do when the Infrastructure Plan phase stopped on
+// what the target (a cluster) reported: drift no one adopted, or drift it
+// could not read ("" otherwise).
+func (c scene) targetFound() string {
+	var ev struct {
+		Drift   []json.RawMessage `json:"target_drift"`
+		Adopted string            `json:"adopted_by"`
+		Error   string            `json:"target_error"`
+	}
+	if json.Unmarshal(c.t.Evidence, &ev) != nil {
+		return ""
+	}
+	switch {
+	case ev.Error != "":
+		return fmt.Sprintf("fix belay's access to %s's cluster (the kubeconfig, context and namespace in its kubernetes: block, and the cluster itself), then release again", c.st.Environment)
+	case len(ev.Drift) > 0 && ev.Adopted == "":
+		return fmt.Sprintf("undo the changes made outside belay, or deploy over them: `belay release %s %s --env %s --adopt` (audited as rollout.drift.adopted)",
+			c.st.Service, c.st.New.Version, c.st.Environment)
+	}
+	return ""
 }
 
 // infraFound is what the Infrastructure Plan phase found, resource by

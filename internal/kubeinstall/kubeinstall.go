@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/belay-dev/belay/internal/target/kubernetes"
 )
 
 // ErrOptions is a bad option; the message names the flag.
@@ -219,7 +221,7 @@ func YAML(o Options) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	buf.WriteString("# belay server in Kubernetes: made by `belay k8s manifests`; see docs/kubernetes-install.md.\n")
+	buf.WriteString("# belay server in Kubernetes: made by `belay k8s manifests`; see docs/kubernetes.md.\n")
 	for _, obj := range objs {
 		b, err := json.Marshal(obj)
 		if err != nil {
@@ -268,26 +270,18 @@ type Rule struct {
 	Verbs           []string
 }
 
-// targetRules are the permissions belay's Kubernetes target uses: it
-// server-side applies and deletes the Deployments, Services, Secrets and
-// HTTPRoutes it manages, reads pods and events for readiness and failure
-// reasons. (SelfSubjectAccessReview create, with which it checks these
-// before a rollout, is cluster-scoped and granted to every authenticated
-// identity by the default ClusterRole system:basic-user, so no Role holds it.)
-var targetRules = []Rule{
-	{"apps", "deployments", []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{"", "services", []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{"", "secrets", []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{"gateway.networking.k8s.io", "httproutes", []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{"", "pods", []string{"get", "list", "watch"}},
-	{"", "events", []string{"get", "list", "watch"}},
-}
-
-// Needed lists the target's permissions, for the target and for tests.
+// Needed lists the permissions belay's Kubernetes target uses in a
+// namespace it deploys into: exactly the target's own list
+// (kubernetes.Permissions), so the Role grants what the target calls and
+// nothing more. (Its cluster-scoped calls — discovery, and creating
+// SelfSubjectAccessReviews and SelfSubjectReviews to check these before a
+// rollout — are granted to every authenticated identity by the default
+// ClusterRoles system:discovery and system:basic-user, so no Role holds
+// them; reading its namespace is optional.)
 func Needed() []Rule {
-	out := make([]Rule, len(targetRules))
-	for i, r := range targetRules {
-		out[i] = Rule{r.Group, r.Resource, slices.Clone(r.Verbs)}
+	var out []Rule
+	for _, p := range kubernetes.Permissions() {
+		out = append(out, Rule{p.Group, p.Resource, p.Verbs})
 	}
 	return out
 }
@@ -295,7 +289,7 @@ func Needed() []Rule {
 // TargetRules are Needed as a Role's rules.
 func TargetRules() []rbacv1.PolicyRule {
 	var out []rbacv1.PolicyRule
-	for _, r := range targetRules {
+	for _, r := range Needed() {
 		out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.Group}, Resources: []string{r.Resource}, Verbs: slices.Clone(r.Verbs)})
 	}
 	return out

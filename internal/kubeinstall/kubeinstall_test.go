@@ -146,9 +146,22 @@ func checkRules(t *testing.T, r *rbacv1.Role) {
 			t.Errorf("Role %s grants %s, which the target does not use", r.Namespace, k)
 		}
 	}
-	for _, must := range []string{"patch deployments.apps", "watch pods.", "list events.", "patch httproutes.gateway.networking.k8s.io", "create secrets."} {
-		if !need[must] {
-			t.Errorf("the target's list lacks %s", must)
+	// Exactly what the target calls (docs/kubernetes.md): server-side apply
+	// (patch, authorized as create for a new object); no watch or update,
+	// no events.
+	want := map[string]bool{}
+	for _, k := range []string{"get deployments.apps", "list deployments.apps", "create deployments.apps", "patch deployments.apps", "delete deployments.apps",
+		"get services.", "create services.", "patch services.", "delete services.", "create secrets.", "patch secrets.", "delete secrets.", "list pods.",
+		"get httproutes.gateway.networking.k8s.io", "create httproutes.gateway.networking.k8s.io", "patch httproutes.gateway.networking.k8s.io",
+		"delete httproutes.gateway.networking.k8s.io"} {
+		want[k] = true
+		if !need[k] {
+			t.Errorf("the target's list lacks %s", k)
+		}
+	}
+	for k := range need {
+		if !want[k] {
+			t.Errorf("the target's list has %s, which it does not call", k)
 		}
 	}
 }

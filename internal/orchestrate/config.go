@@ -66,8 +66,10 @@ func rolloutConfig(p *spec.Project, pl planView, env string, stableDigest string
 		MigrationType:   pl.MigrationType,
 		Hooks:           svc.Migration != nil && svc.Migration.Command != "" || svc.Hooks != nil && svc.Hooks.PreDeploy != "",
 		PostHooks:       svc.Hooks != nil && (svc.Hooks.PostPromote != "" || svc.Hooks.PostRollback != ""),
-		InfraCheck:      infra.Provisioned(p, env),
-		Owner:           pl.Owner,
+		// On Kubernetes the phase also reads the target's drift.
+		InfraCheck: infra.Provisioned(p, env) || eff.Environment.Target == spec.TargetKubernetes,
+		AdoptDrift: pl.AdoptedBy,
+		Owner:      pl.Owner,
 	}
 	if pl.PreviousStable != "" {
 		v := runOf(eff, pl.PreviousStable, stableDigest)
@@ -177,6 +179,7 @@ type planView struct {
 	Owner          string
 	PreviousStable string   // in the rollout's environment; "" for a first release
 	RollbackAction []string // the plan's rollback_action lines
+	AdoptedBy      string   // who asked the release to adopt drift ("": it did not)
 }
 
 func (p planView) String() string { return fmt.Sprintf("%s of %s", p.Version, p.Service) }

@@ -3,12 +3,15 @@ package orchestrate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/belay-dev/belay/internal/infra"
 	"github.com/belay-dev/belay/internal/rollout"
 	"github.com/belay-dev/belay/internal/spec"
+	"github.com/belay-dev/belay/internal/store"
+	"github.com/belay-dev/belay/internal/target"
 )
 
 // infraChecker is the release path's Infrastructure Plan phase: it plans
@@ -31,6 +34,13 @@ type infraEvidence struct {
 	Drift    []infra.Drift      `json:"drift,omitempty"`
 	Acked    []infra.Drift      `json:"acknowledged,omitempty"`
 	CheckErr string             `json:"error,omitempty"`
+	// TargetDrift is what the target (Kubernetes) reports changed outside
+	// belay in the service's objects; Adopted is set when the release
+	// adopted it (belay release --adopt) and it was let through.
+	TargetDrift []target.Drift `json:"target_drift,omitempty"`
+	Adopted     string         `json:"adopted_by,omitempty"`
+	TargetErr   string         `json:"target_error,omitempty"` // the target's drift could not be read
+
 }
 
 func (c infraChecker) CheckInfra(ctx context.Context, st rollout.State) (json.RawMessage, error) {
@@ -42,6 +52,80 @@ func (c infraChecker) CheckInfra(ctx context.Context, st rollout.State) (json.Ra
 	if env == nil {
 		return nil, fmt.Errorf("%w: environment %s is no longer in belay.yaml", rollout.ErrActionFailed, st.Environment)
 	}
+	var ev infraEvidence
+	if infra.Provisioned(p, st.Environment) {
+		raw, err := c.checkStack(ctx, p, env, st)
+		if err != nil {
+			return raw, err
+		}
+		_ = json.Unmarshal(raw, &ev)
+	}
+	return c.checkDrift(ctx, st, ev)
+}
+
+// checkDrift asks a target that can tell (target.Drifter) what was changed
+// outside belay in the service's objects since belay applied them: drift
+// stops the rollout before anything is applied, unless the release adopted
+// it, which is audited (rollout.drift.adopted) and let through. A target
+// whose drift cannot be read stops it too: nothing is deployed over state
+// no one could look at.
+func (c infraChecker) checkDrift(ctx context.Context, st rollout.State, ev infraEvidence) (json.RawMessage, error) {
+	d, ok := c.s.d.Target.(target.Drifter)
+	if !ok {
+		return mustJSON(ev), nil
+	}
+	drift, err := d.Drift(ctx, st.Environment, st.Service)
+	join := func(s string) string {
+		if ev.Summary == "" {
+			return s
+		}
+		return ev.Summary + "; " + s
+	}
+	if err != nil {
+		ev.TargetErr = err.Error()
+		ev.Summary = join(fmt.Sprintf("the drift of %s in %s could not be read: %v", st.Service, st.Environment, err))
+		return c.s.redactJSON(mustJSON(ev)), c.s.redact(blocked(ev.Summary + "; a release does not deploy over a target it cannot read: fix the access (the environment's kubernetes: block, the cluster) and release again"))
+	}
+	if len(drift) == 0 {
+		if ev.Summary != "" { // a provisioned stack: its summary says enough
+			return mustJSON(ev), nil
+		}
+		ev.Summary = fmt.Sprintf("no drift: %s in %s is as belay applied it", st.Service, st.Environment)
+		return mustJSON(ev), nil
+	}
+	ev.TargetDrift = drift
+	found := describeDrift(drift)
+	if st.AdoptDrift == "" {
+		ev.Summary = join(fmt.Sprintf("%s in %s was changed outside belay: %s", st.Service, st.Environment, found))
+		return c.s.redactJSON(mustJSON(ev)), c.s.redact(blocked(fmt.Sprintf("%s; a release does not deploy over changes made outside belay: undo them, or adopt them with belay release --adopt (audited), which deploys over them",
+			ev.Summary)))
+	}
+	ev.Adopted = st.AdoptDrift
+	ev.Summary = join(fmt.Sprintf("drift adopted by %s: %s", st.AdoptDrift, found))
+	detail := c.s.redactJSON(mustJSON(struct {
+		Service     string         `json:"service"`
+		Environment string         `json:"environment"`
+		Drift       []target.Drift `json:"drift"`
+	}{st.Service, st.Environment, drift}))
+	if _, err := c.s.d.Store.AppendAudit(ctx, store.AuditEntry{At: c.s.d.Now().UTC(), Actor: st.AdoptDrift, Action: "rollout.drift.adopted",
+		Subject: "rollout/" + st.ID, Reason: c.s.redact(errors.New(found)).Error(), Detail: detail}); err != nil {
+		return nil, fmt.Errorf("recording the adoption of drift in the audit log: %w", err) // retried: nothing deployed yet
+	}
+	return c.s.redactJSON(mustJSON(ev)), nil
+}
+
+// describeDrift says each drifted field: object, field, what belay applied, what is there.
+func describeDrift(ds []target.Drift) string {
+	var each []string
+	for _, d := range ds {
+		each = append(each, fmt.Sprintf("%s %s: belay applied %q, found %q", d.Object, d.Field, d.Want, d.Found))
+	}
+	return fmt.Sprintf("%d drifted field(s): %s", len(ds), strings.Join(each, "; "))
+}
+
+// checkStack plans the environment's service stack and reads its drift.
+func (c infraChecker) checkStack(ctx context.Context, p *spec.Project, env *spec.Environment, st rollout.State) (json.RawMessage, error) {
+	var err error
 	ev := infraEvidence{Policy: env.OnPendingInfra()}
 	var chk infra.Check
 	if c.s.d.Secrets == nil {

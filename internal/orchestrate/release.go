@@ -1,6 +1,7 @@
 package orchestrate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,7 +25,7 @@ func (o *Orchestrator) Release(ctx context.Context, req api.ReleaseRequest) (api
 	if err != nil {
 		return api.ReleaseAnswer{}, err
 	}
-	opts := release.Options{Owner: req.Owner, Actor: req.Actor, AllowContract: req.AllowContract, Reason: req.Reason, Supersede: req.Supersede, Now: o.d.Now()}
+	opts := release.Options{Owner: req.Owner, Actor: req.Actor, AllowContract: req.AllowContract, Reason: req.Reason, Supersede: req.Supersede, Adopt: req.Adopt, Now: o.d.Now()}
 	if req.PlanYAML != "" {
 		doc, err := spec.Parse("plan.yaml", []byte(req.PlanYAML))
 		if err != nil {
@@ -124,6 +125,9 @@ func (o *Orchestrator) newRollout(ctx context.Context, p *spec.Project, rel stor
 	}
 	view := planView{ReleaseID: strconv.FormatInt(rel.ID, 10), Service: pl.Service, Version: pl.Version, Digest: pl.Digest,
 		MigrationType: pl.MigrationType, Owner: pl.Owner, RollbackAction: pl.RollbackAction}
+	if pl.Adopt {
+		view.AdoptedBy = cmp.Or(pl.Actor, pl.Owner, "unknown")
+	}
 	stableDigest := ""
 	if prev != nil {
 		view.PreviousStable, stableDigest = prev.Version, prev.Digest

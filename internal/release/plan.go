@@ -42,8 +42,11 @@ type Plan struct {
 	Environments   []string          `json:"environments"` // promotion order
 	AllowContract  bool              `json:"allow_contract,omitempty"`
 	Supersede      bool              `json:"supersede,omitempty"` // takes the place of older releases waiting for an environment
-	Reason         string            `json:"reason,omitempty"`
-	Notes          []string          `json:"notes,omitempty"`
+	// Adopt: drift the target reports (changed outside belay) does not stop
+	// the release's rollouts; each adoption is audited (rollout.drift.adopted).
+	Adopt  bool     `json:"adopt,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 	// CI is the latest belay ci run of each stage on the artifact's commit.
 	CI        []CIRef   `json:"ci,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -79,6 +82,7 @@ type Options struct {
 	Actor         string
 	AllowContract bool
 	Supersede     bool
+	Adopt         bool // drift does not stop the rollouts (belay release --adopt)
 	Reason        string
 	// From is a plan file in the seed's YAML; its fields must agree with the project and the store.
 	From *spec.ReleasePlan
@@ -101,7 +105,7 @@ func New(ctx context.Context, p *spec.Project, st History, v Verifier, service, 
 		Service: service, Version: version, Owner: svc.Owner, Actor: o.Actor, Runbook: svc.Runbook,
 		Rollout: string(svc.Rollout.Strategy), Environments: fromEnv(p.EnvironmentNames(), o.Start),
 		PreviousStable: map[string]string{}, MigrationType: string(spec.NoMigration),
-		AllowContract: o.AllowContract, Supersede: o.Supersede, Reason: o.Reason, CreatedAt: o.Now.UTC(),
+		AllowContract: o.AllowContract, Supersede: o.Supersede, Adopt: o.Adopt, Reason: o.Reason, CreatedAt: o.Now.UTC(),
 	}
 	if svc.Migration != nil && svc.Migration.Type != "" {
 		plan.MigrationType = string(svc.Migration.Type)

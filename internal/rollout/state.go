@@ -91,7 +91,12 @@ type Config struct {
 	Hooks         bool          `json:"hooks,omitempty"`          // pre-deploy hooks exist: run Migrating
 	// InfraCheck: the environment's service stack names servers belay
 	// provisions; run InfrastructurePlan before deploying.
-	InfraCheck   bool               `json:"infra_check,omitempty"`
+	InfraCheck bool `json:"infra_check,omitempty"`
+	// AdoptDrift names who adopted, for this release, what the target
+	// reports changed outside belay (belay release --adopt): the
+	// InfrastructurePlan phase then lets drift through, audited, instead
+	// of stopping the rollout ("": drift stops it).
+	AdoptDrift   string             `json:"adopt_drift,omitempty"`
 	PostHooks    bool               `json:"post_hooks,omitempty"` // post_promote or post_rollback hooks exist
 	Inconclusive InconclusivePolicy `json:"inconclusive,omitempty"`
 	ExtendLimit  time.Duration      `json:"extend_limit,omitempty"` // for Extend; default: the step's MinDuration

@@ -129,7 +129,7 @@ func TestAPIRefusesBadRequestsByCause(t *testing.T) {
 		{"two values", "POST", "/api/v1/rollouts/1/pause", "application/json", `{} {}`, 400,
 			"malformed request: request body holds more than one JSON value: send a single object"},
 		{"unknown field", "POST", "/api/v1/releases", "application/json", `{"service": "hello", "versoin": "x"}`, 400,
-			`malformed request: request body: unknown field "versoin"; the fields are service, version, actor, owner, allow_contract, reason, environment, plan_yaml, supersede`},
+			`malformed request: request body: unknown field "versoin"; the fields are service, version, actor, owner, allow_contract, reason, environment, plan_yaml, supersede, adopt`},
 		{"unknown field, embedded", "POST", "/api/v1/rollback", "application/json", `{"servcie": "hello"}`, 400,
 			`malformed request: request body: unknown field "servcie"; the fields are actor, reason, environment, to, service, accept_contract, force`},
 		{"wrong type", "POST", "/api/v1/releases", "application/json", `{"service": 7}`, 400,

@@ -186,3 +186,36 @@ func checkRegistry(s string) error {
 	}
 	return nil
 }
+
+// checkKubeAnalysis refuses a service whose analysis would read the
+// built-in source in an environment with target: kubernetes: the built-in
+// counters are the local agent's proxy's, and a cluster has no such proxy,
+// so its rollback triggers and comparison would see nothing. On a cluster
+// the analysis reads Prometheus, which scrapes the pods belay annotates.
+func (d *decoder) checkKubeAnalysis(p *Project) {
+	var kube []string
+	for _, e := range p.Environments {
+		if e != nil && e.Target == TargetKubernetes {
+			kube = append(kube, e.Name)
+		}
+	}
+	if len(kube) == 0 {
+		return
+	}
+	for _, name := range p.serviceOrder {
+		s := p.Services[name]
+		if s == nil || s.Analysis != nil && s.Analysis.Source == SourcePrometheus {
+			continue
+		}
+		path := "services." + name
+		switch {
+		case d.set(path + ".analysis.source"):
+			path += ".analysis.source"
+		case d.set(path + ".analysis"):
+			path += ".analysis"
+		}
+		d.errAt(path, "service %s runs in %s (target: kubernetes), where there are no built-in counters (they are the local agent's proxy's): "+
+			"use analysis: {source: prometheus, prometheus: {url: …, queries: …}} with PromQL templates selecting the version label the pods carry "+
+			"(belay.dev/version, scraped through their prometheus.io annotations; see docs/kubernetes.md)", name, strings.Join(kube, ", "))
+	}
+}

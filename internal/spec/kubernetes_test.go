@@ -15,6 +15,7 @@ services:
     rollout: {strategy: canary, steps: [{weight: 25%}, {weight: 100%}]}
     rollback_trigger: [error_rate > 1% for 5m]
     rollback_action: deploy previous_stable
+    analysis: {source: prometheus, prometheus: {url: "http://127.0.0.1:9090"}}
     environments:
       staging: {instances: 2}
 environments:

@@ -29,6 +29,7 @@ func (d *decoder) checkProject(p *Project) {
 		s.Analysis = inherit(p.Analysis, s.Analysis)
 		d.checkService(p, s)
 	}
+	d.checkKubeAnalysis(p)
 	d.checkListenClash(p)
 	d.checkFlags(p)
 	d.checkEvents(p.Events)

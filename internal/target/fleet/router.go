@@ -8,19 +8,28 @@ import (
 )
 
 // Router is the server's target: environments with hosts go to their
-// fleet, the others to the local agent.
+// fleet, environments with target: kubernetes to their cluster's target,
+// the others to the local agent.
 type Router struct {
 	Fleets map[string]*Fleet // by environment
-	Local  Agent
+	// Kubernetes are the targets of environments with target: kubernetes,
+	// by environment; they have no built-in counters (analysis there reads
+	// Prometheus) and may report drift (target.Drifter).
+	Kubernetes map[string]target.Target
+	Local      Agent
 }
 
 var (
 	_ target.Target  = (*Router)(nil)
 	_ target.Metrics = (*Router)(nil)
 	_ target.Hosts   = (*Router)(nil)
+	_ target.Drifter = (*Router)(nil)
 )
 
-func (r *Router) pick(env string) Agent {
+func (r *Router) pick(env string) target.Target {
+	if k, ok := r.Kubernetes[env]; ok {
+		return k
+	}
 	if f, ok := r.Fleets[env]; ok {
 		return f
 	}
@@ -39,7 +48,21 @@ func (r *Router) Observe(ctx context.Context, env, service string) (target.Obser
 
 // Counters reads env's target's counters.
 func (r *Router) Counters(ctx context.Context, env, service string) ([]target.Counters, error) {
-	return r.pick(env).Counters(ctx, env, service)
+	m, ok := r.pick(env).(target.Metrics)
+	if !ok {
+		return nil, fmt.Errorf("environment %s runs on a target with no built-in counters (target: kubernetes): "+
+			"give %s's analysis source: prometheus, with PromQL templates selecting the version label its pods carry", env, service)
+	}
+	return m.Counters(ctx, env, service)
+}
+
+// Drift reports what env's target says was changed outside belay; targets
+// that cannot tell (the local agent, fleets) report none.
+func (r *Router) Drift(ctx context.Context, env, service string) ([]target.Drift, error) {
+	if d, ok := r.pick(env).(target.Drifter); ok {
+		return d.Drift(ctx, env, service)
+	}
+	return nil, nil
 }
 
 // Unknown checks env's hosts (none for the local agent).
@@ -51,4 +74,6 @@ func (r *Router) Unknown(ctx context.Context, env string) []target.HostState {
 }
 
 // String names the targets, for logs.
-func (r *Router) String() string { return fmt.Sprintf("local agent and %d fleet(s)", len(r.Fleets)) }
+func (r *Router) String() string {
+	return fmt.Sprintf("local agent, %d fleet(s) and %d kubernetes environment(s)", len(r.Fleets), len(r.Kubernetes))
+}

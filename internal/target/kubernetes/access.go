@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -47,19 +48,52 @@ func (n need) String() string {
 	return n.verb + " " + n.resource + "." + n.group
 }
 
+// Permission is what the target does to one resource in its namespace.
+type Permission struct {
+	Group, Resource string
+	Verbs           []string
+}
+
+// permissions is every namespaced call the target makes (Apply, Observe,
+// Drift, cleanup); Gateway marks those only gateway mode makes. A
+// server-side apply is a PATCH, which the API server authorizes as create
+// when the object does not exist yet, so applying needs both. Its
+// cluster-scoped calls are discovery (the Gateway API's group version),
+// get namespaces (optional: forbidden is tolerated), and create
+// selfsubjectaccessreviews and selfsubjectreviews, which the default
+// ClusterRoles system:discovery and system:basic-user grant every
+// authenticated user.
+var permissions = []struct {
+	Permission
+	Gateway bool
+}{
+	{Permission{"apps", "deployments", []string{"get", "list", "create", "patch", "delete"}}, false},
+	{Permission{"", "services", []string{"get", "create", "patch", "delete"}}, false},
+	{Permission{"", "secrets", []string{"create", "patch", "delete"}}, false},
+	{Permission{"", "pods", []string{"list"}}, false},
+	{Permission{"gateway.networking.k8s.io", "httproutes", []string{"get", "create", "patch", "delete"}}, true},
+}
+
+// Permissions is what the target needs in a namespace it deploys into,
+// for both traffic modes: what a Role for it must grant (belay k8s
+// manifests), and what Apply checks before changing anything.
+func Permissions() []Permission {
+	var out []Permission
+	for _, p := range permissions {
+		out = append(out, Permission{p.Group, p.Resource, slices.Clone(p.Verbs)})
+	}
+	return out
+}
+
 func needs(mode Traffic) []need {
 	var ns []need
-	add := func(group, resource string, verbs ...string) {
-		for _, v := range verbs {
-			ns = append(ns, need{group, resource, v})
+	for _, p := range permissions {
+		if p.Gateway && mode != TrafficGateway {
+			continue
 		}
-	}
-	add("apps", "deployments", "get", "list", "patch", "delete")
-	add("", "services", "get", "patch", "delete")
-	add("", "secrets", "patch", "delete")
-	add("", "pods", "list")
-	if mode == TrafficGateway {
-		add("gateway.networking.k8s.io", "httproutes", "get", "patch", "delete")
+		for _, v := range p.Verbs {
+			ns = append(ns, need{p.Group, p.Resource, v})
+		}
 	}
 	return ns
 }

@@ -85,7 +85,7 @@ func TestKubeconfigWithoutRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = tg.Apply(ctx, desired(version("v1", 90), version("v2", 10)))
-	for _, want := range []string{`user "limited" cannot patch deployments.apps, delete deployments.apps, patch services`, `in namespace "rbac"`, "nothing was changed", "needs a Role"} {
+	for _, want := range []string{`user "limited" cannot create deployments.apps, patch deployments.apps, delete deployments.apps, create services, patch services`, `in namespace "rbac"`, "nothing was changed", "needs a Role"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v does not say %q", err, want)
 		}

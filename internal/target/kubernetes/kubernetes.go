@@ -38,9 +38,11 @@ const DefaultAbortCleanupDelay = 5 * time.Minute
 
 // Config is one Kubernetes target: a namespace of one cluster.
 type Config struct {
-	// Kubeconfig is the path of a kubeconfig file (its current context);
-	// REST, when set, is used instead.
+	// Kubeconfig is the path of a kubeconfig file; Context names one of
+	// its contexts (default its current one). Neither Kubeconfig nor REST:
+	// the in-cluster configuration of a pod. REST, when set, is used instead.
 	Kubeconfig string
+	Context    string
 	REST       *rest.Config
 	Namespace  string // must exist
 	// FieldManager owns the fields belay applies (default "belay").
@@ -120,13 +122,19 @@ func New(cfg Config) (*Target, error) {
 	}
 	rc := cfg.REST
 	if rc == nil {
-		if cfg.Kubeconfig == "" {
-			return nil, errors.New("kubernetes target: no kubeconfig; give the path of one")
-		}
 		var err error
-		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes target: kubeconfig %s: %w", cfg.Kubeconfig, err)
+		switch {
+		case cfg.Kubeconfig == "":
+			if rc, err = rest.InClusterConfig(); err != nil {
+				return nil, fmt.Errorf("kubernetes target: no kubeconfig given and not running in a pod (%v); give the path of a kubeconfig", err)
+			}
+		default:
+			rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+				&clientcmd.ClientConfigLoadingRules{ExplicitPath: cfg.Kubeconfig},
+				&clientcmd.ConfigOverrides{CurrentContext: cfg.Context}).ClientConfig()
+			if err != nil {
+				return nil, fmt.Errorf("kubernetes target: kubeconfig %s: %w", cfg.Kubeconfig, err)
+			}
 		}
 	}
 	rc = rest.CopyConfig(rc)
