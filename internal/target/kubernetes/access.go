@@ -54,12 +54,12 @@ func needs(mode Traffic) []need {
 			ns = append(ns, need{group, resource, v})
 		}
 	}
-	add("apps", "deployments", "get", "list", "patch", "delete")
-	add("", "services", "get", "patch", "delete")
-	add("", "secrets", "patch", "delete")
+	add("apps", "deployments", "get", "list", "create", "patch", "delete")
+	add("", "services", "get", "create", "patch", "delete")
+	add("", "secrets", "create", "patch", "delete")
 	add("", "pods", "list")
 	if mode == TrafficGateway {
-		add("gateway.networking.k8s.io", "httproutes", "get", "patch", "delete")
+		add("gateway.networking.k8s.io", "httproutes", "get", "create", "patch", "delete")
 	}
 	return ns
 }
