@@ -56,7 +56,7 @@ func needs(mode Traffic) []need {
 	}
 	add("apps", "deployments", "get", "list", "create", "patch", "delete")
 	add("", "services", "get", "create", "patch", "delete")
-	add("", "secrets", "create", "patch", "delete")
+	add("", "secrets", "get", "create", "patch", "delete")
 	add("", "pods", "list")
 	if mode == TrafficGateway {
 		add("gateway.networking.k8s.io", "httproutes", "get", "create", "patch", "delete")

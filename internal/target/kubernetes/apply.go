@@ -37,6 +37,9 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 		return err
 	}
 	ps := t.plans(want, mode)
+	if err := t.claim(ctx, want, mode, ps); err != nil {
+		return err
+	}
 	port := servicePort(want.Listen)
 	if err := t.start(ctx, want, mode, ps, current, port); err != nil {
 		return err
@@ -104,6 +107,65 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 		}
 	}
 	return err
+}
+
+// claim refuses, before anything is changed, to apply over an object of
+// the same name that belay did not make for this service, environment and
+// version: every apply forces, so it would take the object over.
+func (t *Target) claim(ctx context.Context, want target.Desired, mode Traffic, ps []plan) error {
+	ns := t.cfg.Namespace
+	env, svc := want.Environment, want.Service
+	type object struct {
+		kind, name string
+		labels     map[string]string
+		get        func() (metav1.Object, error)
+	}
+	var objs []object
+	add := func(kind, name string, labels map[string]string, get func() (metav1.Object, error)) {
+		objs = append(objs, object{kind, name, labels, get})
+	}
+	opts := metav1.GetOptions{}
+	b := base(env, svc)
+	add("Service", b, serviceLabels(env, svc), func() (metav1.Object, error) { return t.kube.CoreV1().Services(ns).Get(ctx, b, opts) })
+	if mode == TrafficGateway {
+		add("HTTPRoute", b, serviceLabels(env, svc), func() (metav1.Object, error) { return t.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, b, opts) })
+	}
+	for _, p := range ps {
+		l := versionLabels(env, svc, p.v.Version)
+		add("Deployment", p.name, l, func() (metav1.Object, error) { return t.kube.AppsV1().Deployments(ns).Get(ctx, p.name, opts) })
+		if mode == TrafficGateway {
+			add("Service", p.name, l, func() (metav1.Object, error) { return t.kube.CoreV1().Services(ns).Get(ctx, p.name, opts) })
+		}
+		if len(p.v.Run.SecretEnv) > 0 {
+			add("Secret", secretName(p), l, func() (metav1.Object, error) { return t.kube.CoreV1().Secrets(ns).Get(ctx, secretName(p), opts) })
+		}
+	}
+	for _, o := range objs {
+		got, err := o.get()
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return t.apiError(err, "reading "+o.kind+" "+o.name)
+		}
+		if !owned(got, o.labels) {
+			l := got.GetLabels()
+			return fmt.Errorf("%w: %s %s in namespace %s is not belay's for service %s in environment %s (its labels name service %q, environment %q, version %q, managed by %q); nothing was changed — rename or delete it, or deploy into another namespace",
+				target.ErrInvalid, o.kind, o.name, ns, svc, env, l[LabelName], l[LabelEnvironment], l[LabelVersion], l[LabelManagedBy])
+		}
+	}
+	return nil
+}
+
+// owned says whether an object carries every one of belay's labels want.
+func owned(o metav1.Object, want map[string]string) bool {
+	l := o.GetLabels()
+	for _, k := range []string{LabelName, LabelEnvironment, LabelManagedBy, LabelVersion} {
+		if l[k] != want[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *Target) applyOpts() metav1.ApplyOptions {

@@ -22,10 +22,10 @@ func stableUntouched(t *testing.T, c *kube.Cluster, tg *Target, ns string) func(
 	if err := tg.Apply(context.Background(), desired(version("v1", 100))); err != nil {
 		t.Fatal(err)
 	}
-	before := deployment(t, c, ns, "hello-production-v1")
+	before := deployment(t, c, ns, objectName("production", "hello", "v1"))
 	return func() {
 		t.Helper()
-		after := deployment(t, c, ns, "hello-production-v1")
+		after := deployment(t, c, ns, objectName("production", "hello", "v1"))
 		if after.Generation != before.Generation || *after.Spec.Replicas != *before.Spec.Replicas ||
 			after.Spec.Template.Spec.Containers[0].Image != before.Spec.Template.Spec.Containers[0].Image || after.Status.ReadyReplicas != 4 {
 			t.Fatalf("the stable Deployment changed: generation %d→%d, replicas %d→%d, ready %d",

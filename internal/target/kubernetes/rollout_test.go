@@ -3,11 +3,13 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -75,15 +77,15 @@ func TestRolloutAndRollback(t *testing.T) {
 				}
 			}
 			// v2's secret is a Secret the Deployment refers to, never a value in it.
-			d := deployment(t, c, ns, "hello-production-v2")
+			d := deployment(t, c, ns, objectName("production", "hello", "v2"))
 			raw, _ := json.Marshal(d)
 			if strings.Contains(string(raw), "s3cret-value") {
 				t.Fatal("a secret value is in the Deployment")
 			}
-			if ef := d.Spec.Template.Spec.Containers[0].EnvFrom; len(ef) != 1 || ef[0].SecretRef == nil || ef[0].SecretRef.Name != "hello-production-v2-env" {
+			if ef := d.Spec.Template.Spec.Containers[0].EnvFrom; len(ef) != 1 || ef[0].SecretRef == nil || ef[0].SecretRef.Name != objectName("production", "hello", "v2")+"-env" {
 				t.Fatalf("envFrom %+v", ef)
 			}
-			sec, err := c.Client(t).CoreV1().Secrets(ns).Get(ctx, "hello-production-v2-env", metav1.GetOptions{})
+			sec, err := c.Client(t).CoreV1().Secrets(ns).Get(ctx, objectName("production", "hello", "v2")+"-env", metav1.GetOptions{})
 			if err != nil || string(sec.Data["TOKEN"]) != "s3cret-value" {
 				t.Fatalf("secret: %v %v", sec, err)
 			}
@@ -100,16 +102,16 @@ func TestRolloutAndRollback(t *testing.T) {
 			if got := weights(t, tg); !equal(got, map[string]float64{"v1": 100}) {
 				t.Fatalf("after rollback: %v", got)
 			}
-			if img := deployment(t, c, ns, "hello-production-v1").Spec.Template.Spec.Containers[0].Image; img != image("hello", "v1") {
+			if img := deployment(t, c, ns, objectName("production", "hello", "v1")).Spec.Template.Spec.Containers[0].Image; img != image("hello", "v1") {
 				t.Fatalf("v1 runs %s after the rollback", img)
 			}
-			assertGone(t, c, ns, "hello-production-v2")
+			assertGone(t, c, ns, objectName("production", "hello", "v2"))
 			if mode == TrafficGateway {
-				r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, "hello-production", metav1.GetOptions{})
+				r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, base("production", "hello"), metav1.GetOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if refs := r.Spec.Rules[0].BackendRefs; len(refs) != 1 || refs[0].Name != "hello-production-v1" || *refs[0].Weight != 10000 {
+				if refs := r.Spec.Rules[0].BackendRefs; len(refs) != 1 || string(refs[0].Name) != objectName("production", "hello", "v1") || *refs[0].Weight != 10000 {
 					t.Fatalf("route backends after rollback: %+v", refs)
 				}
 			}
@@ -182,14 +184,14 @@ func TestAbortCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := deployment(t, c, ns, "hello-production-v2")
+	d := deployment(t, c, ns, objectName("production", "hello", "v2"))
 	if *d.Spec.Replicas != 0 || d.Annotations[AnnotationDeleteAfter] == "" {
 		t.Fatalf("aborted canary: replicas %d, delete-after %q", *d.Spec.Replicas, d.Annotations[AnnotationDeleteAfter])
 	}
 	if got := weights(t, tg); !equal(got, map[string]float64{"v1": 100}) {
 		t.Fatalf("after the abort: %v", got)
 	}
-	r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, "hello-production", metav1.GetOptions{})
+	r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, base("production", "hello"), metav1.GetOptions{})
 	if err != nil || len(r.Spec.Rules[0].BackendRefs) != 1 {
 		t.Fatalf("route after the abort: %+v %v", r, err)
 	}
@@ -197,5 +199,54 @@ func TestAbortCleanup(t *testing.T) {
 	if _, err := tg.Observe(ctx, "production", "hello"); err != nil {
 		t.Fatal(err)
 	}
-	assertGone(t, c, ns, "hello-production-v2")
+	assertGone(t, c, ns, objectName("production", "hello", "v2"))
+}
+
+// Service hello in environment prod-v1 and version v1 of hello in prod were
+// both named hello-prod-v1 (the service-wide Service of one, the version
+// Service of the other): each keeps its own now. And an object of belay's
+// name that is not belay's for this service is refused, not taken over.
+func TestNamesDoNotCollide(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	ns := c.Namespace(t, "collide")
+	tg := newTarget(t, c, ns, TrafficGateway)
+	ctx := context.Background()
+	for _, env := range []string{"prod", "prod-v1"} {
+		d := desired(version("v1", 100))
+		d.Environment = env
+		if err := tg.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := c.Client(t)
+	for _, env := range []string{"prod", "prod-v1"} {
+		for _, name := range []string{base(env, "hello"), objectName(env, "hello", "v1")} {
+			s, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Spec.Selector[LabelEnvironment] != env {
+				t.Fatalf("Service %s of %s selects %v", name, env, s.Spec.Selector)
+			}
+		}
+	}
+
+	own := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: base("staging", "hello"), Labels: map[string]string{"team": "web"}},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, own, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := desired(version("v1", 100))
+	d.Environment = "staging"
+	err := tg.Apply(ctx, d)
+	if !errors.Is(err, target.ErrInvalid) || !strings.Contains(err.Error(), "Service "+own.Name+" in namespace collide is not belay's for service hello in environment staging") {
+		t.Fatalf("got %v", err)
+	}
+	if s, err := cs.CoreV1().Services(ns).Get(ctx, own.Name, metav1.GetOptions{}); err != nil || s.Spec.Selector["app"] != "web" {
+		t.Fatalf("the user's Service was changed: %+v %v", s, err)
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, objectName("staging", "hello", "v1"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a Deployment was made beside a refused Service (%v)", err)
+	}
 }
