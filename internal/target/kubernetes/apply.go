@@ -57,7 +57,7 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 	if err := t.applyTraffic(ctx, want, mode, ps, port); err != nil {
 		return err
 	}
-	return t.retire(ctx, want, current)
+	return t.retire(ctx, want, mode, current)
 }
 
 // start applies the versions that are new, changed, or need more replicas
@@ -95,7 +95,7 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 	for _, p := range started {
 		var uerr error
 		if cur := current[p.v.Version]; cur == nil {
-			uerr = t.remove(ctx, p.name)
+			uerr = t.remove(ctx, mode, want.Environment, want.Service, p.v.Version, p.name)
 		} else if prev, xerr := appsv1ac.ExtractDeployment(cur, t.cfg.FieldManager); xerr == nil {
 			uerr = t.applyDeployment(ctx, prev)
 		} else {
@@ -209,7 +209,7 @@ func (t *Target) applyTraffic(ctx context.Context, want target.Desired, mode Tra
 
 // retire takes the versions absent from want out: scaled to zero now,
 // deleted once the abort cleanup delay has passed (at once when negative).
-func (t *Target) retire(ctx context.Context, want target.Desired, current map[string]*appsv1.Deployment) error {
+func (t *Target) retire(ctx context.Context, want target.Desired, mode Traffic, current map[string]*appsv1.Deployment) error {
 	keep := map[string]bool{}
 	for _, v := range want.Versions {
 		keep[v.Version] = true
@@ -220,7 +220,7 @@ func (t *Target) retire(ctx context.Context, want target.Desired, current map[st
 			continue
 		}
 		if t.cfg.AbortCleanupDelay < 0 {
-			errs = append(errs, t.remove(ctx, d.Name))
+			errs = append(errs, t.remove(ctx, mode, want.Environment, want.Service, version, d.Name))
 			continue
 		}
 		if d.Annotations[AnnotationDeleteAfter] != "" && *d.Spec.Replicas == 0 {
@@ -247,36 +247,61 @@ func (t *Target) retire(ctx context.Context, want target.Desired, current map[st
 }
 
 // sweep deletes the retired versions of a service whose delay has passed.
-func (t *Target) sweep(ctx context.Context, env, service string) error {
+func (t *Target) sweep(ctx context.Context, mode Traffic, env, service string) error {
 	current, err := t.deployments(ctx, env, service)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, d := range current {
+	for version, d := range current {
 		at, err := time.Parse(time.RFC3339, d.Annotations[AnnotationDeleteAfter])
 		if err == nil && !t.cfg.Clock().Before(at) {
-			errs = append(errs, t.remove(ctx, d.Name))
+			errs = append(errs, t.remove(ctx, mode, env, service, version, d.Name))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// remove deletes one version's Deployment, per-version Service and Secret.
-func (t *Target) remove(ctx context.Context, name string) error {
+// remove deletes one version's Deployment, per-version Service (gateway
+// mode) and Secret: each only when it is there and belay's for this
+// version, and only that object (a UID precondition), never a user's own
+// object of the same name.
+func (t *Target) remove(ctx context.Context, mode Traffic, env, service, version, name string) error {
+	ns := t.cfg.Namespace
+	l := versionLabels(env, service, version)
 	fg := metav1.DeletePropagationBackground
-	opts := metav1.DeleteOptions{PropagationPolicy: &fg}
-	ignore := func(err error, what string) error {
-		if err == nil || apierrors.IsNotFound(err) {
+	del := func(kind, name string, get func() (metav1.Object, error), del func(metav1.DeleteOptions) error) error {
+		o, err := get()
+		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return t.apiError(err, "deleting "+what)
+		if err != nil {
+			return t.apiError(err, "reading "+kind+" "+name)
+		}
+		if !owned(o, l) {
+			return nil
+		}
+		uid := o.GetUID()
+		err = del(metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) { // conflict: another object by now
+			return nil
+		}
+		return t.apiError(err, "deleting "+kind+" "+name)
 	}
-	return errors.Join(
-		ignore(t.kube.AppsV1().Deployments(t.cfg.Namespace).Delete(ctx, name, opts), "Deployment "+name),
-		ignore(t.kube.CoreV1().Services(t.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{}), "Service "+name),
-		ignore(t.kube.CoreV1().Secrets(t.cfg.Namespace).Delete(ctx, name+"-env", metav1.DeleteOptions{}), "Secret "+name+"-env"),
-	)
+	get := metav1.GetOptions{}
+	errs := []error{del("Deployment", name,
+		func() (metav1.Object, error) { return t.kube.AppsV1().Deployments(ns).Get(ctx, name, get) },
+		func(o metav1.DeleteOptions) error { return t.kube.AppsV1().Deployments(ns).Delete(ctx, name, o) })}
+	if mode == TrafficGateway {
+		errs = append(errs, del("Service", name,
+			func() (metav1.Object, error) { return t.kube.CoreV1().Services(ns).Get(ctx, name, get) },
+			func(o metav1.DeleteOptions) error { return t.kube.CoreV1().Services(ns).Delete(ctx, name, o) }))
+	}
+	sn := name + "-env"
+	errs = append(errs, del("Secret", sn,
+		func() (metav1.Object, error) { return t.kube.CoreV1().Secrets(ns).Get(ctx, sn, get) },
+		func(o metav1.DeleteOptions) error { return t.kube.CoreV1().Secrets(ns).Delete(ctx, sn, o) }))
+	return errors.Join(errs...)
 }
 
 // deployments are belay's Deployments of a service, by version.

@@ -250,3 +250,38 @@ func TestNamesDoNotCollide(t *testing.T) {
 		t.Fatalf("a Deployment was made beside a refused Service (%v)", err)
 	}
 }
+
+// Cleanup deletes what belay made for the version, never an object of the
+// same name that is someone else's: in replicas mode no per-version Service
+// is made, and a canary without SecretEnv has no Secret.
+func TestCleanupDeletesOnlyBelays(t *testing.T) {
+	c := kube.Get(t)
+	ns := c.Namespace(t, "cleanup-owner")
+	tg := newTarget(t, c, ns, TrafficReplicas)
+	cs := c.Client(t)
+	ctx := context.Background()
+	name := objectName("production", "hello", "v2")
+	mine := metav1.ObjectMeta{Name: name, Labels: map[string]string{"team": "web"}}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: mine,
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mine.Name = name + "-env"
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: mine, StringData: map[string]string{"K": "v"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []target.Desired{desired(version("v1", 100)), desired(version("v1", 90), version("v2", 10)), desired(version("v1", 100))} {
+		if err := tg.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the canary's Deployment is still there (%v)", err)
+	}
+	if _, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the user's Service %s was deleted: %v", name, err)
+	}
+	if _, err := cs.CoreV1().Secrets(ns).Get(ctx, name+"-env", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the user's Secret %s-env was deleted: %v", name, err)
+	}
+}
