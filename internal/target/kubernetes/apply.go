@@ -64,6 +64,7 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 // than they have, and waits for them; on failure it undoes them.
 func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, ps []plan, current map[string]*appsv1.Deployment, port int32) error {
 	var started []plan
+	prevSecret := map[string]map[string][]byte{} // by version: the data a Secret had before
 	for _, p := range ps {
 		d, rec := t.deployment(want, p, mode)
 		cur := current[p.v.Version]
@@ -71,6 +72,13 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 			continue
 		}
 		if len(p.v.Run.SecretEnv) > 0 {
+			old, err := t.kube.CoreV1().Secrets(t.cfg.Namespace).Get(ctx, secretName(p), metav1.GetOptions{})
+			switch {
+			case err == nil && cur != nil && owned(old, versionLabels(want.Environment, want.Service, p.v.Version)):
+				prevSecret[p.v.Version] = old.Data
+			case err != nil && !apierrors.IsNotFound(err):
+				return t.apiError(err, "reading Secret "+secretName(p))
+			}
 			if _, err := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secret(want, p), t.applyOpts()); err != nil {
 				return t.apiError(err, "applying Secret "+secretName(p))
 			}
@@ -98,6 +106,11 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 			uerr = t.remove(ctx, mode, want.Environment, want.Service, p.v.Version, p.name)
 		} else if prev, xerr := appsv1ac.ExtractDeployment(cur, t.cfg.FieldManager); xerr == nil {
 			uerr = t.applyDeployment(ctx, prev)
+			if data, ok := prevSecret[p.v.Version]; ok {
+				if _, serr := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secretData(want, p, data), t.applyOpts()); serr != nil {
+					uerr = errors.Join(uerr, t.apiError(serr, "restoring Secret "+secretName(p)))
+				}
+			}
 		} else {
 			uerr = xerr
 		}

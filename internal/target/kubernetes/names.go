@@ -29,6 +29,9 @@ const (
 	// AnnotationDeleteAfter marks a version taken out of Desired: scaled
 	// to zero, its objects deleted once this time (RFC 3339) has passed.
 	AnnotationDeleteAfter = "belay.dev/delete-after"
+	// AnnotationSecretHash, on the pod template, is a hash of the version's
+	// secret values: a rotation rolls the pods.
+	AnnotationSecretHash = "belay.dev/secret-hash"
 	// AnnotationWeight is the weight Desired gave a version.
 	AnnotationWeight = "belay.dev/weight"
 )

@@ -285,3 +285,51 @@ func TestCleanupDeletesOnlyBelays(t *testing.T) {
 		t.Fatalf("the user's Secret %s-env was deleted: %v", name, err)
 	}
 }
+
+// A rotated secret value reaches the Secret and rolls the version's pods;
+// when the changed version then fails, the Secret gets its old value back
+// with the Deployment.
+func TestSecretRotation(t *testing.T) {
+	c := kube.Get(t)
+	ns := c.Namespace(t, "secret-rotation")
+	tg := newTarget(t, c, ns, TrafficReplicas)
+	cs := c.Client(t)
+	ctx := context.Background()
+	name := objectName("production", "hello", "v1")
+	withToken := func(v target.Version, token string) target.Version {
+		v.Run.SecretEnv = map[string]string{"TOKEN": token}
+		return v
+	}
+	token := func() string {
+		t.Helper()
+		s, err := cs.CoreV1().Secrets(ns).Get(ctx, name+"-env", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(s.Data["TOKEN"])
+	}
+	if err := tg.Apply(ctx, desired(withToken(version("v1", 100), "old"))); err != nil {
+		t.Fatal(err)
+	}
+	before := deployment(t, c, ns, name).Spec.Template.Annotations[AnnotationSecretHash]
+	if err := tg.Apply(ctx, desired(withToken(version("v1", 100), "new"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := token(); got != "new" {
+		t.Fatalf("after the rotation the Secret holds %q", got)
+	}
+	rolled := deployment(t, c, ns, name)
+	if after := rolled.Spec.Template.Annotations[AnnotationSecretHash]; after == before || after == "" {
+		t.Fatalf("the pod template's secret hash did not change: %q → %q", before, after)
+	}
+	broken := withToken(sick("v1", 100), "bad")
+	if err := tg.Apply(ctx, desired(broken)); err == nil {
+		t.Fatal("a crash-looping change was applied")
+	}
+	if got := token(); got != "new" {
+		t.Fatalf("after the undo the Secret holds %q", got)
+	}
+	if d := deployment(t, c, ns, name); d.Spec.Template.Spec.Containers[0].Image != image("hello", "v1") {
+		t.Fatalf("after the undo v1 runs %s", d.Spec.Template.Spec.Containers[0].Image)
+	}
+}
