@@ -44,7 +44,23 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 	if err := t.start(ctx, want, mode, ps, current, port); err != nil {
 		return err
 	}
-	// Traffic: every version at its final replicas, then the weights.
+	// Nothing serving has changed yet. Every version must be ready as it
+	// runs now (start skipped those it had no need to touch, which may have
+	// gone bad since); then the weights; then the versions losing replicas
+	// scale down, last, since in replicas mode that is the traffic shift.
+	live := make([]plan, len(ps))
+	for i, p := range ps {
+		live[i] = p
+		if _, rec := t.deployment(want, p, mode); unchanged(current[p.v.Version], rec, p) {
+			live[i].replicas = *current[p.v.Version].Spec.Replicas
+		}
+	}
+	if err := t.waitReady(ctx, live); err != nil {
+		return err
+	}
+	if err := t.applyTraffic(ctx, want, mode, ps, port); err != nil {
+		return err
+	}
 	for _, p := range ps {
 		d, _ := t.deployment(want, p, mode)
 		if err := t.applyDeployment(ctx, d); err != nil {
@@ -54,10 +70,13 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 	if err := t.waitReady(ctx, ps); err != nil {
 		return err
 	}
-	if err := t.applyTraffic(ctx, want, mode, ps, port); err != nil {
-		return err
-	}
 	return t.retire(ctx, want, mode, current)
+}
+
+// unchanged says whether a version runs what belay would apply now, with at
+// least the replicas it needs: start leaves it alone.
+func unchanged(cur *appsv1.Deployment, rec applied, p plan) bool {
+	return cur != nil && record(cur).Template == rec.Template && *cur.Spec.Replicas >= p.replicas && cur.Annotations[AnnotationDeleteAfter] == ""
 }
 
 // start applies the versions that are new, changed, or need more replicas
@@ -68,7 +87,7 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 	for _, p := range ps {
 		d, rec := t.deployment(want, p, mode)
 		cur := current[p.v.Version]
-		if cur != nil && record(cur).Template == rec.Template && *cur.Spec.Replicas >= p.replicas && cur.Annotations[AnnotationDeleteAfter] == "" {
+		if unchanged(cur, rec, p) {
 			continue
 		}
 		if len(p.v.Run.SecretEnv) > 0 {

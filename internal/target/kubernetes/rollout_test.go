@@ -333,3 +333,49 @@ func TestSecretRotation(t *testing.T) {
 		t.Fatalf("after the undo v1 runs %s", d.Spec.Template.Spec.Containers[0].Image)
 	}
 }
+
+// A canary that is not ready stops the change before anything serving
+// moves: the stable keeps its replicas and the weights stay as they were,
+// even when Apply had nothing to start (the canary went bad after it was
+// ready, and the stable only loses replicas).
+func TestUnreadyCanaryLeavesStable(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	for _, mode := range []Traffic{TrafficGateway, TrafficReplicas} {
+		t.Run(string(mode), func(t *testing.T) {
+			ns := c.Namespace(t, "unready-"+string(mode))
+			tg := newTarget(t, c, ns, mode)
+			cs := c.Client(t)
+			ctx := context.Background()
+			for _, d := range []target.Desired{desired(version("v1", 100)), desired(version("v1", 90), version("v2", 10))} {
+				if err := tg.Apply(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stable := objectName("production", "hello", "v1")
+			before := *deployment(t, c, ns, stable).Spec.Replicas
+			d := deployment(t, c, ns, objectName("production", "hello", "v2"))
+			d.Spec.Template.Spec.Containers[0].Image = image("crashloop", "v2")
+			if _, err := cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			v1, v2 := version("v1", 90), version("v2", 10)
+			v1.Instances, v2.Instances = 2, 2
+			if err := tg.Apply(ctx, desired(v1, v2)); err == nil {
+				t.Fatal("Apply moved on past a canary that is not ready")
+			}
+			if after := *deployment(t, c, ns, stable).Spec.Replicas; after != before {
+				t.Fatalf("the stable's replicas went %d → %d", before, after)
+			}
+			if mode == TrafficGateway {
+				r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, base("production", "hello"), metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if refs := r.Spec.Rules[0].BackendRefs; len(refs) != 2 || *refs[0].Weight != 9000 || *refs[1].Weight != 1000 {
+					t.Fatalf("route backends: %+v", refs)
+				}
+			}
+		})
+	}
+}
