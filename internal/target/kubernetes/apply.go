@@ -41,7 +41,8 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 		return err
 	}
 	port := servicePort(want.Listen)
-	if err := t.start(ctx, want, mode, ps, current, port); err != nil {
+	undo, err := t.start(ctx, want, mode, ps, current, port)
+	if err != nil {
 		return err
 	}
 	// Nothing serving has changed yet. Every version must be ready as it
@@ -56,10 +57,10 @@ func (t *Target) Apply(ctx context.Context, want target.Desired) error {
 		}
 	}
 	if err := t.waitReady(ctx, live); err != nil {
-		return err
+		return undo(err)
 	}
 	if err := t.applyTraffic(ctx, want, mode, ps, port); err != nil {
-		return err
+		return undo(err)
 	}
 	for _, p := range ps {
 		d, _ := t.deployment(want, p, mode)
@@ -80,8 +81,9 @@ func unchanged(cur *appsv1.Deployment, rec applied, p plan) bool {
 }
 
 // start applies the versions that are new, changed, or need more replicas
-// than they have, and waits for them; on failure it undoes them.
-func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, ps []plan, current map[string]*appsv1.Deployment, port int32) error {
+// than they have, and waits for them; on failure it undoes them. It
+// returns the undo for a failure later on, before traffic moves.
+func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, ps []plan, current map[string]*appsv1.Deployment, port int32) (func(error) error, error) {
 	var started []plan
 	prevSecret := map[string]map[string][]byte{} // by version: the data a Secret had before
 	for _, p := range ps {
@@ -96,49 +98,51 @@ func (t *Target) start(ctx context.Context, want target.Desired, mode Traffic, p
 			case err == nil && cur != nil && owned(old, versionLabels(want.Environment, want.Service, p.v.Version)):
 				prevSecret[p.v.Version] = old.Data
 			case err != nil && !apierrors.IsNotFound(err):
-				return t.apiError(err, "reading Secret "+secretName(p))
+				return nil, t.apiError(err, "reading Secret "+secretName(p))
 			}
 			if _, err := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secret(want, p), t.applyOpts()); err != nil {
-				return t.apiError(err, "applying Secret "+secretName(p))
+				return nil, t.apiError(err, "applying Secret "+secretName(p))
 			}
 		}
 		if mode == TrafficGateway {
 			s := t.service(p.name, versionLabels(want.Environment, want.Service, p.v.Version), versionLabels(want.Environment, want.Service, p.v.Version), port)
 			if _, err := t.kube.CoreV1().Services(t.cfg.Namespace).Apply(ctx, s, t.applyOpts()); err != nil {
-				return t.apiError(err, "applying Service "+p.name)
+				return nil, t.apiError(err, "applying Service "+p.name)
 			}
 		}
 		if err := t.applyDeployment(ctx, d); err != nil {
-			return err
+			return nil, err
 		}
 		started = append(started, p)
 	}
-	err := t.waitReady(ctx, started)
-	if err == nil {
-		return nil
-	}
 	// Undo: a version that was not there goes away at once (it never
 	// served); one that was gets back what belay applied before.
-	for _, p := range started {
-		var uerr error
-		if cur := current[p.v.Version]; cur == nil {
-			uerr = t.remove(ctx, mode, want.Environment, want.Service, p.v.Version, p.name)
-		} else if prev, xerr := appsv1ac.ExtractDeployment(cur, t.cfg.FieldManager); xerr == nil {
-			uerr = t.applyDeployment(ctx, prev)
-			if data, ok := prevSecret[p.v.Version]; ok {
-				if _, serr := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secretData(want, p, data), t.applyOpts()); serr != nil {
-					uerr = errors.Join(uerr, t.apiError(serr, "restoring Secret "+secretName(p)))
+	undo := func(err error) error {
+		for _, p := range started {
+			var uerr error
+			if cur := current[p.v.Version]; cur == nil {
+				uerr = t.remove(ctx, mode, want.Environment, want.Service, p.v.Version, p.name)
+			} else if prev, xerr := appsv1ac.ExtractDeployment(cur, t.cfg.FieldManager); xerr == nil {
+				uerr = t.applyDeployment(ctx, prev)
+				if data, ok := prevSecret[p.v.Version]; ok {
+					if _, serr := t.kube.CoreV1().Secrets(t.cfg.Namespace).Apply(ctx, t.secretData(want, p, data), t.applyOpts()); serr != nil {
+						uerr = errors.Join(uerr, t.apiError(serr, "restoring Secret "+secretName(p)))
+					}
 				}
+			} else {
+				uerr = xerr
 			}
-		} else {
-			uerr = xerr
+			if uerr != nil {
+				t.cfg.Log.Warn("kubernetes: undoing a version after a failed change", "deployment", p.name, "err", uerr)
+				err = fmt.Errorf("%w (undoing %s also failed: %v)", err, p.name, uerr)
+			}
 		}
-		if uerr != nil {
-			t.cfg.Log.Warn("kubernetes: undoing a version that did not become ready", "deployment", p.name, "err", uerr)
-			err = fmt.Errorf("%w (undoing %s also failed: %v)", err, p.name, uerr)
-		}
+		return err
 	}
-	return err
+	if err := t.waitReady(ctx, started); err != nil {
+		return nil, undo(err)
+	}
+	return undo, nil
 }
 
 // claim refuses, before anything is changed, to apply over an object of

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -379,3 +380,67 @@ func TestUnreadyCanaryLeavesStable(t *testing.T) {
 		})
 	}
 }
+
+// When the weights cannot be written, the canary start brought up goes
+// away again and the stable keeps its replicas and route.
+func TestTrafficFailureUndoesStart(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	ns := c.Namespace(t, "traffic-fails")
+	tg := newTarget(t, c, ns, TrafficGateway)
+	cs := c.Client(t)
+	ctx := context.Background()
+	if err := tg.Apply(ctx, desired(version("v1", 100))); err != nil {
+		t.Fatal(err)
+	}
+	// An admission policy refuses a 50/50 route in this namespace.
+	fail := admissionv1.Deny
+	policy := &admissionv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "no-even-split-" + ns},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{FailurePolicy: ptr(admissionv1.Fail),
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{RuleWithOperations: admissionv1.RuleWithOperations{
+				Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+				Rule:       admissionv1.Rule{APIGroups: []string{"gateway.networking.k8s.io"}, APIVersions: []string{"v1"}, Resources: []string{"httproutes"}}}}}},
+			Validations: []admissionv1.Validation{{Expression: "!has(object.spec.rules) || object.spec.rules.all(r, !has(r.backendRefs) || r.backendRefs.all(b, !has(b.weight) || b.weight != 5000))"}}}}
+	if _, err := cs.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(context.Background(), policy.Name, metav1.DeleteOptions{})
+	})
+	binding := &admissionv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name, ValidationActions: []admissionv1.ValidationAction{fail},
+			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}}}}
+	if _, err := cs.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	v1, v2 := version("v1", 50), version("v2", 50)
+	probe := tg.route(desired(v1, v2), tg.plans(desired(v1, v2), TrafficGateway), 80)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		_, err := tg.gw.GatewayV1().HTTPRoutes(ns).Apply(ctx, probe, metav1.ApplyOptions{FieldManager: "probe", Force: true, DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), policy.Name) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the admission policy never took effect")
+		}
+	}
+	before := *deployment(t, c, ns, objectName("production", "hello", "v1")).Spec.Replicas
+	if err := tg.Apply(ctx, desired(v1, v2)); err == nil {
+		t.Fatal("Apply succeeded though the route was refused")
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, objectName("production", "hello", "v2"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the canary is still there after the route was refused (%v)", err)
+	}
+	if after := *deployment(t, c, ns, objectName("production", "hello", "v1")).Spec.Replicas; after != before {
+		t.Fatalf("the stable's replicas went %d → %d", before, after)
+	}
+	r, err := tg.gw.GatewayV1().HTTPRoutes(ns).Get(ctx, base("production", "hello"), metav1.GetOptions{})
+	if err != nil || len(r.Spec.Rules[0].BackendRefs) != 1 || *r.Spec.Rules[0].BackendRefs[0].Weight != 10000 {
+		t.Fatalf("route after the refusal: %+v %v", r, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
