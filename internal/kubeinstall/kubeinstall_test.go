@@ -151,7 +151,7 @@ func checkRules(t *testing.T, r *rbacv1.Role) {
 	// no events.
 	want := map[string]bool{}
 	for _, k := range []string{"get deployments.apps", "list deployments.apps", "create deployments.apps", "patch deployments.apps", "delete deployments.apps",
-		"get services.", "create services.", "patch services.", "delete services.", "create secrets.", "patch secrets.", "delete secrets.", "list pods.",
+		"get services.", "create services.", "patch services.", "delete services.", "get secrets.", "create secrets.", "patch secrets.", "delete secrets.", "list pods.",
 		"get httproutes.gateway.networking.k8s.io", "create httproutes.gateway.networking.k8s.io", "patch httproutes.gateway.networking.k8s.io",
 		"delete httproutes.gateway.networking.k8s.io"} {
 		want[k] = true

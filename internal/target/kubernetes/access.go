@@ -69,7 +69,7 @@ var permissions = []struct {
 }{
 	{Permission{"apps", "deployments", []string{"get", "list", "create", "patch", "delete"}}, false},
 	{Permission{"", "services", []string{"get", "create", "patch", "delete"}}, false},
-	{Permission{"", "secrets", []string{"create", "patch", "delete"}}, false},
+	{Permission{"", "secrets", []string{"get", "create", "patch", "delete"}}, false},
 	{Permission{"", "pods", []string{"list"}}, false},
 	{Permission{"gateway.networking.k8s.io", "httproutes", []string{"get", "create", "patch", "delete"}}, true},
 }

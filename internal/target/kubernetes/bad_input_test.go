@@ -22,10 +22,10 @@ func stableUntouched(t *testing.T, c *kube.Cluster, tg *Target, ns string) func(
 	if err := tg.Apply(context.Background(), desired(version("v1", 100))); err != nil {
 		t.Fatal(err)
 	}
-	before := deployment(t, c, ns, "hello-production-v1")
+	before := deployment(t, c, ns, objectName("production", "hello", "v1"))
 	return func() {
 		t.Helper()
-		after := deployment(t, c, ns, "hello-production-v1")
+		after := deployment(t, c, ns, objectName("production", "hello", "v1"))
 		if after.Generation != before.Generation || *after.Spec.Replicas != *before.Spec.Replicas ||
 			after.Spec.Template.Spec.Containers[0].Image != before.Spec.Template.Spec.Containers[0].Image || after.Status.ReadyReplicas != 4 {
 			t.Fatalf("the stable Deployment changed: generation %d→%d, replicas %d→%d, ready %d",
@@ -211,5 +211,48 @@ func TestLogForwardingRefused(t *testing.T) {
 	err = tg.Apply(context.Background(), d)
 	if !errors.Is(err, target.ErrInvalid) || !strings.Contains(err.Error(), "does not ship logs (log_forwarding") || strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A Role with exactly the verbs the pre-check asks for is enough for a
+// whole rollout: server-side apply needs create to make an object.
+func TestRoleWithListedVerbs(t *testing.T) {
+	c := kube.Get(t)
+	installGatewayAPI(t, c)
+	ns := c.Namespace(t, "rbac-exact")
+	cs := c.Client(t)
+	ctx := context.Background()
+	rules := map[[2]string][]string{}
+	var order [][2]string
+	for _, n := range needs(TrafficGateway) {
+		k := [2]string{n.group, n.resource}
+		if rules[k] == nil {
+			order = append(order, k)
+		}
+		rules[k] = append(rules[k], n.verb)
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "listed"}}
+	for _, k := range order {
+		role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{k[0]}, Resources: []string{k[1]}, Verbs: rules[k]})
+	}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "limited"}, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "listed"},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "limited"}}}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := New(Config{Kubeconfig: c.Kubeconfig(t, "limited"), Namespace: ns, Traffic: TrafficGateway, Gateway: GatewayRef{Name: "web"},
+		AbortCleanupDelay: -1, Registry: registry, Poll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := version("v2", 10)
+	canary.Run.SecretEnv = map[string]string{"TOKEN": "x"}
+	for i, d := range []target.Desired{desired(version("v1", 100)), desired(version("v1", 90), canary), desired(version("v1", 100))} {
+		if err := tg.Apply(ctx, d); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
 	}
 }

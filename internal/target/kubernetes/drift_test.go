@@ -34,7 +34,7 @@ func TestDrift(t *testing.T) {
 	if ds, err := tg.Drift(ctx, "production", "hello"); err != nil || len(ds) != 0 {
 		t.Fatalf("drift right after apply: %v %v", ds, err)
 	}
-	d := deployment(t, c, ns, "hello-production-v1")
+	d := deployment(t, c, ns, objectName("production", "hello", "v1"))
 	d.Spec.Template.Spec.Containers[0].Image = image("hello", "hotfix")
 	three := int32(3)
 	d.Spec.Replicas = &three
@@ -52,7 +52,7 @@ func TestDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj := "Deployment/hello-production-v1"
+	obj := "Deployment/" + objectName("production", "hello", "v1")
 	want := []target.Drift{
 		{Object: obj, Field: "spec.replicas", Want: "4", Found: "3"},
 		{Object: obj, Field: "spec.template.spec.containers[app].image", Want: image("hello", "v1"), Found: image("hello", "hotfix")},

@@ -29,6 +29,9 @@ const (
 	// AnnotationDeleteAfter marks a version taken out of Desired: scaled
 	// to zero, its objects deleted once this time (RFC 3339) has passed.
 	AnnotationDeleteAfter = "belay.dev/delete-after"
+	// AnnotationSecretHash, on the pod template, is a hash of the version's
+	// secret values: a rotation rolls the pods.
+	AnnotationSecretHash = "belay.dev/secret-hash"
 	// AnnotationWeight is the weight Desired gave a version.
 	AnnotationWeight = "belay.dev/weight"
 )
@@ -45,27 +48,32 @@ func hash(s string, n int) string {
 	return hex.EncodeToString(h[:])[:n]
 }
 
-// base is the prefix of every object of one service in one environment.
-func base(env, service string) string { return service + "-" + env }
+// prefix is the readable part of every object name of one service in one
+// environment; it is ambiguous ("a-b"+"c" and "a"+"b-c"), so names add a
+// hash of the fields they stand for.
+func prefix(env, service string) string { return service + "-" + env }
+
+// base names the service-wide Service and HTTPRoute of one service in one
+// environment: <service>-<env>-<hash of both, 6>. Its last part is 6
+// characters and a version's 10, so the two never name the same object.
+func base(env, service string) string {
+	return prefix(env, service) + "-" + hash(service+"/"+env, 6)
+}
 
 // objectName is the Deployment, per-version Service and Secret name prefix
-// of one version: <service>-<env>-<version>, the version sanitized, or a
-// short hash of it when sanitizing would change it or make it too long for
-// a Service name (63 characters).
+// of one version: <service>-<env>-<version>-<hash of the three, 10>, the
+// version sanitized and shortened to keep the name within 52 characters
+// (room for "-env" and for the pod name suffixes in 63).
 func objectName(env, service, version string) string {
-	v := strings.ToLower(version)
-	if v == version && dnsLabel.MatchString("v"+v) && len(base(env, service))+1+len(v) <= 52 && !strings.Contains(v, ".") {
-		return base(env, service) + "-" + v
+	s := strings.Trim(invalidDNS.ReplaceAllString(strings.ToLower(version), "-"), "-")
+	if room := max(0, 52-len(prefix(env, service))-12); len(s) > room {
+		s = strings.Trim(s[:room], "-")
 	}
-	s := strings.Trim(invalidDNS.ReplaceAllString(v, "-"), "-")
-	if room := max(0, 52-len(base(env, service))-12); len(s) > room {
-		s = s[:room]
-	}
-	name := base(env, service) + "-"
+	name := prefix(env, service) + "-"
 	if s != "" {
-		name += strings.Trim(s, "-") + "-"
+		name += s + "-"
 	}
-	return name + hash(version, 10)
+	return name + hash(service+"/"+env+"/"+version, 10)
 }
 
 // versionLabel is the version as a label value.
@@ -89,7 +97,7 @@ func versionLabels(env, service, version string) map[string]string {
 // validate refuses a Desired the target cannot apply; nothing has been
 // changed when it does.
 func (t *Target) validate(want target.Desired) error {
-	if !dnsLabel.MatchString(want.Service) || !dnsLabel.MatchString(want.Environment) || len(base(want.Environment, want.Service)) > 40 {
+	if !dnsLabel.MatchString(want.Service) || !dnsLabel.MatchString(want.Environment) || len(prefix(want.Environment, want.Service)) > 40 {
 		return fmt.Errorf("%w: service %q in environment %q: both must be lowercase DNS labels (a-z, 0-9, -) and together at most 40 characters to name Kubernetes objects", target.ErrInvalid, want.Service, want.Environment)
 	}
 	if want.Shadow != nil {

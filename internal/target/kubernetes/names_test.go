@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/belay-dev/belay/internal/target"
@@ -36,13 +37,37 @@ func TestReplicaShares(t *testing.T) {
 
 func TestObjectName(t *testing.T) {
 	for v, want := range map[string]string{
-		"v1":                      "hello-production-v1",
+		"v1":                      "hello-production-v1-",
 		"hello-2026.05.12-8f3a91": "hello-production-hello-2026-05-12-8f3a91-",
 		"V2":                      "hello-production-v2-",
+		strings.Repeat("x", 80):   "hello-production-xxx",
 	} {
 		got := objectName("production", "hello", v)
-		if len(got) > 52 || got[:len(want)] != want {
-			t.Fatalf("%s: %s, want prefix %s", v, got, want)
+		if len(got) > 52 || !strings.HasPrefix(got, want) || !dnsLabel.MatchString(got) {
+			t.Fatalf("%s: %s, want prefix %s, at most 52 characters", v, got, want)
 		}
+	}
+	if got := base("production", "hello"); !strings.HasPrefix(got, "hello-production-") || len(got) != len("hello-production-")+6 {
+		t.Fatalf("base: %s", got)
+	}
+}
+
+// Names never collide across services, environments and versions whose
+// plain joins are the same string.
+func TestNamesUnambiguous(t *testing.T) {
+	type svc struct{ service, env, version string }
+	seen := map[string]svc{}
+	for _, s := range []svc{
+		{"api", "prod", ""}, {"api", "prod", "canary"}, {"api", "prod-canary", ""}, {"api", "prod-canary", "v1"},
+		{"a-b", "c", ""}, {"a", "b-c", ""}, {"a-b", "c", "v1"}, {"a", "b-c", "v1"}, {"a", "b", "c-v1"}, {"a", "b-c", "V1"},
+	} {
+		name := base(s.env, s.service)
+		if s.version != "" {
+			name = objectName(s.env, s.service, s.version)
+		}
+		if o, ok := seen[name]; ok {
+			t.Fatalf("%+v and %+v are both named %s", o, s, name)
+		}
+		seen[name] = s
 	}
 }

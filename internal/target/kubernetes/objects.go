@@ -158,6 +158,11 @@ func (t *Target) deployment(want target.Desired, p plan, mode Traffic) (*appsv1a
 		"prometheus.io/path":   "/metrics",
 		AnnotationVersion:      v.Version,
 	}
+	if len(v.Run.SecretEnv) > 0 {
+		// A new secret value changes the template: the pods restart with it
+		// and the version counts as changed.
+		annotations[AnnotationSecretHash] = secretHash(v.Run.SecretEnv)
+	}
 	tmpl := corev1ac.PodTemplateSpec().WithLabels(podLabels).WithAnnotations(annotations).WithSpec(pod)
 	tj, _ := json.Marshal(tmpl)
 	rec.Template = hash(string(tj), 16)
@@ -186,11 +191,22 @@ func probe(h target.Health) *corev1ac.ProbeApplyConfiguration {
 	return pr.WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString("http")))
 }
 
+// secretHash stands for the secret values in the pod template without
+// showing them.
+func secretHash(env map[string]string) string {
+	j, _ := json.Marshal(env) // keys sorted
+	return hash("belay-secret-env\x00"+string(j), 16)
+}
+
 func (t *Target) secret(want target.Desired, p plan) *corev1ac.SecretApplyConfiguration {
 	data := map[string][]byte{}
 	for k, v := range p.v.Run.SecretEnv {
 		data[k] = []byte(v)
 	}
+	return t.secretData(want, p, data)
+}
+
+func (t *Target) secretData(want target.Desired, p plan, data map[string][]byte) *corev1ac.SecretApplyConfiguration {
 	return corev1ac.Secret(secretName(p), t.cfg.Namespace).
 		WithLabels(versionLabels(want.Environment, want.Service, p.v.Version)).
 		WithType(corev1.SecretTypeOpaque).WithData(data)

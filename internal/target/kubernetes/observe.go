@@ -16,12 +16,12 @@ import (
 // the HTTPRoute's, or each serving version's share of the ready replicas.
 func (t *Target) Observe(ctx context.Context, env, service string) (target.Observed, error) {
 	o := target.Observed{Environment: env, Service: service, Versions: []target.ObservedVersion{}}
-	if err := t.sweep(ctx, env, service); err != nil {
-		t.cfg.Log.Warn("kubernetes: deleting retired versions", "service", base(env, service), "err", err)
-	}
 	mode, err := t.mode(ctx)
 	if err != nil {
 		return o, err
+	}
+	if err := t.sweep(ctx, mode, env, service); err != nil {
+		t.cfg.Log.Warn("kubernetes: deleting retired versions", "service", base(env, service), "err", err)
 	}
 	deps, err := t.deployments(ctx, env, service)
 	if err != nil {

@@ -166,11 +166,12 @@ func start() (*Cluster, error) {
 	}
 	c := &Cluster{dir: dir}
 	if err := c.boot(cache); err != nil {
-		c.stop()
+		// Tail the logs first: stop deletes them.
 		var logs strings.Builder
 		for _, l := range c.logs {
 			logs.WriteString(tail(l, 20))
 		}
+		c.stop()
 		return nil, fmt.Errorf("%w\n%s", err, logs.String())
 	}
 	return c, nil
