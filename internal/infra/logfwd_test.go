@@ -19,6 +19,7 @@ services:
     rollback_trigger:
       - error_rate > 1% for 5m
     rollback_action: deploy previous_stable
+    analysis: {source: prometheus, prometheus: {url: "http://127.0.0.1:9090"}}
 environments:
   - name: staging
 ` + strings.Join(stagingExtra, "") + `    stack:
@@ -62,7 +63,7 @@ func TestLogForwardingStack(t *testing.T) {
 
 func TestLogForwardingStackErrors(t *testing.T) {
 	for _, c := range []struct{ kind, params, want, extra string }{
-		{"http", `{token_secret: LOGS_TOKEN}`, `belay.yaml:13:7: environments[0].stack.log_forwarding.url: missing: name the endpoint`, ""},
+		{"http", `{token_secret: LOGS_TOKEN}`, `belay.yaml:14:7: environments[0].stack.log_forwarding.url: missing: name the endpoint`, ""},
 		{"http", `{url: "ftp://logs.example/x"}`, `environments[0].stack.log_forwarding.url: "ftp://logs.example/x" is not an http:// or https:// URL`, ""},
 		{"http", `{url: "logs.example/x"}`, `"logs.example/x" is not an http:// or https:// URL`, ""},
 		{"http", `{url: "https://logs.example/x", batch: "10"}`, `environments[0].stack.log_forwarding.batch: not a parameter of log_forwarding http; its parameters: url, token_secret, enabled`, ""},
