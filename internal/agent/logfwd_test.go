@@ -167,11 +167,14 @@ func metric(t *testing.T, a *Agent, name string) float64 {
 
 // An instance of hello prints its start line; it arrives at the endpoint
 // with the service's labels, as NDJSON with the bearer token.
+// logsToken is a test endpoint's bearer token, not a secret.
+const logsToken = "logs-test-token"
+
 func TestLogForwardingShipsWithLabels(t *testing.T) {
-	rcv := newReceiver(t, "tok-0123456789")
+	rcv := newReceiver(t, logsToken)
 	a := logAgent(t, t.TempDir(), agenttest.HelloOpener{})
 	d := desired(hello("v1", 100, 2))
-	d.Logs = &target.LogForward{URL: rcv.URL + "/ingest", TokenSecret: "LOGS_TOKEN", Token: "tok-0123456789"}
+	d.Logs = &target.LogForward{URL: rcv.URL + "/ingest", TokenSecret: "LOGS_TOKEN", Token: logsToken}
 	apply(t, a, d)
 	waitFor(t, "both instances' start lines", func() bool {
 		n := map[int]bool{}
@@ -478,7 +481,7 @@ func TestLogForwardingKeepsCredentialsIn(t *testing.T) {
 	t.Cleanup(redirect.Close)
 	a := logAgent(t, t.TempDir(), agenttest.HelloOpener{})
 	d := desired(hello("v1", 100, 1))
-	d.Logs = &target.LogForward{URL: redirect.URL + "/ingest", Token: "tok-0123456789"}
+	d.Logs = &target.LogForward{URL: redirect.URL + "/ingest", Token: logsToken}
 	apply(t, a, d)
 	waitFor(t, "a refused batch", func() bool { return metric(t, a, "belay_agent_log_forward_errors_total") >= 1 })
 	if leaked.Load() != 0 {
